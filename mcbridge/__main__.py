@@ -1,0 +1,3 @@
+from mcbridge.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,313 @@
+"""The `mcbridge` command line: train, predict, demo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+
+import numpy as np
+
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+DESCRIPTION = """\
+Monte Carlo dropout for Keras models: train a CNN, then predict every input
+many times with dropout on and read the spread of the predictions as the
+model's uncertainty.
+
+Start with `mcbridge demo` (trains a small CNN and prints what MC dropout adds).
+Datasets are read from local files only: `fashion-mnist` (Debian package
+dataset-fashion-mnist, or --data-dir) and `digits` (ships with scikit-learn).
+"""
+
+
+def _interactive() -> bool:
+    return sys.stdout.isatty()
+
+
+def _load(dataset: str, data_dir: str | None):
+    """Return (name, ((x_train, y_train), (x_test, y_test)), class names)."""
+    from mcbridge import datasets
+
+    if dataset == "auto":
+        try:
+            return _load("fashion-mnist", data_dir)
+        except FileNotFoundError as err:
+            print(f"note: {err}\nnote: falling back to the digits dataset.\n", file=sys.stderr)
+            return _load("digits", None)
+    if dataset == "fashion-mnist":
+        return "Fashion-MNIST", datasets.load_fashion_mnist(data_dir), FASHION_CLASSES
+    if dataset == "digits":
+        return "digits (scikit-learn)", datasets.load_digits(), tuple(str(i) for i in range(10))
+    raise SystemExit(f"error: unknown dataset {dataset!r}")
+
+
+def _build_for(x: np.ndarray, n_classes: int, seed: int | None):
+    from mcbridge import build_cnn
+
+    small = min(x.shape[1:3]) < 16
+    return build_cnn(
+        input_shape=x.shape[1:],
+        n_classes=n_classes,
+        padding="same" if small else "valid",
+        seed=seed,
+    )
+
+
+def _limit(arrays, limit: int | None):
+    return arrays if limit is None else tuple(a[:limit] for a in arrays)
+
+
+def _fit(model, x, y, epochs: int, batch_size: int) -> None:
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=1 if _interactive() else 2)
+
+
+def cmd_train(args) -> int:
+    name, ((x, y), _), _ = _load(args.dataset, args.data_dir)
+    x, y = _limit((x, y), args.limit)
+    if args.seed is not None:
+        import keras
+
+        keras.utils.set_random_seed(args.seed)
+    model = _build_for(x, int(y.max()) + 1, args.seed)
+    print(f"Training on {name}: {len(x)} images, {args.epochs} epoch(s).")
+    _fit(model, x, y, args.epochs, args.batch_size)
+    _save_atomic(args.output, model.save)
+    print(f"Saved {args.output}")
+    return 0
+
+
+def _save_atomic(path: str, save, suffix: str | None = None) -> None:
+    """Write through `save(tmp)` then rename, so no half-written file is left."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{suffix or path.suffix}")
+    try:
+        save(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _read_inputs(path: str, key: str | None):
+    path = Path(path)
+    if not path.is_file():
+        raise SystemExit(f"error: input file {path} does not exist.")
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False), None
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            names = list(z.keys())
+            name = key or ("x" if "x" in names else names[0] if len(names) == 1 else None)
+            if name is None or name not in names:
+                raise SystemExit(
+                    f"error: {path} holds arrays {names}; name the inputs with --key."
+                )
+            return z[name], (z["y"] if "y" in names else None)
+    raise SystemExit(f"error: --input must be a .npy or .npz file, got {path.name}.")
+
+
+def cmd_predict(args) -> int:
+    import keras
+
+    import mcbridge  # noqa: F401  (registers the layers for loading)
+    from mcbridge import mc_predict
+
+    if not Path(args.model).is_file():
+        raise SystemExit(f"error: model file {args.model} does not exist.")
+    model = keras.models.load_model(args.model)
+    if args.input:
+        x, y = _read_inputs(args.input, args.key)
+        source = args.input
+    else:
+        source, (_, (x, y)), _ = _load(args.dataset, args.data_dir)
+    x, y = _limit((x, y), args.limit) if y is not None else (_limit((x,), args.limit)[0], None)
+    start = time.perf_counter()
+    try:
+        result = mc_predict(
+            model,
+            x,
+            n_samples=args.n_samples,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            from_logits=args.from_logits,
+            progress=None if not args.quiet else False,
+        )
+    except (ValueError, TypeError) as err:
+        raise SystemExit(f"error: {err}") from None
+    seconds = time.perf_counter() - start
+    _write_result(args.output, result, y)
+    pe, mi = result.predictive_entropy(), result.mutual_information()
+    print(f"MC dropout on {source}: {result.n} inputs x {result.n_samples} samples "
+          f"in {seconds:.1f} s ({result.n * result.n_samples / seconds:,.0f} samples/s)")
+    if y is not None:
+        print(f"accuracy of the MC mean:   {np.mean(result.predicted_class == y):.4f}")
+    print(f"mean predictive entropy:   {pe.mean():.4f} nats")
+    print(f"mean mutual information:   {mi.mean():.4f} nats")
+    print(f"Saved samples {result.samples.shape} (n, classes, samples) to {args.output}")
+    return 0
+
+
+def _write_result(path: str, result, y) -> None:
+    if str(path).endswith(".arrow"):
+        from mcbridge.arrow import write_arrow
+
+        write_arrow(result, path)
+        return
+    if not str(path).endswith(".npz"):
+        raise SystemExit(f"error: --output must end in .npz or .arrow, got {path}.")
+    extra = {} if y is None else {"y": y}
+
+    def save(tmp):
+        np.savez(
+            tmp,
+            samples=result.samples,
+            mean=result.mean,
+            variance=result.variance,
+            predictive_entropy=result.predictive_entropy(),
+            mutual_information=result.mutual_information(),
+            **extra,
+        )
+
+    _save_atomic(path, save)
+
+
+def cmd_demo(args) -> int:
+    import keras
+
+    from mcbridge import mc_predict, metrics
+
+    name, (train, test), classes = _load(args.dataset, args.data_dir)
+    (x_train, y_train), (x_test, y_test) = _limit(train, args.train_limit), _limit(test, args.test_limit)
+    keras.utils.set_random_seed(args.seed)
+    model = _build_for(x_train, len(classes), args.seed)
+    print(f"mcbridge demo on {name}: training the seed CNN for {args.epochs} epoch(s) "
+          f"on {len(x_train)} images.")
+    t0 = time.perf_counter()
+    _fit(model, x_train, y_train, args.epochs, 128)
+    t_train = time.perf_counter() - t0
+
+    det = model.predict(x_test, batch_size=256, verbose=0)
+    t0 = time.perf_counter()
+    result = mc_predict(model, x_test, n_samples=args.n_samples, seed=args.seed)
+    t_mc = time.perf_counter() - t0
+
+    pe, mi = result.predictive_entropy(), result.mutual_information()
+    wrong = result.predicted_class != y_test
+    rows = [
+        ("accuracy", np.mean(det.argmax(1) == y_test), np.mean(~wrong)),
+        ("NLL (nats)", metrics.nll(det, y_test), metrics.nll(result.mean, y_test)),
+        ("Brier score", metrics.brier_score(det, y_test), metrics.brier_score(result.mean, y_test)),
+        ("ECE (15 bins)", metrics.expected_calibration_error(det, y_test),
+         metrics.expected_calibration_error(result.mean, y_test)),
+    ]  # fmt: skip
+    print()
+    print(f"{len(x_test)} test images x {args.n_samples} MC samples "
+          f"(training {t_train:.0f} s, MC prediction {t_mc:.1f} s, "
+          f"{len(x_test) * args.n_samples / t_mc:,.0f} samples/s)")
+    print()
+    print(f"{'':24}{'deterministic':>15}{'MC dropout mean':>17}")
+    for label, a, b in rows:
+        print(f"{label:24}{a:15.4f}{b:17.4f}")
+    print()
+    print(f"{'':24}{'correct':>15}{'wrong':>17}")
+    for label, values in (("predictive entropy", pe), ("mutual information", mi)):
+        print(f"{'mean ' + label:24}{values[~wrong].mean():15.4f}"
+              f"{values[wrong].mean() if wrong.any() else float('nan'):17.4f}")
+    print(f"{'wrong items':24}{int((~wrong).sum()):15d}{int(wrong.sum()):17d}")
+    print()
+    print("AUROC for flagging wrong predictions: "
+          f"predictive entropy {metrics.auroc(pe, wrong):.3f}, "
+          f"mutual information {metrics.auroc(mi, wrong):.3f}")
+    print()
+    print(f"The {args.top} most uncertain test items (by mutual information):")
+    print(f"{'index':>7}  {'true':<12}{'MC prediction':<14}{'p(pred)':>8}{'entropy':>9}{'MI':>8}")
+    for i in np.argsort(-mi, kind="stable")[: args.top]:
+        pred = result.predicted_class[i]
+        print(f"{i:7d}  {classes[y_test[i]]:<12}{classes[pred]:<14}"
+              f"{result.mean[i, pred]:8.3f}{pe[i]:9.3f}{mi[i]:8.3f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcbridge", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def data_args(p, default="auto"):
+        p.add_argument("--dataset", choices=["auto", "fashion-mnist", "digits"], default=default,
+                       help="dataset to use; auto = Fashion-MNIST if installed, else digits "
+                            f"(default: {default})")
+        p.add_argument("--data-dir", help="directory with the Fashion-MNIST *-ubyte.gz files")
+
+    demo = sub.add_parser("demo", help="train a small CNN and show what MC dropout adds",
+                          description="Train the seed CNN briefly, then compare the deterministic "
+                                      "prediction with the MC dropout mean and list the most "
+                                      "uncertain test items.")
+    data_args(demo)
+    demo.add_argument("--epochs", type=int, default=3, help="training epochs (default: 3)")
+    demo.add_argument("--train-limit", type=int, default=20000, metavar="N",
+                      help="train on the first N images (default: 20000)")
+    demo.add_argument("--test-limit", type=int, default=2000, metavar="N",
+                      help="evaluate on the first N test images (default: 2000)")
+    demo.add_argument("--n-samples", type=int, default=30, help="MC samples (default: 30)")
+    demo.add_argument("--top", type=int, default=5, help="uncertain items to list (default: 5)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.set_defaults(func=cmd_demo)
+
+    train = sub.add_parser("train", help="train the seed CNN and save it as a .keras file",
+                           description="Train the seed CNN (switchable dropout) on a dataset and "
+                                       "save it; `mcbridge predict` and R's mc_load_model() read it.")
+    data_args(train)
+    train.add_argument("--output", "-o", required=True, help="where to save the model (.keras)")
+    train.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
+    train.add_argument("--batch-size", type=int, default=128, help="mini-batch size (default: 128)")
+    train.add_argument("--limit", type=int, metavar="N", help="train on the first N images only")
+    train.add_argument("--seed", type=int, help="random seed")
+    train.set_defaults(func=cmd_train)
+
+    pred = sub.add_parser("predict", help="MC dropout prediction with a saved model",
+                          description="Predict each input --n-samples times with dropout on and "
+                                      "save the samples (n, classes, samples) with their mean, "
+                                      "variance and uncertainty measures.")
+    pred.add_argument("model", help="saved Keras model (.keras) with dropout layers")
+    data_args(pred)
+    pred.add_argument("--input", "-i", help=".npy or .npz file of inputs (instead of the test "
+                                            "split of --dataset); .npz may hold labels as `y`")
+    pred.add_argument("--key", help="name of the inputs array inside an .npz file")
+    pred.add_argument("--output", "-o", required=True,
+                      help="where to save the samples: .npz, or .arrow (readable from R)")
+    pred.add_argument("--n-samples", type=int, default=50, help="MC samples (default: 50)")
+    pred.add_argument("--batch-size", type=int, default=128, help="inputs per batch (default: 128)")
+    pred.add_argument("--limit", type=int, metavar="N", help="use the first N inputs only")
+    pred.add_argument("--seed", type=int, help="seed for bit-identical samples")
+    pred.add_argument("--from-logits", action="store_true",
+                      help="the model outputs logits: apply a softmax to each sample")
+    pred.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    pred.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for name in ("epochs", "limit", "train_limit", "test_limit", "n_samples", "batch_size", "top"):
+        value = getattr(args, name, None)
+        if value is not None and value <= 0:
+            raise SystemExit(f"error: --{name.replace('_', '-')} must be a positive integer, got {value}.")
+    try:
+        return args.func(args)
+    except FileNotFoundError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

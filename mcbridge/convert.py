@@ -1,0 +1,103 @@
+"""Make an existing Keras model's dropout switchable, keeping its weights."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+
+from mcbridge.layers import is_dropout_layer, is_switchable, switchable_class
+from mcbridge.switch import iter_layers
+
+__all__ = ["make_switchable", "clone_with_dropout"]
+
+
+def _check_model(model) -> None:
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "Invalid value received for argument `model`. Expected a "
+            f"keras.Model. Received: model of type {type(model).__name__}"
+        )
+
+
+def _is_graph_model(model) -> bool:
+    """Sequential and functional models: the ones Keras can rebuild by graph."""
+    return isinstance(model, keras.Sequential) or type(model).__name__ == "Functional"
+
+
+def clone_with_dropout(
+    model: keras.Model, make_dropout: Callable[[keras.layers.Layer], keras.layers.Layer]
+) -> keras.Model:
+    """Rebuild `model`'s graph with each dropout layer replaced by `make_dropout(layer)`.
+
+    Every other layer is the *same* object as in `model` (weights shared).
+    Nested Sequential / functional models are rebuilt recursively.
+
+    Raises:
+        ValueError: `model` is subclassed (no graph to rebuild).
+    """
+    _check_model(model)
+    if not _is_graph_model(model):
+        raise ValueError(
+            f"Model {model.name!r} is a subclassed model "
+            f"({type(model).__name__}); mcbridge can only rebuild Sequential "
+            "and functional models. Use mcbridge.layers.MCDropout (or the other "
+            "MC* layers) inside your model class instead of keras.layers.Dropout."
+        )
+
+    def replace(layer):
+        return make_dropout(layer) if is_dropout_layer(layer) else layer
+
+    return keras.models.clone_model(model, clone_function=replace, recursive=True)
+
+
+def make_switchable(model: keras.Model) -> keras.Model:
+    """Return a model whose dropout layers can be switched to MC mode at runtime.
+
+    Keras `Dropout`, `SpatialDropout1D/2D/3D`, `GaussianDropout` and
+    `AlphaDropout` layers become their mcbridge counterparts (switch off); all
+    other layers are copies holding the same weights. A compiled model's copy
+    is compiled with the same loss, metrics and optimizer settings (a fresh
+    optimizer state). A model whose dropout layers are all switchable already
+    is returned as it is.
+
+    Args:
+        model: A Sequential or functional `keras.Model` (built by Python or by
+            R's keras3).
+
+    Returns:
+        The switchable `keras.Model`.
+
+    Raises:
+        ValueError: `model` has no dropout layer, or is a subclassed model.
+        TypeError: `model` is not a Keras model.
+    """
+    _check_model(model)
+    dropouts = [layer for layer in iter_layers(model) if is_dropout_layer(layer)]
+    if not dropouts:
+        raise ValueError(
+            f"Model {model.name!r} has no dropout layer, so there is nothing to "
+            "make switchable. MC dropout needs a model trained with dropout "
+            "(Dropout, SpatialDropout1D/2D/3D, GaussianDropout or AlphaDropout)."
+        )
+    if all(is_switchable(layer) for layer in dropouts):
+        return model
+
+    def to_switchable(layer):
+        config = layer.get_config()
+        config.pop("mc_enabled", None)
+        return switchable_class(layer).from_config(config)
+
+    rebuilt = clone_with_dropout(model, to_switchable)
+    # The rebuilt graph shares layers with `model`; give the copy its own.
+    switchable = keras.models.clone_model(
+        rebuilt,
+        clone_function=lambda layer: layer.__class__.from_config(layer.get_config()),
+        recursive=True,
+    )
+    for old, new in zip(iter_layers(model), iter_layers(switchable)):
+        if not hasattr(old, "layers") and not is_dropout_layer(old):
+            new.set_weights(old.get_weights())
+    if model.compiled:
+        switchable.compile_from_config(model.get_compile_config())
+    return switchable

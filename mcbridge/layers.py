@@ -1,0 +1,143 @@
+"""Dropout layers whose Monte Carlo mode can be switched on and off at runtime.
+
+Each class subclasses the Keras layer of the same name and overrides only
+`call`. In training (`fit`, `train_on_batch`, `model(x, training=True)`) they
+drop exactly like the Keras layer. In inference they drop only while their MC
+switch is on. The switch is a non-trainable boolean variable read inside the
+graph, so toggling it takes effect in `model.predict()` even after Keras has
+compiled and cached its predict function, and no other layer (BatchNormalization
+included) leaves inference mode.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+__all__ = [
+    "MCDropout",
+    "MCSpatialDropout1D",
+    "MCSpatialDropout2D",
+    "MCSpatialDropout3D",
+    "MCGaussianDropout",
+    "MCAlphaDropout",
+    "SWITCHABLE_FOR",
+    "is_dropout_layer",
+    "is_switchable",
+]
+
+
+class _MCSwitch:
+    """Mixin: adds the runtime MC switch to a Keras dropout layer."""
+
+    def __init__(self, *args, mc_enabled: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._mc_initial = bool(mc_enabled)
+        self.mc_switch = None
+
+    def build(self, input_shape):
+        self.mc_switch = self.add_weight(
+            shape=(),
+            dtype="bool",
+            initializer=keras.initializers.Constant(self._mc_initial),
+            trainable=False,
+            name="mc_switch",
+        )
+        super().build(input_shape)
+
+    @property
+    def mc_enabled(self) -> bool:
+        """Whether this layer samples dropout masks in inference."""
+        if self.mc_switch is None:
+            return self._mc_initial
+        return bool(ops.convert_to_numpy(self.mc_switch.value))
+
+    @mc_enabled.setter
+    def mc_enabled(self, enabled: bool) -> None:
+        self._mc_initial = bool(enabled)
+        if self.mc_switch is not None:
+            self.mc_switch.assign(bool(enabled))
+
+    def call(self, inputs, training=False):
+        drop = super().call
+        if training:
+            return drop(inputs, training=True)
+        if self.mc_switch is None:  # called before build: nothing to read yet
+            return drop(inputs, training=self._mc_initial)
+        return ops.cond(
+            self.mc_switch.value,
+            lambda: drop(inputs, training=True),
+            lambda: inputs,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "mc_enabled": self.mc_enabled}
+
+
+_PACKAGE = "mcbridge"
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MCDropout(_MCSwitch, keras.layers.Dropout):
+    """`keras.layers.Dropout` with a runtime MC switch (`mc_enabled`)."""
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MCSpatialDropout1D(_MCSwitch, keras.layers.SpatialDropout1D):
+    """`keras.layers.SpatialDropout1D` with a runtime MC switch."""
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MCSpatialDropout2D(_MCSwitch, keras.layers.SpatialDropout2D):
+    """`keras.layers.SpatialDropout2D` with a runtime MC switch."""
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MCSpatialDropout3D(_MCSwitch, keras.layers.SpatialDropout3D):
+    """`keras.layers.SpatialDropout3D` with a runtime MC switch."""
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MCGaussianDropout(_MCSwitch, keras.layers.GaussianDropout):
+    """`keras.layers.GaussianDropout` with a runtime MC switch."""
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MCAlphaDropout(_MCSwitch, keras.layers.AlphaDropout):
+    """`keras.layers.AlphaDropout` with a runtime MC switch."""
+
+
+# Keras dropout class -> its switchable counterpart. Order matters for
+# isinstance look-ups: subclasses before their bases.
+SWITCHABLE_FOR: dict[type, type] = {
+    keras.layers.SpatialDropout1D: MCSpatialDropout1D,
+    keras.layers.SpatialDropout2D: MCSpatialDropout2D,
+    keras.layers.SpatialDropout3D: MCSpatialDropout3D,
+    keras.layers.GaussianDropout: MCGaussianDropout,
+    keras.layers.AlphaDropout: MCAlphaDropout,
+    keras.layers.Dropout: MCDropout,
+}
+
+def is_switchable(layer) -> bool:
+    """True for the mcbridge MC-switchable dropout layers."""
+    return isinstance(layer, _MCSwitch)
+
+
+def is_dropout_layer(layer) -> bool:
+    """True for any dropout layer mcbridge can sample from (Keras' or ours)."""
+    return isinstance(layer, tuple(SWITCHABLE_FOR))
+
+
+def switchable_class(layer) -> type:
+    """The mcbridge class that makes `layer`'s Keras dropout class switchable.
+
+    Raises:
+        TypeError: `layer` is not a supported dropout layer.
+    """
+    for base, mc_cls in SWITCHABLE_FOR.items():
+        if isinstance(layer, base):
+            return mc_cls
+    raise TypeError(
+        f"Layer {layer.name!r} ({type(layer).__name__}) is not a supported "
+        f"dropout layer. Supported: {', '.join(b.__name__ for b in SWITCHABLE_FOR)}."
+    )

@@ -1,0 +1,459 @@
+"""The batched Monte Carlo dropout predictor.
+
+`mc_predict` never calls `model.predict()` in a loop. It rebuilds the model's
+graph once (cached per model) around the *same* layers and weights, with every
+dropout layer replaced by an always-sampling copy, and splits it at the first
+dropout layer:
+
+* the deterministic prefix runs once per input;
+* its output is replicated along the batch axis, one replica per MC sample,
+  and the stochastic suffix runs on all replicas in one compiled call, so
+  each replica draws its own dropout masks.
+
+Calls have a fixed shape (`k` inputs x `m` samples, the last chunk padded), so
+the compiled functions are traced once; `k` and `m` are sized so that the
+activations of one call stay within a memory budget. Every other layer runs in
+inference mode (BatchNormalization uses its moving statistics). The user's
+model, its weights, BatchNormalization statistics, switch state and random
+state are left untouched.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from collections.abc import Callable
+
+import keras
+import numpy as np
+
+from mcbridge import metrics as _metrics
+from mcbridge.convert import clone_with_dropout, _is_graph_model
+from mcbridge.layers import is_dropout_layer, switchable_class
+from mcbridge.switch import iter_layers
+
+__all__ = ["MCResult", "mc_predict", "DEFAULT_MEMORY_BUDGET"]
+
+#: Bytes of activations one compiled call may hold (256 MiB).
+DEFAULT_MEMORY_BUDGET = 256 * 2**20
+
+
+class MCResult:
+    """Monte Carlo dropout samples and their summaries.
+
+    Attributes:
+        samples: `float32` array of shape `(n, classes, samples)`:
+            `samples[i, c, s]` is the probability of class `c` for input `i`
+            in MC sample `s`. Produced in column-major (Fortran) order, the
+            layout R arrays use, so it crosses to R without a transpose.
+    """
+
+    def __init__(self, samples):
+        samples = np.asarray(samples)
+        if samples.ndim != 3:
+            raise ValueError(
+                "Invalid value received for argument `samples`. Expected an "
+                f"array of shape (n, classes, samples). Received: shape={samples.shape}"
+            )
+        self.samples = samples.astype(np.float32, copy=False)
+        self._cache: dict[str, np.ndarray] = {}
+
+    n = property(lambda self: self.samples.shape[0], doc="Number of inputs.")
+    n_classes = property(lambda self: self.samples.shape[1], doc="Number of classes.")
+    n_samples = property(lambda self: self.samples.shape[2], doc="Number of MC samples.")
+
+    def _cached(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean over samples: `float64` array of shape `(n, classes)`."""
+        return self._cached("mean", lambda: self.samples.mean(axis=2, dtype=np.float64))
+
+    @property
+    def variance(self) -> np.ndarray:
+        """Unbiased sample variance over samples (ddof = 1, as R's `var()`).
+
+        `float64` array of shape `(n, classes)`; NaN when `n_samples == 1`.
+        """
+
+        def compute():
+            if self.n_samples < 2:
+                return np.full((self.n, self.n_classes), np.nan)
+            dev = self.samples - self.mean[:, :, None]
+            return np.einsum("ics,ics->ic", dev, dev) / (self.n_samples - 1)
+
+        return self._cached("variance", compute)
+
+    @property
+    def std(self) -> np.ndarray:
+        """Square root of `variance`, shape `(n, classes)`."""
+        return np.sqrt(self.variance)
+
+    @property
+    def predicted_class(self) -> np.ndarray:
+        """Class with the highest mean probability, `int64` array of shape `(n,)`."""
+        return self.mean.argmax(axis=1)
+
+    def predictive_entropy(self) -> np.ndarray:
+        """See `mcbridge.metrics.predictive_entropy`; shape `(n,)`."""
+        return _metrics.predictive_entropy(self.samples)
+
+    def expected_entropy(self) -> np.ndarray:
+        """See `mcbridge.metrics.expected_entropy`; shape `(n,)`."""
+        return _metrics.expected_entropy(self.samples)
+
+    def mutual_information(self) -> np.ndarray:
+        """See `mcbridge.metrics.mutual_information`; shape `(n,)`."""
+        return _metrics.mutual_information(self.samples)
+
+    def variation_ratio(self) -> np.ndarray:
+        """See `mcbridge.metrics.variation_ratio`; shape `(n,)`."""
+        return _metrics.variation_ratio(self.samples)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __repr__(self) -> str:
+        return (
+            f"<MCResult n={self.n} classes={self.n_classes} "
+            f"samples={self.n_samples} dtype={self.samples.dtype}>"
+        )
+
+
+# --------------------------------------------------------------------------
+# argument checks
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected a positive "
+            f"integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def _check_seed(seed) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(
+            "Invalid value received for argument `seed`. Expected None or a "
+            f"non-negative integer. Received: seed={seed!r}"
+        )
+    return int(seed)
+
+
+def _input_spec(model) -> tuple[tuple, str]:
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs:
+        raise ValueError(
+            f"Model {model.name!r} has no known input shape. Build it first, "
+            "e.g. by calling it once on a batch: model(x[:1])."
+        )
+    if len(inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(
+            f"Model {model.name!r} has {len(inputs)} inputs and "
+            f"{len(model.outputs)} outputs; mc_predict needs a single-input "
+            "classifier with one output of shape (batch, classes)."
+        )
+    return tuple(inputs[0].shape), inputs[0].dtype
+
+
+def _check_x(x, expected: tuple, dtype: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x)
+    except Exception as err:  # ragged lists and the like
+        raise TypeError(
+            "Invalid value received for argument `x`. Expected a numeric array. "
+            f"Received: x of type {type(x).__name__} ({err})"
+        ) from None
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(
+            "Invalid value received for argument `x`. Expected a numeric array. "
+            f"Received: x with dtype={arr.dtype}"
+        )
+    want = "(n, " + ", ".join("?" if d is None else str(d) for d in expected[1:]) + ")"
+    fits = arr.ndim == len(expected) and all(
+        d is None or d == a for d, a in zip(expected[1:], arr.shape[1:])
+    )
+    if not fits:
+        hint = ""
+        if arr.ndim == len(expected) - 1 and expected[-1] == 1:
+            hint = " Add the channel axis with x[..., None]."
+        raise ValueError(
+            "Invalid value received for argument `x`. Expected an array of "
+            f"shape {want} for this model. Received: x.shape={arr.shape}.{hint}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(
+            "Invalid value received for argument `x`. Expected at least one "
+            f"input. Received: x.shape={arr.shape}"
+        )
+    arr = arr.astype(dtype, copy=False)
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(
+            f"Invalid value received for argument `x`: it holds {bad} NaN or "
+            "infinite values. Remove or impute them before predicting."
+        )
+    return arr
+
+
+# --------------------------------------------------------------------------
+# the sampler: a rebuilt graph around the model's own layers
+
+
+def _sampling_copy(layer) -> keras.layers.Layer:
+    """An always-sampling copy of a dropout layer (fresh random state)."""
+    config = layer.get_config()
+    config["mc_enabled"] = True
+    noise_shape = config.get("noise_shape")
+    if noise_shape is not None and noise_shape[0] == 1:
+        # A mask shared across the batch would be shared across the MC
+        # replicas of an input too: draw one mask per row instead (the same
+        # distribution for each input).
+        config["noise_shape"] = (None, *noise_shape[1:])
+    return switchable_class(layer).from_config(config)
+
+
+def _compile(fn):
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=False, reduce_retracing=True)
+    return fn
+
+
+def _activation_bytes(model) -> int:
+    """Bytes of all layer outputs of `model` for one row (an upper bound)."""
+    total = 0
+    for layer in iter_layers(model):
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):
+            continue
+        total += 4 * int(np.prod([d for d in shape[1:] if d is not None], dtype=np.int64))
+    return max(total, 4)
+
+
+class _Sampler:
+    """Compiled prefix / suffix functions for one model (cached per model)."""
+
+    def __init__(self, model: keras.Model):
+        self.signature = tuple(id(layer) for layer in iter_layers(model))
+        dropouts = [layer for layer in iter_layers(model) if is_dropout_layer(layer)]
+        if not dropouts:
+            raise ValueError(
+                f"Model {model.name!r} has no dropout layer, so MC dropout has "
+                "nothing to sample: every sample would be the same prediction. "
+                "Use a model trained with dropout (e.g. mcbridge.build_cnn())."
+            )
+        self.input_shape, self.input_dtype = _input_spec(model)
+        if not _is_graph_model(model):
+            raise ValueError(
+                f"Model {model.name!r} is a subclassed model "
+                f"({type(model).__name__}); mc_predict needs a Sequential or "
+                "functional model, whose graph it can rebuild. For a subclassed "
+                "model built with mcbridge.layers.MCDropout, switch MC dropout on "
+                "with mcbridge.mc_dropout(model) and call the model yourself."
+            )
+        view = clone_with_dropout(model, _sampling_copy)
+        self.prefix, self.suffix = _split_at_first_dropout(view)
+        out_shape = tuple(self.suffix.outputs[0].shape) if self.suffix.outputs else None
+        if out_shape is None or len(out_shape) != 2 or out_shape[1] is None:
+            raise ValueError(
+                f"Model {model.name!r} has output shape {out_shape}; mc_predict "
+                "needs a classifier whose output has shape (batch, classes)."
+            )
+        self.n_classes = int(out_shape[1])
+        self.row_bytes = _activation_bytes(self.suffix)
+        self.generators = [
+            layer.seed_generator
+            for layer in iter_layers(self.suffix)
+            if is_dropout_layer(layer)
+        ]
+        self._prefix_fn = _compile(self._run_prefix) if self.prefix is not None else None
+        self._suffix_fns: dict[tuple, Callable] = {}
+
+    def _run_prefix(self, x):
+        return self.prefix(x, training=False)
+
+    def suffix_fn(self, m: int, from_logits: bool):
+        key = (m, from_logits)
+        if key not in self._suffix_fns:
+            suffix = self.suffix
+
+            def run(h):
+                k = keras.ops.shape(h)[0]
+                reps = keras.ops.tile(h, (m,) + (1,) * (len(h.shape) - 1))
+                out = suffix(reps, training=False)
+                if from_logits:
+                    out = keras.ops.softmax(out, axis=-1)
+                out = keras.ops.reshape(out, (m, k, self.n_classes))
+                return keras.ops.transpose(out, (0, 2, 1))  # (m, classes, k)
+
+            self._suffix_fns[key] = _compile(run)
+        return self._suffix_fns[key]
+
+    def prefix_out(self, x):
+        return x if self._prefix_fn is None else self._prefix_fn(x)
+
+
+def _split_at_first_dropout(view: keras.Model):
+    """Split `view` into (deterministic prefix or None, stochastic suffix)."""
+    if isinstance(view, keras.Sequential):
+        layers = view.layers
+        first = next(
+            i
+            for i, layer in enumerate(layers)
+            if any(is_dropout_layer(sub) for sub in [layer, *iter_layers(layer)])
+        )
+        if first == 0:
+            return None, view
+        prefix = keras.Sequential([keras.Input(view.inputs[0].shape[1:]), *layers[:first]])
+        suffix = keras.Sequential([keras.Input(prefix.outputs[0].shape[1:]), *layers[first:]])
+        return prefix, suffix
+    # Functional: cut at the input of the first dropout layer when every path
+    # from the inputs to the outputs goes through it; otherwise do not split.
+    first = next(layer for layer in view.layers if is_dropout_layer(layer))
+    try:
+        cut = first.input
+        if cut is view.inputs[0]:
+            return None, view
+        prefix = keras.Model(view.inputs, cut)
+        suffix = keras.Model(cut, view.outputs)
+    except Exception:
+        return None, view
+    return prefix, suffix
+
+
+_SAMPLERS: "weakref.WeakKeyDictionary[keras.Model, _Sampler]" = weakref.WeakKeyDictionary()
+
+
+def _sampler_for(model: keras.Model) -> _Sampler:
+    sampler = _SAMPLERS.get(model)
+    if sampler is None or sampler.signature != tuple(id(l) for l in iter_layers(model)):
+        sampler = _SAMPLERS[model] = _Sampler(model)
+    return sampler
+
+
+# --------------------------------------------------------------------------
+
+
+def _plan(n: int, n_samples: int, batch_size: int, row_bytes: int, budget: int):
+    """Inputs `k` and samples `m` per compiled call, `k * m` rows within budget."""
+    max_rows = max(1, budget // row_bytes)
+    m = min(n_samples, max_rows)
+    k = max(1, min(batch_size, n, max_rows // m))
+    return k, m
+
+
+def _check_probabilities(out: np.ndarray) -> None:
+    sums = out.sum(axis=1, dtype=np.float64)
+    if out.min() < -1e-5 or out.max() > 1 + 1e-5 or np.max(np.abs(sums - 1)) > 1e-3:
+        raise ValueError(
+            "The model's outputs are not probabilities (they must lie in [0, 1] "
+            f"and sum to 1 over classes; received values in [{out.min():.4g}, "
+            f"{out.max():.4g}] with row sums up to {np.max(np.abs(sums - 1)) + 1:.4g}). "
+            "If the model outputs logits, call mc_predict(..., from_logits=True)."
+        )
+
+
+def mc_predict(
+    model: keras.Model,
+    x,
+    n_samples: int = 50,
+    batch_size: int = 128,
+    seed: int | None = None,
+    from_logits: bool = False,
+    progress: bool | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> MCResult:
+    """Monte Carlo dropout prediction: `n_samples` stochastic forward passes per input.
+
+    Works on any single-input, single-output Sequential or functional Keras
+    classifier with dropout layers (mcbridge's switchable ones or plain Keras `Dropout`,
+    `SpatialDropout1D/2D/3D`, `GaussianDropout`, `AlphaDropout`), whatever
+    its switch says; the model is left exactly as it was.
+
+    Args:
+        model: A `keras.Model` whose output has shape `(batch, classes)`.
+        x: Inputs, shape `(n, *input_shape)`.
+        n_samples: MC samples per input.
+        batch_size: At most this many inputs per compiled call (each
+            replicated `n_samples` times; fewer when the activations would
+            exceed `memory_budget`).
+        seed: Non-negative integer for bit-identical results, or None.
+        from_logits: Apply a softmax to each sample (for logit outputs).
+        progress: Show a progress bar; None shows one on long interactive runs.
+        memory_budget: Bytes of activations one compiled call may use.
+
+    Returns:
+        An `MCResult` whose `samples` has shape `(n, classes, n_samples)`.
+
+    Raises:
+        ValueError: a bad argument, a model without dropout, or outputs that
+            are not probabilities while `from_logits=False`.
+        TypeError: `model` is not a Keras model or `x` is not numeric.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "Invalid value received for argument `model`. Expected a "
+            f"keras.Model. Received: model of type {type(model).__name__}"
+        )
+    n_samples = _positive_int("n_samples", n_samples)
+    batch_size = _positive_int("batch_size", batch_size)
+    memory_budget = _positive_int("memory_budget", memory_budget)
+    seed = _check_seed(seed)
+    if not isinstance(from_logits, (bool, np.bool_)):
+        raise TypeError(
+            "Invalid value received for argument `from_logits`. Expected True "
+            f"or False. Received: from_logits={from_logits!r}"
+        )
+    sampler = _sampler_for(model)
+    x = _check_x(x, sampler.input_shape, sampler.input_dtype)
+    n, c = x.shape[0], sampler.n_classes
+    k, m = _plan(n, n_samples, batch_size, sampler.row_bytes, memory_budget)
+    run = sampler.suffix_fn(m, bool(from_logits))
+
+    # Fresh, reproducible random state for every dropout layer.
+    states = np.random.SeedSequence(seed).generate_state(2 * len(sampler.generators), np.uint32)
+    for i, g in enumerate(sampler.generators):
+        g.state.assign(np.array(states[2 * i : 2 * i + 2] >> 1, dtype=g.state.dtype))
+
+    # (samples, classes, n) in C order == (n, classes, samples) in Fortran order.
+    out = np.empty((n_samples, c, n), dtype=np.float32)
+    n_chunks = -(-n // k) * -(-n_samples // m)
+    bar = _progress_bar(progress, n_chunks, n * n_samples)
+    step = 0
+    for i0 in range(0, n, k):
+        rows = min(k, n - i0)
+        xb = x[i0 : i0 + rows]
+        if rows < k:  # pad to the traced shape
+            xb = np.concatenate([xb, np.repeat(xb[-1:], k - rows, axis=0)])
+        h = sampler.prefix_out(xb)
+        for s0 in range(0, n_samples, m):
+            draws = min(m, n_samples - s0)
+            block = keras.ops.convert_to_numpy(run(h))[:draws, :, :rows]
+            if not from_logits:
+                _check_probabilities(block)
+            out[s0 : s0 + draws, :, i0 : i0 + rows] = block
+            step += 1
+            if bar is not None:
+                bar.update(step)
+    return MCResult(out.transpose(2, 1, 0))
+
+
+def _progress_bar(progress, n_chunks: int, work: int):
+    if progress is None:
+        progress = n_chunks > 1 and work >= 200_000 and sys.stderr.isatty()
+    if not progress:
+        return None
+    return keras.utils.Progbar(n_chunks, unit_name="chunk")

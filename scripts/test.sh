@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test: Python (pytest) and R (testthat, with the real Python engine).
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k metrics`.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+[ -x .venv/bin/python ] || { echo "error: no .venv; run: bash scripts/setup.sh" >&2; exit 1; }
+export MCBRIDGE_PYTHON="$ROOT/.venv/bin/python"
+export TF_CPP_MIN_LOG_LEVEL=2
+
+echo "==> Python tests"
+py_log="$(mktemp)"
+.venv/bin/python -m pytest -q -p no:cacheprovider tests "$@" 2>&1 | tee "$py_log"
+py_rc=${PIPESTATUS[0]}
+summary="$(grep -E ' in [0-9.]+s' "$py_log" | tail -1)"
+py_passed=$(echo "$summary" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+py_failed=$(echo "$summary" | grep -Eo '[0-9]+ (failed|errors?)' | awk '{s+=$1} END {print s+0}')
+rm -f "$py_log"
+
+r_rc=0; r_passed=0; r_failed=0
+if [ -d r-package/tests/testthat ]; then
+    echo "==> R tests"
+    r_out="$(mktemp)"
+    Rscript -e '
+        res <- testthat::test_dir("r-package/tests/testthat", package = "mcbridge",
+                                  load_package = "installed", stop_on_failure = FALSE)
+        df <- as.data.frame(res)
+        bad <- df$failed > 0 | df$error
+        cat(sprintf("R_COUNTS %d %d\n", sum(!bad & !df$skipped), sum(bad)), file = commandArgs(TRUE)[1])
+        if (any(bad)) quit(status = 1)
+    ' "$r_out"
+    r_rc=$?
+    read -r _ r_passed r_failed < "$r_out" 2>/dev/null || { r_failed=1; r_rc=1; }
+    rm -f "$r_out"
+fi
+
+[ "$py_rc" -ne 0 ] && [ "${py_failed:-0}" = 0 ] && py_failed=1
+echo
+echo "Python: ${py_passed} passed, ${py_failed:-0} failed; R: ${r_passed} passed, ${r_failed} failed"
+echo "$((py_passed + r_passed)) passed, $((${py_failed:-0} + r_failed)) failed"
+[ "$py_rc" -eq 0 ] && [ "$r_rc" -eq 0 ]
