@@ -1,0 +1,46 @@
+"""Shared tiny models and data for the Python tests."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import pytest
+
+import mcbridge
+
+
+@pytest.fixture
+def x_small():
+    """`(6, 8, 8, 1)` float32 inputs in [0, 1]."""
+    return np.random.default_rng(0).random((6, 8, 8, 1), dtype=np.float32)
+
+
+@pytest.fixture
+def cnn():
+    """A tiny compiled seed CNN (8x8x1, 3 classes) with switchable dropout."""
+    return mcbridge.build_cnn(
+        input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=16,
+        padding="same", seed=1,
+    )  # fmt: skip
+
+
+def plain_keras_model(batchnorm=True, dropout_layer=None, name="plain"):
+    """A functional Keras model with plain Keras dropout (and BatchNormalization)."""
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    if batchnorm:
+        h = keras.layers.BatchNormalization()(h)
+    h = keras.layers.SpatialDropout2D(0.3)(h)
+    h = keras.layers.Flatten()(h)
+    h = (dropout_layer or keras.layers.Dropout(0.5))(h)
+    outputs = keras.layers.Dense(3, activation="softmax")(h)
+    model = keras.Model(inputs, outputs, name=name)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@pytest.fixture
+def plain_model():
+    return plain_keras_model()

@@ -1,0 +1,193 @@
+import keras
+import numpy as np
+import pytest
+
+import mcbridge
+from conftest import plain_keras_model
+
+
+def test_output_contract(cnn, x_small):
+    result = mcbridge.mc_predict(cnn, x_small, n_samples=7, batch_size=4, seed=0)
+    assert isinstance(result, mcbridge.MCResult)
+    assert result.samples.shape == (6, 3, 7) and result.samples.dtype == np.float32
+    assert result.samples.flags["F_CONTIGUOUS"]  # R's memory order
+    assert (result.n, result.n_classes, result.n_samples) == (6, 3, 7)
+    np.testing.assert_allclose(result.samples.sum(axis=1), 1, atol=1e-5)
+    assert result.mean.shape == result.variance.shape == result.std.shape == (6, 3)
+    np.testing.assert_allclose(result.mean, result.samples.mean(axis=2), rtol=1e-6)
+    np.testing.assert_allclose(result.variance, result.samples.var(axis=2, ddof=1), rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(result.std, np.sqrt(result.variance))
+    assert result.predicted_class.shape == (6,)
+    for name in ("predictive_entropy", "expected_entropy", "mutual_information", "variation_ratio"):
+        np.testing.assert_allclose(getattr(result, name)(), getattr(mcbridge.metrics, name)(result.samples))
+
+
+def test_variance_positive_with_dropout_zero_without(cnn, x_small):
+    result = mcbridge.mc_predict(cnn, x_small, n_samples=20, seed=1)
+    assert np.all(result.variance.max(axis=1) > 0)
+    no_drop = mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8),
+                                 dense_units=16, padding="same", dropout=(0, 0, 1e-9), seed=1)
+    flat = mcbridge.mc_predict(no_drop, x_small, n_samples=10, seed=1)
+    np.testing.assert_array_equal(flat.variance, 0)
+    np.testing.assert_allclose(flat.mean, no_drop.predict(x_small, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_every_replica_draws_its_own_mask(x_small):
+    # One compiled call holds all samples of an input: they must differ.
+    model = mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(8, 16), dense_units=64,
+                               padding="same", seed=1)
+    result = mcbridge.mc_predict(model, x_small[:1], n_samples=16, seed=2)
+    draws = result.samples[0].T  # (samples, classes)
+    assert len({d.tobytes() for d in draws}) == 16
+
+
+def test_batch_shared_noise_shape_still_gives_independent_samples(x_small):
+    model = plain_keras_model(batchnorm=False, dropout_layer=keras.layers.Dropout(0.5, noise_shape=(1, None)))
+    result = mcbridge.mc_predict(model, x_small[:2], n_samples=12, seed=3)
+    assert len({d.tobytes() for d in result.samples[0].T}) == 12
+
+
+def test_mean_matches_slow_reference_loop(x_small):
+    """Same distribution as the obvious loop of predict() calls with dropout on."""
+    model = mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=16,
+                               padding="same", seed=4)
+    n_samples = 400
+    fast = mcbridge.mc_predict(model, x_small, n_samples=n_samples, seed=5)
+    with mcbridge.mc_dropout(model):
+        slow = np.stack([model.predict(x_small, verbose=0) for _ in range(n_samples)], axis=2)
+    # Difference of two independent means of n_samples draws: 5 standard errors.
+    se = np.sqrt((fast.variance + slow.var(axis=2, ddof=1)) / n_samples)
+    assert np.all(np.abs(fast.mean - slow.mean(axis=2)) <= 5 * se + 1e-6)
+    np.testing.assert_allclose(fast.variance.mean(), slow.var(axis=2, ddof=1).mean(), rtol=0.2)
+
+
+def test_prefix_split_is_exact():
+    """Head-only dropout: the deterministic prefix runs once, results equal full replication."""
+    model = mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=0,
+                               dropout=(0, 0, 0.5), padding="same", seed=6)
+    x = np.random.default_rng(0).random((5, 8, 8, 1), dtype=np.float32)
+    split = mcbridge.mc_predict(model, x, n_samples=6, seed=7)
+    sampler = mcbridge.predict._sampler_for(model)
+    assert sampler.prefix is not None
+    # Full replication: the prefix of every replica equals the replicated prefix.
+    x_rep = np.tile(x, (6, 1, 1, 1))
+    feats = sampler.prefix(x_rep)
+    np.testing.assert_allclose(feats, np.tile(sampler.prefix(x), (6, 1)), rtol=1e-6)
+    # Same masks: apply the suffix's dropout masks to the replicated prefix output.
+    for g, s in zip(sampler.generators, np.random.SeedSequence(7).generate_state(2, np.uint32).reshape(-1, 2)):
+        g.state.assign(np.array(s >> 1, dtype=g.state.dtype))
+    direct = keras.ops.convert_to_numpy(sampler.suffix(np.asarray(feats), training=False))
+    np.testing.assert_allclose(split.samples.transpose(2, 0, 1).reshape(-1, 3), direct, rtol=1e-5, atol=1e-6)
+
+
+def test_seed_reproducibility(cnn, x_small):
+    a = mcbridge.mc_predict(cnn, x_small, n_samples=5, seed=11)
+    b = mcbridge.mc_predict(cnn, x_small, n_samples=5, seed=11)
+    c = mcbridge.mc_predict(cnn, x_small, n_samples=5, seed=12)
+    d = mcbridge.mc_predict(cnn, x_small, n_samples=5)
+    e = mcbridge.mc_predict(cnn, x_small, n_samples=5)
+    assert np.array_equal(a.samples, b.samples)
+    assert not np.array_equal(a.samples, c.samples)
+    assert not np.array_equal(d.samples, e.samples)
+
+
+def test_chunking_and_memory_budget_do_not_change_shapes(cnn, x_small):
+    small = mcbridge.mc_predict(cnn, x_small, n_samples=9, batch_size=1, seed=3, memory_budget=10_000)
+    big = mcbridge.mc_predict(cnn, x_small, n_samples=9, batch_size=512, seed=3)
+    assert small.samples.shape == big.samples.shape == (6, 3, 9)
+    # Different chunking draws different masks but the same distribution.
+    assert np.all(small.variance.max(axis=1) > 0)
+
+
+def test_model_is_left_exactly_as_it_was(plain_model, x_small):
+    plain_model.fit(x_small * 3, np.array([0, 1, 2, 0, 1, 2]), epochs=1, verbose=0)
+    weights = [w.copy() for w in plain_model.get_weights()]
+    states = [v.numpy().copy() for v in plain_model.variables]
+    det = plain_model.predict(x_small, verbose=0)
+    mcbridge.mc_predict(plain_model, x_small * 10, n_samples=8, seed=0)
+    for a, b in zip(weights, plain_model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # BatchNorm moving statistics included
+    for a, b in zip(states, plain_model.variables):
+        np.testing.assert_array_equal(a, b.numpy())  # random states too
+    np.testing.assert_array_equal(plain_model.predict(x_small, verbose=0), det)
+
+
+def test_switch_state_is_left_alone(cnn, x_small):
+    mcbridge.mc_predict(cnn, x_small, n_samples=3)
+    assert not mcbridge.mc_dropout_enabled(cnn)
+    mcbridge.set_mc_dropout(cnn, True)
+    mcbridge.mc_predict(cnn, x_small, n_samples=3)
+    assert mcbridge.mc_dropout_enabled(cnn)
+
+
+def test_from_logits_applies_softmax(x_small):
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Dropout(0.3)(keras.layers.Flatten()(inputs))
+    logits = keras.layers.Dense(3)(h)
+    model = keras.Model(inputs, logits)
+    with pytest.raises(ValueError, match="from_logits=True"):
+        mcbridge.mc_predict(model, x_small, n_samples=3)
+    result = mcbridge.mc_predict(model, x_small, n_samples=3, from_logits=True, seed=0)
+    np.testing.assert_allclose(result.samples.sum(axis=1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("name,value", [("n_samples", 0), ("n_samples", -3), ("n_samples", 2.5),
+                                        ("batch_size", 0), ("batch_size", "128"), ("n_samples", True)])
+def test_bad_counts(cnn, x_small, name, value):
+    with pytest.raises(ValueError, match=f"`{name}`.*positive integer.*Received: {name}="):
+        mcbridge.mc_predict(cnn, x_small, **{name: value})
+
+
+def test_bad_inputs(cnn, x_small):
+    with pytest.raises(ValueError, match=r"x\[\.\.\., None\]"):
+        mcbridge.mc_predict(cnn, x_small[..., 0])
+    with pytest.raises(ValueError, match=r"shape \(n, 8, 8, 1\)"):
+        mcbridge.mc_predict(cnn, np.zeros((2, 9, 8, 1), "float32"))
+    with pytest.raises(ValueError, match="at least one input"):
+        mcbridge.mc_predict(cnn, np.zeros((0, 8, 8, 1), "float32"))
+    bad = x_small.copy()
+    bad[1, 2, 3, 0] = np.nan
+    bad[2, 0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match="2 NaN or infinite"):
+        mcbridge.mc_predict(cnn, bad)
+    with pytest.raises(TypeError, match="numeric"):
+        mcbridge.mc_predict(cnn, np.array([["a"]]))
+    with pytest.raises(ValueError, match="seed"):
+        mcbridge.mc_predict(cnn, x_small, seed=-1)
+    with pytest.raises(TypeError, match="keras.Model"):
+        mcbridge.mc_predict("model", x_small)
+
+
+def test_model_without_dropout_is_rejected(x_small):
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(3, activation="softmax")])
+    with pytest.raises(ValueError, match="no dropout layer"):
+        mcbridge.mc_predict(model, x_small)
+
+
+def test_non_classifier_output_is_rejected(x_small):
+    inputs = keras.Input((8, 8, 1))
+    out = keras.layers.Dropout(0.5)(inputs)
+    with pytest.raises(ValueError, match=r"\(batch, classes\)"):
+        mcbridge.mc_predict(keras.Model(inputs, out), x_small)
+
+
+def test_saved_model_round_trip_keeps_switch_and_samples(cnn, x_small, tmp_path):
+    path = tmp_path / "model.keras"
+    cnn.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    assert isinstance(loaded.layers[1], mcbridge.MCDropout)
+    np.testing.assert_array_equal(loaded.predict(x_small, verbose=0), cnn.predict(x_small, verbose=0))
+    mcbridge.set_mc_dropout(loaded, True)
+    assert not np.array_equal(loaded.predict(x_small, verbose=0), loaded.predict(x_small, verbose=0))
+    a = mcbridge.mc_predict(cnn, x_small, n_samples=4, seed=9)
+    b = mcbridge.mc_predict(loaded, x_small, n_samples=4, seed=9)
+    np.testing.assert_array_equal(a.samples, b.samples)
+
+
+def test_mcresult_from_any_array():
+    r = mcbridge.MCResult(np.full((2, 4, 1), 0.25))
+    assert r.samples.dtype == np.float32
+    assert np.all(np.isnan(r.variance))  # one sample: undefined, as R's var()
+    with pytest.raises(ValueError, match=r"\(n, classes, samples\)"):
+        mcbridge.MCResult(np.zeros((2, 4)))
