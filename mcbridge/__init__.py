@@ -7,9 +7,13 @@ Quick start:
     >>> result = mcbridge.mc_predict(model, x_test, n_samples=30)
     >>> result.samples.shape                    # (n, classes, samples)
     >>> result.mean, result.variance, result.mutual_information()
+    >>> mcbridge.write_arrow(result, "samples.arrow")  # R: read_mc_arrow()
+
+`mcbridge.r` (needs the optional rpy2) hands results to an embedded R session.
 """
 
-from mcbridge import datasets, layers, metrics
+from mcbridge import arrow, datasets, layers, metrics
+from mcbridge.arrow import ArrowWriter, read_arrow, write_arrow
 from mcbridge.convert import make_switchable
 from mcbridge.layers import (
     MCAlphaDropout,
@@ -26,6 +30,7 @@ from mcbridge.switch import mc_dropout, mc_dropout_enabled, set_mc_dropout
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArrowWriter",
     "MCAlphaDropout",
     "MCDropout",
     "MCGaussianDropout",
@@ -33,6 +38,7 @@ __all__ = [
     "MCSpatialDropout1D",
     "MCSpatialDropout2D",
     "MCSpatialDropout3D",
+    "arrow",
     "build_cnn",
     "datasets",
     "layers",
@@ -41,5 +47,7 @@ __all__ = [
     "mc_dropout_enabled",
     "mc_predict",
     "metrics",
+    "read_arrow",
     "set_mc_dropout",
+    "write_arrow",
 ]
