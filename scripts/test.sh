@@ -6,7 +6,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 [ -x .venv/bin/python ] || { echo "error: no .venv; run: bash scripts/setup.sh" >&2; exit 1; }
 export MCBRIDGE_PYTHON="$ROOT/.venv/bin/python"
-export TF_CPP_MIN_LOG_LEVEL=2
+export TF_CPP_MIN_LOG_LEVEL=3
+# Here R and Python are both set up: a missing side is a failure, not a skip.
+export MCBRIDGE_TESTS_REQUIRE_PYTHON=true MCBRIDGE_TESTS_REQUIRE_R=true
 
 echo "==> Python tests"
 py_log="$(mktemp)"

@@ -1,0 +1,46 @@
+# Datasets, shaped as R keras' dataset_*() functions return them.
+
+.dataset <- function(name, path = NULL) {
+  d <- .glue()$dataset(name, path)
+  get <- function(key) .py_to_r(d, "to_r_field", key)
+  list(train = list(x = get("x_train"), y = get("y_train")),
+       test = list(x = get("x_test"), y = get("y_test")))
+}
+
+#' Fashion-MNIST
+#'
+#' 70,000 28x28 grey-scale images of 10 kinds of clothing, read offline from
+#' the original IDX files (on Debian: `apt-get install dataset-fashion-mnist`;
+#' elsewhere download the four `*-ubyte.gz` files and pass their directory).
+#'
+#' @param path Directory with the IDX files; `NULL` searches the environment
+#'   variable `MCBRIDGE_FASHION_MNIST` and the Debian location.
+#' @return `list(train = list(x, y), test = list(x, y))`: `x` integer arrays
+#'   `c(n, 28, 28)` with values 0-255, `y` integer labels 0-9 (60,000 train,
+#'   10,000 test).
+#' @examplesIf mcbridge_available(initialize = FALSE)
+#' fm <- mc_dataset_fashion_mnist()
+#' dim(fm$train$x)
+#' @export
+mc_dataset_fashion_mnist <- function(path = NULL) {
+  if (!is.null(path) && (!is.character(path) || length(path) != 1 || !dir.exists(path))) {
+    stop("`path` must be NULL or an existing directory.", call. = FALSE)
+  }
+  .dataset("fashion_mnist", if (is.null(path)) NULL else normalizePath(path))
+}
+
+#' Handwritten digits (8x8)
+#'
+#' The 1,797 8x8 digit images shipped with scikit-learn, split into 1,438
+#' train and 359 test images by a fixed shuffle. Small and offline: good for
+#' quick tests.
+#'
+#' @return `list(train = list(x, y), test = list(x, y))`: `x` integer arrays
+#'   `c(n, 8, 8)` with values 0-16, `y` integer labels 0-9.
+#' @examplesIf mcbridge_available(initialize = FALSE)
+#' d <- mc_dataset_digits()
+#' dim(d$train$x)
+#' @export
+mc_dataset_digits <- function() {
+  .dataset("digits")
+}

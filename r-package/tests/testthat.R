@@ -1,0 +1,4 @@
+library(testthat)
+library(mcbridge)
+
+test_check("mcbridge")

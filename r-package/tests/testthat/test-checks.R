@@ -1,0 +1,35 @@
+test_that("argument checks reject bad input before Python is called", {
+  m <- fake_model()
+  x <- array(0, c(2, 8, 8))
+  expect_error(mc_predict(list(), x), "must be a Keras model")
+  expect_error(mc_predict("model", x), "must be a Keras model")
+  expect_error(mc_predict(m, x, n_samples = 0), "`n_samples` must be a single whole number >= 1")
+  expect_error(mc_predict(m, x, n_samples = 2.5), "n_samples")
+  expect_error(mc_predict(m, x, n_samples = NA), "n_samples")
+  expect_error(mc_predict(m, x, batch_size = -1), "batch_size")
+  expect_error(mc_predict(m, x, seed = "a"), "seed")
+  x_na <- x; x_na[1, 2, 3] <- NA
+  expect_error(mc_predict(m, x_na), "must not contain NA or NaN values \\(found 1\\)")
+  x_nan <- x; x_nan[2, 1, 1] <- NaN
+  expect_error(mc_predict(m, x_nan), "NA or NaN")
+  expect_error(mc_predict(m, 1:10), "must be an array")
+  expect_error(mc_predict(m, array("a", c(2, 2, 2))), "numeric array")
+  expect_error(mc_predict(m, array(0, c(0, 8, 8))), "no rows")
+  expect_error(mc_fit(m, x, c(0, 1, 2), verbose = 0), "has 3 rows but `x` has 2")
+})
+
+test_that("check helpers", {
+  expect_identical(mcbridge:::.check_count(3, "n"), 3L)
+  expect_error(mcbridge:::.check_count(c(1, 2), "n"), "single whole number")
+  expect_identical(mcbridge:::.check_seed(NULL), NULL)
+  expect_identical(mcbridge:::.check_seed(0), 0L)
+  expect_identical(mcbridge:::.check_y(factor(c("b", "a")), 2), c(1L, 0L))
+  expect_identical(mcbridge:::.check_y(c(1, 0, 2), 3), c(1L, 0L, 2L))
+  expect_error(mcbridge:::.check_y(1:3, 2), "has 3 rows but `x` has 2")
+  expect_error(mcbridge:::.check_y(c(1, NA), 2), "NA")
+  expect_error(mcbridge:::.check_y("a", 1), "labels")
+  expect_false(mcbridge:::.is_keras_model(list()))
+  expect_true(mcbridge:::.is_keras_model(fake_model()))
+  expect_true(mcbridge:::.is_keras_model(structure(list(), class = c(
+    "keras.models.sequential.Sequential", "python.builtin.object"))))
+})

@@ -1,0 +1,47 @@
+p2 <- function() {
+  # 2 inputs, 3 classes, 2 samples; input 1 agrees, input 2 disagrees.
+  s <- array(0, c(2, 3, 2))
+  s[1, , 1] <- c(1, 0, 0); s[1, , 2] <- c(1, 0, 0)
+  s[2, , 1] <- c(0.5, 0.5, 0); s[2, , 2] <- c(0, 0.25, 0.75)
+  s
+}
+
+test_that("metrics match hand-computed values", {
+  s <- p2()
+  h <- function(p) -sum(ifelse(p > 0, p * log(p), 0))
+  pe2 <- h(c(0.25, 0.375, 0.375))
+  ee2 <- (h(c(0.5, 0.5, 0)) + h(c(0, 0.25, 0.75))) / 2
+  expect_equal(mc_predictive_entropy(s), c(0, pe2))
+  expect_equal(mc_expected_entropy(s), c(0, ee2))
+  expect_equal(mc_mutual_information(s), c(0, pe2 - ee2))
+  # input 2: top classes are 1 (tie 0.5/0.5 -> first) and 3 -> modal count 1 of 2
+  expect_equal(mc_variation_ratio(s), c(0, 0.5))
+  res <- as_mc_prediction(s)
+  expect_identical(mc_predictive_entropy(res), mc_predictive_entropy(s))
+})
+
+test_that("metrics validate their input", {
+  expect_error(mc_predictive_entropy(matrix(1, 2, 2)), "dim c\\(n, classes, samples\\)")
+  expect_error(mc_expected_entropy(array(2, c(1, 1, 1))), "probabilities in \\[0, 1\\]")
+  expect_error(mc_mutual_information(array(0.2, c(1, 2, 1))), "sum to 1")
+  expect_error(mc_variation_ratio(array(NA_real_, c(1, 1, 1))), "probabilities")
+})
+
+test_that("R and Python metrics agree to 1e-6", {
+  skip_if_no_engine()
+  set.seed(1)
+  raw <- array(rexp(50 * 7 * 9), c(50, 7, 9))
+  raw[1:5, , ] <- 0; raw[1:5, 2, ] <- 1          # certain inputs (0 log 0)
+  raw[6, , ] <- 1                                # ties everywhere
+  s <- sweep(raw, c(1, 3), apply(raw, c(1, 3), sum), "/")
+  expect_equal(apply(s, c(1, 3), sum), matrix(1, 50, 9))
+  py <- mcbridge:::.r_to_py(s, type = nanoarrow::na_double())
+  met <- reticulate::import("mcbridge.metrics", convert = FALSE)
+  for (name in c("predictive_entropy", "expected_entropy", "mutual_information",
+                 "variation_ratio")) {
+    py_val <- mcbridge:::.py_to_r(met[[name]](py))
+    r_val <- get(paste0("mc_", name))(s)
+    expect_length(py_val, 50)
+    expect_lt(max(abs(r_val - as.vector(py_val))), 1e-6)
+  }
+})
