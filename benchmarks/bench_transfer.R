@@ -1,0 +1,62 @@
+# Time and peak memory of moving a (10000, 10, 100) float32 MC result from
+# Python to R with mcbridge's Arrow routes.
+#
+#   Rscript benchmarks/bench_transfer.R [n classes samples] [repeats]
+#
+# Routes: C data interface (zero-copy export from Python, one widening pass in
+# R), as a bare array and as a full mc_prediction (adds R's mean/variance),
+# and via an Arrow IPC file. reticulate's own NumPy conversion is not measured
+# when reticulate < 1.38 (it cannot convert NumPy 2 arrays).
+suppressWarnings(suppressPackageStartupMessages(library(mcbridge)))
+args <- as.integer(commandArgs(trailingOnly = TRUE))
+shape <- if (length(args) >= 3) args[1:3] else c(10000L, 10L, 100L)
+repeats <- if (length(args) >= 4) args[4] else 5L
+
+rss_mb <- function(field) {
+  s <- readLines("/proc/self/status")
+  as.numeric(sub("[^0-9]*([0-9]+).*", "\\1", grep(paste0("^", field, ":"), s, value = TRUE))) / 1024
+}
+reset_peak <- function() try(writeLines("5", "/proc/self/clear_refs"), silent = TRUE)
+
+invisible(mcbridge:::.mcb())
+np <- reticulate::import("numpy", convert = FALSE)
+gen <- np$random$default_rng(0L)
+cube <- gen$random(reticulate::tuple(shape[1], shape[2], shape[3]), dtype = "float32")
+cube <- np$asfortranarray(cube)
+result <- mcbridge:::.mcb()$MCResult(cube)
+bytes <- prod(shape) * 4
+f <- tempfile(fileext = ".arrow")
+invisible(reticulate::py_call(reticulate::py_get_attr(reticulate::import("mcbridge.arrow", convert = FALSE),
+                                            "write_arrow"), result, f))
+
+routes <- list(
+  "C data interface -> R array" = function() mcbridge:::.py_to_r(cube),
+  "C data interface -> mc_prediction" = function() mcbridge:::.py_to_r(result),
+  "IPC file (read_mc_arrow) -> mc_prediction" = function() read_mc_arrow(f)
+)
+cat(sprintf("reticulate %s, nanoarrow %s, R %s; payload %s float32 = %.1f MB\n",
+            packageVersion("reticulate"), packageVersion("nanoarrow"), getRversion(),
+            paste(shape, collapse = " x "), bytes / 1e6))
+for (name in names(routes)) {
+  fun <- routes[[name]]
+  invisible(fun())                              # warm-up
+  peaks <- times <- numeric(repeats)
+  for (i in seq_len(repeats)) {
+    invisible(gc())
+    base <- rss_mb("VmRSS"); reset_peak()
+    times[i] <- system.time(x <- fun(), gcFirst = FALSE)[["elapsed"]]
+    peaks[i] <- rss_mb("VmHWM") - base
+    rm(x)
+  }
+  peak <- max(peaks)
+  t <- median(times)
+  cat(sprintf("%-45s median %.3f s (min %.3f)  %.2f GB/s of float32  peak RSS +%.0f MB\n",
+              name, t, min(times), bytes / t / 1e9, peak))
+}
+x <- mcbridge:::.py_to_r(cube)
+stopifnot(identical(dim(x), as.integer(shape)),
+          x[2, 3, 4] == reticulate::py_to_r(cube$item(1L, 2L, 3L)))
+if (utils::packageVersion("reticulate") < "1.38") {
+  cat("reticulate's own conversion: not measured (reticulate",
+      as.character(packageVersion("reticulate")), "< 1.38 does not support NumPy 2)\n")
+}
