@@ -61,23 +61,62 @@ def test_mean_matches_slow_reference_loop(x_small):
     np.testing.assert_allclose(fast.variance.mean(), slow.var(axis=2, ddof=1).mean(), rtol=0.2)
 
 
-def test_prefix_split_is_exact():
-    """Head-only dropout: the deterministic prefix runs once, results equal full replication."""
-    model = mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=0,
-                               dropout=(0, 0, 0.5), padding="same", seed=6)
+def _functional_two_dropouts():
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dropout(0.3)(h)
+    h = keras.layers.Dense(16, activation="relu")(h)
+    h = keras.layers.GaussianDropout(0.2)(h)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=16,
+                                   padding="same", seed=6),
+        lambda: mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=0,
+                                   dropout=(0, 0, 0.5), padding="same", seed=6),
+        _functional_two_dropouts,
+    ],
+    ids=["seed-cnn", "head-only-dropout", "functional"],
+)
+def test_prefix_split_is_exact(make):
+    """Running the deterministic prefix once gives what full replication gives, for the same masks."""
+    from mcbridge.predict import _mc_predict
+
+    model = make()
     x = np.random.default_rng(0).random((5, 8, 8, 1), dtype=np.float32)
-    split = mcbridge.mc_predict(model, x, n_samples=6, seed=7)
-    sampler = mcbridge.predict._sampler_for(model)
-    assert sampler.prefix is not None
-    # Full replication: the prefix of every replica equals the replicated prefix.
-    x_rep = np.tile(x, (6, 1, 1, 1))
-    feats = sampler.prefix(x_rep)
-    np.testing.assert_allclose(feats, np.tile(sampler.prefix(x), (6, 1)), rtol=1e-6)
-    # Same masks: apply the suffix's dropout masks to the replicated prefix output.
-    for g, s in zip(sampler.generators, np.random.SeedSequence(7).generate_state(2, np.uint32).reshape(-1, 2)):
-        g.state.assign(np.array(s >> 1, dtype=g.state.dtype))
-    direct = keras.ops.convert_to_numpy(sampler.suffix(np.asarray(feats), training=False))
-    np.testing.assert_allclose(split.samples.transpose(2, 0, 1).reshape(-1, 3), direct, rtol=1e-5, atol=1e-6)
+    args = dict(n_samples=6, batch_size=128, seed=7, from_logits=False, progress=False,
+                memory_budget=2**40)
+    split = _mc_predict(model, x, split=True, **args)
+    full = _mc_predict(model, x, split=False, **args)
+    np.testing.assert_allclose(split.samples, full.samples, rtol=1e-6, atol=1e-6)
+    assert np.all(split.variance.max(axis=1) > 0)
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.2, 0.25, 0.5, 0.75])
+def test_sampling_masks_drop_at_the_rate_and_rescale(rate):
+    inputs = keras.Input((1000,))
+    model = keras.Model(inputs, keras.layers.Dropout(rate)(inputs))
+    view = mcbridge.predict.clone_with_dropout(model, mcbridge.predict._sampling_copy)
+    out = keras.ops.convert_to_numpy(view(np.ones((1000, 1000), "float32"), training=False))
+    dropped = np.mean(out == 0)
+    assert abs(dropped - rate) < 5 * np.sqrt(rate * (1 - rate) / out.size)
+    np.testing.assert_array_equal(np.unique(out[out != 0]), [np.float32(1 / (1 - rate))])
+
+
+def test_spatial_dropout_masks_whole_channels_per_replica():
+    inputs = keras.Input((4, 4, 8))
+    h = keras.layers.SpatialDropout2D(0.5)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(h)))
+    view = mcbridge.predict.clone_with_dropout(model, mcbridge.predict._sampling_copy)
+    drop = next(l for l in view.layers if mcbridge.layers.is_dropout_layer(l))
+    out = keras.ops.convert_to_numpy(drop(np.ones((64, 4, 4, 8), "float32")))
+    per_channel = out.reshape(64, 16, 8)
+    assert np.all(per_channel.min(axis=1) == per_channel.max(axis=1))  # constant over height x width
+    assert len({m.tobytes() for m in per_channel[:, 0, :]}) > 32  # replicas differ
 
 
 def test_seed_reproducibility(cnn, x_small):
