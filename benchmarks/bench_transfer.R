@@ -29,7 +29,10 @@ f <- tempfile(fileext = ".arrow")
 invisible(reticulate::py_call(reticulate::py_get_attr(reticulate::import("mcbridge.arrow", convert = FALSE),
                                             "write_arrow"), result, f))
 
+n_values <- prod(shape)
 routes <- list(
+  # R's floor for any route: allocating and writing an R double array that size.
+  "floor: numeric(n) in R, no transfer" = function() numeric(n_values),
   "C data interface -> R array" = function() mcbridge:::.py_to_r(cube),
   "C data interface -> mc_prediction" = function() mcbridge:::.py_to_r(result),
   "IPC file (read_mc_arrow) -> mc_prediction" = function() read_mc_arrow(f)

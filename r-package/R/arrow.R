@@ -129,12 +129,16 @@
   if (length(schema$children) < 1) stop("mcbridge Arrow data needs a `values` column.", call. = FALSE)
   ptype <- .ptype_for(schema$children[[1]]$format)
   batches <- Filter(function(b) b$length > 0, batches)
-  values <- lapply(batches, function(b) {
+  convert <- function(b) {
     child <- b$children[[1]]
     if (child$null_count != 0) stop("mcbridge Arrow data must not contain nulls.", call. = FALSE)
     nanoarrow::convert_array(child, ptype)
-  })
-  total <- sum(lengths(values))
+  }
+  # One batch (the in-memory case): convert straight into `out`. Going through
+  # a list would leave a second reference, and `dim<-` would then copy.
+  values <- if (length(batches) == 1) NULL else lapply(batches, convert)
+  out <- if (length(batches) == 1) convert(batches[[1]]) else NULL
+  total <- if (is.null(out)) sum(lengths(values)) else length(out)
   shape <- meta$shape %||% total
   tail_size <- prod(shape[-1])
   if (length(shape) >= 1 && is.na(shape[1])) {
@@ -145,12 +149,9 @@
     stop(sprintf("Arrow data holds %s values but the shape [%s] needs %s.",
                  total, paste(shape, collapse = ", "), prod(shape)), call. = FALSE)
   }
-  if (length(values) == 0) {
+  if (length(batches) == 0) {
     out <- ptype[0]
-  } else if (length(values) == 1) {
-    out <- values[[1]]
-    values <- NULL  # drop the second reference so dim<- below does not copy
-  } else {
+  } else if (length(batches) > 1) {
     out <- matrix(ptype[0][NA], shape[1], tail_size)
     row <- 0
     for (v in values) {
@@ -158,6 +159,7 @@
       out[row + seq_len(m), ] <- v
       row <- row + m
     }
+    values <- NULL
   }
   if (length(shape) >= 2) dim(out) <- shape else out <- as.vector(out)
   if (meta$kind == "mc_samples") {
