@@ -22,58 +22,21 @@ VENV="${MCBRIDGE_VENV:-.venv}"
 CRAN="${MCBRIDGE_CRAN:-https://cloud.r-project.org}"
 STAMP="$ROOT/.setup-stamp-r"
 
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"   # as_root, apt_install_missing
+
 say() { printf '[setup_r] %s\n' "$*"; }
 die() { printf '[setup_r] ERROR: %s\n' "$*" >&2; exit 1; }
-
-# --- privileges for apt/dpkg ------------------------------------------------
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
-    else
-        SUDO="__none__"
-    fi
-fi
-as_root() {
-    if [ "$SUDO" = "__none__" ]; then
-        die "need root to run: $* (no sudo found). Run this script as root, or install it yourself."
-    fi
-    ${SUDO:+$SUDO} "$@"
-}
-
-deb_installed() {
-    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
-}
-
-APT_UPDATED=0
-apt_install() {
-    command -v apt-get >/dev/null 2>&1 ||
-        die "apt-get not found; install by hand: $*"
-    if [ "$APT_UPDATED" -eq 0 ]; then
-        say "apt-get update"
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        APT_UPDATED=1
-    fi
-    say "apt-get install $*"
-    as_root env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends "$@"
-}
 
 # --- 1. R and R packages from Debian ----------------------------------------
 DEBS=(r-base-core r-base-dev r-cran-reticulate r-cran-testthat r-cran-withr
       r-cran-jsonlite)
-missing=()
-for p in "${DEBS[@]}"; do
-    deb_installed "$p" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    if command -v dpkg-query >/dev/null 2>&1; then
-        apt_install "${missing[@]}"
-    else
-        die "not a Debian system: install R >= 4.1 and the R packages reticulate, testthat, withr, jsonlite, nanoarrow yourself"
-    fi
-else
+if command -v dpkg-query >/dev/null 2>&1; then
+    apt_install_missing "${DEBS[@]}" || die "could not install ${DEBS[*]} with apt (root or sudo needed)"
     say "R and Debian R packages: present"
+else
+    command -v Rscript >/dev/null 2>&1 ||
+        die "not a Debian system: install R >= 4.1 and the R packages reticulate, testthat, withr, jsonlite, nanoarrow yourself"
 fi
 command -v Rscript >/dev/null 2>&1 || die "Rscript not found after install"
 
@@ -88,7 +51,14 @@ install_nanoarrow_trixie() {
     tmp="$(mktemp -d)"
     say "fetching r-cran-nanoarrow from Debian 13 (trixie) (not in this release)"
     mkdir -p "$tmp/lists/partial" "$tmp/archives/partial"
-    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+    # The Debian mirror this machine already uses (security mirrors excluded).
+    local mirror
+    mirror="$( { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+                     /etc/apt/sources.list.d/*.sources 2>/dev/null || true; } |
+              grep -v '^[[:space:]]*#' | grep -Eo 'https?://[^][[:space:]]+' |
+              grep -v -- '-security' | head -n1 || true)"
+    [ -n "$mirror" ] || die "no Debian mirror found in /etc/apt/sources.list*; install R nanoarrow by hand"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
         >"$tmp/trixie.list"
     local opts=(-oDir::Etc::SourceList="$tmp/trixie.list"
                 -oDir::Etc::SourceParts=/dev/null
@@ -117,7 +87,7 @@ else
         fi
     elif apt-cache show r-cran-nanoarrow >/dev/null 2>&1; then
         say "CRAN not reachable; installing Debian's r-cran-nanoarrow"
-        apt_install r-cran-nanoarrow
+        apt_install_missing r-cran-nanoarrow || die "apt-get install r-cran-nanoarrow failed"
     else
         say "CRAN not reachable and r-cran-nanoarrow not in this Debian release"
         install_nanoarrow_trixie
