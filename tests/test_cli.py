@@ -73,3 +73,13 @@ def test_clear_errors(trained, tmp_path):
     assert not (tmp_path / "o.npz").exists()
     err = run("predict", str(trained), "--n-samples", "0", "-o", str(tmp_path / "o.npz"), check=False)
     assert err.returncode != 0 and "--n-samples must be a positive integer" in err.stderr
+
+
+def test_predict_writes_arrow_for_r(trained, tmp_path):
+    from mcbridge import read_arrow
+
+    out_path = tmp_path / "samples.arrow"
+    run("predict", str(trained), "--dataset", "digits", "--n-samples", "3", "--limit", "20",
+        "--seed", "2", "-o", str(out_path), "-q")
+    result = read_arrow(out_path)
+    assert result.samples.shape == (20, 10, 3)
