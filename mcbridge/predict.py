@@ -89,8 +89,12 @@ class MCResult:
         def compute():
             if self.n_samples < 2:
                 return np.full((self.n, self.n_classes), np.nan)
-            dev = self.samples - self.mean[:, :, None]
-            return np.einsum("ics,ics->ic", dev, dev) / (self.n_samples - 1)
+            # Two-pass, in blocks of rows: float64 temporaries stay small.
+            out = np.empty((self.n, self.n_classes))
+            for i in range(0, self.n, 4096):
+                dev = self.samples[i : i + 4096] - self.mean[i : i + 4096, :, None]
+                out[i : i + 4096] = np.einsum("ics,ics->ic", dev, dev)
+            return out / (self.n_samples - 1)
 
         return self._cached("variance", compute)
 
