@@ -112,7 +112,10 @@ mcbridge_python <- function() {
 }
 
 .python_missing_message <- function(e) {
-  cfg <- tryCatch(reticulate::py_config()$python, error = function(e) NULL)
+  # py_config() would start Python (the wrong one, maybe) if it is not running.
+  cfg <- if (reticulate::py_available(initialize = FALSE)) {
+    tryCatch(reticulate::py_config()$python, error = function(e) NULL)
+  }
   paste0(
     "The Python package 'mcbridge' is not available to R",
     if (!is.null(cfg)) sprintf(" (Python used: %s)", cfg), ".\n",
@@ -136,9 +139,33 @@ mcbridge_python <- function() {
                       error = function(e) stop(.python_missing_message(e), call. = FALSE))
     }
     mod$`__name__`  # resolves the delayed import (runs before_load first)
+    if (!reticulate::py_has_attr(mod, "mc_predict")) mod <- .import_unshadowed()
     .state$module <- mod
   }
   .state$module
+}
+
+# A directory named `mcbridge` in the working directory (an R library, say)
+# shadows the Python package as an empty namespace package: import it again
+# with the working directory left out of Python's search path.
+.import_unshadowed <- function() {
+  reticulate::py_run_string(paste(
+    "import os, sys",
+    "sys.modules.pop('mcbridge', None)",
+    "_saved = list(sys.path)",
+    "sys.path[:] = [p for p in sys.path if p not in ('', '.', os.getcwd())]",
+    "try:",
+    "    import mcbridge",
+    "finally:",
+    "    sys.path[:] = _saved",
+    sep = "\n"), convert = FALSE)
+  mod <- reticulate::import("mcbridge", convert = FALSE)
+  if (!reticulate::py_has_attr(mod, "mc_predict")) {
+    stop(.python_missing_message(simpleError(
+      "`import mcbridge` finds a directory that is not the mcbridge Python package.")),
+      call. = FALSE)
+  }
+  mod
 }
 
 # R-facing helpers that live in this package (inst/python).

@@ -48,3 +48,20 @@ test_that("the engine loads and is the mcbridge package", {
   name <- reticulate::py_to_r(mcbridge:::.mcb()$`__name__`)
   expect_identical(name, "mcbridge")
 })
+
+test_that("a directory named mcbridge in the working directory does not shadow the engine", {
+  skip_if_no_engine()
+  dir <- withr::local_tempdir()
+  dir.create(file.path(dir, "mcbridge"))   # e.g. an R library holding this package
+  script <- file.path(dir, "run.R")
+  writeLines(c("library(mcbridge)",
+               "m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8, dropout = c(0.25, 0.5))",
+               "cat('classes:', mc_predict(m, array(0.5, c(2, 8, 8)), n_samples = 2)$mean |> ncol(), '\\n')"),
+             script)
+  withr::local_dir(dir)
+  withr::local_envvar(MCBRIDGE_PYTHON = engine_python(), PYTHONHOME = NA, PYTHONPATH = NA,
+                      TF_CPP_MIN_LOG_LEVEL = "3")
+  out <- suppressWarnings(system2(file.path(R.home("bin"), "Rscript"), script, stdout = TRUE, stderr = TRUE))
+  expect_null(attr(out, "status"))
+  expect_true(any(grepl("classes: 10", out, fixed = TRUE)), info = paste(out, collapse = "\n"))
+})
