@@ -15,7 +15,8 @@ On the TensorFlow backend the sampling copies of `Dropout` and
 `_bit_mask`): the same keep probability and kept values as Keras' own
 dropout, at a fraction of its cost, which on CPU otherwise exceeds that of
 the convolutions. The first dropout layer of a Sequential suffix is applied
-to the broadcast prefix output, so the replicas are never copied.
+to the broadcast prefix output, so the replicas are never copied; when a
+2x2 max-pool follows it, the two run as one step (`call_replicated_pooled`).
 
 Calls have a fixed shape (`k` inputs x `m` samples, the last chunk padded), so
 the compiled functions are traced once; `k` and `m` are sized so that the
@@ -302,12 +303,53 @@ class _BitMaskSampling:
             return shape
         return tf.stack([shape[i] if d is None else d for i, d in enumerate(self.noise_shape)])
 
+    #: Set by `_Sampler` on a plain `Dropout` followed by a 2x2 max-pool:
+    #: its mask bits are then laid out window by window (see `_mark_pool_windows`).
+    pool_windows = False
+
     def call(self, inputs, training=False):
         import tensorflow as tf
 
+        if self.pool_windows:
+            return self._call_pool_windows(inputs)
         noise = self._noise_shape(tf.shape(inputs), len(inputs.shape))
         mask = _bit_mask(noise, self.rate, self.seed_generator, inputs.dtype)
         return inputs if mask is None else inputs * mask
+
+    def _call_pool_windows(self, inputs):
+        """`call` with the mask bits in window-major order: (row, y // 2, x // 2, y % 2, x % 2, c)."""
+        import tensorflow as tf
+
+        rows = tf.shape(inputs)[0]
+        _, h, w, c = inputs.shape
+        mask = _bit_mask(tf.stack([rows, h // 2, w // 2, 2, 2, c]), self.rate, self.seed_generator, inputs.dtype)
+        if mask is None:
+            return inputs
+        mask = tf.reshape(tf.transpose(mask, [0, 1, 3, 2, 4, 5]), tf.shape(inputs))
+        return inputs * mask
+
+    def call_replicated_pooled(self, inputs, m: int):
+        """`MaxPooling2D(2)(call(tile(inputs, m)))` for a `pool_windows` layer.
+
+        The same masks as `call` (window-major bits), so the same values: the
+        inputs are rearranged once per input into windows `(k, windows, 4, c)`,
+        and each replica's masked windows are reduced with one `reduce_max`
+        (cheaper on CPU than a multiply with broadcasting and a `MaxPool`).
+        """
+        import tensorflow as tf
+
+        k = tf.shape(inputs)[0]
+        _, h, w, c = inputs.shape
+        windows = tf.reshape(inputs, [k, h // 2, 2, w // 2, 2, c])
+        windows = tf.reshape(tf.transpose(windows, [0, 1, 3, 2, 4, 5]), [k, (h // 2) * (w // 2), 4, c])
+        mask = _bit_mask(tf.stack([m * k, h // 2, w // 2, 2, 2, c]), self.rate, self.seed_generator, inputs.dtype)
+        if mask is None:
+            pooled = tf.tile(tf.reduce_max(windows, 2)[None], [m, 1, 1, 1])
+        else:
+            # One multiply per replica: same shapes, no broadcasting.
+            mask = tf.reshape(mask, [m, k, (h // 2) * (w // 2), 4, c])
+            pooled = tf.stack([tf.reduce_max(windows * part, 2) for part in tf.unstack(mask, m)])
+        return tf.reshape(pooled, [m * k, h // 2, w // 2, c])
 
     def call_replicated(self, inputs, m: int):
         """`call(tile(inputs, m))` without materialising the tiled copy.
@@ -409,6 +451,7 @@ class _Sampler:
                 "with mcbridge.mc_dropout(model) and call the model yourself."
             )
         view = clone_with_dropout(model, _sampling_copy)
+        _mark_pool_windows(view)  # the same in both modes: the same masks
         if split:
             self.prefix, self.suffix = _split_at_first_dropout(view)
         else:  # the reference: every layer runs on every replica
@@ -428,14 +471,16 @@ class _Sampler:
         ]
         # A Sequential suffix that starts with a bit-mask dropout layer (the
         # usual case) applies it to the broadcast inputs instead of a tiled copy.
+        # If that layer is followed by a 2x2 max-pool, both run as one step.
         self.head = self.rest = None
         if isinstance(self.suffix, keras.Sequential) and isinstance(
             self.suffix.layers[0], _BitMaskSampling
         ):
             self.head = self.suffix.layers[0]
-            if len(self.suffix.layers) > 1:
+            start = 2 if self.head.pool_windows else 1
+            if len(self.suffix.layers) > start:
                 self.rest = keras.Sequential(
-                    [keras.Input(self.suffix.inputs[0].shape[1:]), *self.suffix.layers[1:]]
+                    [keras.Input(self.suffix.layers[start].input.shape[1:]), *self.suffix.layers[start:]]
                 )
         self._prefix_fn = _compile(self._run_prefix) if self.prefix is not None else None
         self._suffix_fns: dict[tuple, Callable] = {}
@@ -453,7 +498,10 @@ class _Sampler:
             def run(h):
                 k = keras.ops.shape(h)[0]
                 if head is not None:  # first dropout fused with the replication
-                    reps = head.call_replicated(h, m)
+                    if head.pool_windows:  # ... and with the max-pool after it
+                        reps = head.call_replicated_pooled(h, m)
+                    else:
+                        reps = head.call_replicated(h, m)
                     out = reps if rest is None else rest(reps, training=False)
                 else:
                     reps = keras.ops.tile(h, (m,) + (1,) * (len(h.shape) - 1))
@@ -468,6 +516,42 @@ class _Sampler:
 
     def prefix_out(self, x):
         return x if self._prefix_fn is None else self._prefix_fn(x)
+
+
+def _mark_pool_windows(view: keras.Model) -> None:
+    """Flag the first dropout of a Sequential `view` if a 2x2 max-pool follows it.
+
+    Only a plain bit-mask `Dropout` (one mask bit per element) on an NHWC
+    input of even height and width, followed by `MaxPooling2D` with pool and
+    strides 2 and valid padding: its masks are then drawn window by window
+    (`_BitMaskSampling.pool_windows`), which lets the replicated path pool
+    with a cheap reduction. Same keep probability and values, per element.
+    """
+    if not isinstance(view, keras.Sequential):
+        return
+    layers = view.layers
+    first = next(
+        (i for i, layer in enumerate(layers)
+         if any(is_dropout_layer(sub) for sub in [layer, *iter_layers(layer)])),
+        None,
+    )
+    if first is None or first + 1 >= len(layers):
+        return
+    drop, pool = layers[first], layers[first + 1]
+    if not (
+        isinstance(drop, _BitMaskSampling)
+        and _keras_dropout_base(drop) is keras.layers.Dropout
+        and drop.noise_shape is None
+        and type(pool) is keras.layers.MaxPooling2D
+        and tuple(pool.pool_size) == (2, 2)
+        and tuple(pool.strides) == (2, 2)
+        and pool.padding == "valid"
+        and pool.data_format == "channels_last"
+    ):
+        return
+    shape = tuple(drop.input.shape)
+    if len(shape) == 4 and all(d is not None for d in shape[1:]) and shape[1] % 2 == 0 and shape[2] % 2 == 0:
+        drop.pool_windows = True
 
 
 def _split_at_first_dropout(view: keras.Model):
