@@ -641,7 +641,8 @@ def mc_predict(
         batch_size: At most this many inputs per compiled call (each
             replicated `n_samples` times; fewer when the activations would
             exceed `memory_budget`).
-        seed: Non-negative integer for bit-identical results, or None.
+        seed: Non-negative integer for bit-identical results (given the same
+            `batch_size` and `memory_budget`, which fix the chunking), or None.
         from_logits: Apply a softmax to each sample (for logit outputs).
         progress: Show a progress bar; None shows one on long interactive runs.
         memory_budget: Bytes of activations one compiled call may use.

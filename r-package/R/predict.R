@@ -16,7 +16,8 @@
 #'   `c(n, height, width)` for one channel; no `NA`/`NaN`.
 #' @param n_samples Number of stochastic passes per input.
 #' @param batch_size Inputs per batch.
-#' @param seed Optional whole number for reproducible dropout masks.
+#' @param seed Optional whole number for reproducible dropout masks (the same
+#'   for the same `batch_size`).
 #' @return An `mc_prediction`: a list with `mean` (`n x classes`), `variance`
 #'   (`n x classes`, as [stats::var()] over the samples) and `all_samples`
 #'   (`dim = c(n, classes, samples)`).
