@@ -6,18 +6,11 @@ from collections.abc import Callable
 
 import keras
 
+from mcbridge._checks import check_model
 from mcbridge.layers import is_dropout_layer, is_switchable, switchable_class
 from mcbridge.switch import iter_layers
 
 __all__ = ["make_switchable", "clone_with_dropout"]
-
-
-def _check_model(model) -> None:
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            "Invalid value received for argument `model`. Expected a "
-            f"keras.Model. Received: model of type {type(model).__name__}"
-        )
 
 
 def _is_graph_model(model) -> bool:
@@ -36,7 +29,7 @@ def clone_with_dropout(
     Raises:
         ValueError: `model` is subclassed (no graph to rebuild).
     """
-    _check_model(model)
+    check_model(model)
     if not _is_graph_model(model):
         raise ValueError(
             f"Model {model.name!r} is a subclassed model "
@@ -72,7 +65,7 @@ def make_switchable(model: keras.Model) -> keras.Model:
         ValueError: `model` has no dropout layer, or is a subclassed model.
         TypeError: `model` is not a Keras model.
     """
-    _check_model(model)
+    check_model(model)
     dropouts = [layer for layer in iter_layers(model) if is_dropout_layer(layer)]
     if not dropouts:
         raise ValueError(

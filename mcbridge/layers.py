@@ -24,6 +24,8 @@ __all__ = [
     "SWITCHABLE_FOR",
     "is_dropout_layer",
     "is_switchable",
+    "keras_dropout_class",
+    "switchable_class",
 ]
 
 
@@ -128,15 +130,20 @@ def is_dropout_layer(layer) -> bool:
     return isinstance(layer, tuple(SWITCHABLE_FOR))
 
 
+def keras_dropout_class(layer) -> type | None:
+    """The Keras dropout class of `layer` (a key of `SWITCHABLE_FOR`), or None."""
+    return next((base for base in SWITCHABLE_FOR if isinstance(layer, base)), None)
+
+
 def switchable_class(layer) -> type:
     """The mcbridge class that makes `layer`'s Keras dropout class switchable.
 
     Raises:
         TypeError: `layer` is not a supported dropout layer.
     """
-    for base, mc_cls in SWITCHABLE_FOR.items():
-        if isinstance(layer, base):
-            return mc_cls
+    base = keras_dropout_class(layer)
+    if base is not None:
+        return SWITCHABLE_FOR[base]
     raise TypeError(
         f"Layer {layer.name!r} ({type(layer).__name__}) is not a supported "
         f"dropout layer. Supported: {', '.join(b.__name__ for b in SWITCHABLE_FOR)}."

@@ -6,18 +6,10 @@ from collections.abc import Sequence
 
 import keras
 
+from mcbridge._checks import positive_int
 from mcbridge.layers import MCDropout
 
 __all__ = ["build_cnn"]
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected a positive "
-            f"integer. Received: {name}={value!r}"
-        )
-    return value
 
 
 def build_cnn(
@@ -62,11 +54,11 @@ def build_cnn(
             f"(height, width, channels) of positive integers. Received: "
             f"input_shape={input_shape!r}"
         )
-    _positive_int("n_classes", n_classes)
-    _positive_int("kernel_size", kernel_size)
+    positive_int("n_classes", n_classes)
+    positive_int("kernel_size", kernel_size)
     filters = tuple(filters)
     for f in filters:
-        _positive_int("filters", f)
+        positive_int("filters", f)
     if isinstance(dense_units, bool) or not isinstance(dense_units, int) or dense_units < 0:
         raise ValueError(
             "Invalid value received for argument `dense_units`. Expected a "

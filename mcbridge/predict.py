@@ -36,8 +36,9 @@ import keras
 import numpy as np
 
 from mcbridge import metrics as _metrics
+from mcbridge._checks import check_model, positive_int
 from mcbridge.convert import clone_with_dropout, _is_graph_model
-from mcbridge.layers import is_dropout_layer, switchable_class
+from mcbridge.layers import is_dropout_layer, keras_dropout_class, switchable_class
 from mcbridge.switch import iter_layers
 
 __all__ = ["MCResult", "mc_predict", "DEFAULT_MEMORY_BUDGET"]
@@ -137,15 +138,6 @@ class MCResult:
 
 # --------------------------------------------------------------------------
 # argument checks
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected a positive "
-            f"integer. Received: {name}={value!r}"
-        )
-    return int(value)
 
 
 def _check_seed(seed) -> int | None:
@@ -379,17 +371,13 @@ def _bit_mask_class(base: type) -> type:
     return _BIT_MASK_CLASSES[base]
 
 
-def _keras_dropout_base(layer) -> type | None:
-    """The Keras class among Dropout / SpatialDropout1D/2D/3D that `layer` is, else None."""
-    for base in (
-        keras.layers.SpatialDropout3D,
-        keras.layers.SpatialDropout2D,
-        keras.layers.SpatialDropout1D,
-        keras.layers.Dropout,
-    ):
-        if isinstance(layer, base):
-            return base
-    return None
+# The Keras dropout classes whose sampling copies draw bit masks.
+_BIT_MASK_BASES = (
+    keras.layers.Dropout,
+    keras.layers.SpatialDropout1D,
+    keras.layers.SpatialDropout2D,
+    keras.layers.SpatialDropout3D,
+)
 
 
 def _sampling_copy(layer) -> keras.layers.Layer:
@@ -401,8 +389,8 @@ def _sampling_copy(layer) -> keras.layers.Layer:
         # replicas of an input too: draw one mask per row instead (the same
         # distribution for each input).
         config["noise_shape"] = (None, *noise_shape[1:])
-    base = _keras_dropout_base(layer)
-    if base is not None and keras.backend.backend() == "tensorflow":
+    base = keras_dropout_class(layer)
+    if base in _BIT_MASK_BASES and keras.backend.backend() == "tensorflow":
         config.pop("mc_enabled", None)
         return _bit_mask_class(base).from_config(config)
     config["mc_enabled"] = True
@@ -518,6 +506,15 @@ class _Sampler:
         return x if self._prefix_fn is None else self._prefix_fn(x)
 
 
+def _first_stochastic(layers) -> int:
+    """Index of the first layer that is, or contains, a dropout layer."""
+    return next(
+        i
+        for i, layer in enumerate(layers)
+        if any(is_dropout_layer(sub) for sub in [layer, *iter_layers(layer)])
+    )
+
+
 def _mark_pool_windows(view: keras.Model) -> None:
     """Flag the first dropout of a Sequential `view` if a 2x2 max-pool follows it.
 
@@ -530,17 +527,13 @@ def _mark_pool_windows(view: keras.Model) -> None:
     if not isinstance(view, keras.Sequential):
         return
     layers = view.layers
-    first = next(
-        (i for i, layer in enumerate(layers)
-         if any(is_dropout_layer(sub) for sub in [layer, *iter_layers(layer)])),
-        None,
-    )
-    if first is None or first + 1 >= len(layers):
+    first = _first_stochastic(layers)
+    if first + 1 >= len(layers):
         return
     drop, pool = layers[first], layers[first + 1]
     if not (
         isinstance(drop, _BitMaskSampling)
-        and _keras_dropout_base(drop) is keras.layers.Dropout
+        and keras_dropout_class(drop) is keras.layers.Dropout
         and drop.noise_shape is None
         and type(pool) is keras.layers.MaxPooling2D
         and tuple(pool.pool_size) == (2, 2)
@@ -558,11 +551,7 @@ def _split_at_first_dropout(view: keras.Model):
     """Split `view` into (deterministic prefix or None, stochastic suffix)."""
     if isinstance(view, keras.Sequential):
         layers = view.layers
-        first = next(
-            i
-            for i, layer in enumerate(layers)
-            if any(is_dropout_layer(sub) for sub in [layer, *iter_layers(layer)])
-        )
+        first = _first_stochastic(layers)
         if first == 0:
             return None, view
         prefix = keras.Sequential([keras.Input(view.inputs[0].shape[1:]), *layers[:first]])
@@ -655,14 +644,10 @@ def mc_predict(
             are not probabilities while `from_logits=False`.
         TypeError: `model` is not a Keras model or `x` is not numeric.
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            "Invalid value received for argument `model`. Expected a "
-            f"keras.Model. Received: model of type {type(model).__name__}"
-        )
-    n_samples = _positive_int("n_samples", n_samples)
-    batch_size = _positive_int("batch_size", batch_size)
-    memory_budget = _positive_int("memory_budget", memory_budget)
+    check_model(model)
+    n_samples = positive_int("n_samples", n_samples)
+    batch_size = positive_int("batch_size", batch_size)
+    memory_budget = positive_int("memory_budget", memory_budget)
     seed = _check_seed(seed)
     if not isinstance(from_logits, (bool, np.bool_)):
         raise TypeError(

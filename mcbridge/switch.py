@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import keras
 
+from mcbridge._checks import check_model
 from mcbridge.layers import is_dropout_layer, is_switchable
 
 __all__ = ["set_mc_dropout", "mc_dropout_enabled", "mc_dropout", "iter_layers"]
@@ -26,11 +27,7 @@ def iter_layers(model) -> Iterator[keras.layers.Layer]:
 
 
 def _switchable_layers(model) -> list:
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            "Invalid value received for argument `model`. Expected a "
-            f"keras.Model. Received: model of type {type(model).__name__}"
-        )
+    check_model(model)
     layers = [layer for layer in iter_layers(model) if is_switchable(layer)]
     if layers:
         return layers
