@@ -46,6 +46,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pyarrow as pa
 
+from mcbridge._checks import positive_int
+
 __all__ = [
     "FORMAT_VERSION",
     "KIND_MC_SAMPLES",
@@ -207,12 +209,7 @@ def to_arrow(
         return _batch(schema, arr.reshape(1))
     if rows_per_batch is None:
         return _batch(schema, _flat_f(arr))
-    if int(rows_per_batch) < 1:
-        raise ValueError(
-            "Invalid value received for argument `rows_per_batch`. Expected a "
-            f"positive integer. Received: rows_per_batch={rows_per_batch}"
-        )
-    step = int(rows_per_batch)
+    step = positive_int("rows_per_batch", rows_per_batch)
     batches = [
         _batch(schema, _flat_f(arr[i : i + step]))
         for i in range(0, max(arr.shape[0], 1), step)
@@ -506,9 +503,10 @@ def write_arrow(
     arr, kind, dim_names = _as_payload(obj, kind, dim_names)
     if arr.ndim == 0:
         arr = arr.reshape(1)
-    step = arr.shape[0] if rows_per_batch is None else int(rows_per_batch)
-    if step < 1:
-        step = 1
+    if rows_per_batch is None:
+        step = max(arr.shape[0], 1)
+    else:
+        step = positive_int("rows_per_batch", rows_per_batch)
     with ArrowWriter(
         path, arr.shape, dtype=arr.dtype, kind=kind, dim_names=dim_names
     ) as w:

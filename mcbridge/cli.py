@@ -62,7 +62,8 @@ def _build_for(x: np.ndarray, n_classes: int, seed: int | None):
 
 
 def _limit(arrays, limit: int | None):
-    return arrays if limit is None else tuple(a[:limit] for a in arrays)
+    """The first `limit` rows of each array (all of them for None); None stays None."""
+    return tuple(None if a is None else a[:limit] for a in arrays)
 
 
 def _fit(model, x, y, epochs: int, batch_size: int) -> None:
@@ -129,7 +130,7 @@ def cmd_predict(args) -> int:
         source = args.input
     else:
         source, (_, (x, y)), _ = _load(args.dataset, args.data_dir)
-    x, y = _limit((x, y), args.limit) if y is not None else (_limit((x,), args.limit)[0], None)
+    x, y = _limit((x, y), args.limit)
     start = time.perf_counter()
     try:
         result = mc_predict(

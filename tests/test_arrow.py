@@ -139,7 +139,7 @@ def test_c_data_interface_round_trip():
     assert np.array_equal(back, a) and back.flags.f_contiguous
 
 
-def test_invalid_input():
+def test_invalid_input(tmp_path):
     with pytest.raises(TypeError, match="dtype"):
         arrow.to_arrow(np.array(["a", "b"]))
     with pytest.raises(ValueError, match="n, classes, samples"):
@@ -148,6 +148,9 @@ def test_invalid_input():
         arrow.to_arrow(np.zeros(2), kind="bogus")
     with pytest.raises(ValueError, match="rows_per_batch"):
         arrow.to_arrow(np.zeros((2, 2)), rows_per_batch=0)
+    with pytest.raises(ValueError, match="rows_per_batch"):
+        arrow.write_arrow(np.zeros((2, 2)), tmp_path / "z.arrow", rows_per_batch=0)
+    assert not (tmp_path / "z.arrow").exists()
     bad = pa.record_batch(
         [pa.array([1.0, None])],
         schema=arrow.make_schema([2], np.float64),
