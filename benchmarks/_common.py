@@ -67,25 +67,32 @@ def model_flops(model) -> dict[str, int]:
 
     Counts Conv (1D/2D/3D, any groups) and Dense layers from their output
     shapes and kernels; pooling, activations and biases are left out (they
-    are a small fraction and not matrix work).
+    are a small fraction and not matrix work). A Sequential model's shapes
+    are those of its own input (the predictor's suffix runs shared layers on
+    a cropped input), others' those the layers were first called with.
     """
     import keras
     import numpy as np
 
     from mcbridge.switch import iter_layers
 
+    if isinstance(model, keras.Sequential):
+        pairs, shape = [], model.inputs[0].shape
+        for layer in model.layers:
+            shape = layer.compute_output_shape(shape)
+            pairs.append((layer, shape))
+    else:
+        pairs = [(layer, layer.output.shape) for layer in iter_layers(model)]
     flops: dict[str, int] = {}
-    for layer in iter_layers(model):
+    for layer, out_shape in pairs:
         if isinstance(layer, keras.layers.Dense):
             k = layer.kernel.shape
-            rows = int(np.prod(layer.output.shape[1:-1], dtype=np.int64)) if len(layer.output.shape) > 2 else 1
+            rows = int(np.prod(out_shape[1:-1], dtype=np.int64)) if len(out_shape) > 2 else 1
             flops[layer.name] = 2 * rows * int(k[0]) * int(k[1])
         elif isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Conv3D):
             kernel = layer.kernel.shape  # (*window, in / groups, out)
-            out_positions = int(np.prod(layer.output.shape[1:-1], dtype=np.int64))
-            if layer.data_format == "channels_first":
-                out_positions = int(np.prod(layer.output.shape[2:], dtype=np.int64))
-            flops[layer.name] = 2 * out_positions * int(np.prod(kernel, dtype=np.int64))
+            spatial = out_shape[2:] if layer.data_format == "channels_first" else out_shape[1:-1]
+            flops[layer.name] = 2 * int(np.prod(spatial, dtype=np.int64)) * int(np.prod(kernel, dtype=np.int64))
     return flops
 
 

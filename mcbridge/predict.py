@@ -5,7 +5,9 @@ graph once (cached per model) around the *same* layers and weights, with every
 dropout layer replaced by an always-sampling copy, and splits it at the first
 dropout layer:
 
-* the deterministic prefix runs once per input;
+* the deterministic prefix runs once per input, and its output is cropped
+  to the region the model's output depends on (valid convolutions and
+  pools ignore trailing rows and columns; see `mcbridge._extent`);
 * its output is replicated along the batch axis, one replica per MC sample,
   and the stochastic suffix runs on all replicas in one compiled call, so
   each replica draws its own dropout masks.
@@ -37,6 +39,7 @@ import numpy as np
 
 from mcbridge import metrics as _metrics
 from mcbridge._checks import check_model, positive_int
+from mcbridge._extent import cropping_layer, needed_input_extents, spatial_dims
 from mcbridge.convert import clone_with_dropout, _is_graph_model
 from mcbridge.layers import is_dropout_layer, keras_dropout_class, switchable_class
 from mcbridge.switch import iter_layers
@@ -298,8 +301,24 @@ class _BitMaskSampling:
     #: Set by `_Sampler` on a plain `Dropout` followed by a 2x2 max-pool:
     #: its mask bits are then laid out window by window (see `_mark_pool_windows`).
     pool_windows = False
+    #: Set by `_Sampler`: the leading spatial extents of the input that the
+    #: model's output depends on (`mcbridge._extent`), or None for all of it.
+    live = None
 
     def call(self, inputs, training=False):
+        import tensorflow as tf
+
+        full = spatial_dims(inputs.shape)
+        if self.live is not None and full != self.live:
+            # The full-replication reference sees the whole input: mask only
+            # the live region, as the fast path (which crops the rest off
+            # before replicating) does, so both draw the same masks.
+            live = inputs[(slice(None), *(slice(0, e) for e in self.live))]
+            pads = [[0, 0], *([0, f - e] for f, e in zip(full, self.live)), [0, 0]]
+            return tf.pad(self._masked(live), pads)
+        return self._masked(inputs)
+
+    def _masked(self, inputs):
         import tensorflow as tf
 
         if self.pool_windows:
@@ -439,9 +458,11 @@ class _Sampler:
                 "with mcbridge.mc_dropout(model) and call the model yourself."
             )
         view = clone_with_dropout(model, _sampling_copy)
-        _mark_pool_windows(view)  # the same in both modes: the same masks
+        # The same marks in both modes, so the same masks.
+        needs = _mark_live_regions(view)
+        _mark_pool_windows(view)
         if split:
-            self.prefix, self.suffix = _split_at_first_dropout(view)
+            self.prefix, self.suffix = _split_at_first_dropout(view, needs)
         else:  # the reference: every layer runs on every replica
             self.prefix, self.suffix = None, view
         out_shape = tuple(self.suffix.outputs[0].shape) if self.suffix.outputs else None
@@ -467,9 +488,11 @@ class _Sampler:
             self.head = self.suffix.layers[0]
             start = 2 if self.head.pool_windows else 1
             if len(self.suffix.layers) > start:
-                self.rest = keras.Sequential(
-                    [keras.Input(self.suffix.layers[start].input.shape[1:]), *self.suffix.layers[start:]]
-                )
+                # (The layers' own `.input` is that of the uncropped view.)
+                shape = self.suffix.inputs[0].shape
+                for layer in self.suffix.layers[:start]:
+                    shape = layer.compute_output_shape(shape)
+                self.rest = keras.Sequential([keras.Input(shape[1:]), *self.suffix.layers[start:]])
         self._prefix_fn = _compile(self._run_prefix) if self.prefix is not None else None
         self._suffix_fns: dict[tuple, Callable] = {}
 
@@ -542,19 +565,50 @@ def _mark_pool_windows(view: keras.Model) -> None:
         and pool.data_format == "channels_last"
     ):
         return
-    shape = tuple(drop.input.shape)
-    if len(shape) == 4 and all(d is not None for d in shape[1:]) and shape[1] % 2 == 0 and shape[2] % 2 == 0:
+    dims = drop.live or spatial_dims(drop.input.shape)
+    if len(drop.input.shape) == 4 and dims is not None and dims[0] % 2 == 0 and dims[1] % 2 == 0:
         drop.pool_windows = True
 
 
-def _split_at_first_dropout(view: keras.Model):
-    """Split `view` into (deterministic prefix or None, stochastic suffix)."""
+def _crops_pointwise(layer) -> bool:
+    """True for a bit-mask dropout whose mask does not depend on the input's spatial extent."""
+    if not isinstance(layer, _BitMaskSampling) or getattr(layer, "data_format", None) == "channels_first":
+        return False
+    return layer.noise_shape is None or all(d in (None, 1) for d in layer.noise_shape[1:-1])
+
+
+def _mark_live_regions(view: keras.Model) -> list | None:
+    """Set `live` on the bit-mask dropouts of a Sequential `view`; return every layer's needs.
+
+    See `mcbridge._extent.needed_input_extents`; None for a functional view.
+    """
+    if not isinstance(view, keras.Sequential):
+        return None
+    needs = needed_input_extents(view.layers, passes=_crops_pointwise)
+    for layer, need in zip(view.layers, needs):
+        if isinstance(layer, _BitMaskSampling):
+            layer.live = need
+    return needs
+
+
+def _split_at_first_dropout(view: keras.Model, needs: list | None = None):
+    """Split `view` into (deterministic prefix or None, stochastic suffix).
+
+    A Sequential prefix ends by cropping its output to the region the model's
+    output depends on (`needs`, from `_mark_live_regions`), once per input.
+    """
     if isinstance(view, keras.Sequential):
         layers = view.layers
         first = _first_stochastic(layers)
-        if first == 0:
+        need = needs[first] if needs else None
+        if need is not None:
+            full = layers[first].input.shape
+            crop = cropping_layer(spatial_dims(full), need)
+            prefix = keras.Sequential([keras.Input(view.inputs[0].shape[1:]), *layers[:first], crop])
+        elif first == 0:
             return None, view
-        prefix = keras.Sequential([keras.Input(view.inputs[0].shape[1:]), *layers[:first]])
+        else:
+            prefix = keras.Sequential([keras.Input(view.inputs[0].shape[1:]), *layers[:first]])
         suffix = keras.Sequential([keras.Input(prefix.outputs[0].shape[1:]), *layers[first:]])
         return prefix, suffix
     # Functional: cut at the input of the first dropout layer when every path

@@ -32,6 +32,17 @@ def test_variance_positive_with_dropout_zero_without(cnn, x_small):
     np.testing.assert_allclose(flat.mean, no_drop.predict(x_small, verbose=0), rtol=1e-5, atol=1e-6)
 
 
+def test_cropping_what_valid_windows_ignore_keeps_the_predictions():
+    # 13x15 -> conv2 -> 12x14 -> pool -> 6x7 -> conv2 -> 5x6 -> pool -> 2x3: the predictor
+    # drops the rows and columns no window reads; with (almost) no dropout it must give predict().
+    model = mcbridge.build_cnn(input_shape=(13, 15, 1), n_classes=3, filters=(4, 8), kernel_size=2,
+                               dense_units=16, dropout=(1e-9, 1e-9, 1e-9), seed=2)
+    x = np.random.default_rng(1).random((5, 13, 15, 1), dtype=np.float32)
+    flat = mcbridge.mc_predict(model, x, n_samples=3, seed=1)
+    np.testing.assert_allclose(flat.samples, np.repeat(model.predict(x, verbose=0)[..., None], 3, axis=2),
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_every_replica_draws_its_own_mask(x_small):
     # One compiled call holds all samples of an input: they must differ.
     model = mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(8, 16), dense_units=64,
@@ -78,16 +89,18 @@ def _functional_two_dropouts():
                                    padding="same", seed=6),
         lambda: mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=0,
                                    dropout=(0, 0, 0.5), padding="same", seed=6),
+        lambda: mcbridge.build_cnn(input_shape=(13, 15, 1), n_classes=3, filters=(4, 8), kernel_size=2,
+                                   dense_units=16, seed=6),
         _functional_two_dropouts,
     ],
-    ids=["seed-cnn", "head-only-dropout", "functional"],
+    ids=["seed-cnn", "head-only-dropout", "valid-odd-sizes", "functional"],
 )
 def test_prefix_split_is_exact(make):
     """Running the deterministic prefix once gives what full replication gives, for the same masks."""
     from mcbridge.predict import _mc_predict
 
     model = make()
-    x = np.random.default_rng(0).random((5, 8, 8, 1), dtype=np.float32)
+    x = np.random.default_rng(0).random((5, *model.inputs[0].shape[1:]), dtype=np.float32)
     args = dict(n_samples=6, batch_size=128, seed=7, from_logits=False, progress=False,
                 memory_budget=2**40)
     split = _mc_predict(model, x, split=True, **args)
