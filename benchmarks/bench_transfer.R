@@ -4,9 +4,11 @@
 #   Rscript benchmarks/bench_transfer.R [n classes samples] [repeats]
 #
 # Routes: C data interface (zero-copy export from Python, one widening pass in
-# R), as a bare array and as a full mc_prediction (adds R's mean/variance),
-# and via an Arrow IPC file. reticulate's own NumPy conversion is not measured
-# when reticulate < 1.38 (it cannot convert NumPy 2 arrays).
+# R, src/convert.c), as a bare array and as a full mc_prediction (adds the
+# mean/variance), and via an Arrow IPC file. Measured in the same run for
+# comparison: the same export converted by nanoarrow's generic converter, and
+# R allocating a double array that size. reticulate's own NumPy conversion is
+# not measured when reticulate < 1.38 (it cannot convert NumPy 2 arrays).
 suppressWarnings(suppressPackageStartupMessages(library(mcbridge)))
 args <- as.integer(commandArgs(trailingOnly = TRUE))
 shape <- if (length(args) >= 3) args[1:3] else c(10000L, 10L, 100L)
@@ -29,10 +31,23 @@ f <- tempfile(fileext = ".arrow")
 invisible(reticulate::py_call(reticulate::py_get_attr(reticulate::import("mcbridge.arrow", convert = FALSE),
                                             "write_arrow"), result, f))
 
+# The same C-interface export, converted by nanoarrow::convert_array().
+generic <- function() {
+  array <- nanoarrow::nanoarrow_allocate_array()
+  schema <- nanoarrow::nanoarrow_allocate_schema()
+  mcbridge:::.glue()$to_r(cube, nanoarrow::nanoarrow_pointer_addr_chr(array),
+                          nanoarrow::nanoarrow_pointer_addr_chr(schema))
+  nanoarrow::nanoarrow_array_set_schema(array, schema)
+  out <- nanoarrow::convert_array(array$children[[1]], double())
+  nanoarrow::nanoarrow_pointer_release(array)
+  dim(out) <- shape
+  out
+}
+
 n_values <- prod(shape)
 routes <- list(
-  # R's floor for any route: allocating and writing an R double array that size.
-  "floor: numeric(n) in R, no transfer" = function() numeric(n_values),
+  "R alone: numeric(n), allocate and zero" = function() numeric(n_values),
+  "C interface, nanoarrow::convert_array" = generic,
   "C data interface -> R array" = function() mcbridge:::.py_to_r(cube),
   "C data interface -> mc_prediction" = function() mcbridge:::.py_to_r(result),
   "IPC file (read_mc_arrow) -> mc_prediction" = function() read_mc_arrow(f)
@@ -40,6 +55,7 @@ routes <- list(
 cat(sprintf("reticulate %s, nanoarrow %s, R %s; payload %s float32 = %.1f MB\n",
             packageVersion("reticulate"), packageVersion("nanoarrow"), getRversion(),
             paste(shape, collapse = " x "), bytes / 1e6))
+medians <- list()
 for (name in names(routes)) {
   fun <- routes[[name]]
   invisible(fun())                              # warm-up
@@ -53,11 +69,16 @@ for (name in names(routes)) {
   }
   peak <- max(peaks)
   t <- median(times)
+  medians[[name]] <- t
   cat(sprintf("%-45s median %.3f s (min %.3f)  %.2f GB/s of float32  peak RSS +%.0f MB\n",
               name, t, min(times), bytes / t / 1e9, peak))
 }
+ours <- medians[["C data interface -> R array"]]
+cat(sprintf("C data interface -> R array: %.2f GB/s (target >= 1 GB/s: %s); %.1fx nanoarrow::convert_array\n",
+            bytes / ours / 1e9, if (bytes / ours / 1e9 >= 1) "PASS" else "FAIL",
+            medians[["C interface, nanoarrow::convert_array"]] / ours))
 x <- mcbridge:::.py_to_r(cube)
-stopifnot(identical(dim(x), as.integer(shape)),
+stopifnot(identical(dim(x), as.integer(shape)), identical(x, generic()),
           x[2, 3, 4] == reticulate::py_to_r(cube$item(1L, 2L, 3L)))
 if (utils::packageVersion("reticulate") < "1.38") {
   cat("reticulate's own conversion: not measured (reticulate",

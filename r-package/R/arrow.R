@@ -127,12 +127,14 @@
 .from_arrow_batches <- function(schema, batches) {
   meta <- .read_meta(schema)
   if (length(schema$children) < 1) stop("mcbridge Arrow data needs a `values` column.", call. = FALSE)
-  ptype <- .ptype_for(schema$children[[1]]$format)
+  format <- schema$children[[1]]$format
+  ptype <- .ptype_for(format)
   batches <- Filter(function(b) b$length > 0, batches)
   convert <- function(b) {
     child <- b$children[[1]]
     if (child$null_count != 0) stop("mcbridge Arrow data must not contain nulls.", call. = FALSE)
-    nanoarrow::convert_array(child, ptype)
+    # float32 (MC samples, the large case): src/convert.c, about 2x faster.
+    if (format == "f") .Call(mcb_float32_to_double, child) else nanoarrow::convert_array(child, ptype)
   }
   # One batch (the in-memory case): convert straight into `out`. Going through
   # a list would leave a second reference, and `dim<-` would then copy.

@@ -7,4 +7,5 @@
 #' interface, never element by element.
 #'
 #' @keywords internal
+#' @useDynLib mcbridge, .registration = TRUE
 "_PACKAGE"

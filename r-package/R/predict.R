@@ -52,14 +52,12 @@ as_mc_prediction <- function(x) {
   if (inherits(x, "mc_prediction")) return(x)
   s <- .as_samples(x)
   if (!is.double(s)) storage.mode(s) <- "double"
-  n_s <- dim(s)[3]
   d <- dim(s)
-  m <- rowMeans(s, dims = 2)
-  # Two-pass sample variance, one (n x classes) slice at a time: no
-  # cube-sized temporaries.
-  v <- matrix(0, d[1], d[2])
-  for (j in seq_len(n_s)) v <- v + (s[, , j] - m)^2
-  v <- if (n_s > 1) v / (n_s - 1) else v * NA_real_
+  # Two passes over the cube in C (src/convert.c), no cube-sized temporaries;
+  # the variance is var()'s (n - 1 denominator, NA for one sample).
+  mv <- .Call(mcb_mean_var, s, d[3])
+  m <- mv[[1]]
+  v <- mv[[2]]
   dim(m) <- dim(v) <- d[1:2]
   structure(list(mean = m, variance = v, all_samples = s), class = "mc_prediction")
 }

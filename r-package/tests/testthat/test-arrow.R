@@ -77,6 +77,26 @@ test_that("Python -> R in memory (C data interface) keeps index semantics", {
   expect_identical(mcbridge:::.py_to_r(ints), matrix(c(0L, 3L, 1L, 4L, 2L, 5L), 2, 3))
 })
 
+test_that("float32 values arrive as the exact doubles, whatever the array offset", {
+  skip_if_no_engine()
+  vals <- c(0.1, -0, 1e-45, 3.4e38, -Inf, 1 / 3, 2^-126)
+  as_f32 <- function(v) readBin(writeBin(v, raw(), size = 4), "double", size = 4, n = length(v))
+  a <- reticulate::py_eval(sprintf("__import__('numpy').array([%s], dtype='float32')",
+                                   "0.1, -0.0, 1e-45, 3.4e38, float('-inf'), 1 / 3, 2.0**-126"),
+                           convert = FALSE)
+  x <- mcbridge:::.py_to_r(a)
+  expect_identical(x, as_f32(vals))
+  expect_identical(1 / x[2], -Inf)  # the sign of zero survives
+  # A sliced Arrow array (offset 2) converts only its own elements.
+  arr <- nanoarrow::as_nanoarrow_array(vals, schema = nanoarrow::na_float())
+  sliced <- nanoarrow::nanoarrow_array_modify(arr, list(offset = 2, length = 3))
+  batch <- nanoarrow::nanoarrow_array_modify(
+    nanoarrow::nanoarrow_array_init(nanoarrow::na_struct(list(values = nanoarrow::na_float()))),
+    list(length = 3, children = list(values = sliced)))
+  schema <- nanoarrow::infer_nanoarrow_schema(batch)
+  expect_identical(mcbridge:::.from_arrow_batches(schema, list(batch)), as_f32(vals[3:5]))
+})
+
 test_that("R -> Python in memory keeps index semantics", {
   skip_if_no_engine()
   x <- index_array()

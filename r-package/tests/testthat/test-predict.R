@@ -69,3 +69,20 @@ test_that("print, summary and plot methods", {
   expect_error(plot(res, item = 3), "at most 2")
   expect_error(as_mc_prediction(matrix(0, 2, 2)), "dim c\\(n, classes, samples\\)")
 })
+
+test_that("as_mc_prediction() gives mean() and var() over the samples", {
+  set.seed(3)
+  s <- array(runif(5 * 4 * 7), c(5, 4, 7))
+  s[2, 3, 4] <- NA
+  res <- as_mc_prediction(s)
+  expect_identical(res$all_samples, s)
+  expect_equal(res$mean, apply(s, c(1, 2), mean), tolerance = 1e-14)
+  expect_equal(res$variance, apply(s, c(1, 2), var), tolerance = 1e-12)
+  expect_true(is.na(res$mean[2, 3]) && is.na(res$variance[2, 3]))
+  one <- as_mc_prediction(s[, , 1, drop = FALSE])
+  expect_equal(one$mean, s[, , 1])
+  expect_true(all(is.na(one$variance)))
+  ints <- as_mc_prediction(array(1:8, c(2, 2, 2)))
+  expect_identical(ints$mean, matrix(c(3, 4, 5, 6), 2, 2))
+  expect_identical(ints$variance, matrix(8, 2, 2))
+})
