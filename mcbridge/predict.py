@@ -481,8 +481,9 @@ class _Sampler:
         # A Sequential suffix that starts with a bit-mask dropout layer (the
         # usual case) applies it to the broadcast inputs instead of a tiled copy.
         # If that layer is followed by a 2x2 max-pool, both run as one step.
+        # (Not in the reference, which runs every layer as it is.)
         self.head = self.rest = None
-        if isinstance(self.suffix, keras.Sequential) and isinstance(
+        if split and isinstance(self.suffix, keras.Sequential) and isinstance(
             self.suffix.layers[0], _BitMaskSampling
         ):
             self.head = self.suffix.layers[0]

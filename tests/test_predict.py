@@ -72,6 +72,15 @@ def test_mean_matches_slow_reference_loop(x_small):
     np.testing.assert_allclose(fast.variance.mean(), slow.var(axis=2, ddof=1).mean(), rtol=0.2)
 
 
+def _dropout_first_cropped():
+    # The first layer samples; the last pool reads 6 of 8 rows, so the input is cropped to 7.
+    return keras.Sequential([
+        keras.Input((9, 9, 2)), keras.layers.Dropout(0.3), keras.layers.Conv2D(3, 2),
+        keras.layers.SpatialDropout2D(0.3), keras.layers.MaxPooling2D(3), keras.layers.Flatten(),
+        keras.layers.Dense(3, activation="softmax"),
+    ])  # fmt: skip
+
+
 def _functional_two_dropouts():
     inputs = keras.Input((8, 8, 1))
     h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
@@ -91,9 +100,10 @@ def _functional_two_dropouts():
                                    dropout=(0, 0, 0.5), padding="same", seed=6),
         lambda: mcbridge.build_cnn(input_shape=(13, 15, 1), n_classes=3, filters=(4, 8), kernel_size=2,
                                    dense_units=16, seed=6),
+        _dropout_first_cropped,
         _functional_two_dropouts,
     ],
-    ids=["seed-cnn", "head-only-dropout", "valid-odd-sizes", "functional"],
+    ids=["seed-cnn", "head-only-dropout", "valid-odd-sizes", "dropout-first-cropped", "functional"],
 )
 def test_prefix_split_is_exact(make):
     """Running the deterministic prefix once gives what full replication gives, for the same masks."""
