@@ -67,7 +67,8 @@ def needed_input_extents(layers, passes=lambda layer: False) -> list[tuple | Non
     """For each layer of a built Sequential model, the input region its output depends on.
 
     Args:
-        layers: The model's layers, in order (each called once, static shapes).
+        layers: The model's layers, in order, with static shapes (those of
+            each layer's first call are used).
         passes: Predicate for further layers that act on each spatial
             position independently and keep the input shape (e.g. dropout).
 
