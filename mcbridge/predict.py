@@ -19,6 +19,8 @@ dropout, at a fraction of its cost, which on CPU otherwise exceeds that of
 the convolutions. The first dropout layer of a Sequential suffix is applied
 to the broadcast prefix output, so the replicas are never copied; when a
 2x2 max-pool follows it, the two run as one step (`call_replicated_pooled`).
+A functional model whose graph is one chain of layers is handled as the
+Sequential model of those layers (`_as_sequential`).
 
 Calls have a fixed shape (`k` inputs x `m` samples, the last chunk padded), so
 the compiled functions are traced once; `k` and `m` are sized so that the
@@ -458,6 +460,7 @@ class _Sampler:
                 "with mcbridge.mc_dropout(model) and call the model yourself."
             )
         view = clone_with_dropout(model, _sampling_copy)
+        view = _as_sequential(view) or view  # a functional chain gets the same fast paths
         # The same marks in both modes, so the same masks.
         needs = _mark_live_regions(view)
         _mark_pool_windows(view)
@@ -528,6 +531,35 @@ class _Sampler:
 
     def prefix_out(self, x):
         return x if self._prefix_fn is None else self._prefix_fn(x)
+
+
+def _as_sequential(view: keras.Model) -> keras.Sequential | None:
+    """The layers of a functional `view` whose graph is one chain, as a Sequential; else None.
+
+    A chain: from the output back to the input, every layer was called on
+    exactly one tensor, with no keyword argument but `training=False` (what
+    the Sequential passes), and every layer of the model is on that path (no
+    branches, no skip connections).
+    """
+    if isinstance(view, keras.Sequential) or len(view.inputs) != 1 or len(view.outputs) != 1:
+        return None
+    try:  # Keras' graph bookkeeping; anything unexpected means "not a chain"
+        chain, tensor = [], view.outputs[0]
+        while tensor is not view.inputs[0]:
+            layer, node_index, _ = tensor._keras_history
+            node = layer._inbound_nodes[node_index]
+            kwargs = node.arguments.kwargs
+            if len(node.input_tensors) != 1 or len(node.outputs) != 1 or any(
+                key != "training" or not (value is None or value is False) for key, value in kwargs.items()
+            ):
+                return None
+            chain.append(layer)
+            tensor = node.input_tensors[0]
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    if len(chain) != sum(not isinstance(layer, keras.layers.InputLayer) for layer in view.layers):
+        return None
+    return keras.Sequential([keras.Input(view.inputs[0].shape[1:]), *reversed(chain)])
 
 
 def _first_stochastic(layers) -> int:

@@ -81,6 +81,16 @@ def _dropout_first_cropped():
     ])  # fmt: skip
 
 
+def _functional_residual():
+    # Not a chain: the functional split (prefix up to the first dropout's input).
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    d = keras.layers.Dropout(0.3)(h)
+    h = keras.layers.Add()([keras.layers.Conv2D(4, 3, padding="same")(d), d])
+    h = keras.layers.Flatten()(h)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
+
+
 def _functional_two_dropouts():
     inputs = keras.Input((8, 8, 1))
     h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
@@ -102,8 +112,10 @@ def _functional_two_dropouts():
                                    dense_units=16, seed=6),
         _dropout_first_cropped,
         _functional_two_dropouts,
+        _functional_residual,
     ],
-    ids=["seed-cnn", "head-only-dropout", "valid-odd-sizes", "dropout-first-cropped", "functional"],
+    ids=["seed-cnn", "head-only-dropout", "valid-odd-sizes", "dropout-first-cropped", "functional-chain",
+         "functional-residual"],
 )
 def test_prefix_split_is_exact(make):
     """Running the deterministic prefix once gives what full replication gives, for the same masks."""
@@ -117,6 +129,22 @@ def test_prefix_split_is_exact(make):
     full = _mc_predict(model, x, split=False, **args)
     np.testing.assert_allclose(split.samples, full.samples, rtol=1e-6, atol=1e-6)
     assert np.all(split.variance.max(axis=1) > 0)
+
+
+def test_functional_chain_samples_like_its_sequential_twin():
+    """The same layers as a functional chain get the same (cropped, fused) sampling path."""
+    seq = mcbridge.build_cnn(input_shape=(13, 15, 1), n_classes=3, filters=(4, 8), kernel_size=2,
+                             dense_units=16, seed=3)
+    inputs = keras.Input((13, 15, 1))
+    h = inputs
+    for layer in seq.layers:
+        h = layer(h)
+    chain = keras.Model(inputs, h)
+    x = np.random.default_rng(2).random((5, 13, 15, 1), dtype=np.float32)
+    a = mcbridge.mc_predict(seq, x, n_samples=6, seed=4)
+    b = mcbridge.mc_predict(chain, x, n_samples=6, seed=4)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    assert np.all(a.variance.max(axis=1) > 0)
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.2, 0.25, 0.5, 0.75])
