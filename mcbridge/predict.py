@@ -462,10 +462,10 @@ class _Sampler:
         view = clone_with_dropout(model, _sampling_copy)
         view = _as_sequential(view) or view  # a functional chain gets the same fast paths
         # The same marks in both modes, so the same masks.
-        needs = _mark_live_regions(view)
+        _mark_live_regions(view)
         _mark_pool_windows(view)
         if split:
-            self.prefix, self.suffix = _split_at_first_dropout(view, needs)
+            self.prefix, self.suffix = _split_at_first_dropout(view)
         else:  # the reference: every layer runs on every replica
             self.prefix, self.suffix = None, view
         out_shape = tuple(self.suffix.outputs[0].shape) if self.suffix.outputs else None
@@ -610,38 +610,31 @@ def _crops_pointwise(layer) -> bool:
     return layer.noise_shape is None or all(d in (None, 1) for d in layer.noise_shape[1:-1])
 
 
-def _mark_live_regions(view: keras.Model) -> list | None:
-    """Set `live` on the bit-mask dropouts of a Sequential `view`; return every layer's needs.
-
-    See `mcbridge._extent.needed_input_extents`; None for a functional view.
-    """
+def _mark_live_regions(view: keras.Model) -> None:
+    """Set `live` on the bit-mask dropouts of a Sequential `view` (`mcbridge._extent`)."""
     if not isinstance(view, keras.Sequential):
-        return None
+        return
     needs = needed_input_extents(view.layers, passes=_crops_pointwise)
     for layer, need in zip(view.layers, needs):
         if isinstance(layer, _BitMaskSampling):
             layer.live = need
-    return needs
 
 
-def _split_at_first_dropout(view: keras.Model, needs: list | None = None):
+def _split_at_first_dropout(view: keras.Model):
     """Split `view` into (deterministic prefix or None, stochastic suffix).
 
-    A Sequential prefix ends by cropping its output to the region the model's
-    output depends on (`needs`, from `_mark_live_regions`), once per input.
+    A Sequential prefix ends by cropping its output to the first dropout's
+    `live` region (see `_mark_live_regions`), once per input.
     """
     if isinstance(view, keras.Sequential):
         layers = view.layers
         first = _first_stochastic(layers)
-        need = needs[first] if needs else None
-        if need is not None:
-            full = layers[first].input.shape
-            crop = cropping_layer(spatial_dims(full), need)
-            prefix = keras.Sequential([keras.Input(view.inputs[0].shape[1:]), *layers[:first], crop])
-        elif first == 0:
+        # Only a bit-mask dropout that passes regions on has `live` set.
+        live = getattr(layers[first], "live", None)
+        if live is None and first == 0:
             return None, view
-        else:
-            prefix = keras.Sequential([keras.Input(view.inputs[0].shape[1:]), *layers[:first]])
+        crop = [] if live is None else [cropping_layer(spatial_dims(layers[first].input.shape), live)]
+        prefix = keras.Sequential([keras.Input(view.inputs[0].shape[1:]), *layers[:first], *crop])
         suffix = keras.Sequential([keras.Input(prefix.outputs[0].shape[1:]), *layers[first:]])
         return prefix, suffix
     # Functional: cut at the input of the first dropout layer when every path

@@ -5,19 +5,23 @@ import pytest
 import mcbridge
 from mcbridge._extent import cropping_layer, needed_input_extents
 from mcbridge.convert import clone_with_dropout
-from mcbridge.predict import _mark_live_regions, _sampling_copy
+from mcbridge.predict import _crops_pointwise, _sampling_copy
+
+
+def _view_needs(model):
+    """The predictor's view of a Sequential model: its dropouts pass regions through."""
+    view = clone_with_dropout(model, _sampling_copy)
+    return needed_input_extents(view.layers, passes=_crops_pointwise)
 
 
 def _needs(*layers, input_shape):
-    """The predictor's view of a Sequential model: dropouts pass regions through."""
-    model = keras.Sequential([keras.Input(input_shape), *layers])
-    return _mark_live_regions(clone_with_dropout(model, _sampling_copy))
+    return _view_needs(keras.Sequential([keras.Input(input_shape), *layers]))
 
 
 def test_seed_cnn_reads_only_the_leading_region():
     # 28 -> conv3 -> 26 -> pool2 -> 13 -> conv3 -> 11 -> pool2 -> 5: the last pool reads 10 of 11 rows.
     model = mcbridge.build_cnn(seed=0)
-    needs = _mark_live_regions(clone_with_dropout(model, _sampling_copy))
+    needs = _view_needs(model)
     assert needs[:7] == [(26, 26), (24, 24), (24, 24), (12, 12), (10, 10), (10, 10), None]
     assert needs[7:] == [None] * (len(needs) - 7)
 
