@@ -85,7 +85,9 @@ def model_flops(model) -> dict[str, int]:
         pairs = [(layer, layer.output.shape) for layer in iter_layers(model)]
     flops: dict[str, int] = {}
     for layer, out_shape in pairs:
-        if isinstance(layer, keras.layers.Dense):
+        if isinstance(layer, keras.Model):  # nested (Sequential branch only; iter_layers recurses)
+            flops.update(model_flops(layer))
+        elif isinstance(layer, keras.layers.Dense):
             k = layer.kernel.shape
             rows = int(np.prod(out_shape[1:-1], dtype=np.int64)) if len(out_shape) > 2 else 1
             flops[layer.name] = 2 * rows * int(k[0]) * int(k[1])
