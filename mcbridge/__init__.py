@@ -9,45 +9,61 @@ Quick start:
     >>> result.mean, result.variance, result.mutual_information()
     >>> mcbridge.write_arrow(result, "samples.arrow")  # R: read_mc_arrow()
 
+Names are imported on first use, so `import mcbridge` (and the NumPy-only
+parts: `MCResult`, `metrics`, `arrow`) start no TensorFlow. The first name
+that needs Keras imports it and registers mcbridge's layers for loading;
+`mcbridge.load_model()` loads a saved model with them. If Keras is already
+imported when mcbridge is, the layers are registered at once.
+
 `mcbridge.r` (needs the optional rpy2) hands results to an embedded R session.
 """
 
-from mcbridge import arrow, datasets, layers, metrics
-from mcbridge.arrow import ArrowWriter, read_arrow, write_arrow
-from mcbridge.convert import make_switchable
-from mcbridge.layers import (
-    MCAlphaDropout,
-    MCDropout,
-    MCGaussianDropout,
-    MCSpatialDropout1D,
-    MCSpatialDropout2D,
-    MCSpatialDropout3D,
-)
-from mcbridge.models import build_cnn
-from mcbridge.predict import MCResult, mc_predict
-from mcbridge.switch import mc_dropout, mc_dropout_enabled, set_mc_dropout
+from __future__ import annotations
+
+import importlib
+import sys
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ArrowWriter",
-    "MCAlphaDropout",
-    "MCDropout",
-    "MCGaussianDropout",
-    "MCResult",
-    "MCSpatialDropout1D",
-    "MCSpatialDropout2D",
-    "MCSpatialDropout3D",
-    "arrow",
-    "build_cnn",
-    "datasets",
-    "layers",
-    "make_switchable",
-    "mc_dropout",
-    "mc_dropout_enabled",
-    "mc_predict",
-    "metrics",
-    "read_arrow",
-    "set_mc_dropout",
-    "write_arrow",
-]
+# Public name -> the module that defines it (a module itself when equal).
+_EXPORTS = {
+    "ArrowWriter": "mcbridge.arrow",
+    "read_arrow": "mcbridge.arrow",
+    "write_arrow": "mcbridge.arrow",
+    "MCResult": "mcbridge.result",
+    "make_switchable": "mcbridge.convert",
+    "MCAlphaDropout": "mcbridge.layers",
+    "MCDropout": "mcbridge.layers",
+    "MCGaussianDropout": "mcbridge.layers",
+    "MCSpatialDropout1D": "mcbridge.layers",
+    "MCSpatialDropout2D": "mcbridge.layers",
+    "MCSpatialDropout3D": "mcbridge.layers",
+    "build_cnn": "mcbridge.models",
+    "load_model": "mcbridge.models",
+    "mc_predict": "mcbridge.predict",
+    "mc_dropout": "mcbridge.switch",
+    "mc_dropout_enabled": "mcbridge.switch",
+    "set_mc_dropout": "mcbridge.switch",
+}
+_SUBMODULES = ("arrow", "datasets", "layers", "metrics", "result")
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"mcbridge.{name}")
+    elif name in _EXPORTS:
+        module = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
+        raise AttributeError(f"module 'mcbridge' has no attribute {name!r}")
+    globals()[name] = module
+    return module
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})
+
+
+if "keras" in sys.modules:  # Keras is loaded anyway: make saved models loadable now
+    importlib.import_module("mcbridge.layers")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
 
 def check_model(model) -> None:
     """Raises `TypeError` unless `model` is a `keras.Model`."""
+    import keras
+
     if not isinstance(model, keras.Model):
         raise TypeError(
             "Invalid value received for argument `model`. Expected a "

@@ -89,7 +89,7 @@ def _is_mc_result(obj: Any) -> bool:
 
 
 def _make_mc_result(samples: np.ndarray):
-    from mcbridge import MCResult  # lazy: mcbridge/__init__ imports this module
+    from mcbridge.result import MCResult
 
     return MCResult(samples)
 

@@ -117,14 +117,11 @@ def _read_inputs(path: str, key: str | None):
 
 
 def cmd_predict(args) -> int:
-    import keras
-
-    import mcbridge  # noqa: F401  (registers the layers for loading)
-    from mcbridge import mc_predict
+    from mcbridge import load_model, mc_predict
 
     if not Path(args.model).is_file():
         raise SystemExit(f"error: model file {args.model} does not exist.")
-    model = keras.models.load_model(args.model)
+    model = load_model(args.model)
     if args.input:
         x, y = _read_inputs(args.input, args.key)
         source = args.input

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import keras
@@ -9,7 +10,7 @@ import keras
 from mcbridge._checks import positive_int
 from mcbridge.layers import MCDropout
 
-__all__ = ["build_cnn"]
+__all__ = ["build_cnn", "load_model"]
 
 
 def build_cnn(
@@ -112,3 +113,31 @@ def build_cnn(
         metrics=["accuracy"],
     )
     return model
+
+
+def load_model(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool = True) -> keras.Model:
+    """Load a saved `.keras` model, with mcbridge's layers registered.
+
+    Args:
+        path: A `.keras` file written by `model.save()`.
+        safe_mode: Refuse to deserialise Python code stored in the file
+            (`Lambda` layers). Pass `False` only for files you trust: loading
+            then runs code from the file.
+        compile: Restore the training configuration too.
+
+    Returns:
+        The `keras.Model`.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: the file is not a loadable `.keras` model, or it holds
+            code and `safe_mode` is True.
+    """
+    if not isinstance(safe_mode, bool):
+        raise TypeError(
+            "Invalid value received for argument `safe_mode`. Expected True or "
+            f"False. Received: safe_mode={safe_mode!r}"
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Model file {os.fspath(path)!r} does not exist.")
+    return keras.models.load_model(path, safe_mode=safe_mode, compile=compile)

@@ -39,10 +39,10 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from mcbridge import metrics as _metrics
 from mcbridge._checks import check_model, positive_int
 from mcbridge._extent import cropping_layer, needed_input_extents, spatial_dims
 from mcbridge.convert import clone_with_dropout, _is_graph_model
+from mcbridge.result import MCResult
 from mcbridge.layers import is_dropout_layer, keras_dropout_class, switchable_class
 from mcbridge.switch import iter_layers
 
@@ -50,95 +50,6 @@ __all__ = ["MCResult", "mc_predict", "DEFAULT_MEMORY_BUDGET"]
 
 #: Bytes of activations one compiled call may hold (256 MiB).
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
-
-
-class MCResult:
-    """Monte Carlo dropout samples and their summaries.
-
-    Attributes:
-        samples: `float32` array of shape `(n, classes, samples)`:
-            `samples[i, c, s]` is the probability of class `c` for input `i`
-            in MC sample `s`. Produced in column-major (Fortran) order, the
-            layout R arrays use, so it crosses to R without a transpose.
-    """
-
-    def __init__(self, samples):
-        samples = np.asarray(samples)
-        if samples.ndim != 3:
-            raise ValueError(
-                "Invalid value received for argument `samples`. Expected an "
-                f"array of shape (n, classes, samples). Received: shape={samples.shape}"
-            )
-        self.samples = samples.astype(np.float32, copy=False)
-        self._cache: dict[str, np.ndarray] = {}
-
-    n = property(lambda self: self.samples.shape[0], doc="Number of inputs.")
-    n_classes = property(lambda self: self.samples.shape[1], doc="Number of classes.")
-    n_samples = property(lambda self: self.samples.shape[2], doc="Number of MC samples.")
-
-    def _cached(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
-
-    @property
-    def mean(self) -> np.ndarray:
-        """Mean over samples: `float64` array of shape `(n, classes)`."""
-        return self._cached("mean", lambda: self.samples.mean(axis=2, dtype=np.float64))
-
-    @property
-    def variance(self) -> np.ndarray:
-        """Unbiased sample variance over samples (ddof = 1, as R's `var()`).
-
-        `float64` array of shape `(n, classes)`; NaN when `n_samples == 1`.
-        """
-
-        def compute():
-            if self.n_samples < 2:
-                return np.full((self.n, self.n_classes), np.nan)
-            # Two-pass, in blocks of rows: float64 temporaries stay small.
-            out = np.empty((self.n, self.n_classes))
-            for i in range(0, self.n, 4096):
-                dev = self.samples[i : i + 4096] - self.mean[i : i + 4096, :, None]
-                out[i : i + 4096] = np.einsum("ics,ics->ic", dev, dev)
-            return out / (self.n_samples - 1)
-
-        return self._cached("variance", compute)
-
-    @property
-    def std(self) -> np.ndarray:
-        """Square root of `variance`, shape `(n, classes)`."""
-        return np.sqrt(self.variance)
-
-    @property
-    def predicted_class(self) -> np.ndarray:
-        """Class with the highest mean probability, `int64` array of shape `(n,)`."""
-        return self.mean.argmax(axis=1)
-
-    def predictive_entropy(self) -> np.ndarray:
-        """See `mcbridge.metrics.predictive_entropy`; shape `(n,)`."""
-        return _metrics.predictive_entropy(self.samples)
-
-    def expected_entropy(self) -> np.ndarray:
-        """See `mcbridge.metrics.expected_entropy`; shape `(n,)`."""
-        return _metrics.expected_entropy(self.samples)
-
-    def mutual_information(self) -> np.ndarray:
-        """See `mcbridge.metrics.mutual_information`; shape `(n,)`."""
-        return _metrics.mutual_information(self.samples)
-
-    def variation_ratio(self) -> np.ndarray:
-        """See `mcbridge.metrics.variation_ratio`; shape `(n,)`."""
-        return _metrics.variation_ratio(self.samples)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __repr__(self) -> str:
-        return (
-            f"<MCResult n={self.n} classes={self.n_classes} "
-            f"samples={self.n_samples} dtype={self.samples.dtype}>"
-        )
 
 
 # --------------------------------------------------------------------------

@@ -87,9 +87,7 @@ def n_classes(result):
 
 
 def load_model(path):
-    import keras
-
-    return keras.models.load_model(path)
+    return mcbridge.load_model(path)
 
 
 def dataset(name, path=None):

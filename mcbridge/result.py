@@ -1,0 +1,155 @@
+"""The result of an MC prediction: samples and their summaries, in pure NumPy.
+
+Importing this module imports no TensorFlow or Keras, so the Arrow readers,
+the R bridge and any tool that made its own samples can use `MCResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from mcbridge import metrics as _metrics
+
+__all__ = ["MCResult", "TASKS"]
+
+#: The tasks a result can be for. Classification samples are probabilities
+#: that sum to 1 over axis 1; regression samples are real-valued outputs.
+TASKS = ("classification", "regression")
+
+
+class MCResult:
+    """Monte Carlo samples and their summaries.
+
+    `MCResult(samples)` builds one from any array, so samples made by another
+    tool get the same measures, Arrow files and R functions.
+
+    Args:
+        samples: Array of shape `(n, classes, samples)` (classification:
+            class probabilities) or `(n, outputs, samples)` (regression).
+            Stored as `float32`; an `F`-ordered array is kept without a copy.
+        task: `"classification"` (default) or `"regression"`; it decides
+            which measures apply.
+        class_names: Optional names of the classes (or outputs), one per
+            entry of axis 1.
+
+    Attributes:
+        samples: `float32` array of shape `(n, classes, samples)`;
+            `samples[i, c, s]` is output `c` for input `i` in sample `s`.
+            `mc_predict` produces it in column-major (Fortran) order, the
+            layout R arrays use, so it crosses to R without a transpose.
+
+    Raises:
+        ValueError: `samples` is not 3-d, or `task` or `class_names` is invalid.
+    """
+
+    def __init__(self, samples, task: str = "classification", class_names: Sequence[str] | None = None):
+        samples = np.asarray(samples)
+        if samples.ndim != 3:
+            raise ValueError(
+                "Invalid value received for argument `samples`. Expected an "
+                f"array of shape (n, classes, samples). Received: shape={samples.shape}"
+            )
+        if task not in TASKS:
+            raise ValueError(
+                "Invalid value received for argument `task`. Expected one of "
+                f"{', '.join(map(repr, TASKS))}. Received: task={task!r}"
+            )
+        if class_names is not None:
+            class_names = tuple(str(c) for c in class_names)
+            if len(class_names) != samples.shape[1]:
+                raise ValueError(
+                    "Invalid value received for argument `class_names`. Expected "
+                    f"{samples.shape[1]} names (one per entry of axis 1). "
+                    f"Received: {len(class_names)} names"
+                )
+        self.samples = samples.astype(np.float32, copy=False)
+        self.task = task
+        self.class_names = class_names
+        self._cache: dict[str, np.ndarray] = {}
+
+    n = property(lambda self: self.samples.shape[0], doc="Number of inputs.")
+    n_classes = property(lambda self: self.samples.shape[1], doc="Number of classes (or outputs).")
+    n_samples = property(lambda self: self.samples.shape[2], doc="Number of MC samples.")
+
+    def _cached(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def _classification_only(self, what: str) -> None:
+        if self.task != "classification":
+            raise ValueError(
+                f"`{what}` needs class probabilities, but this result is for "
+                f"task={self.task!r}. Use `mean`, `variance` and `std` (and "
+                "mcbridge.metrics' regression measures) instead."
+            )
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean over samples: `float64` array of shape `(n, classes)`."""
+        return self._cached("mean", lambda: self.samples.mean(axis=2, dtype=np.float64))
+
+    @property
+    def variance(self) -> np.ndarray:
+        """Unbiased sample variance over samples (ddof = 1, as R's `var()`).
+
+        `float64` array of shape `(n, classes)`; NaN when `n_samples == 1`.
+        """
+
+        def compute():
+            if self.n_samples < 2:
+                return np.full((self.n, self.n_classes), np.nan)
+            # Two-pass, in blocks of rows: float64 temporaries stay small.
+            out = np.empty((self.n, self.n_classes))
+            for i in range(0, self.n, 4096):
+                dev = self.samples[i : i + 4096] - self.mean[i : i + 4096, :, None]
+                out[i : i + 4096] = np.einsum("ics,ics->ic", dev, dev)
+            return out / (self.n_samples - 1)
+
+        return self._cached("variance", compute)
+
+    @property
+    def std(self) -> np.ndarray:
+        """Square root of `variance`, shape `(n, classes)`."""
+        return np.sqrt(self.variance)
+
+    @property
+    def predicted_class(self) -> np.ndarray:
+        """Class with the highest mean probability, `int64` array of shape `(n,)`.
+
+        Raises:
+            ValueError: the result is not for classification.
+        """
+        self._classification_only("predicted_class")
+        return self.mean.argmax(axis=1)
+
+    def predictive_entropy(self) -> np.ndarray:
+        """See `mcbridge.metrics.predictive_entropy`; shape `(n,)`."""
+        self._classification_only("predictive_entropy")
+        return _metrics.predictive_entropy(self.samples)
+
+    def expected_entropy(self) -> np.ndarray:
+        """See `mcbridge.metrics.expected_entropy`; shape `(n,)`."""
+        self._classification_only("expected_entropy")
+        return _metrics.expected_entropy(self.samples)
+
+    def mutual_information(self) -> np.ndarray:
+        """See `mcbridge.metrics.mutual_information`; shape `(n,)`."""
+        self._classification_only("mutual_information")
+        return _metrics.mutual_information(self.samples)
+
+    def variation_ratio(self) -> np.ndarray:
+        """See `mcbridge.metrics.variation_ratio`; shape `(n,)`."""
+        self._classification_only("variation_ratio")
+        return _metrics.variation_ratio(self.samples)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __repr__(self) -> str:
+        return (
+            f"<MCResult task={self.task} n={self.n} classes={self.n_classes} "
+            f"samples={self.n_samples} dtype={self.samples.dtype}>"
+        )
