@@ -28,7 +28,10 @@ def test_variance_positive_with_dropout_zero_without(cnn, x_small):
     no_drop = mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8),
                                  dense_units=16, padding="same", dropout=(0, 0, 1e-9), seed=1)
     flat = mcbridge.mc_predict(no_drop, x_small, n_samples=10, seed=1)
-    np.testing.assert_array_equal(flat.variance, 0)
+    # The replicas of an input sit at different rows of one compiled batch, and
+    # kernels may round rows differently (seen on AVX2-only CPUs: 8.9e-17). Zero
+    # up to float32 resolution: a std within a few ulps of probabilities <= 1.
+    np.testing.assert_array_less(flat.std, 4 * np.finfo(np.float32).eps)
     np.testing.assert_allclose(flat.mean, no_drop.predict(x_small, verbose=0), rtol=1e-5, atol=1e-6)
 
 
