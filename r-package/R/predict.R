@@ -81,7 +81,7 @@ print.mc_prediction <- function(x, ...) {
   s <- x$all_samples[rows, , , drop = FALSE]
   data.frame(
     item = rows,
-    class = cls - 1L,
+    class = if (is.null(mc_class_names(x))) cls - 1L else .class_labels(x)[cls],
     prob = m[cbind(seq_along(rows), cls)],
     variance = x$variance[rows, , drop = FALSE][cbind(seq_along(rows), cls)],
     entropy = mc_predictive_entropy(s),
