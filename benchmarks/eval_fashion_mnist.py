@@ -11,7 +11,7 @@ resized from 8x8 to 28x28 (bilinear), as out-of-distribution inputs
     python benchmarks/eval_fashion_mnist.py --epochs 3 --n-samples 30 --save /tmp/fm.npz
 
 `--save` keeps the samples (`.npz`: samples, y, det, ood_samples) for
-`mcbridge.plots`. Takes about 10 minutes on 2 CPU cores.
+`mcbridge.plots`. Takes about 4 minutes on 2 CPU cores.
 """
 
 from __future__ import annotations
