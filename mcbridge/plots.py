@@ -60,7 +60,9 @@ def _names(result, class_names, k) -> list[str]:
     return names
 
 
-def reliability_diagram(probs, y, n_bins: int = 15, adaptive: bool = False, path=None, title: str | None = None):
+def reliability_diagram(
+    probs, y, n_bins: int = 15, adaptive: bool = False, path=None, title: str | None = None
+):
     """Reliability diagram: accuracy against mean confidence per confidence bin.
 
     Bars show each bin's accuracy, the diagonal perfect calibration, and the
@@ -248,7 +250,8 @@ def sample_spread(result, index: int, class_names: Sequence[str] | None = None, 
     jitter = np.random.default_rng(0).uniform(-0.15, 0.15, size=one.shape)
     ax.scatter((pos[:, None] + jitter).ravel(), one.ravel(), s=8, alpha=0.5, color=_RIGHT, zorder=3)
     ax.scatter(pos, one.mean(axis=1), marker="D", color=_WRONG, zorder=4, label="mean")
-    ax.set_xticks(pos, names, rotation=30 if max(map(len, names)) > 3 else 0, ha="right" if max(map(len, names)) > 3 else "center")
+    long = max(map(len, names)) > 3
+    ax.set_xticks(pos, names, rotation=30 if long else 0, ha="right" if long else "center")
     ax.set(ylim=(-0.02, 1.02), ylabel="probability")
     ax.legend(frameon=False, loc="upper right")
     ax.set_title(f"Input #{int(index)}: {s} MC samples per class")

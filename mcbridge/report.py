@@ -92,8 +92,8 @@ def write_report(
     lines += ["", "## Measures (MC mean)", "", "| measure | value |", "|---|---:|"]
     for key, label in _LABELS.items():
         lines.append(f"| {label} | {measures[key]:.4f} |")
-    lines.append(f"| RMS calibration error | {metrics.expected_calibration_error(result, y, n_bins, norm='l2'):.4f} |")
-    lines.append(f"| MCE (max calibration error) | {metrics.expected_calibration_error(result, y, n_bins, norm='max'):.4f} |")
+    for label, norm in (("RMS calibration error", "l2"), ("MCE (max calibration error)", "max")):
+        lines.append(f"| {label} | {metrics.expected_calibration_error(result, y, n_bins, norm=norm):.4f} |")
     lines += ["", "## Does uncertainty flag wrong predictions?", ""]
     head = "| score | misclassification AUROC | AURC | AUGRC |"
     sep = "|---|---:|---:|---:|"
