@@ -143,6 +143,18 @@ def conformal_quantile(scores, alpha: float) -> float:
     return float(s[rank - 1]) if rank <= len(s) else math.inf
 
 
+def _sample_mean(x: np.ndarray) -> np.ndarray:
+    """Mean over axis 2, summed in sample order (as R's `mc_conformal()` does).
+
+    A fixed order of additions makes the mean, and so the sets, the same bits
+    in both languages whatever the memory order of `x`.
+    """
+    total = x[:, :, 0].copy()
+    for s in range(1, x.shape[2]):
+        total += x[:, :, s]
+    return total / x.shape[2]
+
+
 def _class_scores(p, method, lam, k_reg, u):
     """Score of every class, `(n, classes)` from probabilities `p` `(n, classes)`.
 
@@ -260,7 +272,7 @@ class ConformalClassifier:
         n = x.shape[0]
         u = np.ones((n, 1)) if u is None else np.asarray(u, dtype=np.float64).reshape(n, 1)
         if self.mc_score == "mean" or self.method == "lac":
-            return _class_scores(x.mean(axis=2), self.method, self.lam, self.k_reg, u)
+            return _class_scores(_sample_mean(x), self.method, self.lam, self.k_reg, u)
         total = np.zeros(x.shape[:2])
         for s in range(x.shape[2]):
             total += _class_scores(x[:, :, s], self.method, self.lam, self.k_reg, u)

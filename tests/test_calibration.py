@@ -35,9 +35,9 @@ def test_recovers_the_overconfidence_factor(factor):
     logits, y = overconfident(factor)
     t_logits = TemperatureScaler(from_logits=True).fit(logits, y).temperature_
     t_probs = TemperatureScaler().fit(_softmax(logits), y).temperature_
-    # Labels are a finite sample from the truth: the maximum-likelihood T has
-    # a sampling error of about 1% at n = 20,000.
-    assert t_logits == pytest.approx(factor, rel=0.03)
+    # Labels are a finite sample from the truth: over seeds the fitted T
+    # scatters by about 1.5% at n = 20,000; 5% is over 3 standard deviations.
+    assert t_logits == pytest.approx(factor, rel=0.05)
     # From probabilities: log p = logits - logsumexp, a per-sample shift the
     # softmax ignores, so the same temperature up to float rounding.
     assert t_probs == pytest.approx(t_logits, rel=1e-6)
