@@ -30,6 +30,7 @@ __all__ = ["TemperatureScaler", "apply_temperature"]
 # before the golden-section refinement (both on log T).
 _LOG_T_MIN, _LOG_T_MAX, _GRID = math.log(1e-2), math.log(1e2), 81
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+_BLOCK_ELEMENTS = 1 << 22
 
 
 def _cube(result, arg: str = "result") -> tuple[np.ndarray, MCResult | None]:
@@ -146,13 +147,24 @@ def _positive_float(name: str, value) -> float:
     return float(value)
 
 
+def _row_blocks(shape: tuple[int, ...]):
+    """Row slices whose float64 temporaries stay near 32 MiB."""
+    step = max(1, _BLOCK_ELEMENTS // max(1, int(np.prod(shape[1:]))))
+    return [slice(i, i + step) for i in range(0, shape[0], step)]
+
+
 def _mean_nll(logp: np.ndarray, y: np.ndarray, log_t: float) -> float:
     """NLL of the MC mean of `softmax(logp / T)`, in nats (floor 1e-12)."""
-    z = logp / math.exp(log_t)  # (n, classes, samples)
-    m = z.max(axis=1, keepdims=True)
-    lse = np.log(np.exp(z - m).sum(axis=1)) + m[:, 0, :]  # (n, samples)
-    p_true = np.exp(z[np.arange(len(y)), y, :] - lse).mean(axis=1)
-    return float(-np.mean(np.log(np.maximum(p_true, 1e-12))))
+    t = math.exp(log_t)
+    total = 0.0
+    for rows in _row_blocks(logp.shape):
+        z = logp[rows] / t  # (block, classes, samples)
+        m = z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z - m).sum(axis=1)) + m[:, 0, :]  # (block, samples)
+        yb = y[rows]
+        p_true = np.exp(z[np.arange(len(yb)), yb, :] - lse).mean(axis=1)
+        total += float(np.sum(np.log(np.maximum(p_true, 1e-12))))
+    return -total / len(y)
 
 
 def _minimise(f, lo: float, hi: float, n_grid: int, tol: float = 1e-10) -> float:
@@ -252,9 +264,12 @@ class TemperatureScaler:
         if not hasattr(self, "temperature_"):
             raise ValueError("This TemperatureScaler is not fitted yet. Call `fit(result, y)` first.")
         x, res = _cube(result)
-        p = _softmax(_log_probs(x, self.from_logits), self.temperature_)
+        logp = _log_probs(x, self.from_logits)
+        out = np.empty(x.shape, dtype=np.float32, order="F")  # the layout R uses
+        for rows in _row_blocks(x.shape):
+            out[rows] = _softmax(logp[rows], self.temperature_)
         names = res.class_names if res is not None else None
-        return MCResult(np.asfortranarray(p.astype(np.float32)), class_names=names)
+        return MCResult(out, class_names=names)
 
     def fit_transform(self, result, y) -> MCResult:
         """`fit(result, y)`, then `transform(result)`."""
