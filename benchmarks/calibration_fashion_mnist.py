@@ -92,7 +92,8 @@ def main() -> None:
                             cp = ConformalClassifier(method, alpha, randomized=randomized,
                                                      seed=split, mc_score=mc)  # fmt: skip
                             sets = cp.fit(pc, y_te[cal]).predict_sets(pe)
-                            key = (probs, alpha, method, "randomised" if randomized else "deterministic", mc)
+                            variant = "randomised" if randomized else "deterministic"
+                            key = (probs, alpha, method, variant, mc)
                             add(key, (coverage(sets, y_te[ev]), float(set_size(sets).mean())))
 
     total = time.perf_counter() - t0

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from mcbridge.result import MCResult
 
@@ -111,7 +112,9 @@ def _softmax(logp: np.ndarray, temperature: float) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def apply_temperature(samples, temperature: float, from_logits: bool = False) -> np.ndarray:
+def apply_temperature(
+    samples: MCResult | ArrayLike, temperature: float, from_logits: bool = False
+) -> np.ndarray:
     """Divides each sample's log-probabilities (or logits) by `temperature`.
 
     Args:
@@ -222,7 +225,7 @@ class TemperatureScaler:
             )
         self.from_logits = bool(from_logits)
 
-    def fit(self, result, y) -> TemperatureScaler:
+    def fit(self, result: MCResult | ArrayLike, y: ArrayLike) -> TemperatureScaler:
         """Finds the temperature on labelled data.
 
         Args:
@@ -247,7 +250,7 @@ class TemperatureScaler:
         self.nll_after_ = f(log_t)
         return self
 
-    def transform(self, result) -> MCResult:
+    def transform(self, result: MCResult | ArrayLike) -> MCResult:
         """Returns the calibrated samples as a new `MCResult` of the same shape.
 
         Args:
@@ -271,7 +274,7 @@ class TemperatureScaler:
         names = res.class_names if res is not None else None
         return MCResult(out, class_names=names)
 
-    def fit_transform(self, result, y) -> MCResult:
+    def fit_transform(self, result: MCResult | ArrayLike, y: ArrayLike) -> MCResult:
         """`fit(result, y)`, then `transform(result)`."""
         return self.fit(result, y).transform(result)
 

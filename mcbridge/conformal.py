@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from mcbridge.result import MCResult
 
@@ -124,7 +125,7 @@ def _labels(y, n: int, k: int) -> np.ndarray:
     return y_arr.astype(np.intp)
 
 
-def conformal_quantile(scores, alpha: float) -> float:
+def conformal_quantile(scores: ArrayLike, alpha: float) -> float:
     """The split-conformal threshold of calibration `scores`.
 
     Args:
@@ -257,7 +258,7 @@ class ConformalClassifier:
         rng = np.random.default_rng(None if self.seed is None else [self.seed, stream])
         return rng.uniform(size=(n, 1))
 
-    def scores(self, result, u: np.ndarray | None = None) -> np.ndarray:
+    def scores(self, result: MCResult | ArrayLike, u: ArrayLike | None = None) -> np.ndarray:
         """Score of every class for every input.
 
         Args:
@@ -278,7 +279,7 @@ class ConformalClassifier:
             total += _class_scores(x[:, :, s], self.method, self.lam, self.k_reg, u)
         return total / x.shape[2]
 
-    def fit(self, result, y) -> ConformalClassifier:
+    def fit(self, result: MCResult | ArrayLike, y: ArrayLike) -> ConformalClassifier:
         """Calibrates the threshold on labelled calibration data.
 
         Args:
@@ -302,7 +303,7 @@ class ConformalClassifier:
         self.n_classes_ = x.shape[1]
         return self
 
-    def predict_sets(self, result) -> np.ndarray:
+    def predict_sets(self, result: MCResult | ArrayLike) -> np.ndarray:
         """Prediction sets for new inputs.
 
         Args:
@@ -330,7 +331,7 @@ class ConformalClassifier:
         return f"<ConformalClassifier method={self.method} alpha={self.alpha} mc_score={self.mc_score}{q}>"
 
 
-def coverage(sets, y) -> float:
+def coverage(sets: ArrayLike, y: ArrayLike) -> float:
     """Fraction of inputs whose prediction set contains the true label.
 
     Args:
@@ -345,7 +346,7 @@ def coverage(sets, y) -> float:
     return float(s[np.arange(len(y)), y].mean())
 
 
-def set_size(sets) -> np.ndarray:
+def set_size(sets: ArrayLike) -> np.ndarray:
     """Number of classes in each prediction set: `int64` array `(n,)`."""
     return _sets(sets).sum(axis=1, dtype=np.int64)
 
@@ -400,7 +401,7 @@ class ConformalRegressor:
             )
         return x.mean(axis=2), x.std(axis=2, ddof=1) + self.eps
 
-    def fit(self, result, y) -> ConformalRegressor:
+    def fit(self, result: MCResult | ArrayLike, y: ArrayLike) -> ConformalRegressor:
         """Calibrates on labelled calibration data.
 
         Args:
@@ -439,7 +440,7 @@ class ConformalRegressor:
         self.qhat_ = np.array([conformal_quantile(scores[:, j], self.alpha) for j in range(scores.shape[1])])
         return self
 
-    def predict_interval(self, result) -> tuple[np.ndarray, np.ndarray]:
+    def predict_interval(self, result: MCResult | ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Intervals for new inputs.
 
         Args:

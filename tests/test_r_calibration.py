@@ -136,5 +136,6 @@ def test_same_regression_intervals(r):
     # languages (R: var() in C; NumPy: pairwise): agreement to float64 rounding.
     np.testing.assert_allclose(_r_vector(ro, "ci$qhat"), py.qhat_, rtol=1e-10)
     for j in range(2):
-        np.testing.assert_allclose(_r_vector(ro, f"out$.pred_lower_{j + 1}"), lo[:, j], rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(_r_vector(ro, f"out$.pred_upper_{j + 1}"), hi[:, j], rtol=1e-10, atol=1e-12)
+        for col, expected in (("lower", lo), ("upper", hi)):
+            got = _r_vector(ro, f"out$.pred_{col}_{j + 1}")
+            np.testing.assert_allclose(got, expected[:, j], rtol=1e-10, atol=1e-12)
