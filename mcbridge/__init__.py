@@ -31,6 +31,9 @@ _EXPORTS = {
     "read_arrow": "mcbridge.arrow",
     "write_arrow": "mcbridge.arrow",
     "MCResult": "mcbridge.result",
+    "TemperatureScaler": "mcbridge.calibration",
+    "ConformalClassifier": "mcbridge.conformal",
+    "ConformalRegressor": "mcbridge.conformal",
     "make_switchable": "mcbridge.convert",
     "MCAlphaDropout": "mcbridge.layers",
     "MCDropout": "mcbridge.layers",
@@ -47,7 +50,7 @@ _EXPORTS = {
     "mc_dropout_enabled": "mcbridge.switch",
     "set_mc_dropout": "mcbridge.switch",
 }
-_SUBMODULES = ("arrow", "datasets", "layers", "metrics", "result")
+_SUBMODULES = ("arrow", "calibration", "conformal", "datasets", "layers", "metrics", "result")
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
