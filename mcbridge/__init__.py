@@ -41,6 +41,8 @@ _EXPORTS = {
     "MCSpatialDropout1D": "mcbridge.layers",
     "MCSpatialDropout2D": "mcbridge.layers",
     "MCSpatialDropout3D": "mcbridge.layers",
+    "evaluate": "mcbridge.evaluation",
+    "select_uncertain": "mcbridge.evaluation",
     "build_cnn": "mcbridge.models",
     "load_model": "mcbridge.models",
     "mc_predict": "mcbridge.predict",
