@@ -11,6 +11,7 @@ unfamiliar inputs?). All names are re-exported here.
 
 from mcbridge.metrics.calibration import brier_score, expected_calibration_error, nll
 from mcbridge.metrics.detection import auroc
+from mcbridge.metrics.regression import crps, gaussian_nll, interval_coverage, rmse
 from mcbridge.metrics.uncertainty import (
     expected_entropy,
     mutual_information,
@@ -27,4 +28,8 @@ __all__ = [
     "brier_score",
     "expected_calibration_error",
     "auroc",
+    "gaussian_nll",
+    "crps",
+    "rmse",
+    "interval_coverage",
 ]
