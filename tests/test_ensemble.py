@@ -218,3 +218,20 @@ def test_load_refuses_what_is_not_an_ensemble(tmp_path):
                                                  "k": 1, "members": ["../evil.keras"]}))
     with pytest.raises(ValueError, match="damaged manifest"):
         mcbridge.load_ensemble(tmp_path / "bad.zip")
+
+
+def test_regression_with_mc_dropout_inside_members(data):
+    import inspect
+
+    x = data[0][:6]
+    regressors = Ensemble([dense_builder(2, None, dropout=0.5, loss="mse")() for _ in range(2)])
+    if "task" not in inspect.signature(mcbridge.mc_predict).parameters:
+        # Before mc_predict(model, ..., task=) exists, the ensemble says what is missing.
+        with pytest.raises(ValueError, match="Use n_samples=1"):
+            mcbridge.mc_predict(regressors, x, n_samples=3, task="regression")
+        return
+    result = mcbridge.mc_predict(regressors, x, n_samples=3, seed=2, task="regression")
+    assert result.task == "regression" and result.samples.shape == (6, 2, 6)
+    seeds = _member_seeds(2, 2)
+    alone = mcbridge.mc_predict(regressors[1], x, n_samples=3, seed=seeds[1], task="regression")
+    np.testing.assert_array_equal(result.samples[:, :, 3:], alone.samples)
