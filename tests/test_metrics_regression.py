@@ -201,3 +201,21 @@ def test_r_and_python_regression_metrics_agree(tmp_path):
     assert 0 < py["coverage_50"] < py["coverage_90"] < 1  # the intervals cut through the targets
     for key, value in py.items():
         assert r[key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_a_predicted_noise_variance_enters_the_nll_and_is_not_silently_ignored():
+    # A heteroscedastic result carries `noise_variance` (n, outputs, samples);
+    # a stand-in object keeps this test independent of how MCResult builds one.
+    from types import SimpleNamespace
+
+    s = cube()
+    noise = np.full(s.shape, 0.5)
+    res = SimpleNamespace(samples=s, task="regression", noise_variance=noise)
+    y = np.zeros((7, 2))
+    expected = gaussian_nll(s.mean(axis=2), s.var(axis=2, ddof=1) + 0.5, y)
+    assert gaussian_nll(res, y) == pytest.approx(expected, rel=1e-12)
+    one = SimpleNamespace(samples=s[:, :, :1], task="regression", noise_variance=noise[:, :, :1])
+    assert gaussian_nll(one, y) == pytest.approx(gaussian_nll(s[:, :, 0], np.full((7, 2), 0.5), y))
+    for fn in (crps, interval_coverage):
+        with pytest.raises(ValueError, match="noise_variance"):
+            fn(res, y)

@@ -5,6 +5,12 @@ Inputs are samples of shape `(n, outputs, samples)` (an `MCResult` with
 `(n, outputs)`; targets `y` have shape `(n, outputs)`, or `(n,)` when there
 is one output. Each function returns the mean over items and outputs, in the
 units given (CRPS and RMSE in those of `y`, NLL in nats).
+
+Samples of network outputs describe the model's (epistemic) uncertainty only.
+A result that also carries a predicted noise variance (`noise_variance`, from
+a heteroscedastic model) adds it in `gaussian_nll`; `crps` and
+`interval_coverage` need draws from the predictive distribution itself and
+refuse such a result with the recipe for them.
 """
 
 from __future__ import annotations
@@ -43,8 +49,19 @@ def _array(a, name: str, ndim: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
-def _samples(samples) -> np.ndarray:
+def _noise(result):
+    noise = getattr(result, "noise_variance", None)
+    return None if noise is None else np.asarray(noise, dtype=np.float64)
+
+
+def _samples(samples, noise_ok: bool = True) -> np.ndarray:
     if _is_result(samples):
+        if not noise_ok and _noise(samples) is not None:
+            raise ValueError(
+                "This result carries a predicted noise variance, which the samples do "
+                "not include. Pass draws from the predictive distribution instead, e.g. "
+                "`r.samples + np.sqrt(r.noise_variance) * rng.standard_normal(r.samples.shape)`."
+            )
         if samples.task != "regression":
             raise ValueError(
                 "Invalid value received for argument `samples`. Expected an MCResult "
@@ -79,7 +96,8 @@ def gaussian_nll(mean, var=None, y=None, *, var_floor: float = VAR_FLOOR) -> flo
     `0.5 * (log(2 pi v) + (y - mean)**2 / v)` with `v = max(var, var_floor)`,
     averaged over items and outputs. Called as `gaussian_nll(result, y)` on a
     regression `MCResult`, it uses the samples' mean and unbiased variance
-    (ddof = 1), i.e. the Gaussian fitted to the samples.
+    (ddof = 1), i.e. the Gaussian fitted to the samples, plus the mean
+    predicted noise variance when the result carries one.
 
     Args:
         mean: Predictive means, shape `(n, outputs)` (or `(n,)`), or an
@@ -99,13 +117,16 @@ def gaussian_nll(mean, var=None, y=None, *, var_floor: float = VAR_FLOOR) -> flo
     if _is_result(mean):
         if y is not None:
             raise TypeError("gaussian_nll(result, y) takes the targets as its second argument only.")
-        s = _samples(mean)
-        if s.shape[2] < 2:
+        s, noise = _samples(mean), _noise(mean)
+        if s.shape[2] < 2 and noise is None:
             raise ValueError(
                 "Invalid value received for argument `mean`: a variance needs at "
                 f"least 2 samples. Received: {s.shape[2]} sample"
             )
-        mu, v, y = s.mean(axis=2), s.var(axis=2, ddof=1), var
+        v = s.var(axis=2, ddof=1) if s.shape[2] > 1 else np.zeros(s.shape[:2])
+        if noise is not None:
+            v = v + noise.mean(axis=2)
+        mu, y = s.mean(axis=2), var
     else:
         if var is None or y is None:
             raise TypeError("gaussian_nll needs `mean`, `var` and `y` (or an MCResult and `y`).")
@@ -143,8 +164,12 @@ def crps(samples, y) -> float:
 
     Returns:
         The mean CRPS over items and outputs, in the units of `y`.
+
+    Raises:
+        ValueError: shapes disagree, values are not finite, or `samples` is
+            a result with a predicted noise variance (see the module doc).
     """
-    s = _samples(samples)
+    s = _samples(samples, noise_ok=False)
     y = _targets(y, s.shape[:2])
     m = s.shape[2]
     first = np.abs(s - y[:, :, None]).mean(axis=2)
@@ -185,13 +210,17 @@ def interval_coverage(samples, y, level: float = 0.9) -> float:
 
     Returns:
         The observed coverage, a fraction in [0, 1].
+
+    Raises:
+        ValueError: shapes disagree, `level` is not in (0, 1), or `samples`
+            is a result with a predicted noise variance (see the module doc).
     """
     if isinstance(level, (bool, np.bool_)) or not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
         raise ValueError(
             "Invalid value received for argument `level`. Expected a number in "
             f"(0, 1). Received: level={level!r}"
         )
-    s = _samples(samples)
+    s = _samples(samples, noise_ok=False)
     y = _targets(y, s.shape[:2])
     lo, hi = np.quantile(s, [(1 - level) / 2, (1 + level) / 2], axis=2)
     return float(np.mean((lo <= y) & (y <= hi)))
