@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -416,8 +417,8 @@ def mc_predict_ensemble(
     from_logits: bool = False,
     progress: bool | None = None,
     memory_budget: int | None = None,
-    *,
     task: str = "classification",
+    heteroscedastic: bool = False,
     **kwargs,
 ) -> MCResult:
     """`mcbridge.mc_predict` on an `Ensemble`: every member's prediction as samples.
@@ -440,6 +441,11 @@ def mc_predict_ensemble(
         memory_budget: With `n_samples > 1`: see `mcbridge.mc_predict`.
         task: `"classification"` (outputs are class probabilities) or
             `"regression"` (real-valued outputs).
+        heteroscedastic: Regression only: each member outputs `d` means then
+            `d` log-variances; the result holds the means as samples and the
+            variances (`exp` of the log-variances) as `noise_variance`, as
+            `mc_predict` does for one model (needs an `MCResult` with
+            `noise_variance`).
         **kwargs: Further arguments of `mcbridge.mc_predict`, for
             `n_samples > 1` only.
 
@@ -469,6 +475,18 @@ def mc_predict_ensemble(
         )
     if from_logits and task == "regression":
         raise ValueError("`from_logits=True` applies to classification only, not task='regression'.")
+    if not isinstance(heteroscedastic, (bool, np.bool_)):
+        raise TypeError(
+            "Invalid value received for argument `heteroscedastic`. Expected True "
+            f"or False. Received: heteroscedastic={heteroscedastic!r}"
+        )
+    if heteroscedastic and task != "regression":
+        raise ValueError(
+            "Invalid value received for argument `heteroscedastic`. Expected "
+            "False unless task='regression'. Received: heteroscedastic=True"
+        )
+    if heteroscedastic and "noise_variance" not in inspect.signature(MCResult).parameters:
+        raise ValueError("heteroscedastic=True needs an MCResult with `noise_variance`, which this mcbridge lacks.")
     if n_samples == 1 and kwargs:
         raise TypeError(
             "mc_predict on an ensemble with n_samples=1 got unexpected keyword "
@@ -480,7 +498,7 @@ def mc_predict_ensemble(
     x = _check_inputs(model.members[0], x)
     n = x.shape[0]
     seeds = [None] * k if seed is None else _member_seeds(seed, k)
-    out = None  # (k * n_samples, classes, n) in C order: (n, classes, samples) in Fortran order
+    out = noise = None  # (k * n_samples, classes, n) in C order: (n, classes, samples) in Fortran order
     for j, member in enumerate(model.members):
         if n_samples == 1:
             pred = _deterministic(member, x, batch_size, verbose=int(bool(progress)))
@@ -494,12 +512,37 @@ def mc_predict_ensemble(
             elif task == "classification":
                 _check_probs(pred, member)
             block = pred.T[None]  # (1, classes, n)
+            if heteroscedastic:
+                block, block_noise = _split_mean_log_var(block, member)
         else:
-            block = _member_mc(member, x, n_samples, batch_size, seeds[j], from_logits, progress, task, kwargs)
+            if heteroscedastic:
+                kwargs["heteroscedastic"] = True
+            result = _member_mc(member, x, n_samples, batch_size, seeds[j], from_logits, progress, task, kwargs)
+            block = np.asarray(result.samples).transpose(2, 1, 0)
+            if heteroscedastic:
+                block_noise = np.asarray(result.noise_variance).transpose(2, 1, 0)
         if out is None:
             out = np.empty((k * n_samples, block.shape[1], n), dtype=np.float32)
+            if heteroscedastic:
+                noise = np.empty_like(out)
         out[j * n_samples : (j + 1) * n_samples] = block
+        if heteroscedastic:
+            noise[j * n_samples : (j + 1) * n_samples] = block_noise
+    if heteroscedastic:
+        return MCResult(out.transpose(2, 1, 0), task=task, noise_variance=noise.transpose(2, 1, 0))
     return MCResult(out.transpose(2, 1, 0), task=task)
+
+
+def _split_mean_log_var(block: np.ndarray, member: keras.Model):
+    """`(1, 2d, n)` outputs -> means `(1, d, n)` and variances `exp(log-variances)`."""
+    if block.shape[1] % 2:
+        raise ValueError(
+            f"Member {member.name!r} has {block.shape[1]} outputs; heteroscedastic=True "
+            "needs an even number: d means, then d log-variances."
+        )
+    d = block.shape[1] // 2
+    with np.errstate(over="ignore"):  # float32: a log-variance past ~88 gives inf
+        return block[:, :d], np.exp(block[:, d:])
 
 
 def _check_probs(pred: np.ndarray, member: keras.Model) -> None:
@@ -513,8 +556,6 @@ def _check_probs(pred: np.ndarray, member: keras.Model) -> None:
 
 
 def _member_mc(member, x, n_samples, batch_size, seed, from_logits, progress, task, kwargs):
-    import inspect
-
     from mcbridge.predict import mc_predict
 
     predict = getattr(mc_predict, "__wrapped__", mc_predict)
@@ -539,7 +580,7 @@ def _member_mc(member, x, n_samples, batch_size, seed, from_logits, progress, ta
                 "ensemble member; for a plain deep ensemble pass n_samples=1.)"
             ) from None
         raise
-    return np.asarray(result.samples).transpose(2, 1, 0)
+    return result
 
 
 def ensemble_dispatch(fn: Callable) -> Callable:

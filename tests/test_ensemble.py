@@ -235,3 +235,23 @@ def test_regression_with_mc_dropout_inside_members(data):
     seeds = _member_seeds(2, 2)
     alone = mcbridge.mc_predict(regressors[1], x, n_samples=3, seed=seeds[1], task="regression")
     np.testing.assert_array_equal(result.samples[:, :, 3:], alone.samples)
+
+
+def test_heteroscedastic_members_give_means_and_noise_variances(data):
+    import inspect
+
+    x = data[0][:6]
+    members = Ensemble([dense_builder(4, None, loss="mse")() for _ in range(2)])  # 2 means, 2 log-variances
+    with pytest.raises(ValueError, match="unless task='regression'"):
+        mcbridge.mc_predict(members, x, heteroscedastic=True)
+    if "noise_variance" not in inspect.signature(mcbridge.MCResult).parameters:
+        with pytest.raises(ValueError, match="noise_variance"):
+            mcbridge.mc_predict(members, x, task="regression", heteroscedastic=True)
+        return
+    result = mcbridge.mc_predict(members, x, task="regression", heteroscedastic=True)
+    assert result.samples.shape == result.noise_variance.shape == (6, 2, 2)
+    out = members[1].predict(x, batch_size=128, verbose=0)
+    np.testing.assert_array_equal(result.samples[:, :, 1], out[:, :2])
+    np.testing.assert_allclose(result.noise_variance[:, :, 1], np.exp(out[:, 2:]), rtol=1e-6)  # float32 exp
+    with pytest.raises(ValueError, match="even number"):
+        mcbridge.mc_predict(Ensemble([dense_builder(3, None)()]), x, task="regression", heteroscedastic=True)
