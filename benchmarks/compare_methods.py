@@ -79,7 +79,6 @@ def FitTimer():
 
 
 def classification(args) -> list[tuple]:
-    import keras
     import numpy as np
 
     import mcbridge
