@@ -49,6 +49,9 @@ _EXPORTS = {
     "mc_dropout": "mcbridge.switch",
     "mc_dropout_enabled": "mcbridge.switch",
     "set_mc_dropout": "mcbridge.switch",
+    "Ensemble": "mcbridge.ensemble",
+    "load_ensemble": "mcbridge.ensemble",
+    "train_ensemble": "mcbridge.ensemble",
 }
 _SUBMODULES = ("arrow", "calibration", "conformal", "datasets", "layers", "metrics", "result")
 

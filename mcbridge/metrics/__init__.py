@@ -28,6 +28,7 @@ from mcbridge.metrics.detection import (
     ood_auroc,
     risk_coverage,
 )
+from mcbridge.metrics.regression import crps, gaussian_nll, interval_coverage, rmse
 from mcbridge.metrics.uncertainty import (
     SCORES,
     expected_entropy,
@@ -60,4 +61,8 @@ __all__ = [
     "augrc",
     "ood_auroc",
     "fpr_at_95_tpr",
+    "gaussian_nll",
+    "crps",
+    "rmse",
+    "interval_coverage",
 ]
