@@ -7,15 +7,11 @@ from collections.abc import Callable
 import keras
 
 from mcbridge._checks import check_model
+from mcbridge._engine.graph import is_graph_model as _is_graph_model
 from mcbridge.layers import is_dropout_layer, is_switchable, switchable_class
 from mcbridge.switch import iter_layers
 
 __all__ = ["make_switchable", "clone_with_dropout"]
-
-
-def _is_graph_model(model) -> bool:
-    """Sequential and functional models: the ones Keras can rebuild by graph."""
-    return isinstance(model, keras.Sequential) or type(model).__name__ == "Functional"
 
 
 def clone_with_dropout(

@@ -121,18 +121,27 @@ SWITCHABLE_FOR: dict[type, type] = {
 }
 
 def is_switchable(layer) -> bool:
-    """True for the mcbridge MC-switchable dropout layers."""
+    """True for the mcbridge MC-switchable layers."""
     return isinstance(layer, _MCSwitch)
 
 
 def is_dropout_layer(layer) -> bool:
-    """True for any dropout layer mcbridge can sample from (Keras' or ours)."""
-    return isinstance(layer, tuple(SWITCHABLE_FOR))
+    """True for any dropout layer mcbridge can make switchable (Keras' or ours).
+
+    The look-up goes through the engine's registry of stochastic layers
+    (`mcbridge._engine.registry`), which says how each one samples.
+    """
+    from mcbridge._engine import registry
+
+    return registry.switchable_entry(layer) is not None
 
 
 def keras_dropout_class(layer) -> type | None:
     """The Keras dropout class of `layer` (a key of `SWITCHABLE_FOR`), or None."""
-    return next((base for base in SWITCHABLE_FOR if isinstance(layer, base)), None)
+    from mcbridge._engine import registry
+
+    entry = registry.switchable_entry(layer)
+    return None if entry is None else entry.cls
 
 
 def switchable_class(layer) -> type:
@@ -141,9 +150,11 @@ def switchable_class(layer) -> type:
     Raises:
         TypeError: `layer` is not a supported dropout layer.
     """
-    base = keras_dropout_class(layer)
-    if base is not None:
-        return SWITCHABLE_FOR[base]
+    from mcbridge._engine import registry
+
+    entry = registry.switchable_entry(layer)
+    if entry is not None:
+        return entry.switchable
     raise TypeError(
         f"Layer {layer.name!r} ({type(layer).__name__}) is not a supported "
         f"dropout layer. Supported: {', '.join(b.__name__ for b in SWITCHABLE_FOR)}."

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import mcbridge
+from mcbridge._engine import graph, registry
 from conftest import plain_keras_model
 
 
@@ -154,7 +155,7 @@ def test_functional_chain_samples_like_its_sequential_twin():
 def test_sampling_masks_drop_at_the_rate_and_rescale(rate):
     inputs = keras.Input((1000,))
     model = keras.Model(inputs, keras.layers.Dropout(rate)(inputs))
-    view = mcbridge.predict.clone_with_dropout(model, mcbridge.predict._sampling_copy)
+    view = graph.rebuild(model, registry.sampling_copy)
     out = keras.ops.convert_to_numpy(view(np.ones((1000, 1000), "float32"), training=False))
     dropped = np.mean(out == 0)
     assert abs(dropped - rate) < 5 * np.sqrt(rate * (1 - rate) / out.size)
@@ -165,7 +166,7 @@ def test_spatial_dropout_masks_whole_channels_per_replica():
     inputs = keras.Input((4, 4, 8))
     h = keras.layers.SpatialDropout2D(0.5)(inputs)
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(h)))
-    view = mcbridge.predict.clone_with_dropout(model, mcbridge.predict._sampling_copy)
+    view = graph.rebuild(model, registry.sampling_copy)
     drop = next(l for l in view.layers if mcbridge.layers.is_dropout_layer(l))
     out = keras.ops.convert_to_numpy(drop(np.ones((64, 4, 4, 8), "float32")))
     per_channel = out.reshape(64, 16, 8)

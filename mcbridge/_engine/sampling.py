@@ -1,0 +1,131 @@
+"""Always-sampling copies of the registered stochastic layers (TensorFlow backend).
+
+The copies are built by `registry.sampling_copy` from a layer's config, with
+what the plan decided for them passed at construction (`live`,
+`pool_windows`); they own fresh random state, so the user's layers are never
+called in a way that changes them.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from mcbridge._engine.graph import spatial_dims
+from mcbridge._engine.masks import bit_mask
+
+
+class BitMaskSampling:
+    """Mixin for a Keras `Dropout` / `SpatialDropout*` class: always drops, cheap masks.
+
+    Args (keyword, on top of the Keras layer's):
+        live: The leading spatial extents of the input that the model's
+            output depends on (`graph.needed_input_extents`), or None for
+            all of it: only that region is masked.
+        pool_windows: For a plain `Dropout` followed by a 2x2 max-pool: lay
+            the mask bits out window by window, so the replicated path can
+            pool with one reduction (`call_replicated_pooled`).
+    """
+
+    def __init__(self, *args, live: tuple | None = None, pool_windows: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.live = None if live is None else tuple(live)
+        self.pool_windows = bool(pool_windows)
+
+    def _noise_shape(self, shape, rank: int):
+        import tensorflow as tf
+
+        if isinstance(self, keras.layers.SpatialDropout1D):
+            return tf.stack([shape[0], 1, shape[2]])
+        if isinstance(self, (keras.layers.SpatialDropout2D, keras.layers.SpatialDropout3D)):
+            ones = [1] * (rank - 2)
+            if self.data_format == "channels_first":
+                return tf.stack([shape[0], shape[1], *ones])
+            return tf.stack([shape[0], *ones, shape[rank - 1]])
+        if self.noise_shape is None:
+            return shape
+        return tf.stack([shape[i] if d is None else d for i, d in enumerate(self.noise_shape)])
+
+    def call(self, inputs, training=False):
+        import tensorflow as tf
+
+        full = spatial_dims(inputs.shape)
+        if self.live is not None and full != self.live:
+            # The full-replication reference sees the whole input: mask only
+            # the live region, as the fast path (which crops the rest off
+            # before replicating) does, so both draw the same masks.
+            live = inputs[(slice(None), *(slice(0, e) for e in self.live))]
+            pads = [[0, 0], *([0, f - e] for f, e in zip(full, self.live)), [0, 0]]
+            return tf.pad(self._masked(live), pads)
+        return self._masked(inputs)
+
+    def _masked(self, inputs):
+        import tensorflow as tf
+
+        if self.pool_windows:
+            return self._call_pool_windows(inputs)
+        noise = self._noise_shape(tf.shape(inputs), len(inputs.shape))
+        mask = bit_mask(noise, self.rate, self.seed_generator, inputs.dtype)
+        return inputs if mask is None else inputs * mask
+
+    def _call_pool_windows(self, inputs):
+        """`call` with the mask bits in window-major order: (row, y // 2, x // 2, y % 2, x % 2, c)."""
+        import tensorflow as tf
+
+        rows = tf.shape(inputs)[0]
+        _, h, w, c = inputs.shape
+        mask = bit_mask(tf.stack([rows, h // 2, w // 2, 2, 2, c]), self.rate, self.seed_generator, inputs.dtype)
+        if mask is None:
+            return inputs
+        mask = tf.reshape(tf.transpose(mask, [0, 1, 3, 2, 4, 5]), tf.shape(inputs))
+        return inputs * mask
+
+    def call_replicated_pooled(self, inputs, m: int):
+        """`MaxPooling2D(2)(call(tile(inputs, m)))` for a `pool_windows` layer.
+
+        The same masks as `call` (window-major bits), so the same values: the
+        inputs are rearranged once per input into windows `(k, windows, 4, c)`,
+        and each replica's masked windows are reduced with one `reduce_max`
+        (cheaper on CPU than a multiply with broadcasting and a `MaxPool`).
+        """
+        import tensorflow as tf
+
+        k = tf.shape(inputs)[0]
+        _, h, w, c = inputs.shape
+        windows = tf.reshape(inputs, [k, h // 2, 2, w // 2, 2, c])
+        windows = tf.reshape(tf.transpose(windows, [0, 1, 3, 2, 4, 5]), [k, (h // 2) * (w // 2), 4, c])
+        mask = bit_mask(tf.stack([m * k, h // 2, w // 2, 2, 2, c]), self.rate, self.seed_generator, inputs.dtype)
+        if mask is None:
+            pooled = tf.tile(tf.reduce_max(windows, 2)[None], [m, 1, 1, 1])
+        else:
+            # One multiply per replica: same shapes, no broadcasting.
+            mask = tf.reshape(mask, [m, k, (h // 2) * (w // 2), 4, c])
+            pooled = tf.stack([tf.reduce_max(windows * part, 2) for part in tf.unstack(mask, m)])
+        return tf.reshape(pooled, [m * k, h // 2, w // 2, c])
+
+    def call_replicated(self, inputs, m: int):
+        """`call(tile(inputs, m))` without materialising the tiled copy.
+
+        Row `r * k + i` of the result is replica `r` of input `i`, with the
+        same masks `call` would draw for the tiled batch.
+        """
+        import tensorflow as tf
+
+        shape = tf.shape(inputs)
+        rank = len(inputs.shape)
+        k = shape[0]
+        tiled = tf.concat([[m * k], shape[1:]], axis=0)
+        mask = bit_mask(self._noise_shape(tiled, rank), self.rate, self.seed_generator, inputs.dtype)
+        if mask is None:
+            return tf.tile(inputs, [m] + [1] * (rank - 1))
+        mask = tf.reshape(mask, tf.concat([[m, k], tf.shape(mask)[1:]], axis=0))
+        return tf.reshape(inputs[None] * mask, tiled)
+
+
+_BIT_MASK_CLASSES: dict[type, type] = {}
+
+
+def bit_mask_class(base: type) -> type:
+    """The always-sampling bit-mask class for the Keras dropout class `base` (cached)."""
+    if base not in _BIT_MASK_CLASSES:
+        _BIT_MASK_CLASSES[base] = type(f"_Sampling{base.__name__}", (BitMaskSampling, base), {})
+    return _BIT_MASK_CLASSES[base]
