@@ -21,7 +21,7 @@ import numpy as np
 from mcbridge._checks import check_model, positive_int
 from mcbridge._engine.plan import chunk_plan
 from mcbridge._engine.run import run_chunks, sampler_for
-from mcbridge.result import MCResult
+from mcbridge.result import TASKS, MCResult
 
 __all__ = ["MCResult", "mc_predict", "DEFAULT_MEMORY_BUDGET"]
 
@@ -126,16 +126,21 @@ def mc_predict(
     from_logits: bool = False,
     progress: bool | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    task: str = "classification",
+    heteroscedastic: bool = False,
 ) -> MCResult:
     """Monte Carlo dropout prediction: `n_samples` stochastic forward passes per input.
 
     Works on any single-input, single-output Sequential or functional Keras
-    classifier with dropout layers (mcbridge's switchable ones or plain Keras `Dropout`,
-    `SpatialDropout1D/2D/3D`, `GaussianDropout`, `AlphaDropout`), whatever
-    its switch says; the model is left exactly as it was.
+    classifier or regression model with dropout layers (mcbridge's switchable
+    ones or plain Keras `Dropout`, `SpatialDropout1D/2D/3D`, `GaussianDropout`,
+    `AlphaDropout`; see `mcbridge._engine.registry` for every random layer and
+    what happens to it), whatever its switch says; the model is left exactly
+    as it was.
 
     Args:
-        model: A `keras.Model` whose output has shape `(batch, classes)`.
+        model: A `keras.Model` whose output has shape `(batch, classes)`
+            (classification) or `(batch, outputs)` (regression).
         x: Inputs, shape `(n, *input_shape)`.
         n_samples: MC samples per input.
         batch_size: At most this many inputs per compiled call (each
@@ -146,13 +151,24 @@ def mc_predict(
         from_logits: Apply a softmax to each sample (for logit outputs).
         progress: Show a progress bar; None shows one on long interactive runs.
         memory_budget: Bytes of activations one compiled call may use.
+        task: `"classification"` (outputs are class probabilities, or logits
+            with `from_logits=True`; checked) or `"regression"` (real-valued
+            outputs, not checked).
+        heteroscedastic: Regression only: the model's output `(batch, 2 * d)`
+            holds `d` predicted means, then the `d` log-variances of the noise
+            around them (a mean head and a log-variance head concatenated, as
+            in Kendall & Gal, 2017). `samples` are then the means and
+            `MCResult.noise_variance` the exponentiated log-variances, which
+            splits the predictive variance into aleatoric and epistemic parts.
 
     Returns:
-        An `MCResult` whose `samples` has shape `(n, classes, n_samples)`.
+        An `MCResult` for `task` whose `samples` has shape
+        `(n, classes, n_samples)` or `(n, outputs, n_samples)`.
 
     Raises:
-        ValueError: a bad argument, a model without dropout, or outputs that
-            are not probabilities while `from_logits=False`.
+        ValueError: a bad argument, a model without dropout (or with random
+            layers mcbridge cannot sample), or, for classification, outputs
+            that are not probabilities while `from_logits=False`.
         TypeError: `model` is not a Keras model or `x` is not numeric.
     """
     check_model(model)
@@ -166,7 +182,8 @@ def mc_predict(
             f"or False. Received: from_logits={from_logits!r}"
         )
     return _mc_predict(
-        model, x, n_samples, batch_size, seed, bool(from_logits), progress, memory_budget
+        model, x, n_samples, batch_size, seed, bool(from_logits), progress, memory_budget,
+        task=task, heteroscedastic=heteroscedastic,
     )
 
 
@@ -180,6 +197,8 @@ def _mc_predict(
     progress: bool | None,
     memory_budget: int,
     split: bool = True,
+    task: str = "classification",
+    heteroscedastic: bool = False,
 ) -> MCResult:
     """`mc_predict` on checked arguments; `split=False` replicates the whole model.
 
@@ -188,12 +207,60 @@ def _mc_predict(
     their samples agree up to floating-point rounding: the test that the
     deterministic-prefix fast path is exact.
     """
+    _check_task(task, from_logits, heteroscedastic)
     sampler = _sampler_for(model, split)
     x = _check_x(x, sampler.input_shape, sampler.input_dtype)
+    if heteroscedastic and sampler.n_outputs % 2:
+        raise ValueError(
+            f"Model {model.name!r} has {sampler.n_outputs} outputs; heteroscedastic=True "
+            "needs an even number: d means, then d log-variances."
+        )
     chunks = chunk_plan(x.shape[0], n_samples, batch_size, sampler.row_bytes, memory_budget)
-    check = None if from_logits else _check_probabilities
+    check = _check_classifier_block if task == "classification" and not from_logits else None
     samples = run_chunks(sampler, chunks, x, seed, from_logits, check=check, progress=progress)
-    return MCResult(samples)
+    if task == "classification":
+        return MCResult(samples)
+    if not heteroscedastic:
+        return MCResult(samples, task="regression")
+    d = sampler.n_outputs // 2
+    with np.errstate(over="ignore"):  # float32: a log-variance past ~88 gives inf
+        noise = np.exp(samples[:, d:], order="F")
+    return MCResult(np.asfortranarray(samples[:, :d]), task="regression", noise_variance=noise)
+
+
+def _check_task(task, from_logits: bool, heteroscedastic) -> None:
+    if task not in TASKS:
+        raise ValueError(
+            "Invalid value received for argument `task`. Expected one of "
+            f"{', '.join(map(repr, TASKS))}. Received: task={task!r}"
+        )
+    if not isinstance(heteroscedastic, (bool, np.bool_)):
+        raise TypeError(
+            "Invalid value received for argument `heteroscedastic`. Expected True "
+            f"or False. Received: heteroscedastic={heteroscedastic!r}"
+        )
+    if task == "regression" and from_logits:
+        raise ValueError(
+            "Invalid value received for argument `from_logits`. Expected False "
+            "for task='regression' (a softmax applies to class logits only). "
+            "Received: from_logits=True"
+        )
+    if heteroscedastic and task != "regression":
+        raise ValueError(
+            "Invalid value received for argument `heteroscedastic`. Expected "
+            "False unless task='regression'. Received: heteroscedastic=True"
+        )
+
+
+def _check_classifier_block(block: np.ndarray) -> None:
+    """`_check_probabilities`, naming the way out for regression models too."""
+    try:
+        _check_probabilities(block)
+    except ValueError as err:
+        raise ValueError(
+            f"{err} If the model predicts real values, call "
+            'mc_predict(..., task="regression").'
+        ) from None
 
 
 def _sampler_for(model: keras.Model, split: bool = True):

@@ -285,3 +285,70 @@ def test_mcresult_from_any_array():
     assert np.all(np.isnan(r.variance))  # one sample: undefined, as R's var()
     with pytest.raises(ValueError, match=r"\(n, classes, samples\)"):
         mcbridge.MCResult(np.zeros((2, 4)))
+
+
+def _regression_model(outputs=2):
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Dense(16, activation="relu")(keras.layers.Flatten()(inputs))
+    h = keras.layers.Dropout(0.3)(h)
+    return keras.Model(inputs, keras.layers.Dense(outputs)(h))  # real-valued outputs
+
+
+def test_regression_task_returns_real_valued_samples(x_small):
+    model = _regression_model()
+    with pytest.raises(ValueError, match=r'from_logits=True.*task="regression"'):
+        mcbridge.mc_predict(model, x_small, n_samples=3)
+    result = mcbridge.mc_predict(model, x_small, n_samples=9, seed=1, task="regression")
+    assert result.task == "regression" and result.samples.shape == (6, 2, 9)
+    assert result.samples.flags["F_CONTIGUOUS"]
+    assert np.all(result.std > 0)
+    with pytest.raises(ValueError, match="task='regression'"):
+        result.predictive_entropy()
+    with pytest.raises(ValueError, match="heteroscedastic=True"):
+        result.aleatoric_variance  # noqa: B018  (no noise head)
+    # Same seed, same masks: the regression samples are the classifier path's raw outputs.
+    again = mcbridge.mc_predict(model, x_small, n_samples=9, seed=1, task="regression")
+    np.testing.assert_array_equal(result.samples, again.samples)
+
+
+def test_heteroscedastic_regression_splits_the_variance(x_small):
+    model = _regression_model(outputs=4)  # 2 means, then 2 log-variances
+    raw = mcbridge.mc_predict(model, x_small, n_samples=8, seed=2, task="regression")
+    het = mcbridge.mc_predict(model, x_small, n_samples=8, seed=2, task="regression", heteroscedastic=True)
+    assert het.samples.shape == het.noise_variance.shape == (6, 2, 8)
+    np.testing.assert_array_equal(het.samples, raw.samples[:, :2])
+    np.testing.assert_array_equal(het.noise_variance, np.exp(raw.samples[:, 2:]))
+    np.testing.assert_allclose(het.aleatoric_variance, np.exp(raw.samples[:, 2:]).mean(axis=2), rtol=1e-6)
+    np.testing.assert_array_equal(het.epistemic_variance, het.variance)
+    np.testing.assert_allclose(het.predictive_variance, het.variance + het.aleatoric_variance)
+    np.testing.assert_allclose(het.predictive_std**2, het.predictive_variance)
+    assert np.all(het.predictive_variance > het.epistemic_variance)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(task="clustering"), ValueError, "`task`.*Received: task='clustering'"),
+        (dict(task="regression", from_logits=True), ValueError, "`from_logits`.*regression"),
+        (dict(heteroscedastic=True), ValueError, "`heteroscedastic`.*task='regression'"),
+        (dict(task="regression", heteroscedastic="yes"), TypeError, "`heteroscedastic`"),
+    ],
+)
+def test_bad_task_arguments(x_small, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        mcbridge.mc_predict(_regression_model(), x_small, n_samples=2, **kwargs)
+
+
+def test_heteroscedastic_needs_an_even_output(x_small):
+    with pytest.raises(ValueError, match="3 outputs.*even"):
+        mcbridge.mc_predict(_regression_model(3), x_small, n_samples=2, task="regression", heteroscedastic=True)
+
+
+def test_mcresult_noise_variance_is_checked():
+    samples = np.zeros((2, 3, 4))
+    with pytest.raises(ValueError, match="`noise_variance`"):
+        mcbridge.MCResult(samples, task="regression", noise_variance=np.ones((2, 3, 5)))
+    with pytest.raises(ValueError, match="`noise_variance`"):
+        mcbridge.MCResult(samples, noise_variance=np.ones((2, 3, 4)))  # classification
+    r = mcbridge.MCResult(samples, task="regression", noise_variance=np.full((2, 3, 4), 2.0))
+    np.testing.assert_array_equal(r.predictive_variance, np.full((2, 3), 2.0))
