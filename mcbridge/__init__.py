@@ -32,6 +32,8 @@ _EXPORTS = {
     "write_arrow": "mcbridge.arrow",
     "MCResult": "mcbridge.result",
     "make_switchable": "mcbridge.convert",
+    "DropConnectConv2D": "mcbridge.layers",
+    "DropConnectDense": "mcbridge.layers",
     "MCAlphaDropout": "mcbridge.layers",
     "MCDropout": "mcbridge.layers",
     "MCGaussianDropout": "mcbridge.layers",

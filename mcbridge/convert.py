@@ -85,7 +85,9 @@ def make_switchable(model: keras.Model) -> keras.Model:
         recursive=True,
     )
     for old, new in zip(iter_layers(model), iter_layers(switchable)):
-        if not hasattr(old, "layers") and not is_dropout_layer(old):
+        # Every layer with weights (DropConnect included); a Keras dropout
+        # layer has none, its switchable copy only the switch (left off).
+        if not hasattr(old, "layers") and len(old.get_weights()) == len(new.get_weights()):
             new.set_weights(old.get_weights())
     if model.compiled:
         switchable.compile_from_config(model.get_compile_config())

@@ -1,7 +1,8 @@
 """Dropout layers whose Monte Carlo mode can be switched on and off at runtime.
 
-Each class subclasses the Keras layer of the same name and overrides only
-`call`. In training (`fit`, `train_on_batch`, `model(x, training=True)`) they
+Each `MC*` class subclasses the Keras layer of the same name and overrides only
+`call`; `DropConnectDense` and `DropConnectConv2D` are `Dense` and `Conv2D`
+that drop weights instead of activations. In training (`fit`, `train_on_batch`, `model(x, training=True)`) they
 drop exactly like the Keras layer. In inference they drop only while their MC
 switch is on. The switch is a non-trainable boolean variable read inside the
 graph, so toggling it takes effect in `model.predict()` even after Keras has
@@ -21,6 +22,8 @@ __all__ = [
     "MCSpatialDropout3D",
     "MCGaussianDropout",
     "MCAlphaDropout",
+    "DropConnectDense",
+    "DropConnectConv2D",
     "SWITCHABLE_FOR",
     "is_dropout_layer",
     "is_switchable",
@@ -69,7 +72,7 @@ class _MCSwitch:
         return ops.cond(
             self.mc_switch.value,
             lambda: drop(inputs, training=True),
-            lambda: inputs,
+            lambda: drop(inputs, training=False),
         )
 
     def get_config(self):
@@ -107,6 +110,104 @@ class MCGaussianDropout(_MCSwitch, keras.layers.GaussianDropout):
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class MCAlphaDropout(_MCSwitch, keras.layers.AlphaDropout):
     """`keras.layers.AlphaDropout` with a runtime MC switch."""
+
+
+class _DropConnect:
+    """Mixin for `Dense` / `Conv2D`: in training (and MC mode) the kernel's weights are dropped.
+
+    Each call draws one Bernoulli mask over the kernel (shared by the rows of
+    the batch), keeps each weight with probability `1 - rate` and scales the
+    kept ones by `1 / (1 - rate)`, so the expected output is that of the
+    layer without dropout. The bias is not dropped.
+    """
+
+    def __init__(self, *args, rate: float = 0.5, seed: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(
+                "Invalid value received for argument `rate`. Expected a float "
+                f"in [0, 1). Received: rate={rate!r}"
+            )
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def dropped_kernel(self, replicas: int | None = None):
+        """The kernel with weights dropped (scaled); `(replicas, *kernel.shape)` if `replicas`."""
+        kernel = self.kernel
+        if replicas is not None:
+            kernel = ops.broadcast_to(kernel[None], (replicas, *kernel.shape))
+        if self.rate == 0:
+            return kernel
+        return keras.random.dropout(kernel, self.rate, seed=self.seed_generator)
+
+    def call(self, inputs, training=False):
+        return self.apply_kernel(inputs, self.dropped_kernel() if training else self.kernel)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+    # Keras' Dense saves only its kernel and bias: save every weight
+    # (the MC switch included), in order.
+    def save_own_variables(self, store):
+        for i, weight in enumerate(self.weights):
+            store[str(i)] = weight
+
+    def load_own_variables(self, store):
+        if len(store.keys()) != len(self.weights):
+            raise ValueError(
+                f"Layer {self.name!r} expected {len(self.weights)} variables, but "
+                f"received {len(store.keys())} variables during loading."
+            )
+        for i, weight in enumerate(self.weights):
+            weight.assign(store[str(i)])
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class DropConnectDense(_MCSwitch, _DropConnect, keras.layers.Dense):
+    """`keras.layers.Dense` with DropConnect (`rate` of its weights dropped) and an MC switch.
+
+    Args:
+        units: As for `Dense`.
+        rate: Fraction of the kernel's weights dropped, in `[0, 1)`.
+        seed: Seed of the layer's own random state.
+        mc_enabled: Drop weights in inference too (the runtime MC switch).
+        **kwargs: Any other `Dense` argument.
+
+    Input shape `(batch, ..., in)`; output `(batch, ..., units)`. With MC off
+    and in inference it is exactly `Dense`.
+    """
+
+    def apply_kernel(self, inputs, kernel):
+        x = ops.matmul(inputs, kernel)
+        if self.bias is not None:
+            x = ops.add(x, self.bias)
+        return x if self.activation is None else self.activation(x)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class DropConnectConv2D(_MCSwitch, _DropConnect, keras.layers.Conv2D):
+    """`keras.layers.Conv2D` with DropConnect (`rate` of its weights dropped) and an MC switch.
+
+    Args:
+        filters, kernel_size: As for `Conv2D`.
+        rate: Fraction of the kernel's weights dropped, in `[0, 1)`.
+        seed: Seed of the layer's own random state.
+        mc_enabled: Drop weights in inference too (the runtime MC switch).
+        **kwargs: Any other `Conv2D` argument.
+
+    Shapes as `Conv2D`. With MC off and in inference it is exactly `Conv2D`.
+    """
+
+    def apply_kernel(self, inputs, kernel):
+        outputs = self.convolution_op(inputs, kernel)
+        if self.use_bias:
+            if self.data_format == "channels_last":
+                shape = (1,) * (self.rank + 1) + (self.filters,)
+            else:
+                shape = (1, self.filters) + (1,) * self.rank
+            outputs = ops.add(outputs, ops.reshape(self.bias, shape))
+        return outputs if self.activation is None else self.activation(outputs)
 
 
 # Keras dropout class -> its switchable counterpart. Order matters for

@@ -95,6 +95,16 @@ def _functional_residual():
     return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
 
 
+def _dropconnect_residual():
+    # Per-replica weight masks in a general graph (the suffix is built for each replica count).
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    d = mcbridge.layers.DropConnectConv2D(4, 3, rate=0.3, padding="same", seed=1)(h)
+    h = keras.layers.Flatten()(keras.layers.Add()([h, d]))
+    h = mcbridge.layers.DropConnectDense(8, rate=0.5, seed=2)(h)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
+
+
 def _functional_two_dropouts():
     inputs = keras.Input((8, 8, 1))
     h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
@@ -117,9 +127,10 @@ def _functional_two_dropouts():
         _dropout_first_cropped,
         _functional_two_dropouts,
         _functional_residual,
+        _dropconnect_residual,
     ],
     ids=["seed-cnn", "head-only-dropout", "valid-odd-sizes", "dropout-first-cropped", "functional-chain",
-         "functional-residual"],
+         "functional-residual", "dropconnect-residual"],
 )
 def test_prefix_split_is_exact(make):
     """Running the deterministic prefix once gives what full replication gives, for the same masks."""

@@ -16,6 +16,7 @@ import dataclasses
 import keras
 
 from mcbridge._engine import graph, registry
+from mcbridge.switch import iter_layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Layout:
         fused_head: The first sampled layer is applied to the broadcast
             prefix output instead of a tiled copy (and, with `pool_window`
             at `first`, pooled in the same step).
+        per_replica: Some sampled layer draws one mask per MC replica
+            (DropConnect): the suffix is built for each replica count `m`.
     """
 
     split: bool
@@ -50,13 +53,15 @@ class Layout:
     pool_window: int | None
     crop: tuple | None
     fused_head: bool
+    per_replica: bool = False
 
 
 def layout_for(model: keras.Model, split: bool = True) -> Layout:
     """The `Layout` of a Sequential or functional `model` with at least one sampled layer."""
     chain = graph.as_chain(model)
+    per_replica = any(registry.is_sampled(l) and registry.is_per_replica(l) for l in iter_layers(model))
     if chain is None:
-        return Layout(split, None, None, (), None, None, False)
+        return Layout(split, None, None, (), None, None, False, per_replica)
     first = next(i for i, layer in enumerate(chain) if graph.contains_sampled(layer))
     needs = graph.needed_input_extents(chain, passes=graph.crops_pointwise)
     # `live` is what each bit-mask layer masks: the same in both modes, so
@@ -69,7 +74,7 @@ def layout_for(model: keras.Model, split: bool = True) -> Layout:
     if split and live[first] is not None:  # only a bit-mask layer that passes regions on has one
         crop = (graph.spatial_dims(chain[first].input.shape), live[first])
     fused_head = split and registry.is_bit_mask(chain[first])
-    return Layout(split, tuple(chain), first, live, pool_window, crop, fused_head)
+    return Layout(split, tuple(chain), first, live, pool_window, crop, fused_head, per_replica)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -52,6 +52,9 @@ class StochasticLayer:
     bit_mask: bool = False
     #: Whether a given layer's randomness is in play; None: always.
     active: Callable[[keras.layers.Layer], bool] | None = None
+    #: The sampling copy draws one mask per MC replica (shared by the inputs
+    #: of a chunk), so it is built for a given replica count `m`.
+    per_replica: bool = False
 
 
 def _rates(*names: str) -> Callable[[keras.layers.Layer], bool]:
@@ -84,6 +87,12 @@ REGISTRY: tuple[StochasticLayer, ...] = (
     _dropout("GaussianDropout", "multiplicative Gaussian noise N(1, rate / (1 - rate)) per element"),
     _dropout("AlphaDropout", "alpha dropout per element (keeps a self-normalising mean and variance)"),
     _dropout("Dropout", _DROPOUT, bit_mask=True),
+    *(
+        StochasticLayer(cls, "sampled", "DropConnect: one Bernoulli mask over the kernel's weights per MC "
+                        "replica (shared by the inputs of one compiled call), scaled by 1 / (1 - rate)",
+                        cls, per_replica=True)
+        for cls in (_layers.DropConnectDense, _layers.DropConnectConv2D)
+    ),  # fmt: skip
     # Recurrent dropout: not sampled yet.
     *(
         StochasticLayer(cls, "unsupported", "dropout on inputs and recurrent state",
@@ -194,7 +203,15 @@ def seed_generators(layer) -> list:
     return [v for v in vars(layer).values() if isinstance(v, keras.random.SeedGenerator)]
 
 
-def sampling_copy(layer, live: tuple | None = None, pool_windows: bool = False) -> keras.layers.Layer:
+def is_per_replica(layer) -> bool:
+    """True if `layer`'s sampling copy is built for a given replica count."""
+    entry = entry_for(layer)
+    return entry is not None and entry.per_replica
+
+
+def sampling_copy(
+    layer, live: tuple | None = None, pool_windows: bool = False, replicas: int | None = None
+) -> keras.layers.Layer:
     """An always-sampling copy of the sampled layer `layer`, with fresh random state.
 
     Args:
@@ -203,8 +220,15 @@ def sampling_copy(layer, live: tuple | None = None, pool_windows: bool = False) 
             that the model's output depends on (None: all of it).
         pool_windows: For bit-mask copies: draw the mask window by window
             for a fused 2x2 max-pool (see `sampling.BitMaskSampling`).
+        replicas: For per-replica copies (DropConnect): the MC replicas `m`
+            of one compiled call, whose rows come replica-major (`r * k + i`).
+            None: one mask for the whole call.
     """
     entry = entry_for(layer)
+    if entry.per_replica:
+        from mcbridge._engine.sampling import ReplicaDropConnect
+
+        return ReplicaDropConnect(layer, replicas)
     config = layer.get_config()
     config.pop("mc_enabled", None)
     noise_shape = config.get("noise_shape")

@@ -20,6 +20,7 @@ inference mode (BatchNormalization uses its moving statistics).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import weakref
 from collections.abc import Callable
@@ -52,15 +53,26 @@ def activation_bytes(model) -> int:
     return max(total, 4)
 
 
-def _build(model: keras.Model, layout: Layout, input_spec):
-    """`(prefix or None, suffix)`: the rebuilt graph split as `layout` says."""
+def _build(model: keras.Model, layout: Layout, input_spec, replicas: int | None = None):
+    """`(prefix or None, suffix)`: the rebuilt graph split as `layout` says.
+
+    `replicas`: the `m` that per-replica copies (DropConnect) are built for.
+    """
+
+    made = set()  # ids of the sampling copies
+
+    def plain_copy(layer):
+        copy = registry.sampling_copy(layer, replicas=replicas)
+        made.add(id(copy))
+        return copy
+
     if layout.chain is None:
         # A general graph: cut at the input of the first sampled layer when
         # every path from the inputs to the outputs goes through it.
-        view = graph.rebuild(model, registry.sampling_copy)
+        view = graph.rebuild(model, plain_copy)
         if not layout.split:
             return None, view
-        first = next(layer for layer in view.layers if registry.is_sampled(layer))
+        first = next(layer for layer in view.layers if id(layer) in made)
         try:
             cut = first.input
             if cut is view.inputs[0]:
@@ -71,9 +83,11 @@ def _build(model: keras.Model, layout: Layout, input_spec):
 
     def copy(i, layer):
         if registry.is_sampled(layer):
-            return registry.sampling_copy(layer, live=layout.live[i], pool_windows=layout.pool_window == i)
+            return registry.sampling_copy(
+                layer, live=layout.live[i], pool_windows=layout.pool_window == i, replicas=replicas
+            )
         if isinstance(layer, keras.Model) and graph.contains_sampled(layer):
-            return graph.rebuild(layer, registry.sampling_copy)
+            return graph.rebuild(layer, plain_copy)
         return layer
 
     layers = [copy(i, layer) for i, layer in enumerate(layout.chain)]
@@ -89,6 +103,16 @@ def _build(model: keras.Model, layout: Layout, input_spec):
     return prefix, suffix
 
 
+@dataclasses.dataclass(frozen=True)
+class _Parts:
+    """The stochastic suffix for one replica count, and what runs it."""
+
+    suffix: keras.Model
+    head: keras.layers.Layer | None  # the first sampled layer, fused with the replication
+    rest: keras.Model | None  # what follows the head (and its fused pool)
+    generators: list  # its sampling copies' seed generators, in a fixed order
+
+
 class Sampler:
     """Compiled prefix / suffix functions for one model (cached per model).
 
@@ -97,7 +121,6 @@ class Sampler:
         prefix, suffix: The split rebuilt graph (prefix None: nothing runs once).
         n_outputs: Entries of the model's output per sample (classes).
         row_bytes: Activation bytes of one replica in the suffix (chunking).
-        generators: The sampling copies' seed generators, in a fixed order.
     """
 
     def __init__(self, model: keras.Model, split: bool, input_spec: Callable[[keras.Model], tuple]):
@@ -128,23 +151,45 @@ class Sampler:
             )
         self.n_outputs = int(out_shape[1])
         self.row_bytes = activation_bytes(self.suffix)
-        self.generators = [
-            g for layer in iter_layers(self.suffix) if registry.is_sampled(layer) for g in registry.seed_generators(layer)
-        ]
-        # The first sampled layer applied to the broadcast inputs (and pooled).
-        # (Not in the reference, which runs every layer as it is.)
-        self.head = self.rest = None
-        if layout.fused_head:
-            self.head = self.suffix.layers[0]
-            start = 2 if layout.pool_window == layout.first else 1
-            if len(self.suffix.layers) > start:
-                # (The layers' own `.input` is that of the uncropped view.)
-                shape = self.suffix.inputs[0].shape
-                for layer in self.suffix.layers[:start]:
-                    shape = layer.compute_output_shape(shape)
-                self.rest = keras.Sequential([keras.Input(shape[1:]), *self.suffix.layers[start:]])
+        self._model_ids = {id(layer) for layer in iter_layers(model)}
+        self._parts = {None: self._parts_of(self.suffix)}
+        if layout.per_replica:  # built per replica count, on demand
+            self._rebuild = lambda m: _build(model, layout, spec, replicas=m)[1]
         self._prefix_fn = _compile(self._run_prefix) if self.prefix is not None else None
         self._suffix_fns: dict[tuple, Callable] = {}
+
+    def _parts_of(self, suffix) -> _Parts:
+        # The sampling copies' generators: the layers of `suffix` that are not the model's.
+        generators = [
+            g for layer in iter_layers(suffix) if id(layer) not in self._model_ids
+            for g in registry.seed_generators(layer)
+        ]  # fmt: skip
+        # The first sampled layer applied to the broadcast inputs (and pooled).
+        # (Not in the reference, which runs every layer as it is.)
+        head = rest = None
+        if self.layout.fused_head:
+            head = suffix.layers[0]
+            start = 2 if self.layout.pool_window == self.layout.first else 1
+            if len(suffix.layers) > start:
+                # (The layers' own `.input` is that of the uncropped view.)
+                shape = suffix.inputs[0].shape
+                for layer in suffix.layers[:start]:
+                    shape = layer.compute_output_shape(shape)
+                rest = keras.Sequential([keras.Input(shape[1:]), *suffix.layers[start:]])
+        return _Parts(suffix, head, rest, generators)
+
+    def parts(self, m: int) -> _Parts:
+        """The suffix that runs `m` replicas per input (one for all `m` unless per-replica)."""
+        if not self.layout.per_replica:
+            return self._parts[None]
+        if m not in self._parts:
+            self._parts[m] = self._parts_of(self._rebuild(m))
+        return self._parts[m]
+
+    @property
+    def generators(self) -> list:
+        """The seed generators of the replica-independent suffix."""
+        return self._parts[None].generators
 
     def _run_prefix(self, x):
         return self.prefix(x, training=False)
@@ -153,7 +198,8 @@ class Sampler:
         """The compiled function: prefix output `(k, ...)` -> samples `(m, outputs, k)`."""
         key = (m, from_logits)
         if key not in self._suffix_fns:
-            suffix, head, rest, n_out = self.suffix, self.head, self.rest, self.n_outputs
+            parts = self.parts(m)
+            suffix, head, rest, n_out = parts.suffix, parts.head, parts.rest, self.n_outputs
             pooled = self.layout.pool_window is not None and self.layout.pool_window == self.layout.first
 
             def run(h):
@@ -178,10 +224,11 @@ class Sampler:
     def prefix_out(self, x):
         return x if self._prefix_fn is None else self._prefix_fn(x)
 
-    def reseed(self, seed: int | None) -> None:
-        """Fresh, reproducible random state for every sampling copy."""
-        states = np.random.SeedSequence(seed).generate_state(2 * len(self.generators), np.uint32)
-        for i, g in enumerate(self.generators):
+    def reseed(self, seed: int | None, m: int) -> None:
+        """Fresh, reproducible random state for every sampling copy of the suffix for `m`."""
+        generators = self.parts(m).generators
+        states = np.random.SeedSequence(seed).generate_state(2 * len(generators), np.uint32)
+        for i, g in enumerate(generators):
             g.state.assign(np.array(states[2 * i : 2 * i + 2] >> 1, dtype=g.state.dtype))
 
 
@@ -217,7 +264,7 @@ def run_chunks(
     """
     n, n_samples, k, m = chunks.n, chunks.n_samples, chunks.k, chunks.m
     run = sampler.suffix_fn(m, from_logits)
-    sampler.reseed(seed)
+    sampler.reseed(seed, m)
     # (samples, outputs, n) in C order == (n, outputs, samples) in Fortran order.
     out = np.empty((n_samples, sampler.n_outputs, n), dtype=np.float32)
     bar = _progress_bar(progress, chunks.n_chunks, n * n_samples)

@@ -129,3 +129,41 @@ def bit_mask_class(base: type) -> type:
     if base not in _BIT_MASK_CLASSES:
         _BIT_MASK_CLASSES[base] = type(f"_Sampling{base.__name__}", (BitMaskSampling, base), {})
     return _BIT_MASK_CLASSES[base]
+
+
+class ReplicaDropConnect(keras.layers.Layer):
+    """Always-sampling DropConnect: one weight mask per MC replica.
+
+    Calls `source`'s own computation (`apply_kernel`) with its kernel dropped
+    by a mask of this copy's own random state: the user's layer, its weights
+    and its random state are read, never written. Rows come replica-major
+    (row `r * k + i` is replica `r` of input `i`): replica `r` gets mask `r`.
+    """
+
+    def __init__(self, source, replicas: int | None, **kwargs):
+        super().__init__(name=f"{source.name}_sampling", dtype=source.dtype_policy, **kwargs)
+        self.source = source
+        self.replicas = replicas
+        self.seed_generator = keras.random.SeedGenerator(source.seed)
+
+    def call(self, inputs, training=False):
+        ops = keras.ops
+        m = self.replicas or 1
+        src = self.source
+        kernels = src.kernel[None] if src.rate == 0 else keras.random.dropout(
+            ops.broadcast_to(src.kernel[None], (m, *src.kernel.shape)), src.rate, seed=self.seed_generator
+        )
+        shape = ops.shape(inputs)
+        if m == 1:
+            return src.apply_kernel(inputs, kernels[0])
+        if isinstance(src, keras.layers.Dense):
+            # (m * k, ..., in) -> (m, k * ..., in): one matrix product per replica.
+            x = ops.reshape(inputs, (m, -1, shape[-1]))
+            out = src.apply_kernel(x, kernels)  # batched matmul
+            return ops.reshape(out, (shape[0], *inputs.shape[1:-1], src.units))
+        x = ops.reshape(inputs, (m, -1, *inputs.shape[1:]))
+        out = ops.stack([src.apply_kernel(x[r], kernels[r]) for r in range(m)])
+        return ops.reshape(out, (shape[0], *out.shape[2:]))
+
+    def compute_output_shape(self, input_shape):
+        return self.source.compute_output_shape(input_shape)
