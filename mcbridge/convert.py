@@ -85,9 +85,15 @@ def make_switchable(model: keras.Model) -> keras.Model:
         recursive=True,
     )
     for old, new in zip(iter_layers(model), iter_layers(switchable)):
-        # Every layer with weights (DropConnect included); a Keras dropout
-        # layer has none, its switchable copy only the switch (left off).
-        if not hasattr(old, "layers") and len(old.get_weights()) == len(new.get_weights()):
+        if hasattr(old, "layers"):
+            continue
+        if is_switchable(new) and not is_switchable(old):
+            # The same weights plus the switch (left off): Keras dropout has
+            # none, a recurrent layer its kernels.
+            weights = [w for w in new.weights if w is not new.mc_switch]
+            for weight, value in zip(weights, old.get_weights(), strict=True):
+                weight.assign(value)
+        else:
             new.set_weights(old.get_weights())
     if model.compiled:
         switchable.compile_from_config(model.get_compile_config())

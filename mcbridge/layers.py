@@ -24,6 +24,9 @@ __all__ = [
     "MCAlphaDropout",
     "DropConnectDense",
     "DropConnectConv2D",
+    "MCLSTM",
+    "MCGRU",
+    "MCSimpleRNN",
     "SWITCHABLE_FOR",
     "is_dropout_layer",
     "is_switchable",
@@ -210,6 +213,40 @@ class DropConnectConv2D(_MCSwitch, _DropConnect, keras.layers.Conv2D):
         return outputs if self.activation is None else self.activation(outputs)
 
 
+class _MCRecurrentSwitch(_MCSwitch):
+    """The MC switch for a Keras recurrent layer's `dropout` / `recurrent_dropout`.
+
+    With the switch on, inference draws Keras' variational masks: one mask
+    per sequence on the inputs and one on the recurrent state, the same at
+    every time step (Gal & Ghahramani, 2016).
+    """
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        def run(drop):
+            return super(_MCSwitch, self).call(sequences, initial_state=initial_state, mask=mask, training=drop)
+
+        if training:
+            return run(True)
+        if self.mc_switch is None:
+            return run(self._mc_initial)
+        return ops.cond(self.mc_switch.value, lambda: run(True), lambda: run(False))
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MCLSTM(_MCRecurrentSwitch, keras.layers.LSTM):
+    """`keras.layers.LSTM` whose `dropout` / `recurrent_dropout` can be on in inference."""
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MCGRU(_MCRecurrentSwitch, keras.layers.GRU):
+    """`keras.layers.GRU` whose `dropout` / `recurrent_dropout` can be on in inference."""
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MCSimpleRNN(_MCRecurrentSwitch, keras.layers.SimpleRNN):
+    """`keras.layers.SimpleRNN` whose `dropout` / `recurrent_dropout` can be on in inference."""
+
+
 # Keras dropout class -> its switchable counterpart. Order matters for
 # isinstance look-ups: subclasses before their bases.
 SWITCHABLE_FOR: dict[type, type] = {
@@ -219,6 +256,9 @@ SWITCHABLE_FOR: dict[type, type] = {
     keras.layers.GaussianDropout: MCGaussianDropout,
     keras.layers.AlphaDropout: MCAlphaDropout,
     keras.layers.Dropout: MCDropout,
+    keras.layers.LSTM: MCLSTM,
+    keras.layers.GRU: MCGRU,
+    keras.layers.SimpleRNN: MCSimpleRNN,
 }
 
 def is_switchable(layer) -> bool:

@@ -40,11 +40,17 @@ def test_unregistered_random_layer_is_refused_by_name(x_small):
         mcbridge.mc_predict(model, x_small)
 
 
-def test_recurrent_and_attention_dropout_are_refused_until_supported():
-    model = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, dropout=0.2),
+def test_unsupported_recurrent_and_attention_dropout_are_refused():
+    model = keras.Sequential([keras.Input((5, 3)), keras.layers.RNN(keras.layers.LSTMCell(4, dropout=0.2)),
                               keras.layers.Dropout(0.5), keras.layers.Dense(2, activation="softmax")])
-    with pytest.raises(ValueError, match=r"'lstm.*' \(LSTM\) has dropout on inputs and recurrent state"):
+    with pytest.raises(ValueError, match=r"\(RNN\) has dropout on inputs and recurrent state.*rates to 0"):
         mcbridge.mc_predict(model, np.zeros((2, 5, 3), "float32"))
+    inputs = keras.Input((5, 4))
+    h = keras.layers.MultiHeadAttention(2, 4, dropout=0.1, name="mha")(inputs, inputs)
+    h = keras.layers.Dropout(0.5)(keras.layers.Flatten()(h))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(h))
+    with pytest.raises(ValueError, match=r"'mha' \(MultiHeadAttention\) has dropout on the attention scores"):
+        mcbridge.mc_predict(model, np.zeros((2, 5, 4), "float32"))
 
 
 def test_recurrent_layer_without_dropout_is_deterministic():

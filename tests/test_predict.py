@@ -128,9 +128,12 @@ def _functional_two_dropouts():
         _functional_two_dropouts,
         _functional_residual,
         _dropconnect_residual,
+        lambda: keras.Sequential([keras.Input((6, 3)), keras.layers.Dense(4),
+                                  keras.layers.GRU(5, dropout=0.3, recurrent_dropout=0.2, seed=1),
+                                  keras.layers.Dense(3, activation="softmax")]),
     ],
     ids=["seed-cnn", "head-only-dropout", "valid-odd-sizes", "dropout-first-cropped", "functional-chain",
-         "functional-residual", "dropconnect-residual"],
+         "functional-residual", "dropconnect-residual", "recurrent"],
 )
 def test_prefix_split_is_exact(make):
     """Running the deterministic prefix once gives what full replication gives, for the same masks."""

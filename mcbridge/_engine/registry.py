@@ -70,6 +70,10 @@ def _keras_classes(names: Iterable[str]) -> list[type]:
 
 
 _DROPOUT = "an independent Bernoulli mask per element (per `noise_shape`), scaled by 1 / (1 - rate)"
+_RECURRENT = (
+    "variational recurrent dropout: one Bernoulli mask per sequence on the inputs (`dropout`) and one "
+    "on the recurrent state (`recurrent_dropout`), the same at every time step (Gal & Ghahramani, 2016)"
+)
 _SPATIAL = "one Bernoulli mask per feature map (shared over all spatial positions), scaled by 1 / (1 - rate)"
 
 
@@ -93,13 +97,18 @@ REGISTRY: tuple[StochasticLayer, ...] = (
                         cls, per_replica=True)
         for cls in (_layers.DropConnectDense, _layers.DropConnectConv2D)
     ),  # fmt: skip
-    # Recurrent dropout: not sampled yet.
+    *(
+        StochasticLayer(
+            cls, "sampled", _RECURRENT, _layers.SWITCHABLE_FOR[cls], active=_rates("dropout", "recurrent_dropout")
+        )
+        for cls in (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
+    ),
+    # Other recurrent dropout: not sampled.
     *(
         StochasticLayer(cls, "unsupported", "dropout on inputs and recurrent state",
                         active=_rates("dropout", "recurrent_dropout"))
         for cls in _keras_classes(
-            ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "LSTM", "GRU", "SimpleRNN", "RNN",
-             "LSTMCell", "GRUCell", "SimpleRNNCell"]
+            ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell"]
         )
     ),  # fmt: skip
     *(
@@ -134,9 +143,11 @@ def is_bit_mask(layer) -> bool:
 
 
 def switchable_entry(layer) -> StochasticLayer | None:
-    """The entry of a layer that an mcbridge class makes switchable, or None."""
+    """The entry of a layer with active randomness that an mcbridge class switches, or None."""
     entry = entry_for(layer)
-    return entry if entry is not None and entry.switchable is not None else None
+    if entry is None or entry.switchable is None or (entry.active is not None and not entry.active(layer)):
+        return None
+    return entry
 
 
 def owns_randomness(layer, _depth: int = 0) -> bool:
@@ -229,6 +240,10 @@ def sampling_copy(
         from mcbridge._engine.sampling import ReplicaDropConnect
 
         return ReplicaDropConnect(layer, replicas)
+    if isinstance(layer, keras.layers.RNN):
+        from mcbridge._engine.sampling import SamplingRecurrent
+
+        return SamplingRecurrent(layer)
     config = layer.get_config()
     config.pop("mc_enabled", None)
     noise_shape = config.get("noise_shape")

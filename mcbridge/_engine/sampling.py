@@ -167,3 +167,31 @@ class ReplicaDropConnect(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return self.source.compute_output_shape(input_shape)
+
+
+class SamplingRecurrent(keras.layers.Layer):
+    """Always-sampling variational dropout of a Keras `LSTM` / `GRU` / `SimpleRNN`.
+
+    Runs `source` (the user's layer, weights shared) with its dropout on,
+    drawing Keras' own variational masks (one per row and sequence, fixed over
+    the time steps) from this copy's random state: while the call is traced,
+    the cell reads this copy's seed generator instead of its own, which is put
+    back at once, so the user's layer and its random state are left as they were.
+    """
+
+    def __init__(self, source, **kwargs):
+        super().__init__(name=f"{source.name}_sampling", dtype=source.dtype_policy, **kwargs)
+        self.source = source
+        self.seed_generator = keras.random.SeedGenerator(getattr(source.cell, "seed", None))
+
+    def call(self, inputs, training=False):
+        cell = self.source.cell
+        own = cell.seed_generator
+        object.__setattr__(cell, "seed_generator", self.seed_generator)  # (no tracking)
+        try:
+            return self.source(inputs, training=True)
+        finally:
+            object.__setattr__(cell, "seed_generator", own)
+
+    def compute_output_shape(self, input_shape):
+        return self.source.compute_output_shape(input_shape)
