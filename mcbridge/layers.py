@@ -203,7 +203,10 @@ class DropConnectConv2D(_MCSwitch, _DropConnect, keras.layers.Conv2D):
     """
 
     def apply_kernel(self, inputs, kernel):
-        outputs = self.convolution_op(inputs, kernel)
+        return self.add_bias_and_activate(self.convolution_op(inputs, kernel))
+
+    def add_bias_and_activate(self, outputs):
+        """The bias and activation of `Conv2D`, on convolved `outputs`."""
         if self.use_bias:
             if self.data_format == "channels_last":
                 shape = (1,) * (self.rank + 1) + (self.filters,)

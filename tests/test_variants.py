@@ -268,3 +268,27 @@ def test_alpha_dropout_keeps_mean_and_variance_of_standard_inputs():
     assert np.mean(out != x) > 0.15  # it drops (to the negative saturation value, then rescales)
     np.testing.assert_allclose(out.mean(), 0.0, atol=0.02)
     np.testing.assert_allclose(out.var(), 1.0, atol=0.03)
+
+
+@pytest.mark.parametrize(
+    "layer,shape",
+    [(DropConnectDense(5, rate=0.5, activation="relu"), (4, 3, 6)),
+     (DropConnectConv2D(4, (3, 2), rate=0.5, strides=(1, 2), activation="relu"), (4, 7, 6, 3))],
+    ids=["dense", "conv2d"],
+)  # fmt: skip
+def test_replica_copy_applies_replica_r_mask_to_rows_of_replica_r(layer, shape):
+    from mcbridge._engine.sampling import ReplicaDropConnect
+
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    layer(x)  # build
+    m = 3
+    copy = ReplicaDropConnect(layer, m)
+    state = keras.ops.convert_to_numpy(copy.seed_generator.state).copy()
+    out = keras.ops.convert_to_numpy(copy(np.concatenate([x] * m)))  # rows replica-major
+    copy.seed_generator.state.assign(state)  # the same draws again, by hand
+    kernels = keras.random.dropout(keras.ops.broadcast_to(layer.kernel[None], (m, *layer.kernel.shape)),
+                                   0.5, seed=copy.seed_generator)  # fmt: skip
+    expected = np.concatenate([keras.ops.convert_to_numpy(layer.apply_kernel(x, kernels[r])) for r in range(m)])
+    # (a grouped convolution may sum in another order: float32 tolerance)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(out[: shape[0]], out[shape[0] : 2 * shape[0]])  # replicas differ
