@@ -225,8 +225,10 @@ class _MCRecurrentSwitch(_MCSwitch):
     """
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        rnn_call = super(_MCSwitch, self).call  # the Keras layer's, past _MCSwitch.call
+
         def run(drop):
-            return super(_MCSwitch, self).call(sequences, initial_state=initial_state, mask=mask, training=drop)
+            return rnn_call(sequences, initial_state=initial_state, mask=mask, training=drop)
 
         if training:
             return run(True)

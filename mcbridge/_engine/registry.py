@@ -99,7 +99,8 @@ REGISTRY: tuple[StochasticLayer, ...] = (
     ),  # fmt: skip
     *(
         StochasticLayer(
-            cls, "sampled", _RECURRENT, _layers.SWITCHABLE_FOR[cls], active=_rates("dropout", "recurrent_dropout")
+            cls, "sampled", _RECURRENT, _layers.SWITCHABLE_FOR[cls],
+            active=_rates("dropout", "recurrent_dropout"),
         )
         for cls in (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
     ),
@@ -113,7 +114,9 @@ REGISTRY: tuple[StochasticLayer, ...] = (
     ),  # fmt: skip
     *(
         StochasticLayer(cls, "unsupported", "dropout on the attention scores", active=_rates("dropout"))
-        for cls in _keras_classes(["Attention", "AdditiveAttention", "MultiHeadAttention", "GroupQueryAttention"])
+        for cls in _keras_classes(
+            ["Attention", "AdditiveAttention", "MultiHeadAttention", "GroupQueryAttention"]
+        )
     ),
     *(
         StochasticLayer(cls, "inference", "training-time noise or augmentation: runs as in model.predict()")

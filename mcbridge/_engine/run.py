@@ -235,7 +235,9 @@ class Sampler:
 _SAMPLERS: "weakref.WeakKeyDictionary[keras.Model, dict[bool, Sampler]]" = weakref.WeakKeyDictionary()
 
 
-def sampler_for(model: keras.Model, input_spec: Callable[[keras.Model], tuple], split: bool = True) -> Sampler:
+def sampler_for(
+    model: keras.Model, input_spec: Callable[[keras.Model], tuple], split: bool = True
+) -> Sampler:
     """The cached `Sampler` of `model` (rebuilt when its layers changed).
 
     Args:
