@@ -52,6 +52,9 @@ class StochasticLayer:
     bit_mask: bool = False
     #: Whether a given layer's randomness is in play; None: always.
     active: Callable[[keras.layers.Layer], bool] | None = None
+    #: One mask entry per feature map (row and channel), shared over the
+    #: spatial axes (spatial dropout).
+    feature_maps: bool = False
     #: The sampling copy draws one mask per MC replica (shared by the inputs
     #: of a chunk), so it is built for a given replica count `m`.
     per_replica: bool = False
@@ -77,17 +80,17 @@ _RECURRENT = (
 _SPATIAL = "one Bernoulli mask per feature map (shared over all spatial positions), scaled by 1 / (1 - rate)"
 
 
-def _dropout(name: str, samples: str, bit_mask: bool = False) -> StochasticLayer:
+def _dropout(name: str, samples: str, **kwargs) -> StochasticLayer:
     """A Keras dropout class, sampled, switched by its mcbridge subclass (`SWITCHABLE_FOR`)."""
     cls = getattr(keras.layers, name)
-    return StochasticLayer(cls, "sampled", samples, _layers.SWITCHABLE_FOR[cls], bit_mask=bit_mask)
+    return StochasticLayer(cls, "sampled", samples, _layers.SWITCHABLE_FOR[cls], **kwargs)
 
 
 REGISTRY: tuple[StochasticLayer, ...] = (
     # Subclasses before their bases: SpatialDropout* are Dropout subclasses.
-    _dropout("SpatialDropout1D", _SPATIAL, bit_mask=True),
-    _dropout("SpatialDropout2D", _SPATIAL, bit_mask=True),
-    _dropout("SpatialDropout3D", _SPATIAL, bit_mask=True),
+    _dropout("SpatialDropout1D", _SPATIAL, bit_mask=True, feature_maps=True),
+    _dropout("SpatialDropout2D", _SPATIAL, bit_mask=True, feature_maps=True),
+    _dropout("SpatialDropout3D", _SPATIAL, bit_mask=True, feature_maps=True),
     _dropout("GaussianDropout", "multiplicative Gaussian noise N(1, rate / (1 - rate)) per element"),
     _dropout("AlphaDropout", "alpha dropout per element (keeps a self-normalising mean and variance)"),
     _dropout("Dropout", _DROPOUT, bit_mask=True),

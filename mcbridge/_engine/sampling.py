@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keras
 
+from mcbridge._engine import registry
 from mcbridge._engine.graph import spatial_dims
 from mcbridge._engine.masks import bit_mask
 
@@ -34,11 +35,9 @@ class BitMaskSampling:
     def _noise_shape(self, shape, rank: int):
         import tensorflow as tf
 
-        if isinstance(self, keras.layers.SpatialDropout1D):
-            return tf.stack([shape[0], 1, shape[2]])
-        if isinstance(self, (keras.layers.SpatialDropout2D, keras.layers.SpatialDropout3D)):
+        if registry.entry_for(self).feature_maps:  # one mask entry per (row, channel)
             ones = [1] * (rank - 2)
-            if self.data_format == "channels_first":
+            if getattr(self, "data_format", "channels_last") == "channels_first":
                 return tf.stack([shape[0], shape[1], *ones])
             return tf.stack([shape[0], *ones, shape[rank - 1]])
         if self.noise_shape is None:
