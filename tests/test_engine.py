@@ -106,3 +106,18 @@ def test_plan_is_a_frozen_value_and_the_model_gets_no_attributes(x_small):
     assert layout == plan.layout_for(model)  # a value: the same model gives an equal layout
     chunks = plan.chunk_plan(10, 7, 4, row_bytes=100, budget=1000)
     assert (chunks.k, chunks.m, chunks.n_chunks) == (1, 7, 10)
+
+
+def test_the_cache_does_not_keep_a_model_alive(x_small):
+    import gc
+    import weakref
+
+    from mcbridge._engine.run import _SAMPLERS
+
+    model = _head(mcbridge.layers.DropConnectDense(4, rate=0.5), keras.layers.Dropout(0.2))
+    mcbridge.mc_predict(model, x_small, n_samples=2, seed=0)
+    assert model in _SAMPLERS
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None

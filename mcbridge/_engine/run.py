@@ -154,7 +154,8 @@ class Sampler:
         self._model_ids = {id(layer) for layer in iter_layers(model)}
         self._parts = {None: self._parts_of(self.suffix)}
         if layout.per_replica:  # built per replica count, on demand
-            self._rebuild = lambda m: _build(model, layout, spec, replicas=m)[1]
+            model_ref = weakref.ref(model)  # (the cache must not keep the model alive)
+            self._rebuild = lambda m: _build(model_ref(), layout, spec, replicas=m)[1]
         self._prefix_fn = _compile(self._run_prefix) if self.prefix is not None else None
         self._suffix_fns: dict[tuple, Callable] = {}
 
