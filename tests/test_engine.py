@@ -53,6 +53,24 @@ def test_unsupported_recurrent_and_attention_dropout_are_refused():
         mcbridge.mc_predict(model, np.zeros((2, 5, 4), "float32"))
 
 
+class _Block(keras.layers.Layer):
+    """A custom layer whose randomness sits in a Keras sublayer."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(4)
+        self.drop = keras.layers.Dropout(0.5)
+
+    def call(self, x, training=False):
+        return self.drop(self.dense(x), training=training)
+
+
+def test_randomness_inside_a_custom_layer_is_refused(x_small):
+    # Its dropout would run in inference mode, i.e. not at all: refused, not silently deterministic.
+    with pytest.raises(ValueError, match=r"'block' \(_Block\) draws random numbers"):
+        mcbridge.mc_predict(_head(_Block(name="block"), keras.layers.Dropout(0.5)), x_small)
+
+
 def test_recurrent_layer_without_dropout_is_deterministic():
     model = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4), keras.layers.Dropout(0.5),
                               keras.layers.Dense(2, activation="softmax")])
