@@ -303,5 +303,7 @@ def switchable_class(layer) -> type:
         return entry.switchable
     raise TypeError(
         f"Layer {layer.name!r} ({type(layer).__name__}) is not a supported "
-        f"dropout layer. Supported: {', '.join(b.__name__ for b in SWITCHABLE_FOR)}."
+        f"dropout layer. Supported: {', '.join(b.__name__ for b in SWITCHABLE_FOR)} "
+        "(recurrent layers with dropout or recurrent_dropout > 0), and the "
+        "DropConnect layers."
     )
