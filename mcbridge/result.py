@@ -46,6 +46,8 @@ class MCResult:
             `samples[i, c, s]` is output `c` for input `i` in sample `s`.
             `mc_predict` produces it in column-major (Fortran) order, the
             layout R arrays use, so it crosses to R without a transpose.
+        noise_variance: The predicted noise variance (regression from a
+            heteroscedastic model), shape of `samples`, or None.
 
     Raises:
         ValueError: `samples` is not 3-d, or `task`, `class_names` or
