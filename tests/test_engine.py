@@ -8,8 +8,7 @@ import pytest
 
 import mcbridge
 from mcbridge._engine import plan, registry
-from mcbridge._engine.run import sampler_for
-from mcbridge.predict import _input_spec
+from mcbridge.predict import _sampler_for
 from mcbridge.switch import iter_layers
 
 
@@ -115,7 +114,7 @@ def test_plan_is_a_frozen_value_and_the_model_gets_no_attributes(x_small):
     for layer in iter_layers(model):
         assert not hasattr(layer, "live") and not hasattr(layer, "pool_windows")
         assert set(vars(layer)) == set(before[id(layer)])  # nothing written onto the user's layers
-    layout = sampler_for(model, _input_spec).layout
+    layout = _sampler_for(model).layout
     with pytest.raises(dataclasses.FrozenInstanceError):
         layout.first = 0
     # 13x15 -> conv2 -> 12x14 -> [dropout] -> pool -> 6x7 -> conv2 -> 5x6 -> pool -> 2x3: the last
