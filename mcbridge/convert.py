@@ -7,15 +7,11 @@ from collections.abc import Callable
 import keras
 
 from mcbridge._checks import check_model
+from mcbridge._engine.graph import is_graph_model as _is_graph_model
 from mcbridge.layers import is_dropout_layer, is_switchable, switchable_class
 from mcbridge.switch import iter_layers
 
 __all__ = ["make_switchable", "clone_with_dropout"]
-
-
-def _is_graph_model(model) -> bool:
-    """Sequential and functional models: the ones Keras can rebuild by graph."""
-    return isinstance(model, keras.Sequential) or type(model).__name__ == "Functional"
 
 
 def clone_with_dropout(
@@ -89,7 +85,15 @@ def make_switchable(model: keras.Model) -> keras.Model:
         recursive=True,
     )
     for old, new in zip(iter_layers(model), iter_layers(switchable)):
-        if not hasattr(old, "layers") and not is_dropout_layer(old):
+        if hasattr(old, "layers"):
+            continue
+        if is_switchable(new) and not is_switchable(old):
+            # The same weights plus the switch (left off): Keras dropout has
+            # none, a recurrent layer its kernels.
+            weights = [w for w in new.weights if w is not new.mc_switch]
+            for weight, value in zip(weights, old.get_weights(), strict=True):
+                weight.assign(value)
+        else:
             new.set_weights(old.get_weights())
     if model.compiled:
         switchable.compile_from_config(model.get_compile_config())

@@ -1,7 +1,8 @@
 """Dropout layers whose Monte Carlo mode can be switched on and off at runtime.
 
-Each class subclasses the Keras layer of the same name and overrides only
-`call`. In training (`fit`, `train_on_batch`, `model(x, training=True)`) they
+Each `MC*` class subclasses the Keras layer of the same name and overrides only
+`call`; `DropConnectDense` and `DropConnectConv2D` are `Dense` and `Conv2D`
+that drop weights instead of activations. In training (`fit`, `train_on_batch`, `model(x, training=True)`) they
 drop exactly like the Keras layer. In inference they drop only while their MC
 switch is on. The switch is a non-trainable boolean variable read inside the
 graph, so toggling it takes effect in `model.predict()` even after Keras has
@@ -21,6 +22,11 @@ __all__ = [
     "MCSpatialDropout3D",
     "MCGaussianDropout",
     "MCAlphaDropout",
+    "DropConnectDense",
+    "DropConnectConv2D",
+    "MCLSTM",
+    "MCGRU",
+    "MCSimpleRNN",
     "SWITCHABLE_FOR",
     "is_dropout_layer",
     "is_switchable",
@@ -69,7 +75,7 @@ class _MCSwitch:
         return ops.cond(
             self.mc_switch.value,
             lambda: drop(inputs, training=True),
-            lambda: inputs,
+            lambda: drop(inputs, training=False),
         )
 
     def get_config(self):
@@ -109,6 +115,143 @@ class MCAlphaDropout(_MCSwitch, keras.layers.AlphaDropout):
     """`keras.layers.AlphaDropout` with a runtime MC switch."""
 
 
+class _DropConnect:
+    """Mixin for `Dense` / `Conv2D`: in training (and MC mode) the kernel's weights are dropped.
+
+    Each call draws one Bernoulli mask over the kernel (shared by the rows of
+    the batch), keeps each weight with probability `1 - rate` and scales the
+    kept ones by `1 / (1 - rate)`, so the expected output is that of the
+    layer without dropout. The bias is not dropped.
+    """
+
+    def __init__(self, *args, rate: float = 0.5, seed: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(
+                "Invalid value received for argument `rate`. Expected a float "
+                f"in [0, 1). Received: rate={rate!r}"
+            )
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def dropped_kernel(self, replicas: int | None = None):
+        """The kernel with weights dropped (scaled); `(replicas, *kernel.shape)` if `replicas`."""
+        kernel = self.kernel
+        if replicas is not None:
+            kernel = ops.broadcast_to(kernel[None], (replicas, *kernel.shape))
+        if self.rate == 0:
+            return kernel
+        return keras.random.dropout(kernel, self.rate, seed=self.seed_generator)
+
+    def call(self, inputs, training=False):
+        return self.apply_kernel(inputs, self.dropped_kernel() if training else self.kernel)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+    # Keras' Dense saves only its kernel and bias: save every weight
+    # (the MC switch included), in order.
+    def save_own_variables(self, store):
+        for i, weight in enumerate(self.weights):
+            store[str(i)] = weight
+
+    def load_own_variables(self, store):
+        if len(store.keys()) != len(self.weights):
+            raise ValueError(
+                f"Layer {self.name!r} expected {len(self.weights)} variables, but "
+                f"received {len(store.keys())} variables during loading."
+            )
+        for i, weight in enumerate(self.weights):
+            weight.assign(store[str(i)])
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class DropConnectDense(_MCSwitch, _DropConnect, keras.layers.Dense):
+    """`keras.layers.Dense` with DropConnect (`rate` of its weights dropped) and an MC switch.
+
+    Args:
+        units: As for `Dense`.
+        rate: Fraction of the kernel's weights dropped, in `[0, 1)`.
+        seed: Seed of the layer's own random state.
+        mc_enabled: Drop weights in inference too (the runtime MC switch).
+        **kwargs: Any other `Dense` argument.
+
+    Input shape `(batch, ..., in)`; output `(batch, ..., units)`. With MC off
+    and in inference it is exactly `Dense`.
+    """
+
+    def apply_kernel(self, inputs, kernel):
+        x = ops.matmul(inputs, kernel)
+        if self.bias is not None:
+            x = ops.add(x, self.bias)
+        return x if self.activation is None else self.activation(x)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class DropConnectConv2D(_MCSwitch, _DropConnect, keras.layers.Conv2D):
+    """`keras.layers.Conv2D` with DropConnect (`rate` of its weights dropped) and an MC switch.
+
+    Args:
+        filters, kernel_size: As for `Conv2D`.
+        rate: Fraction of the kernel's weights dropped, in `[0, 1)`.
+        seed: Seed of the layer's own random state.
+        mc_enabled: Drop weights in inference too (the runtime MC switch).
+        **kwargs: Any other `Conv2D` argument.
+
+    Shapes as `Conv2D`. With MC off and in inference it is exactly `Conv2D`.
+    """
+
+    def apply_kernel(self, inputs, kernel):
+        return self.add_bias_and_activate(self.convolution_op(inputs, kernel))
+
+    def add_bias_and_activate(self, outputs):
+        """The bias and activation of `Conv2D`, on convolved `outputs`."""
+        if self.use_bias:
+            if self.data_format == "channels_last":
+                shape = (1,) * (self.rank + 1) + (self.filters,)
+            else:
+                shape = (1, self.filters) + (1,) * self.rank
+            outputs = ops.add(outputs, ops.reshape(self.bias, shape))
+        return outputs if self.activation is None else self.activation(outputs)
+
+
+class _MCRecurrentSwitch(_MCSwitch):
+    """The MC switch for a Keras recurrent layer's `dropout` / `recurrent_dropout`.
+
+    With the switch on, inference draws Keras' variational masks: one mask
+    per sequence on the inputs and one on the recurrent state, the same at
+    every time step (Gal & Ghahramani, 2016).
+    """
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        rnn_call = super(_MCSwitch, self).call  # the Keras layer's, past _MCSwitch.call
+
+        def run(drop):
+            return rnn_call(sequences, initial_state=initial_state, mask=mask, training=drop)
+
+        if training:
+            return run(True)
+        if self.mc_switch is None:
+            return run(self._mc_initial)
+        return ops.cond(self.mc_switch.value, lambda: run(True), lambda: run(False))
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MCLSTM(_MCRecurrentSwitch, keras.layers.LSTM):
+    """`keras.layers.LSTM` whose `dropout` / `recurrent_dropout` can be on in inference."""
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MCGRU(_MCRecurrentSwitch, keras.layers.GRU):
+    """`keras.layers.GRU` whose `dropout` / `recurrent_dropout` can be on in inference."""
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MCSimpleRNN(_MCRecurrentSwitch, keras.layers.SimpleRNN):
+    """`keras.layers.SimpleRNN` whose `dropout` / `recurrent_dropout` can be on in inference."""
+
+
 # Keras dropout class -> its switchable counterpart. Order matters for
 # isinstance look-ups: subclasses before their bases.
 SWITCHABLE_FOR: dict[type, type] = {
@@ -118,21 +261,33 @@ SWITCHABLE_FOR: dict[type, type] = {
     keras.layers.GaussianDropout: MCGaussianDropout,
     keras.layers.AlphaDropout: MCAlphaDropout,
     keras.layers.Dropout: MCDropout,
+    keras.layers.LSTM: MCLSTM,
+    keras.layers.GRU: MCGRU,
+    keras.layers.SimpleRNN: MCSimpleRNN,
 }
 
 def is_switchable(layer) -> bool:
-    """True for the mcbridge MC-switchable dropout layers."""
+    """True for the mcbridge MC-switchable layers."""
     return isinstance(layer, _MCSwitch)
 
 
 def is_dropout_layer(layer) -> bool:
-    """True for any dropout layer mcbridge can sample from (Keras' or ours)."""
-    return isinstance(layer, tuple(SWITCHABLE_FOR))
+    """True for any dropout layer mcbridge can make switchable (Keras' or ours).
+
+    The look-up goes through the engine's registry of stochastic layers
+    (`mcbridge._engine.registry`), which says how each one samples.
+    """
+    from mcbridge._engine import registry
+
+    return registry.switchable_entry(layer) is not None
 
 
 def keras_dropout_class(layer) -> type | None:
     """The Keras dropout class of `layer` (a key of `SWITCHABLE_FOR`), or None."""
-    return next((base for base in SWITCHABLE_FOR if isinstance(layer, base)), None)
+    from mcbridge._engine import registry
+
+    entry = registry.switchable_entry(layer)
+    return None if entry is None else entry.cls
 
 
 def switchable_class(layer) -> type:
@@ -141,10 +296,14 @@ def switchable_class(layer) -> type:
     Raises:
         TypeError: `layer` is not a supported dropout layer.
     """
-    base = keras_dropout_class(layer)
-    if base is not None:
-        return SWITCHABLE_FOR[base]
+    from mcbridge._engine import registry
+
+    entry = registry.switchable_entry(layer)
+    if entry is not None:
+        return entry.switchable
     raise TypeError(
         f"Layer {layer.name!r} ({type(layer).__name__}) is not a supported "
-        f"dropout layer. Supported: {', '.join(b.__name__ for b in SWITCHABLE_FOR)}."
+        f"dropout layer. Supported: {', '.join(b.__name__ for b in SWITCHABLE_FOR)} "
+        "(recurrent layers with dropout or recurrent_dropout > 0), and the "
+        "DropConnect layers."
     )

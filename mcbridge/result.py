@@ -33,18 +33,34 @@ class MCResult:
             which measures apply.
         class_names: Optional names of the classes (or outputs), one per
             entry of axis 1.
+        noise_variance: Regression only, optional: the variance of the noise
+            around each sample's output as the model predicts it (a
+            heteroscedastic model's exponentiated log-variance head), same
+            shape as `samples`. It splits the predictive variance into its
+            aleatoric part (`aleatoric_variance`, the mean predicted noise)
+            and its epistemic part (`epistemic_variance`, the spread of the
+            sampled means), after the law of total variance.
 
     Attributes:
         samples: `float32` array of shape `(n, classes, samples)`;
             `samples[i, c, s]` is output `c` for input `i` in sample `s`.
             `mc_predict` produces it in column-major (Fortran) order, the
             layout R arrays use, so it crosses to R without a transpose.
+        noise_variance: The predicted noise variance (regression from a
+            heteroscedastic model), shape of `samples`, or None.
 
     Raises:
-        ValueError: `samples` is not 3-d, or `task` or `class_names` is invalid.
+        ValueError: `samples` is not 3-d, or `task`, `class_names` or
+            `noise_variance` is invalid.
     """
 
-    def __init__(self, samples, task: str = "classification", class_names: Sequence[str] | None = None):
+    def __init__(
+        self,
+        samples,
+        task: str = "classification",
+        class_names: Sequence[str] | None = None,
+        noise_variance=None,
+    ):
         samples = np.asarray(samples)
         if samples.ndim != 3:
             raise ValueError(
@@ -64,7 +80,17 @@ class MCResult:
                     f"{samples.shape[1]} names (one per entry of axis 1). "
                     f"Received: {len(class_names)} names"
                 )
+        if noise_variance is not None:
+            noise_variance = np.asarray(noise_variance)
+            if task != "regression" or noise_variance.shape != samples.shape:
+                raise ValueError(
+                    "Invalid value received for argument `noise_variance`. Expected "
+                    f"an array of shape {samples.shape} (that of `samples`) for "
+                    f"task='regression'. Received: shape={noise_variance.shape}, task={task!r}"
+                )
+            noise_variance = noise_variance.astype(np.float32, copy=False)
         self.samples = samples.astype(np.float32, copy=False)
+        self.noise_variance = noise_variance
         self.task = task
         self.class_names = class_names
         self._cache: dict[str, np.ndarray] = {}
@@ -114,6 +140,44 @@ class MCResult:
     def std(self) -> np.ndarray:
         """Square root of `variance`, shape `(n, classes)`."""
         return np.sqrt(self.variance)
+
+    def _noise_only(self, what: str) -> None:
+        if self.noise_variance is None:
+            raise ValueError(
+                f"`{what}` needs the noise variance a heteroscedastic model predicts, "
+                "and this result has none. Predict with a model whose output holds "
+                "means and log-variances: mc_predict(..., task=\"regression\", "
+                "heteroscedastic=True)."
+            )
+
+    @property
+    def aleatoric_variance(self) -> np.ndarray:
+        """Mean over samples of the predicted noise variance: `float64` `(n, outputs)`.
+
+        Raises:
+            ValueError: the result has no `noise_variance`.
+        """
+        self._noise_only("aleatoric_variance")
+        return self._cached("aleatoric", lambda: self.noise_variance.mean(axis=2, dtype=np.float64))
+
+    @property
+    def epistemic_variance(self) -> np.ndarray:
+        """The spread of the sampled outputs: `variance` (ddof = 1), `(n, outputs)`."""
+        return self.variance
+
+    @property
+    def predictive_variance(self) -> np.ndarray:
+        """`epistemic_variance + aleatoric_variance`, shape `(n, outputs)`.
+
+        Raises:
+            ValueError: the result has no `noise_variance`.
+        """
+        return self.epistemic_variance + self.aleatoric_variance
+
+    @property
+    def predictive_std(self) -> np.ndarray:
+        """Square root of `predictive_variance`, shape `(n, outputs)`."""
+        return np.sqrt(self.predictive_variance)
 
     @property
     def predicted_class(self) -> np.ndarray:

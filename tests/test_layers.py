@@ -62,3 +62,20 @@ def test_switch_is_not_trainable():
 def test_switchable_class_rejects_other_layers():
     with pytest.raises(TypeError, match="not a supported dropout layer"):
         switchable_class(keras.layers.Dense(3))
+
+
+@pytest.mark.parametrize("keras_cls,mc_cls", [(keras.layers.LSTM, mcbridge.MCLSTM),
+                                              (keras.layers.GRU, mcbridge.MCGRU),
+                                              (keras.layers.SimpleRNN, mcbridge.MCSimpleRNN)])  # fmt: skip
+def test_recurrent_layers_count_as_dropout_only_with_a_rate(keras_cls, mc_cls):
+    assert switchable_class(keras_cls(3, recurrent_dropout=0.1)) is mc_cls
+    assert is_dropout_layer(keras_cls(3, dropout=0.1)) and is_dropout_layer(mc_cls(3, dropout=0.1))
+    assert not is_dropout_layer(keras_cls(3))  # no rate: deterministic, nothing to switch
+    with pytest.raises(TypeError, match="not a supported dropout layer"):
+        switchable_class(keras_cls(3))
+
+
+def test_dropconnect_layers_are_their_own_switchable_class():
+    layer = mcbridge.DropConnectDense(3, rate=0.2)
+    assert is_switchable(layer) and is_dropout_layer(layer) and switchable_class(layer) is mcbridge.DropConnectDense
+    assert isinstance(mcbridge.DropConnectConv2D(2, 3), keras.layers.Conv2D)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import mcbridge
+from mcbridge._engine import graph, registry
 from conftest import plain_keras_model
 
 
@@ -94,6 +95,16 @@ def _functional_residual():
     return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
 
 
+def _dropconnect_residual():
+    # Per-replica weight masks in a general graph (the suffix is built for each replica count).
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    d = mcbridge.layers.DropConnectConv2D(4, 3, rate=0.3, padding="same", seed=1)(h)
+    h = keras.layers.Flatten()(keras.layers.Add()([h, d]))
+    h = mcbridge.layers.DropConnectDense(8, rate=0.5, seed=2)(h)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
+
+
 def _functional_two_dropouts():
     inputs = keras.Input((8, 8, 1))
     h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
@@ -116,9 +127,13 @@ def _functional_two_dropouts():
         _dropout_first_cropped,
         _functional_two_dropouts,
         _functional_residual,
+        _dropconnect_residual,
+        lambda: keras.Sequential([keras.Input((6, 3)), keras.layers.Dense(4),
+                                  keras.layers.GRU(5, dropout=0.3, recurrent_dropout=0.2, seed=1),
+                                  keras.layers.Dense(3, activation="softmax")]),
     ],
     ids=["seed-cnn", "head-only-dropout", "valid-odd-sizes", "dropout-first-cropped", "functional-chain",
-         "functional-residual"],
+         "functional-residual", "dropconnect-residual", "recurrent"],
 )
 def test_prefix_split_is_exact(make):
     """Running the deterministic prefix once gives what full replication gives, for the same masks."""
@@ -154,7 +169,7 @@ def test_functional_chain_samples_like_its_sequential_twin():
 def test_sampling_masks_drop_at_the_rate_and_rescale(rate):
     inputs = keras.Input((1000,))
     model = keras.Model(inputs, keras.layers.Dropout(rate)(inputs))
-    view = mcbridge.predict.clone_with_dropout(model, mcbridge.predict._sampling_copy)
+    view = graph.rebuild(model, registry.sampling_copy)
     out = keras.ops.convert_to_numpy(view(np.ones((1000, 1000), "float32"), training=False))
     dropped = np.mean(out == 0)
     assert abs(dropped - rate) < 5 * np.sqrt(rate * (1 - rate) / out.size)
@@ -165,7 +180,7 @@ def test_spatial_dropout_masks_whole_channels_per_replica():
     inputs = keras.Input((4, 4, 8))
     h = keras.layers.SpatialDropout2D(0.5)(inputs)
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(h)))
-    view = mcbridge.predict.clone_with_dropout(model, mcbridge.predict._sampling_copy)
+    view = graph.rebuild(model, registry.sampling_copy)
     drop = next(l for l in view.layers if mcbridge.layers.is_dropout_layer(l))
     out = keras.ops.convert_to_numpy(drop(np.ones((64, 4, 4, 8), "float32")))
     per_channel = out.reshape(64, 16, 8)
@@ -284,3 +299,70 @@ def test_mcresult_from_any_array():
     assert np.all(np.isnan(r.variance))  # one sample: undefined, as R's var()
     with pytest.raises(ValueError, match=r"\(n, classes, samples\)"):
         mcbridge.MCResult(np.zeros((2, 4)))
+
+
+def _regression_model(outputs=2):
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Dense(16, activation="relu")(keras.layers.Flatten()(inputs))
+    h = keras.layers.Dropout(0.3)(h)
+    return keras.Model(inputs, keras.layers.Dense(outputs)(h))  # real-valued outputs
+
+
+def test_regression_task_returns_real_valued_samples(x_small):
+    model = _regression_model()
+    with pytest.raises(ValueError, match=r'from_logits=True.*task="regression"'):
+        mcbridge.mc_predict(model, x_small, n_samples=3)
+    result = mcbridge.mc_predict(model, x_small, n_samples=9, seed=1, task="regression")
+    assert result.task == "regression" and result.samples.shape == (6, 2, 9)
+    assert result.samples.flags["F_CONTIGUOUS"]
+    assert np.all(result.std > 0)
+    with pytest.raises(ValueError, match="task='regression'"):
+        result.predictive_entropy()
+    with pytest.raises(ValueError, match="heteroscedastic=True"):
+        result.aleatoric_variance  # noqa: B018  (no noise head)
+    # Same seed, same masks: the regression samples are the classifier path's raw outputs.
+    again = mcbridge.mc_predict(model, x_small, n_samples=9, seed=1, task="regression")
+    np.testing.assert_array_equal(result.samples, again.samples)
+
+
+def test_heteroscedastic_regression_splits_the_variance(x_small):
+    model = _regression_model(outputs=4)  # 2 means, then 2 log-variances
+    raw = mcbridge.mc_predict(model, x_small, n_samples=8, seed=2, task="regression")
+    het = mcbridge.mc_predict(model, x_small, n_samples=8, seed=2, task="regression", heteroscedastic=True)
+    assert het.samples.shape == het.noise_variance.shape == (6, 2, 8)
+    np.testing.assert_array_equal(het.samples, raw.samples[:, :2])
+    np.testing.assert_array_equal(het.noise_variance, np.exp(raw.samples[:, 2:]))
+    np.testing.assert_allclose(het.aleatoric_variance, np.exp(raw.samples[:, 2:]).mean(axis=2), rtol=1e-6)
+    np.testing.assert_array_equal(het.epistemic_variance, het.variance)
+    np.testing.assert_allclose(het.predictive_variance, het.variance + het.aleatoric_variance)
+    np.testing.assert_allclose(het.predictive_std**2, het.predictive_variance)
+    assert np.all(het.predictive_variance > het.epistemic_variance)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(task="clustering"), ValueError, "`task`.*Received: task='clustering'"),
+        (dict(task="regression", from_logits=True), ValueError, "`from_logits`.*regression"),
+        (dict(heteroscedastic=True), ValueError, "`heteroscedastic`.*task='regression'"),
+        (dict(task="regression", heteroscedastic="yes"), TypeError, "`heteroscedastic`"),
+    ],
+)
+def test_bad_task_arguments(x_small, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        mcbridge.mc_predict(_regression_model(), x_small, n_samples=2, **kwargs)
+
+
+def test_heteroscedastic_needs_an_even_output(x_small):
+    with pytest.raises(ValueError, match="3 outputs.*even"):
+        mcbridge.mc_predict(_regression_model(3), x_small, n_samples=2, task="regression", heteroscedastic=True)
+
+
+def test_mcresult_noise_variance_is_checked():
+    samples = np.zeros((2, 3, 4))
+    with pytest.raises(ValueError, match="`noise_variance`"):
+        mcbridge.MCResult(samples, task="regression", noise_variance=np.ones((2, 3, 5)))
+    with pytest.raises(ValueError, match="`noise_variance`"):
+        mcbridge.MCResult(samples, noise_variance=np.ones((2, 3, 4)))  # classification
+    r = mcbridge.MCResult(samples, task="regression", noise_variance=np.full((2, 3, 4), 2.0))
+    np.testing.assert_array_equal(r.predictive_variance, np.full((2, 3), 2.0))

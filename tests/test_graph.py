@@ -3,15 +3,12 @@ import numpy as np
 import pytest
 
 import mcbridge
-from mcbridge._extent import cropping_layer, needed_input_extents
-from mcbridge.convert import clone_with_dropout
-from mcbridge.predict import _crops_pointwise, _sampling_copy
+from mcbridge._engine.graph import cropping_layer, crops_pointwise, needed_input_extents
 
 
 def _view_needs(model):
-    """The predictor's view of a Sequential model: its dropouts pass regions through."""
-    view = clone_with_dropout(model, _sampling_copy)
-    return needed_input_extents(view.layers, passes=_crops_pointwise)
+    """The predictor's reading of a Sequential model: its bit-mask dropouts pass regions through."""
+    return needed_input_extents(model.layers, passes=crops_pointwise)
 
 
 def _needs(*layers, input_shape):

@@ -1,0 +1,108 @@
+"""What MC prediction computes where: a value built from the model and the request.
+
+`layout_for(model, split)` reads the model once (cached with its compiled
+functions) and says what runs once per input (the deterministic prefix), where
+its output is cropped, what is replicated per MC sample and which steps are
+fused. `chunk_plan(...)` adds the request: how many inputs `k` and samples `m`
+one compiled call takes. Both are frozen dataclasses; nothing is written onto
+the model or its layers. The sampling copies get their part of the layout
+(`live`, `pool_windows`) when they are constructed (`graph`, `run`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+
+from mcbridge._engine import graph, registry
+from mcbridge.switch import iter_layers
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """How one model is sampled, whatever the request.
+
+    Attributes:
+        split: Whether the deterministic prefix runs once per input (the
+            fast path); False is the reference that runs every layer on
+            every replica.
+        chain: The model's layers if its graph is one chain (a Sequential
+            model or a functional chain), else None (a general graph, split
+            at the first sampled layer's input when every path goes through it).
+        first: Chain index of the first layer that is, or contains, a
+            sampled layer (None for a general graph).
+        live: Per chain position: for a bit-mask layer that passes regions
+            on, the leading spatial region of its input that the output
+            depends on (None: all of it, or not such a layer).
+        pool_window: Chain index of the dropout whose masks are drawn in
+            2x2 windows for the max-pool after it (None: no such fusion).
+        crop: `(full, needed)` spatial extents: the prefix output is cropped
+            to its leading `needed` region once per input (None: no crop).
+        fused_head: The first sampled layer is applied to the broadcast
+            prefix output instead of a tiled copy (and, with `pool_window`
+            at `first`, pooled in the same step).
+        per_replica: Some sampled layer draws one mask per MC replica
+            (DropConnect): the suffix is built for each replica count `m`.
+    """
+
+    split: bool
+    chain: tuple | None
+    first: int | None
+    live: tuple
+    pool_window: int | None
+    crop: tuple | None
+    fused_head: bool
+    per_replica: bool = False
+
+
+def layout_for(model: keras.Model, split: bool = True) -> Layout:
+    """The `Layout` of a Sequential or functional `model` with at least one sampled layer."""
+    chain = graph.as_chain(model)
+    per_replica = any(registry.is_sampled(l) and registry.is_per_replica(l) for l in iter_layers(model))
+    if chain is None:
+        return Layout(split, None, None, (), None, None, False, per_replica)
+    first = next(i for i, layer in enumerate(chain) if graph.contains_sampled(layer))
+    needs = graph.needed_input_extents(chain, passes=graph.crops_pointwise)
+    # `live` is what each bit-mask layer masks: the same in both modes, so
+    # the fast path and the reference draw the same masks.
+    live = tuple(need if registry.is_bit_mask(layer) else None for layer, need in zip(chain, needs))
+    pool_window = None
+    if first + 1 < len(chain) and graph.pools_in_windows(chain[first], chain[first + 1], live[first]):
+        pool_window = first
+    crop = None
+    if split and live[first] is not None:  # only a bit-mask layer that passes regions on has one
+        crop = (graph.spatial_dims(chain[first].input.shape), live[first])
+    fused_head = split and registry.is_bit_mask(chain[first])
+    return Layout(split, tuple(chain), first, live, pool_window, crop, fused_head, per_replica)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkPlan:
+    """The request's share of the plan: `k` inputs x `m` samples per compiled call.
+
+    Attributes:
+        n: Inputs.
+        n_samples: MC samples per input.
+        k: Inputs per compiled call (the last chunk is padded to `k`).
+        m: Replicas per input in one call (the last sample block draws `m`
+            and keeps what it needs).
+    """
+
+    n: int
+    n_samples: int
+    k: int
+    m: int
+
+    @property
+    def n_chunks(self) -> int:
+        """Compiled calls the run makes."""
+        return -(-self.n // self.k) * -(-self.n_samples // self.m)
+
+
+def chunk_plan(n: int, n_samples: int, batch_size: int, row_bytes: int, budget: int) -> ChunkPlan:
+    """Inputs `k` and samples `m` per compiled call, `k * m` rows of `row_bytes` within `budget`."""
+    max_rows = max(1, budget // row_bytes)
+    m = min(n_samples, max_rows)
+    k = max(1, min(batch_size, n, max_rows // m))
+    return ChunkPlan(n, n_samples, k, m)

@@ -1,0 +1,298 @@
+"""The compiled functions of one model and the chunk loop.
+
+A `Sampler` rebuilds the model's graph once (cached per model) around the
+*same* layers and weights, with every sampled layer replaced by an
+always-sampling copy (`registry.sampling_copy`), and splits it as its
+`plan.Layout` says:
+
+* the deterministic prefix runs once per input, and its output is cropped
+  to the region the model's output depends on;
+* its output is replicated along the batch axis, one replica per MC sample,
+  and the stochastic suffix runs on all replicas in one compiled call, so
+  each replica draws its own masks. The first sampled layer of a chain is
+  applied to the broadcast prefix output, so the replicas are never copied;
+  when a 2x2 max-pool follows it, the two run as one step.
+
+Calls have a fixed shape (`k` inputs x `m` samples, the last chunk padded),
+so the compiled functions are traced once. Every other layer runs in
+inference mode (BatchNormalization uses its moving statistics).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import weakref
+from collections.abc import Callable
+
+import keras
+import numpy as np
+
+from mcbridge._engine import graph, registry
+from mcbridge._engine.plan import ChunkPlan, Layout, layout_for
+from mcbridge.switch import iter_layers
+
+
+def _compile(fn):
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=False, reduce_retracing=True)
+    return fn
+
+
+def activation_bytes(model) -> int:
+    """Bytes of all layer outputs of `model` for one row (an upper bound)."""
+    total = 0
+    for layer in iter_layers(model):
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):
+            continue
+        total += 4 * int(np.prod([d for d in shape[1:] if d is not None], dtype=np.int64))
+    return max(total, 4)
+
+
+def _build(model: keras.Model, layout: Layout, input_spec, replicas: int | None = None):
+    """`(prefix or None, suffix)`: the rebuilt graph split as `layout` says.
+
+    `replicas`: the `m` that per-replica copies (DropConnect) are built for.
+    """
+
+    made = set()  # ids of the sampling copies
+
+    def plain_copy(layer):
+        copy = registry.sampling_copy(layer, replicas=replicas)
+        made.add(id(copy))
+        return copy
+
+    if layout.chain is None:
+        # A general graph: cut at the input of the first sampled layer when
+        # every path from the inputs to the outputs goes through it.
+        view = graph.rebuild(model, plain_copy)
+        if not layout.split:
+            return None, view
+        first = next(layer for layer in view.layers if id(layer) in made)
+        try:
+            cut = first.input
+            if cut is view.inputs[0]:
+                return None, view
+            return keras.Model(view.inputs, cut), keras.Model(cut, view.outputs)
+        except Exception:
+            return None, view
+
+    def copy(i, layer):
+        if registry.is_sampled(layer):
+            return registry.sampling_copy(
+                layer, live=layout.live[i], pool_windows=layout.pool_window == i, replicas=replicas
+            )
+        if isinstance(layer, keras.Model) and graph.contains_sampled(layer):
+            return graph.rebuild(layer, plain_copy)
+        return layer
+
+    layers = [copy(i, layer) for i, layer in enumerate(layout.chain)]
+    view = graph.chain_model(input_spec, layers)
+    if not layout.split:  # the reference: every layer runs on every replica
+        return None, view
+    first = layout.first
+    if layout.crop is None and first == 0:
+        return None, view
+    crop = [] if layout.crop is None else [graph.cropping_layer(*layout.crop)]
+    prefix = graph.chain_model(input_spec, [*layers[:first], *crop])
+    suffix = keras.Sequential([keras.Input(prefix.outputs[0].shape[1:]), *layers[first:]])
+    return prefix, suffix
+
+
+@dataclasses.dataclass(frozen=True)
+class _Parts:
+    """The stochastic suffix for one replica count, and what runs it."""
+
+    suffix: keras.Model
+    head: keras.layers.Layer | None  # the first sampled layer, fused with the replication
+    rest: keras.Model | None  # what follows the head (and its fused pool)
+    generators: list  # its sampling copies' seed generators, in a fixed order
+
+
+class Sampler:
+    """Compiled prefix / suffix functions for one model (cached per model).
+
+    Attributes:
+        layout: The model's `plan.Layout`.
+        prefix, suffix: The split rebuilt graph (prefix None: nothing runs once).
+        n_outputs: Entries of the model's output per sample (classes).
+        row_bytes: Activation bytes of one replica in the suffix (chunking).
+    """
+
+    def __init__(self, model: keras.Model, split: bool, input_spec: Callable[[keras.Model], tuple]):
+        self.signature = tuple(id(layer) for layer in iter_layers(model))
+        if not registry.sampled_layers(iter_layers(model)):  # (refuses unknown randomness)
+            raise ValueError(
+                f"Model {model.name!r} has no dropout layer (nor any other layer "
+                "mcbridge samples), so MC prediction has nothing to sample: every "
+                "sample would be the same prediction. Use a model trained with "
+                "dropout (e.g. mcbridge.build_cnn())."
+            )
+        self.input_shape, self.input_dtype = spec = input_spec(model)
+        if not graph.is_graph_model(model):
+            raise ValueError(
+                f"Model {model.name!r} is a subclassed model "
+                f"({type(model).__name__}); mc_predict needs a Sequential or "
+                "functional model, whose graph it can rebuild. For a subclassed "
+                "model built with mcbridge.layers.MCDropout, switch MC dropout on "
+                "with mcbridge.mc_dropout(model) and call the model yourself."
+            )
+        self.layout = layout = layout_for(model, split)
+        self.prefix, self.suffix = _build(model, layout, spec)
+        out_shape = tuple(self.suffix.outputs[0].shape) if self.suffix.outputs else None
+        if out_shape is None or len(out_shape) != 2 or out_shape[1] is None:
+            raise ValueError(
+                f"Model {model.name!r} has output shape {out_shape}; mc_predict "
+                "needs a model whose output has shape (batch, classes) or (batch, outputs)."
+            )
+        self.n_outputs = int(out_shape[1])
+        self.row_bytes = activation_bytes(self.suffix)
+        self._model_ids = {id(layer) for layer in iter_layers(model)}
+        self._parts = {None: self._parts_of(self.suffix)}
+        if layout.per_replica:  # built per replica count, on demand
+            model_ref = weakref.ref(model)  # (the cache must not keep the model alive)
+            self._rebuild = lambda m: _build(model_ref(), layout, spec, replicas=m)[1]
+        self._prefix_fn = _compile(self._run_prefix) if self.prefix is not None else None
+        self._suffix_fns: dict[tuple, Callable] = {}
+
+    def _parts_of(self, suffix) -> _Parts:
+        # The sampling copies' generators: the layers of `suffix` that are not the model's.
+        generators = [
+            g for layer in iter_layers(suffix) if id(layer) not in self._model_ids
+            for g in registry.seed_generators(layer)
+        ]  # fmt: skip
+        # The first sampled layer applied to the broadcast inputs (and pooled).
+        # (Not in the reference, which runs every layer as it is.)
+        head = rest = None
+        if self.layout.fused_head:
+            head = suffix.layers[0]
+            start = 2 if self.layout.pool_window == self.layout.first else 1
+            if len(suffix.layers) > start:
+                # (The layers' own `.input` is that of the uncropped view.)
+                shape = suffix.inputs[0].shape
+                for layer in suffix.layers[:start]:
+                    shape = layer.compute_output_shape(shape)
+                rest = keras.Sequential([keras.Input(shape[1:]), *suffix.layers[start:]])
+        return _Parts(suffix, head, rest, generators)
+
+    def parts(self, m: int) -> _Parts:
+        """The suffix that runs `m` replicas per input (one for all `m` unless per-replica)."""
+        if not self.layout.per_replica:
+            return self._parts[None]
+        if m not in self._parts:
+            self._parts[m] = self._parts_of(self._rebuild(m))
+        return self._parts[m]
+
+    @property
+    def generators(self) -> list:
+        """The seed generators of the replica-independent suffix."""
+        return self._parts[None].generators
+
+    def _run_prefix(self, x):
+        return self.prefix(x, training=False)
+
+    def suffix_fn(self, m: int, from_logits: bool):
+        """The compiled function: prefix output `(k, ...)` -> samples `(m, outputs, k)`."""
+        key = (m, from_logits)
+        if key not in self._suffix_fns:
+            parts = self.parts(m)
+            suffix, head, rest, n_out = parts.suffix, parts.head, parts.rest, self.n_outputs
+            pooled = self.layout.pool_window is not None and self.layout.pool_window == self.layout.first
+
+            def run(h):
+                k = keras.ops.shape(h)[0]
+                if head is not None:  # first dropout fused with the replication
+                    if pooled:  # ... and with the max-pool after it
+                        reps = head.call_replicated_pooled(h, m)
+                    else:
+                        reps = head.call_replicated(h, m)
+                    out = reps if rest is None else rest(reps, training=False)
+                else:
+                    reps = keras.ops.tile(h, (m,) + (1,) * (len(h.shape) - 1))
+                    out = suffix(reps, training=False)
+                if from_logits:
+                    out = keras.ops.softmax(out, axis=-1)
+                out = keras.ops.reshape(out, (m, k, n_out))
+                return keras.ops.transpose(out, (0, 2, 1))  # (m, outputs, k)
+
+            self._suffix_fns[key] = _compile(run)
+        return self._suffix_fns[key]
+
+    def prefix_out(self, x):
+        return x if self._prefix_fn is None else self._prefix_fn(x)
+
+    def reseed(self, seed: int | None, m: int) -> None:
+        """Fresh, reproducible random state for every sampling copy of the suffix for `m`."""
+        generators = self.parts(m).generators
+        states = np.random.SeedSequence(seed).generate_state(2 * len(generators), np.uint32)
+        for i, g in enumerate(generators):
+            g.state.assign(np.array(states[2 * i : 2 * i + 2] >> 1, dtype=g.state.dtype))
+
+
+_SAMPLERS: "weakref.WeakKeyDictionary[keras.Model, dict[bool, Sampler]]" = weakref.WeakKeyDictionary()
+
+
+def sampler_for(
+    model: keras.Model, input_spec: Callable[[keras.Model], tuple], split: bool = True
+) -> Sampler:
+    """The cached `Sampler` of `model` (rebuilt when its layers changed).
+
+    Args:
+        input_spec: Returns `(input shape, dtype)` of `model` or raises.
+    """
+    samplers = _SAMPLERS.setdefault(model, {})
+    sampler = samplers.get(split)
+    if sampler is None or sampler.signature != tuple(id(l) for l in iter_layers(model)):
+        sampler = samplers[split] = Sampler(model, split, input_spec)
+    return sampler
+
+
+def run_chunks(
+    sampler: Sampler,
+    chunks: ChunkPlan,
+    x: np.ndarray,
+    seed: int | None,
+    from_logits: bool,
+    check: Callable[[np.ndarray], None] | None = None,
+    progress: bool | None = None,
+) -> np.ndarray:
+    """All samples: `float32` array `(n, outputs, n_samples)` in Fortran order.
+
+    Args:
+        check: Called on every block `(draws, outputs, rows)` before it is kept.
+    """
+    n, n_samples, k, m = chunks.n, chunks.n_samples, chunks.k, chunks.m
+    run = sampler.suffix_fn(m, from_logits)
+    sampler.reseed(seed, m)
+    # (samples, outputs, n) in C order == (n, outputs, samples) in Fortran order.
+    out = np.empty((n_samples, sampler.n_outputs, n), dtype=np.float32)
+    bar = _progress_bar(progress, chunks.n_chunks, n * n_samples)
+    step = 0
+    for i0 in range(0, n, k):
+        rows = min(k, n - i0)
+        xb = x[i0 : i0 + rows]
+        if rows < k:  # pad to the traced shape
+            xb = np.concatenate([xb, np.repeat(xb[-1:], k - rows, axis=0)])
+        h = sampler.prefix_out(xb)
+        for s0 in range(0, n_samples, m):
+            draws = min(m, n_samples - s0)
+            block = keras.ops.convert_to_numpy(run(h))[:draws, :, :rows]
+            if check is not None:
+                check(block)
+            out[s0 : s0 + draws, :, i0 : i0 + rows] = block
+            step += 1
+            if bar is not None:
+                bar.update(step)
+    return out.transpose(2, 1, 0)
+
+
+def _progress_bar(progress, n_chunks: int, work: int):
+    if progress is None:
+        progress = n_chunks > 1 and work >= 200_000 and sys.stderr.isatty()
+    if not progress:
+        return None
+    return keras.utils.Progbar(n_chunks, unit_name="chunk")

@@ -1,0 +1,219 @@
+"""Always-sampling copies of the registered stochastic layers (TensorFlow backend).
+
+The copies are built by `registry.sampling_copy` from a layer's config, with
+what the plan decided for them passed at construction (`live`,
+`pool_windows`); they own fresh random state, so the user's layers are never
+called in a way that changes them.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from mcbridge._engine import registry
+from mcbridge._engine.graph import spatial_dims
+from mcbridge._engine.masks import bit_mask
+
+
+class BitMaskSampling:
+    """Mixin for a Keras `Dropout` / `SpatialDropout*` class: always drops, cheap masks.
+
+    Args (keyword, on top of the Keras layer's):
+        live: The leading spatial extents of the input that the model's
+            output depends on (`graph.needed_input_extents`), or None for
+            all of it: only that region is masked.
+        pool_windows: For a plain `Dropout` followed by a 2x2 max-pool: lay
+            the mask bits out window by window, so the replicated path can
+            pool with one reduction (`call_replicated_pooled`).
+    """
+
+    def __init__(self, *args, live: tuple | None = None, pool_windows: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.live = None if live is None else tuple(live)
+        self.pool_windows = bool(pool_windows)
+
+    def _noise_shape(self, shape, rank: int):
+        import tensorflow as tf
+
+        if registry.entry_for(self).feature_maps:  # one mask entry per (row, channel)
+            ones = [1] * (rank - 2)
+            if getattr(self, "data_format", "channels_last") == "channels_first":
+                return tf.stack([shape[0], shape[1], *ones])
+            return tf.stack([shape[0], *ones, shape[rank - 1]])
+        if self.noise_shape is None:
+            return shape
+        return tf.stack([shape[i] if d is None else d for i, d in enumerate(self.noise_shape)])
+
+    def call(self, inputs, training=False):
+        import tensorflow as tf
+
+        full = spatial_dims(inputs.shape)
+        if self.live is not None and full != self.live:
+            # The full-replication reference sees the whole input: mask only
+            # the live region, as the fast path (which crops the rest off
+            # before replicating) does, so both draw the same masks.
+            live = inputs[(slice(None), *(slice(0, e) for e in self.live))]
+            pads = [[0, 0], *([0, f - e] for f, e in zip(full, self.live)), [0, 0]]
+            return tf.pad(self._masked(live), pads)
+        return self._masked(inputs)
+
+    def _masked(self, inputs):
+        import tensorflow as tf
+
+        if self.pool_windows:
+            return self._call_pool_windows(inputs)
+        noise = self._noise_shape(tf.shape(inputs), len(inputs.shape))
+        mask = bit_mask(noise, self.rate, self.seed_generator, inputs.dtype)
+        return inputs if mask is None else inputs * mask
+
+    def _call_pool_windows(self, inputs):
+        """`call` with the mask bits in window-major order: (row, y // 2, x // 2, y % 2, x % 2, c)."""
+        import tensorflow as tf
+
+        rows = tf.shape(inputs)[0]
+        _, h, w, c = inputs.shape
+        mask = bit_mask(tf.stack([rows, h // 2, w // 2, 2, 2, c]), self.rate, self.seed_generator, inputs.dtype)
+        if mask is None:
+            return inputs
+        mask = tf.reshape(tf.transpose(mask, [0, 1, 3, 2, 4, 5]), tf.shape(inputs))
+        return inputs * mask
+
+    def call_replicated_pooled(self, inputs, m: int):
+        """`MaxPooling2D(2)(call(tile(inputs, m)))` for a `pool_windows` layer.
+
+        The same masks as `call` (window-major bits), so the same values: the
+        inputs are rearranged once per input into windows `(k, windows, 4, c)`,
+        and each replica's masked windows are reduced with one `reduce_max`
+        (cheaper on CPU than a multiply with broadcasting and a `MaxPool`).
+        """
+        import tensorflow as tf
+
+        k = tf.shape(inputs)[0]
+        _, h, w, c = inputs.shape
+        windows = tf.reshape(inputs, [k, h // 2, 2, w // 2, 2, c])
+        windows = tf.reshape(tf.transpose(windows, [0, 1, 3, 2, 4, 5]), [k, (h // 2) * (w // 2), 4, c])
+        mask = bit_mask(tf.stack([m * k, h // 2, w // 2, 2, 2, c]), self.rate, self.seed_generator, inputs.dtype)
+        if mask is None:
+            pooled = tf.tile(tf.reduce_max(windows, 2)[None], [m, 1, 1, 1])
+        else:
+            # One multiply per replica: same shapes, no broadcasting.
+            mask = tf.reshape(mask, [m, k, (h // 2) * (w // 2), 4, c])
+            pooled = tf.stack([tf.reduce_max(windows * part, 2) for part in tf.unstack(mask, m)])
+        return tf.reshape(pooled, [m * k, h // 2, w // 2, c])
+
+    def call_replicated(self, inputs, m: int):
+        """`call(tile(inputs, m))` without materialising the tiled copy.
+
+        Row `r * k + i` of the result is replica `r` of input `i`, with the
+        same masks `call` would draw for the tiled batch.
+        """
+        import tensorflow as tf
+
+        shape = tf.shape(inputs)
+        rank = len(inputs.shape)
+        k = shape[0]
+        tiled = tf.concat([[m * k], shape[1:]], axis=0)
+        mask = bit_mask(self._noise_shape(tiled, rank), self.rate, self.seed_generator, inputs.dtype)
+        if mask is None:
+            return tf.tile(inputs, [m] + [1] * (rank - 1))
+        mask = tf.reshape(mask, tf.concat([[m, k], tf.shape(mask)[1:]], axis=0))
+        return tf.reshape(inputs[None] * mask, tiled)
+
+
+_BIT_MASK_CLASSES: dict[type, type] = {}
+
+
+def bit_mask_class(base: type) -> type:
+    """The always-sampling bit-mask class for the Keras dropout class `base` (cached)."""
+    if base not in _BIT_MASK_CLASSES:
+        _BIT_MASK_CLASSES[base] = type(f"_Sampling{base.__name__}", (BitMaskSampling, base), {})
+    return _BIT_MASK_CLASSES[base]
+
+
+class ReplicaDropConnect(keras.layers.Layer):
+    """Always-sampling DropConnect: one weight mask per MC replica.
+
+    Calls `source`'s own computation (`apply_kernel`) with its kernel dropped
+    by a mask of this copy's own random state: the user's layer, its weights
+    and its random state are read, never written. Rows come replica-major
+    (row `r * k + i` is replica `r` of input `i`): replica `r` gets mask `r`.
+    """
+
+    def __init__(self, source, replicas: int | None, **kwargs):
+        super().__init__(name=f"{source.name}_sampling", dtype=source.dtype_policy, **kwargs)
+        self.source = source
+        self.replicas = replicas
+        self.seed_generator = keras.random.SeedGenerator(source.seed)
+
+    def call(self, inputs, training=False):
+        ops = keras.ops
+        m = self.replicas or 1
+        src = self.source
+        kernels = src.kernel[None] if src.rate == 0 else keras.random.dropout(
+            ops.broadcast_to(src.kernel[None], (m, *src.kernel.shape)), src.rate, seed=self.seed_generator
+        )
+        shape = ops.shape(inputs)
+        if m == 1:
+            return src.apply_kernel(inputs, kernels[0])
+        if isinstance(src, keras.layers.Dense):
+            # (m * k, ..., in) -> (m, k * ..., in): one matrix product per replica.
+            x = ops.reshape(inputs, (m, -1, shape[-1]))
+            out = src.apply_kernel(x, kernels)  # batched matmul
+            return ops.reshape(out, (shape[0], *inputs.shape[1:-1], src.units))
+        if src.data_format == "channels_last" and src.groups == 1:
+            return self._grouped_conv(inputs, kernels, m)
+        x = ops.reshape(inputs, (m, -1, *inputs.shape[1:]))
+        out = ops.stack([src.apply_kernel(x[r], kernels[r]) for r in range(m)])
+        return ops.reshape(out, (shape[0], *out.shape[2:]))
+
+    def _grouped_conv(self, inputs, kernels, m: int):
+        """All replicas in one grouped convolution: replica `r` is group `r` of the channels.
+
+        Inputs `(m * k, *spatial, c)` become `(k, *spatial, m * c)` and the
+        kernels `(m, *window, c, f)` one kernel `(*window, c, m * f)`; on CPU
+        one grouped call is faster than `m` convolutions.
+        """
+        ops, src = keras.ops, self.source
+        rank = len(inputs.shape) - 2
+        c, f = inputs.shape[-1], src.filters
+        x = ops.reshape(inputs, (m, -1, *inputs.shape[1:]))  # (m, k, *spatial, c)
+        x = ops.transpose(x, (1, *range(2, rank + 2), 0, rank + 2))  # (k, *spatial, m, c)
+        x = ops.reshape(x, (-1, *inputs.shape[1:-1], m * c))
+        w = ops.transpose(kernels, (*range(1, rank + 2), 0, rank + 2))  # (*window, c, m, f)
+        w = ops.reshape(w, (*kernels.shape[1:-1], m * f))
+        y = src.convolution_op(x, w)  # (k, *spatial', m * f)
+        spatial = y.shape[1:-1]
+        y = ops.reshape(y, (-1, *spatial, m, f))
+        y = ops.transpose(y, (rank + 1, 0, *range(1, rank + 1), rank + 2))  # (m, k, *spatial', f)
+        return src.add_bias_and_activate(ops.reshape(y, (-1, *spatial, f)))
+
+    def compute_output_shape(self, input_shape):
+        return self.source.compute_output_shape(input_shape)
+
+
+class SamplingRecurrent(keras.layers.Layer):
+    """Always-sampling variational dropout of a Keras `LSTM` / `GRU` / `SimpleRNN`.
+
+    Runs `source` (the user's layer, weights shared) with its dropout on,
+    drawing Keras' own variational masks (one per row and sequence, fixed over
+    the time steps) from this copy's random state: while the call is traced,
+    the cell reads this copy's seed generator instead of its own, which is put
+    back at once, so the user's layer and its random state are left as they were.
+    """
+
+    def __init__(self, source, **kwargs):
+        super().__init__(name=f"{source.name}_sampling", dtype=source.dtype_policy, **kwargs)
+        self.source = source
+        self.seed_generator = keras.random.SeedGenerator(getattr(source.cell, "seed", None))
+
+    def call(self, inputs, training=False):
+        cell = self.source.cell
+        own = cell.seed_generator
+        object.__setattr__(cell, "seed_generator", self.seed_generator)  # (no tracking)
+        try:
+            return self.source(inputs, training=True)
+        finally:
+            object.__setattr__(cell, "seed_generator", own)
+
+    def compute_output_shape(self, input_shape):
+        return self.source.compute_output_shape(input_shape)
