@@ -29,8 +29,10 @@ say() { printf '[setup_r] %s\n' "$*"; }
 die() { printf '[setup_r] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- 1. R and R packages from Debian ----------------------------------------
+# cli: progress bars in R (suggested); roxygen2: regenerates r-package/man
+# and NAMESPACE from the roxygen comments (for developers).
 DEBS=(r-base-core r-base-dev r-cran-reticulate r-cran-testthat r-cran-withr
-      r-cran-jsonlite)
+      r-cran-jsonlite r-cran-cli r-cran-roxygen2)
 if command -v dpkg-query >/dev/null 2>&1; then
     apt_install_missing "${DEBS[@]}" || die "could not install ${DEBS[*]} with apt (root or sudo needed)"
     say "R and Debian R packages: present"
