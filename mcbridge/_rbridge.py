@@ -22,7 +22,9 @@ to check that one R call crosses into Python once.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -148,6 +150,43 @@ def _check_labels(model, y: np.ndarray) -> None:
 # --------------------------------------------------------------------------
 # prediction
 
+#: Seconds between two progress reports to R (at most 5 a second).
+PROGRESS_INTERVAL = 0.2
+
+
+@contextlib.contextmanager
+def _progress_to(report: Callable[[int, int], Any]):
+    """Sends the engine's progress (`done`, `total` chunks) to `report`.
+
+    `mc_predict(progress=True)` reports each chunk to a `keras.utils.Progbar`;
+    for the length of the call that class is replaced by one that calls R's
+    `report` instead, at most every `PROGRESS_INTERVAL` seconds and once at
+    the end, so R draws its own bar. (If the engine stops using
+    `keras.utils.Progbar`, R's bar just stays empty.)
+    """
+    import keras
+
+    class ToR:
+        def __init__(self, target, *args, **kwargs):
+            self.target = int(target or 0)
+            self.last = float("-inf")
+
+        def update(self, current, values=None, finalize=None):
+            now = time.monotonic()
+            if current >= self.target or now - self.last >= PROGRESS_INTERVAL:
+                self.last = now
+                report(int(current), self.target)
+
+        def add(self, n, values=None):  # pragma: no cover - not used by the engine
+            pass
+
+    original = keras.utils.Progbar
+    keras.utils.Progbar = ToR
+    try:
+        yield
+    finally:
+        keras.utils.Progbar = original
+
 
 @_entry
 def predict(
@@ -159,7 +198,7 @@ def predict(
     seed: int | None,
     from_logits: bool,
     memory_budget: float,
-    progress: bool,
+    progress: bool | Callable[[int, int], Any],
 ) -> list:
     """`mcbridge.mc_predict` for R: input in, samples out, by the C interface.
 
@@ -170,7 +209,8 @@ def predict(
             `MCResult` is exported into them (zero-copy).
         n_samples, batch_size, seed, from_logits: As `mc_predict`.
         memory_budget: Bytes (a whole number; R may pass a double).
-        progress: As `mc_predict`.
+        progress: False, or R's function `(done, total)` that draws R's
+            progress bar (see `_progress_to`).
 
     Returns:
         The result's shape `[n, classes, samples]`.
@@ -178,16 +218,18 @@ def predict(
     from mcbridge.predict import mc_predict
 
     xs = _fit_x(model, import_array(*x))
-    res = mc_predict(
-        model,
-        xs,
-        n_samples=int(n_samples),
-        batch_size=int(batch_size),
-        seed=None if seed is None else int(seed),
-        from_logits=bool(from_logits),
-        progress=bool(progress),
-        memory_budget=int(memory_budget),
-    )
+    report = progress if callable(progress) else None
+    with _progress_to(report) if report is not None else contextlib.nullcontext():
+        res = mc_predict(
+            model,
+            xs,
+            n_samples=int(n_samples),
+            batch_size=int(batch_size),
+            seed=None if seed is None else int(seed),
+            from_logits=bool(from_logits),
+            progress=report is not None,
+            memory_budget=int(memory_budget),
+        )
     export(res, *out)
     return [int(d) for d in res.samples.shape]
 

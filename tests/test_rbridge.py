@@ -155,3 +155,25 @@ def test_build_cnn_passes_r_lists_as_tuples():
                                 dense_units=0, dropout=[0.1, 0.2], padding="same", seed=1)  # fmt: skip
     assert isinstance(answer["value"], keras.Model)
     assert answer["value"].output_shape == (None, 3)
+
+
+def test_progress_reaches_r_throttled_and_ends_at_the_total(cnn, monkeypatch):
+    import keras as k
+
+    original = k.utils.Progbar
+    seen = []
+    monkeypatch.setattr(_rbridge, "PROGRESS_INTERVAL", 0.0)
+    answer, out = call_predict(cnn, r_images(6), batch_size=2, memory_budget=1.0,
+                               progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert "error" not in answer
+    assert seen[-1][0] == seen[-1][1] > 1
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert k.utils.Progbar is original  # put back
+    seen.clear()
+    monkeypatch.setattr(_rbridge, "PROGRESS_INTERVAL", 3600.0)
+    call_predict(cnn, r_images(6), batch_size=2, memory_budget=1.0,
+                 progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert len(seen) == 2 and seen[-1][0] == seen[-1][1]  # the first report and the last
+    # progress=False: mc_predict draws nothing, R gets nothing
+    answer, _ = call_predict(cnn, r_images(6), progress=False)
+    assert "error" not in answer

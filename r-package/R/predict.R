@@ -31,7 +31,9 @@
 #'   to each sample.
 #' @param memory_budget Bytes of activations one compiled call may use
 #'   (default 256 MiB, as in Python).
-#' @param progress Show a progress bar (default: in interactive sessions).
+#' @param progress Show a progress bar while Python works (default: in
+#'   interactive sessions): cli's if installed, else [utils::txtProgressBar()];
+#'   updated at most 5 times a second. Ctrl-C stops the prediction cleanly.
 #' @return An `mc_prediction`: a list with `mean` (`n x classes`), `variance`
 #'   (`n x classes`, as [stats::var()] over the samples) and `all_samples`
 #'   (`dim = c(n, classes, samples)`).
@@ -56,7 +58,44 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
   x <- .check_x(x)
   input <- .arrow_export_c(x, type = nanoarrow::na_float())
   out <- .arrow_alloc_c()
+  report <- FALSE
+  if (progress) {
+    bar <- .progress_bar("MC dropout")
+    on.exit(bar$finish(), add = TRUE)
+    report <- bar$update
+  }
   .bridge_call("predict", model, input$addr, out$addr, n_samples, batch_size, seed,
-               from_logits, memory_budget, progress)
+               from_logits, memory_budget, report)
   .arrow_import_c(out$array, out$schema)
+}
+
+# R's own progress bar, fed by Python (at most 5 updates a second; see
+# mcbridge/_rbridge.py). cli's bar in interactive sessions when cli is
+# installed, otherwise utils::txtProgressBar. `update(done, total)` receives
+# Python objects (the bridge module has convert = FALSE).
+.progress_bar <- function(label) {
+  state <- new.env(parent = emptyenv())
+  use_cli <- interactive() && requireNamespace("cli", quietly = TRUE)
+  update <- function(done, total) {
+    done <- reticulate::py_to_r(done)
+    total <- reticulate::py_to_r(total)
+    if (is.null(state$bar)) {
+      state$total <- total
+      state$bar <- if (use_cli) {
+        cli::cli_progress_bar(label, total = total, clear = TRUE, .envir = state)
+      } else {
+        utils::txtProgressBar(min = 0, max = max(total, 1), style = 3)
+      }
+    }
+    if (use_cli) cli::cli_progress_update(id = state$bar, set = done, .envir = state)
+    else utils::setTxtProgressBar(state$bar, done)
+    invisible(NULL)
+  }
+  finish <- function() {
+    if (is.null(state$bar)) return(invisible())
+    if (use_cli) cli::cli_progress_done(id = state$bar, .envir = state) else close(state$bar)
+    state$bar <- NULL
+    invisible()
+  }
+  list(update = update, finish = finish)
 }

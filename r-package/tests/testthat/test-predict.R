@@ -146,3 +146,16 @@ test_that("R formals match the Python signatures (names and defaults)", {
     }
   }
 })
+
+test_that("progress = TRUE draws R's own bar up to 100%; FALSE draws nothing", {
+  skip_if_no_engine()
+  m <- tiny_model()
+  x <- digits()$test$x[1:6, , ] / 16
+  out <- capture.output(res <- mc_predict(m, x, n_samples = 4, batch_size = 2,
+                                          memory_budget = 1, progress = TRUE, seed = 1))
+  text <- paste(out, collapse = "")
+  expect_match(text, "100%", fixed = TRUE)       # utils::txtProgressBar (not interactive)
+  expect_identical(res, mc_predict(m, x, n_samples = 4, batch_size = 2, memory_budget = 1,
+                                   progress = FALSE, seed = 1))
+  expect_length(capture.output(quiet <- mc_predict(m, x, n_samples = 2, progress = FALSE)), 0)
+})
