@@ -64,7 +64,7 @@ def test_predict_is_one_call_and_bit_identical_to_mc_predict(cnn):
     assert res.samples.tobytes(order="F") == ref.samples.tobytes(order="F")
 
 
-def test_predict_reads_rs_buffer_in_place():
+def test_import_array_reads_rs_buffer_in_place():
     x = r_images()
     s = exported(x)
     view = _rbridge.import_array(*s.addr)

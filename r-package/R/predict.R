@@ -8,11 +8,12 @@
 #' arguments these are, with the same names and defaults).
 #'
 #' The arguments are checked in R first. Then R calls Python once: the input
-#' goes over through the Arrow C data interface (R's doubles are narrowed to
-#' float32 in one pass, the one copy; Python reads that buffer in place, in
-#' R's column-major order) and the samples come back the same way (Python's
-#' buffer is read in place and widened to R doubles in one pass). The model
-#' is left as it was, also when the call is interrupted.
+#' goes over through the Arrow C data interface (R narrows its doubles to
+#' float32 in one pass, the one copy, which R's doubles make necessary; Python
+#' reads that buffer in place, in R's column-major order) and the samples come
+#' back the same way (R reads Python's buffer in place and widens it to
+#' doubles in one pass). The model is left as it was, also when the call is
+#' interrupted.
 #'
 #' With the same model, input, `seed`, `batch_size` and `memory_budget`, the
 #' samples are bit-identical to Python's: `all_samples[i, k, s]` is Python's
