@@ -183,10 +183,10 @@
            arg = arg)
   }
   if (is.null(dim(y))) {
-    bad <- !is.finite(y) | y != round(y) | y < 0
+    bad <- !is.finite(y) | y != round(y) | y < 0 | y > .Machine$integer.max
     if (any(bad)) {
       .abort(sprintf(paste0("`%s` must hold class codes 0, 1, ..., classes - 1 (or a factor); ",
-                            "%d labels are negative or not whole numbers, e.g. %s."),
+                            "%d labels are negative, not whole numbers or too large, e.g. %s."),
                      arg, sum(bad), format(y[which(bad)[1]])), "input", arg = arg)
     }
     y <- as.integer(y)
