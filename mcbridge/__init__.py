@@ -31,6 +31,9 @@ _EXPORTS = {
     "read_arrow": "mcbridge.arrow",
     "write_arrow": "mcbridge.arrow",
     "MCResult": "mcbridge.result",
+    "TemperatureScaler": "mcbridge.calibration",
+    "ConformalClassifier": "mcbridge.conformal",
+    "ConformalRegressor": "mcbridge.conformal",
     "make_switchable": "mcbridge.convert",
     "MCAlphaDropout": "mcbridge.layers",
     "MCDropout": "mcbridge.layers",
@@ -38,14 +41,19 @@ _EXPORTS = {
     "MCSpatialDropout1D": "mcbridge.layers",
     "MCSpatialDropout2D": "mcbridge.layers",
     "MCSpatialDropout3D": "mcbridge.layers",
+    "evaluate": "mcbridge.evaluation",
+    "select_uncertain": "mcbridge.evaluation",
     "build_cnn": "mcbridge.models",
     "load_model": "mcbridge.models",
     "mc_predict": "mcbridge.predict",
     "mc_dropout": "mcbridge.switch",
     "mc_dropout_enabled": "mcbridge.switch",
     "set_mc_dropout": "mcbridge.switch",
+    "Ensemble": "mcbridge.ensemble",
+    "load_ensemble": "mcbridge.ensemble",
+    "train_ensemble": "mcbridge.ensemble",
 }
-_SUBMODULES = ("arrow", "datasets", "layers", "metrics", "result")
+_SUBMODULES = ("arrow", "calibration", "conformal", "datasets", "layers", "metrics", "result")
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 

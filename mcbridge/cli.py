@@ -232,6 +232,22 @@ def cmd_demo(args) -> int:
         pred = result.predicted_class[i]
         print(f"{i:7d}  {classes[y_test[i]]:<12}{classes[pred]:<14}"
               f"{result.mean[i, pred]:8.3f}{pe[i]:9.3f}{mi[i]:8.3f}")
+    print()
+    print("Pictures and all the measures for a saved model: mcbridge train -o model.keras; "
+          "mcbridge evaluate model.keras --output-dir report/")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from mcbridge.report import evaluate_model
+
+    try:
+        path = evaluate_model(args.model, args.output_dir, dataset=args.dataset, data_dir=args.data_dir,
+                              input_path=args.input, n_samples=args.n_samples, batch_size=args.batch_size,
+                              seed=args.seed, limit=args.limit)  # fmt: skip
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+    print(f"Wrote {path} and its pictures.")
     return 0
 
 
@@ -292,6 +308,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the model outputs logits: apply a softmax to each sample")
     pred.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     pred.set_defaults(func=cmd_predict)
+
+    ev = sub.add_parser("evaluate", help="measures and pictures of a saved model's uncertainty",
+                        description="MC-predict labelled inputs with a saved model and write "
+                                    "DIR/report.md (accuracy, NLL, Brier, ECE, AUROC of each "
+                                    "uncertainty score, ...) with four PNG pictures.")
+    ev.add_argument("model", help="saved Keras model (.keras) with dropout layers")
+    data_args(ev)
+    ev.add_argument("--input", "-i", help=".npz file holding inputs `x` and labels `y` "
+                                          "(instead of the test split of --dataset)")
+    ev.add_argument("--output-dir", "-o", required=True, help="folder for report.md and the PNGs")
+    ev.add_argument("--n-samples", type=int, default=30, help="MC samples (default: 30)")
+    ev.add_argument("--batch-size", type=int, default=128, help="inputs per batch (default: 128)")
+    ev.add_argument("--limit", type=int, metavar="N", help="use the first N inputs only")
+    ev.add_argument("--seed", type=int, help="seed for bit-identical samples")
+    ev.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -8,7 +8,23 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_fashion_mnist", "load_digits", "read_idx", "FASHION_MNIST_DIRS"]
+__all__ = [
+    "load_fashion_mnist",
+    "load_digits",
+    "read_idx",
+    "FASHION_MNIST_DIRS",
+    "FASHION_MNIST_CLASSES",
+    "DIGITS_CLASSES",
+]
+
+#: Names of the Fashion-MNIST classes, label 0 first (for `MCResult(class_names=...)`).
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+#: Names of the digits classes, label 0 first.
+DIGITS_CLASSES = tuple(str(i) for i in range(10))
 
 #: Where `load_fashion_mnist()` looks when no path is given (after the
 #: `MCBRIDGE_FASHION_MNIST` environment variable).

@@ -42,6 +42,7 @@ import numpy as np
 from mcbridge._checks import check_model, positive_int
 from mcbridge._extent import cropping_layer, needed_input_extents, spatial_dims
 from mcbridge.convert import clone_with_dropout, _is_graph_model
+from mcbridge.ensemble import ensemble_dispatch
 from mcbridge.result import MCResult
 from mcbridge.layers import is_dropout_layer, keras_dropout_class, switchable_class
 from mcbridge.switch import iter_layers
@@ -597,6 +598,7 @@ def _check_probabilities(out: np.ndarray) -> None:
         )
 
 
+@ensemble_dispatch  # an mcbridge.Ensemble as `model` goes to mcbridge.ensemble
 def mc_predict(
     model: keras.Model,
     x,

@@ -30,15 +30,16 @@ die() { printf '[setup_r] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- 1. R and R packages from Debian ----------------------------------------
 # cli: progress bars in R (suggested); roxygen2: regenerates r-package/man
-# and NAMESPACE from the roxygen comments (for developers).
+# and NAMESPACE from the roxygen comments (for developers); knitr, rmarkdown
+# and pandoc build the vignettes (R CMD build, tests/test_r_vignettes.py).
 DEBS=(r-base-core r-base-dev r-cran-reticulate r-cran-testthat r-cran-withr
-      r-cran-jsonlite r-cran-cli r-cran-roxygen2)
+      r-cran-jsonlite r-cran-cli r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown pandoc)
 if command -v dpkg-query >/dev/null 2>&1; then
     apt_install_missing "${DEBS[@]}" || die "could not install ${DEBS[*]} with apt (root or sudo needed)"
     say "R and Debian R packages: present"
 else
     command -v Rscript >/dev/null 2>&1 ||
-        die "not a Debian system: install R >= 4.1 and the R packages reticulate, testthat, withr, jsonlite, nanoarrow yourself"
+        die "not a Debian system: install R >= 4.1, pandoc and the R packages reticulate, testthat, withr, jsonlite, knitr, rmarkdown, nanoarrow yourself"
 fi
 command -v Rscript >/dev/null 2>&1 || die "Rscript not found after install"
 

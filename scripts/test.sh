@@ -37,14 +37,15 @@ if [ -d r-package/tests/testthat ]; then
 fi
 
 # R CMD check on the built package (its examples run on the real engine; the
-# tests were run just above, so --no-tests). Errors or warnings fail; notes
+# tests were run just above, so --no-tests; the vignettes are knitted by
+# tests/test_r_vignettes.py, so --ignore-vignettes). Errors or warnings fail; notes
 # are printed.
 check_rc=0
 if [ -d r-package ] && [ "${MCBRIDGE_SKIP_R_CHECK:-}" != "true" ]; then
     echo "==> R CMD check"
     check_dir="$(mktemp -d)"
     (cd "$check_dir" && R CMD build --no-build-vignettes "$ROOT/r-package" >build.log 2>&1 &&
-        R CMD check --no-manual --no-tests mcbridge_*.tar.gz >check.log 2>&1) || true
+        R CMD check --no-manual --no-tests --ignore-vignettes mcbridge_*.tar.gz >check.log 2>&1) || true
     log="$check_dir/mcbridge.Rcheck/00check.log"
     if [ -f "$log" ]; then
         grep -E '^\* checking .*\.\.\. (NOTE|WARNING|ERROR)' -A8 "$log" || true

@@ -1,4 +1,10 @@
-"""Calibration of predicted probabilities against labels."""
+"""Calibration: are the predicted probabilities honest about the labels?
+
+Every function takes `probs`, the `(n, classes)` probabilities (for MC
+dropout: the mean over samples), or `(n, classes, samples)` samples or an
+`MCResult` whose mean over samples is used, and `y`, `(n,)` integer labels
+counted from 0. Names follow torch-uncertainty where it has them.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +12,181 @@ import numpy as np
 
 from mcbridge.metrics._common import _mean_probs_and_labels
 
-__all__ = ["nll", "brier_score", "expected_calibration_error"]
+__all__ = [
+    "accuracy",
+    "negative_log_likelihood",
+    "nll",
+    "brier_score",
+    "expected_calibration_error",
+    "calibration_bins",
+    "CALIBRATION_NORMS",
+]
+
+#: The norms of `expected_calibration_error`: "l1" (ECE), "l2" (RMS
+#: calibration error) and "max" (MCE, maximum calibration error).
+CALIBRATION_NORMS = ("l1", "l2", "max")
 
 
-def nll(probs, y, eps: float = 1e-12) -> float:
-    """Mean negative log-likelihood of labels `y` (nats).
+def accuracy(probs, y) -> float:
+    """Fraction of inputs whose top class (first on ties) is the label.
 
     Args:
         probs: `(n, classes)` probabilities, or `(n, classes, samples)` (an
             `MCResult` too), whose mean over samples is used.
-        y: `(n,)` integer labels.
+        y: `(n,)` integer labels from 0.
+
+    Returns:
+        A float in `[0, 1]`.
+
+    Raises:
+        ValueError: the shapes do not match or a label is out of range.
+    """
+    p, y = _mean_probs_and_labels(probs, y)
+    return float(np.mean(p.argmax(axis=1) == y))
+
+
+def negative_log_likelihood(probs, y, eps: float = 1e-12) -> float:
+    """Mean negative log-likelihood of the labels, in nats.
+
+    `-mean_i log(max(p[i, y_i], eps))`: the probability of the true class is
+    floored at `eps` (and nothing else is clipped or renormalised), so one
+    confident mistake costs at most `-log(eps)` (27.6 nats for 1e-12).
+
+    Args:
+        probs: `(n, classes)` probabilities, or `(n, classes, samples)` (an
+            `MCResult` too), whose mean over samples is used.
+        y: `(n,)` integer labels from 0.
         eps: Floor on the probability of the true class.
+
+    Returns:
+        A float, at least 0.
+
+    Raises:
+        ValueError: the shapes do not match or a label is out of range.
     """
     p, y = _mean_probs_and_labels(probs, y)
     return float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], eps))))
 
 
+#: Short name of `negative_log_likelihood`.
+nll = negative_log_likelihood
+
+
 def brier_score(probs, y) -> float:
-    """Mean over items of the squared error sum against one-hot labels."""
+    """Mean over inputs of the summed squared error against one-hot labels.
+
+    Args:
+        probs: `(n, classes)` probabilities, or `(n, classes, samples)` (an
+            `MCResult` too), whose mean over samples is used.
+        y: `(n,)` integer labels from 0.
+
+    Returns:
+        A float in `[0, 2]`.
+
+    Raises:
+        ValueError: the shapes do not match or a label is out of range.
+    """
     p, y = _mean_probs_and_labels(probs, y)
     onehot = np.zeros_like(p)
     onehot[np.arange(len(y)), y] = 1.0
     return float(np.mean(np.sum((p - onehot) ** 2, axis=1)))
 
 
-def expected_calibration_error(probs, y, n_bins: int = 15) -> float:
-    """ECE: confidence-accuracy gap over `n_bins` equal-width confidence bins."""
+def _check_bins(n_bins) -> int:
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)):
+        raise TypeError(
+            "Invalid type received for argument `n_bins`. Expected an integer. "
+            f"Received: n_bins={n_bins!r} of type {type(n_bins).__name__}"
+        )
+    if n_bins < 1:
+        raise ValueError(
+            "Invalid value received for argument `n_bins`. Expected a positive "
+            f"integer. Received: n_bins={n_bins}"
+        )
+    return int(n_bins)
+
+
+def calibration_bins(probs, y, n_bins: int = 15, adaptive: bool = False):
+    """Top-label confidence and accuracy per bin (the reliability diagram's data).
+
+    Equal-width bins: input `i` with confidence `c_i` (its largest probability)
+    falls in bin `min(floor(c_i * n_bins), n_bins - 1)`, so bin `b` is
+    `[b / n_bins, (b + 1) / n_bins)` and the last also holds 1. Equal-mass
+    bins (`adaptive=True`): inputs are sorted by confidence (stably, by index
+    on ties) and the one at rank `r` (from 0) falls in bin
+    `floor(r * n_bins / n)`, so bins hold `n / n_bins` inputs, give or take one.
+
+    Returns:
+        A dict of `float64` arrays of shape `(n_bins,)`: `count` (inputs per
+        bin), `confidence` and `accuracy` (means per bin, NaN for an empty
+        bin), `lower` and `upper` (the bin edges in confidence).
+
+    Raises:
+        TypeError, ValueError: invalid `n_bins`, shapes or labels.
+    """
+    n_bins = _check_bins(n_bins)
     p, y = _mean_probs_and_labels(probs, y)
     conf = p.max(axis=1)
     correct = (p.argmax(axis=1) == y).astype(np.float64)
-    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        mask = bins == b
-        if mask.any():
-            ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
-    return float(ece)
+    n = len(y)
+    if adaptive:
+        order = np.argsort(conf, kind="stable")
+        bins = np.empty(n, dtype=np.int64)
+        bins[order] = (np.arange(n) * n_bins) // n
+    else:
+        bins = np.minimum(np.floor(conf * n_bins).astype(np.int64), n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        confidence = np.bincount(bins, weights=conf, minlength=n_bins) / count
+        acc = np.bincount(bins, weights=correct, minlength=n_bins) / count
+    if adaptive:
+        lower = np.array([conf[bins == b].min() if count[b] else np.nan for b in range(n_bins)])
+        upper = np.array([conf[bins == b].max() if count[b] else np.nan for b in range(n_bins)])
+    else:
+        lower = np.arange(n_bins) / n_bins
+        upper = np.arange(1, n_bins + 1) / n_bins
+    return {"count": count, "confidence": confidence, "accuracy": acc, "lower": lower, "upper": upper}
+
+
+def expected_calibration_error(
+    probs, y, n_bins: int = 15, adaptive: bool = False, norm: str = "l1"
+) -> float:
+    """Top-label calibration error: the gap between confidence and accuracy.
+
+    Inputs are binned by their confidence (largest probability; see
+    `calibration_bins` for the exact bins). With `w_b` the fraction of inputs
+    in bin `b` and `g_b = |accuracy_b - confidence_b|` (empty bins skipped):
+    `norm="l1"` gives the ECE `sum_b w_b g_b`, `"l2"` the RMS calibration
+    error `sqrt(sum_b w_b g_b^2)`, and `"max"` the MCE `max_b g_b`, as
+    torch-uncertainty's `CalibrationError`.
+
+    Args:
+        probs: `(n, classes)` probabilities, or `(n, classes, samples)` (an
+            `MCResult` too), whose mean over samples is used.
+        y: `(n,)` integer labels from 0.
+        n_bins: Number of bins.
+        adaptive: False for equal-width bins, True for equal-mass bins
+            (adaptive ECE).
+        norm: `"l1"`, `"l2"` or `"max"`.
+
+    Returns:
+        A float in `[0, 1]`.
+
+    Raises:
+        TypeError: `n_bins` is not an integer.
+        ValueError: `n_bins` or `norm` is invalid, or the shapes or labels are.
+    """
+    if norm not in CALIBRATION_NORMS:
+        raise ValueError(
+            "Invalid value received for argument `norm`. Expected one of "
+            f"{', '.join(map(repr, CALIBRATION_NORMS))}. Received: norm={norm!r}"
+        )
+    b = calibration_bins(probs, y, n_bins=n_bins, adaptive=adaptive)
+    keep = b["count"] > 0
+    weight = b["count"][keep] / b["count"].sum()
+    gap = np.abs(b["accuracy"][keep] - b["confidence"][keep])
+    if norm == "l1":
+        return float(np.sum(weight * gap))
+    if norm == "l2":
+        return float(np.sqrt(np.sum(weight * gap**2)))
+    return float(gap.max())

@@ -1,16 +1,30 @@
 """Uncertainty scores of MC classification samples `(n, classes, samples)`, per input.
 
-Each returns a float64 array of shape `(n,)`; logarithms are natural (nats)
-and `0 log 0 = 0`.
+Each returns a float64 array of shape `(n,)`, larger meaning more uncertain;
+logarithms are natural (nats) and `0 log 0 = 0`.
+
+`SCORES` is the one registry of scores by name: the detection measures,
+`mcbridge.evaluate` and `mcbridge.select_uncertain` look scores up there, so
+a new score is one entry (a function of `(n, classes, samples)` samples).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from collections.abc import Callable
+
 from mcbridge.metrics._common import _probs
 
-__all__ = ["predictive_entropy", "expected_entropy", "mutual_information", "variation_ratio"]
+__all__ = [
+    "predictive_entropy",
+    "expected_entropy",
+    "mutual_information",
+    "variation_ratio",
+    "max_probability",
+    "SCORES",
+    "uncertainty_score",
+]
 
 
 def _entropy(p: np.ndarray, axis: int) -> np.ndarray:
@@ -66,3 +80,55 @@ def variation_ratio(samples) -> np.ndarray:
     counts = np.zeros((n, c), dtype=np.int64)
     np.add.at(counts, (np.repeat(np.arange(n), s), votes.ravel()), 1)
     return 1.0 - counts.max(axis=1) / s
+
+
+def max_probability(samples) -> np.ndarray:
+    """`1 - max_c mean_s p(c|x, w_s)`: one minus the top mean probability.
+
+    The "maximum softmax probability" baseline, turned so that larger means
+    more uncertain like the other scores.
+
+    Returns:
+        float64 array of shape `(n,)`, in `[0, 1 - 1/classes]`.
+    """
+    p = _probs(samples)
+    return 1.0 - p.mean(axis=2, dtype=np.float64).max(axis=1)
+
+
+#: Uncertainty scores by name (larger = more uncertain). Add an entry to add
+#: a score everywhere scores are chosen by name (R mirrors this list).
+SCORES: dict[str, Callable[..., np.ndarray]] = {
+    "predictive_entropy": predictive_entropy,
+    "mutual_information": mutual_information,
+    "variation_ratio": variation_ratio,
+    "max_probability": max_probability,
+}
+
+
+def uncertainty_score(samples, score: str = "predictive_entropy") -> np.ndarray:
+    """The uncertainty score named `score` of each input.
+
+    Args:
+        samples: `(n, classes, samples)` probabilities, or an `MCResult`.
+        score: A name in `SCORES`: `"predictive_entropy"`,
+            `"mutual_information"`, `"variation_ratio"` or `"max_probability"`.
+
+    Returns:
+        float64 array of shape `(n,)`; larger means more uncertain.
+
+    Raises:
+        TypeError: `score` is not a string.
+        ValueError: `score` is not a registered name, or `samples` are not
+            probabilities of shape `(n, classes, samples)`.
+    """
+    if not isinstance(score, str):
+        raise TypeError(
+            "Invalid type received for argument `score`. Expected a string. "
+            f"Received: score={score!r} of type {type(score).__name__}"
+        )
+    if score not in SCORES:
+        raise ValueError(
+            "Invalid value received for argument `score`. Expected one of "
+            f"{', '.join(map(repr, SCORES))}. Received: score={score!r}"
+        )
+    return np.asarray(SCORES[score](samples), dtype=np.float64)

@@ -43,7 +43,7 @@ print.mc_prediction <- function(x, ...) {
   s <- x$all_samples[rows, , , drop = FALSE]
   data.frame(
     item = rows,
-    class = cls - 1L,
+    class = if (is.null(mc_class_names(x))) cls - 1L else .class_labels(x)[cls],
     prob = m[cbind(seq_along(rows), cls)],
     variance = x$variance[rows, , drop = FALSE][cbind(seq_along(rows), cls)],
     entropy = mc_predictive_entropy(s),
@@ -82,27 +82,4 @@ print.summary.mc_prediction <- function(x, ...) {
   invisible(x)
 }
 
-#' Plot the samples of one input
-#'
-#' Box plots of the sampled class probabilities of input `item`, with the mean
-#' marked.
-#'
-#' @param x An `mc_prediction`.
-#' @param item Which input to plot (a row index).
-#' @param ... Passed to [graphics::boxplot()].
-#' @return `x`, invisibly.
-#' @family prediction
-#' @examples
-#' plot(as_mc_prediction(array(c(0.9, 0.1, 0.8, 0.2), c(1, 2, 2))))
-#' @export
-plot.mc_prediction <- function(x, item = 1, ...) {
-  d <- dim(x$all_samples)
-  item <- .check_count(item, "item")
-  if (item > d[1]) stop(sprintf("`item` must be at most %d.", d[1]), call. = FALSE)
-  s <- matrix(x$all_samples[item, , ], d[2], d[3])
-  graphics::boxplot(t(s), names = seq_len(d[2]) - 1L, xlab = "class",
-                    ylab = "probability", ylim = c(0, 1),
-                    main = sprintf("Input %d: %d MC samples", item, d[3]), ...)
-  graphics::points(seq_len(d[2]), x$mean[item, ], pch = 19, col = "red")
-  invisible(x)
-}
+# plot.mc_prediction() lives in plots.R.

@@ -95,3 +95,209 @@ mc_variation_ratio <- function(x) {
   counts <- matrix(tabulate(item + (top - 1L) * n, n * k), n, k)
   1 - counts[cbind(seq_len(n), max.col(counts, ties.method = "first"))] / s
 }
+
+#' @rdname mc_uncertainty
+#' @details * `mc_max_probability()`: `1 - ` the largest mean class
+#'   probability (the maximum-softmax-probability baseline, turned so that
+#'   larger means more uncertain).
+#' @export
+mc_max_probability <- function(x) {
+  p <- .check_probs(.as_samples(x))
+  m <- rowMeans(p, dims = 2)
+  1 - m[cbind(seq_len(nrow(m)), max.col(m, ties.method = "first"))]
+}
+
+# The one registry of uncertainty scores by name (Python: SCORES in
+# mcbridge/metrics/uncertainty.py, same names, same order). Larger means more
+# uncertain; adding a score here adds it to every function that takes `score`
+# and to mc_evaluate_uncertainty().
+.mc_scores <- list(
+  predictive_entropy = function(x) mc_predictive_entropy(x),
+  mutual_information = function(x) mc_mutual_information(x),
+  variation_ratio = function(x) mc_variation_ratio(x),
+  max_probability = function(x) mc_max_probability(x)
+)
+
+# ---- errors and checks of the evaluation functions ---------------------------
+
+.metric_error <- function(msg) {
+  stop(structure(class = c("mcbridge_error", "error", "condition"),
+                 list(message = msg, call = NULL)))
+}
+
+.check_score <- function(score) {
+  if (!is.character(score) || length(score) != 1 || is.na(score)) {
+    .metric_error(sprintf("`score` must be a single string, not %s.", .describe(score)))
+  }
+  if (!score %in% names(.mc_scores)) {
+    .metric_error(sprintf("`score` must be one of %s, not \"%s\".",
+                          paste0("\"", names(.mc_scores), "\"", collapse = ", "), score))
+  }
+  score
+}
+
+.score_of <- function(x, score) .mc_scores[[.check_score(score)]](x)
+
+.check_n_bins <- function(n_bins) {
+  ok <- is.numeric(n_bins) && length(n_bins) == 1 && !is.na(n_bins) &&
+    is.finite(n_bins) && n_bins == round(n_bins) && n_bins >= 1
+  if (!isTRUE(ok)) {
+    .metric_error(sprintf("`n_bins` must be a single whole number >= 1, not %s.",
+                          .describe(n_bins)))
+  }
+  as.integer(n_bins)
+}
+
+# Mean probabilities (n x classes) of an mc_prediction, a samples array
+# c(n, classes, samples) or a probability matrix c(n, classes).
+.mean_probs <- function(probs) {
+  if (inherits(probs, "mc_prediction")) return(probs$mean)
+  if (is.numeric(probs) && length(dim(probs)) == 2) {
+    if (length(probs) == 0) .metric_error("`probs` is empty.")
+    if (anyNA(probs)) .metric_error("`probs` must not contain NA values.")
+    return(probs)
+  }
+  if (!is.numeric(probs) || length(dim(probs)) != 3) {
+    .metric_error(sprintf(paste0("`probs` must be an mc_prediction, a numeric array with ",
+                                 "dim c(n, classes, samples) or a matrix c(n, classes), not %s."),
+                          .describe(probs)))
+  }
+  rowMeans(.check_probs(.as_samples(probs)), dims = 2)
+}
+
+# Labels as 0-based integers: whole numbers from 0, or a factor whose levels
+# are the classes in order (level k is class k - 1).
+.labels0 <- function(y, n, k, arg = "y") {
+  if (is.factor(y)) y <- as.integer(y) - 1L
+  if (!is.numeric(y) || length(dim(y)) > 1 && sum(dim(y) > 1) > 1) {
+    .metric_error(sprintf("`%s` must be whole-number labels from 0 or a factor, not %s.",
+                          arg, .describe(y)))
+  }
+  y <- as.vector(y)
+  if (length(y) != n) {
+    .metric_error(sprintf("`%s` has %d labels but there are %d inputs.", arg, length(y), n))
+  }
+  if (anyNA(y) || any(y != round(y)) || any(y < 0) || any(y >= k)) {
+    .metric_error(sprintf(paste0("`%s` must hold whole-number labels in [0, %d] (classes ",
+                                 "counted from 0, as in Python), or a factor with at most ",
+                                 "%d levels."), arg, k - 1L, k))
+  }
+  as.integer(y)
+}
+
+.probs_labels <- function(probs, y) {
+  p <- .mean_probs(probs)
+  list(p = p, y = .labels0(y, nrow(p), ncol(p)))
+}
+
+.top <- function(p) max.col(p, ties.method = "first")
+
+# ---- calibration -------------------------------------------------------------
+
+#' Calibration of predicted class probabilities
+#'
+#' Are the probabilities honest about the labels? Computed natively in R, with
+#' the same names (with an `mc_` prefix) and values as Python's
+#' `mcbridge.metrics` (to 1e-6).
+#'
+#' * `mc_accuracy()`: fraction of inputs whose top class (first on ties) is
+#'   the label.
+#' * `mc_negative_log_likelihood()`: mean of `-log(max(p[i, y_i], eps))` in
+#'   nats; only the probability of the true class is floored at `eps`.
+#' * `mc_brier_score()`: mean over inputs of the summed squared error against
+#'   one-hot labels, in `[0, 2]`.
+#' * `mc_expected_calibration_error()`: top-label calibration error. Inputs
+#'   are binned by confidence `c` (the largest probability): equal-width bins
+#'   put an input in bin `min(floor(c * n_bins), n_bins - 1)` (from 0);
+#'   equal-mass bins (`adaptive = TRUE`) sort the inputs by confidence (ties
+#'   by position) and put rank `r` (from 0) in bin `floor(r * n_bins / n)`.
+#'   With `w_b` the share of inputs in bin `b` and `g_b` the gap between its
+#'   accuracy and mean confidence, `norm = "l1"` is the ECE `sum(w_b g_b)`,
+#'   `"l2"` the RMS calibration error `sqrt(sum(w_b g_b^2))` and `"max"` the
+#'   MCE `max(g_b)` (as torch-uncertainty's `CalibrationError`).
+#'
+#' @param probs An `mc_prediction`, an array of sampled probabilities
+#'   `c(n, classes, samples)` (their mean over samples is used) or a matrix of
+#'   probabilities `c(n, classes)`.
+#' @param y The labels: whole numbers from 0 (class `k` is column `k + 1`, as
+#'   in Python), or a factor whose levels are the classes in column order.
+#' @param eps Floor on the probability of the true class.
+#' @param n_bins Number of confidence bins.
+#' @param adaptive `FALSE` for equal-width bins, `TRUE` for equal-mass bins.
+#' @param norm `"l1"` (ECE), `"l2"` (RMS) or `"max"` (MCE).
+#' @return A single number.
+#' @family evaluation
+#' @examples
+#' p <- rbind(c(0.4, 0.3, 0.3), c(0.45, 0.35, 0.2), c(0.6, 0.2, 0.2),
+#'            c(0.1, 0.8, 0.1), c(0.05, 0.05, 0.9))
+#' y <- c(0, 1, 0, 0, 2)
+#' mc_accuracy(p, y)
+#' mc_negative_log_likelihood(p, y)
+#' mc_brier_score(p, y)
+#' mc_expected_calibration_error(p, y, n_bins = 2)       # 0.09
+#' mc_expected_calibration_error(p, y, n_bins = 2, norm = "max")
+#' @name mc_calibration
+NULL
+
+#' @rdname mc_calibration
+#' @export
+mc_accuracy <- function(probs, y) {
+  d <- .probs_labels(probs, y)
+  mean(.top(d$p) - 1L == d$y)
+}
+
+#' @rdname mc_calibration
+#' @export
+mc_negative_log_likelihood <- function(probs, y, eps = 1e-12) {
+  d <- .probs_labels(probs, y)
+  -mean(log(pmax(d$p[cbind(seq_along(d$y), d$y + 1L)], eps)))
+}
+
+#' @rdname mc_calibration
+#' @export
+mc_brier_score <- function(probs, y) {
+  d <- .probs_labels(probs, y)
+  onehot <- matrix(0, nrow(d$p), ncol(d$p))
+  onehot[cbind(seq_along(d$y), d$y + 1L)] <- 1
+  mean(rowSums((d$p - onehot)^2))
+}
+
+# Per-bin counts, mean confidence and accuracy (NaN for empty bins).
+.calibration_bins <- function(p, y, n_bins, adaptive) {
+  n <- nrow(p)
+  top <- .top(p)
+  conf <- p[cbind(seq_len(n), top)]
+  correct <- as.numeric(top - 1L == y)
+  if (adaptive) {
+    bins <- integer(n)
+    bins[order(conf, method = "radix")] <- ((seq_len(n) - 1) * n_bins) %/% n
+  } else {
+    bins <- pmin(floor(conf * n_bins), n_bins - 1)
+  }
+  f <- factor(bins, levels = seq_len(n_bins) - 1)
+  count <- as.numeric(tabulate(as.integer(f), n_bins))
+  list(count = count,
+       confidence = vapply(split(conf, f), sum, 0) / count,
+       accuracy = vapply(split(correct, f), sum, 0) / count,
+       conf = conf, correct = correct, bins = bins)
+}
+
+#' @rdname mc_calibration
+#' @export
+mc_expected_calibration_error <- function(probs, y, n_bins = 15, adaptive = FALSE,
+                                          norm = "l1") {
+  n_bins <- .check_n_bins(n_bins)
+  if (!is.logical(adaptive) || length(adaptive) != 1 || is.na(adaptive)) {
+    .metric_error(sprintf("`adaptive` must be TRUE or FALSE, not %s.", .describe(adaptive)))
+  }
+  if (!is.character(norm) || length(norm) != 1 || !norm %in% c("l1", "l2", "max")) {
+    .metric_error(sprintf("`norm` must be one of \"l1\", \"l2\", \"max\", not %s.",
+                          .describe(norm)))
+  }
+  d <- .probs_labels(probs, y)
+  b <- .calibration_bins(d$p, d$y, n_bins, adaptive)
+  keep <- b$count > 0
+  w <- b$count[keep] / sum(b$count)
+  gap <- abs(b$accuracy[keep] - b$confidence[keep])
+  switch(norm, l1 = sum(w * gap), l2 = sqrt(sum(w * gap^2)), max = max(gap))
+}

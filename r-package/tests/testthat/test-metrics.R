@@ -45,3 +45,49 @@ test_that("R and Python metrics agree to 1e-6", {
     expect_lt(max(abs(r_val - as.vector(py_val))), 1e-6)
   }
 })
+
+# 5 inputs, 3 classes: confidences 0.4, 0.45 | 0.6, 0.8, 0.9 (2 equal-width bins).
+hand_p <- function() rbind(c(0.4, 0.3, 0.3), c(0.45, 0.35, 0.2), c(0.6, 0.2, 0.2),
+                           c(0.1, 0.8, 0.1), c(0.05, 0.05, 0.9))
+hand_y <- c(0, 1, 0, 0, 2)
+
+test_that("calibration errors match hand-computed values", {
+  p <- hand_p(); y <- hand_y
+  # bin [0, .5): accuracy 1/2, confidence .425; bin [.5, 1]: 2/3 and 2.3/3
+  expect_equal(mc_expected_calibration_error(p, y, n_bins = 2), 0.09, tolerance = 1e-12)
+  expect_equal(mc_expected_calibration_error(p, y, n_bins = 2, norm = "max"), 0.1,
+               tolerance = 1e-12)
+  expect_equal(mc_expected_calibration_error(p, y, n_bins = 2, norm = "l2"),
+               sqrt(0.4 * 0.075^2 + 0.6 * 0.1^2), tolerance = 1e-12)
+  # equal mass: ranks 0..4 -> bins 0,0,0,1,1
+  expect_equal(mc_expected_calibration_error(p, y, n_bins = 2, adaptive = TRUE),
+               0.6 * abs(2 / 3 - 1.45 / 3) + 0.4 * abs(0.5 - 0.85), tolerance = 1e-12)
+  expect_equal(mc_accuracy(p, y), 0.6)
+  expect_equal(mc_negative_log_likelihood(p, y), -mean(log(c(0.4, 0.35, 0.6, 0.1, 0.9))))
+  expect_equal(mc_brier_score(rbind(c(1, 0), c(0, 1)), c(1, 0)), 2)
+  expect_equal(mc_negative_log_likelihood(rbind(c(1, 0)), 1), -log(1e-12))
+})
+
+test_that("calibration takes samples, mc_prediction and factor labels", {
+  s <- p2()
+  m <- rowMeans(s, dims = 2)
+  expect_equal(mc_brier_score(s, c(0, 2)), mc_brier_score(m, c(0, 2)))
+  expect_equal(mc_accuracy(as_mc_prediction(s), c(0, 2)), mc_accuracy(m, c(0, 2)))
+  f <- factor(c("a", "c"), levels = c("a", "b", "c"))
+  expect_equal(mc_negative_log_likelihood(s, f), mc_negative_log_likelihood(s, c(0, 2)))
+})
+
+test_that("max probability is one minus the top mean probability", {
+  expect_equal(mc_max_probability(p2()), c(0, 1 - 0.375))
+})
+
+test_that("calibration arguments are checked with classed errors", {
+  p <- hand_p()
+  expect_error(mc_expected_calibration_error(p, hand_y, norm = "l3"), "`norm`",
+               class = "mcbridge_error")
+  expect_error(mc_expected_calibration_error(p, hand_y, n_bins = 0), "`n_bins`",
+               class = "mcbridge_error")
+  expect_error(mc_accuracy(p, c(0, 1, 2, 3, 0)), "\\[0, 2\\]", class = "mcbridge_error")
+  expect_error(mc_accuracy(p, 1:2), "2 labels but there are 5", class = "mcbridge_error")
+  expect_error(mc_brier_score(1:3, 1), "`probs`", class = "mcbridge_error")
+})

@@ -1,0 +1,468 @@
+"""Split conformal prediction on MC samples, in pure NumPy.
+
+Classification: `ConformalClassifier` turns class probabilities into
+prediction sets that contain the true label with probability at least
+`1 - alpha` (over the draw of calibration and test data, assuming they are
+exchangeable). Regression: `ConformalRegressor` gives intervals whose width
+follows the MC standard deviation. Importing this module imports no
+TensorFlow or Keras.
+
+Split conformal recipe: compute a score `s(x, y)` (large when `y` looks
+wrong) on `n` labelled calibration inputs, take `qhat`, the
+`ceil((n + 1)(1 - alpha))`-th smallest score (infinite when that exceeds
+`n`), and predict `{y : s(x, y) <= qhat}`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from mcbridge.result import MCResult
+
+__all__ = [
+    "METHODS",
+    "ConformalClassifier",
+    "ConformalRegressor",
+    "conformal_quantile",
+    "coverage",
+    "set_size",
+]
+
+#: Score functions of `ConformalClassifier`.
+METHODS = ("lac", "aps", "raps")
+_MC_SCORES = ("mean", "average")
+
+
+def _bad_value(name, expected, received):
+    return ValueError(
+        f"Invalid value received for argument `{name}`. Expected {expected}. "
+        f"Received: {name}={received!r}"
+    )
+
+
+def _check_alpha(alpha) -> float:
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            "Invalid value received for argument `alpha`. Expected a number in "
+            f"(0, 1). Received: alpha of type {type(alpha).__name__}"
+        )
+    if not 0 < alpha < 1:
+        raise _bad_value("alpha", "a number in (0, 1)", alpha)
+    return float(alpha)
+
+
+def _check_nonneg(name, value, integer=False) -> float:
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kinds):
+        what = "a non-negative integer" if integer else "a non-negative number"
+        raise TypeError(
+            f"Invalid value received for argument `{name}`. Expected {what}. "
+            f"Received: {name} of type {type(value).__name__}"
+        )
+    if not (math.isfinite(value) and value >= 0):
+        raise _bad_value(name, "a non-negative finite number", value)
+    return int(value) if integer else float(value)
+
+
+def _cube(result, task: str, arg: str = "result") -> np.ndarray:
+    if isinstance(result, MCResult):
+        if result.task != task:
+            raise ValueError(
+                f"Invalid value received for argument `{arg}`. Expected a {task} "
+                f"result. Received: task={result.task!r}"
+            )
+        result = result.samples
+    try:
+        x = np.asarray(result)
+    except Exception:  # noqa: BLE001
+        x = None
+    if x is None or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise TypeError(
+            f"Invalid value received for argument `{arg}`. Expected an MCResult "
+            f"or a numeric array of shape (n, classes, samples). Received: "
+            f"{arg} of type {type(result).__name__}"
+        )
+    if x.ndim != 3 or x.size == 0:
+        raise ValueError(
+            f"Invalid value received for argument `{arg}`. Expected a non-empty "
+            f"array of shape (n, {'classes' if task == 'classification' else 'outputs'}, "
+            f"samples). Received: shape={x.shape}"
+        )
+    x = x.astype(np.float64)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"Invalid value received for argument `{arg}`. Expected finite values.")
+    if task == "classification":
+        if x.min() < -1e-6 or x.max() > 1 + 1e-6 or np.max(np.abs(x.sum(axis=1) - 1)) > 1e-3:
+            raise ValueError(
+                f"Invalid value received for argument `{arg}`. Expected "
+                "probabilities of shape (n, classes, samples) that sum to 1 over "
+                "axis 1 (classes)."
+            )
+        x = np.clip(x, 0.0, 1.0)
+    return x
+
+
+def _labels(y, n: int, k: int) -> np.ndarray:
+    y_arr = np.asarray(y)
+    if y_arr.dtype.kind not in "iu":
+        raise TypeError(
+            "Invalid value received for argument `y`. Expected integer class "
+            f"labels. Received: y of dtype {y_arr.dtype}"
+        )
+    if y_arr.shape != (n,):
+        raise ValueError(
+            "Invalid value received for argument `y`. Expected labels of shape "
+            f"({n},) (one per input). Received: shape={y_arr.shape}"
+        )
+    if n and (y_arr.min() < 0 or y_arr.max() >= k):
+        raise ValueError(
+            f"Invalid value received for argument `y`. Expected labels in "
+            f"[0, {k - 1}]. Received: range [{y_arr.min()}, {y_arr.max()}]"
+        )
+    return y_arr.astype(np.intp)
+
+
+def conformal_quantile(scores: ArrayLike, alpha: float) -> float:
+    """The split-conformal threshold of calibration `scores`.
+
+    Args:
+        scores: `(n,)` calibration scores.
+        alpha: Miscoverage level in `(0, 1)`.
+
+    Returns:
+        The `ceil((n + 1)(1 - alpha))`-th smallest score, or `inf` when that
+        rank exceeds `n` (too few calibration inputs for this `alpha`).
+    """
+    alpha = _check_alpha(alpha)
+    s = np.sort(np.asarray(scores, dtype=np.float64).ravel())
+    # A hair below the exact rank so that e.g. (n + 1) * 0.9 = 900.0000000001
+    # is not rounded up to 901 by floating point.
+    rank = math.ceil((len(s) + 1) * (1 - alpha) - 1e-9)
+    return float(s[rank - 1]) if rank <= len(s) else math.inf
+
+
+def _sample_mean(x: np.ndarray) -> np.ndarray:
+    """Mean over axis 2, summed in sample order (as R's `mc_conformal()` does).
+
+    A fixed order of additions makes the mean, and so the sets, the same bits
+    in both languages whatever the memory order of `x`.
+    """
+    total = x[:, :, 0].copy()
+    for s in range(1, x.shape[2]):
+        total += x[:, :, s]
+    return total / x.shape[2]
+
+
+def _class_scores(p, method, lam, k_reg, u):
+    """Score of every class, `(n, classes)` from probabilities `p` `(n, classes)`.
+
+    `u` `(n, 1)` weights the class's own probability in APS/RAPS (1: the
+    deterministic score; uniform draws: the randomised one).
+    """
+    if method == "lac":
+        return 1.0 - p
+    order = np.argsort(-p, axis=1, kind="stable")  # ties: lower class first
+    sorted_p = np.take_along_axis(p, order, axis=1)
+    above = np.cumsum(sorted_p, axis=1) - sorted_p  # mass ranked strictly above
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(p.shape[1])[None, :].repeat(p.shape[0], 0), axis=1)
+    mass_above = np.take_along_axis(above, rank, axis=1)
+    scores = mass_above + u * p
+    if method == "raps":
+        scores = scores + lam * np.maximum(rank + 1 - k_reg, 0)
+    return scores
+
+
+class ConformalClassifier:
+    """Split conformal prediction sets from MC samples.
+
+    Scores (large means "this label looks wrong"), for class probabilities
+    `p` sorted in decreasing order (ties: lower class first):
+
+    * `"lac"`: `1 - p[y]` (least ambiguous set-valued classifier; smallest
+      sets on average, uneven coverage across easy and hard inputs).
+    * `"aps"`: total probability of the classes ranked above `y`, plus
+      `p[y]` (adaptive prediction sets; larger sets for uncertain inputs).
+    * `"raps"`: APS plus `lam * max(0, rank(y) - k_reg)` with `rank` from 1
+      (regularised APS; penalises long tails of unlikely classes).
+
+    The default is deterministic: APS/RAPS count all of `p[y]`, so the
+    guarantee `coverage >= 1 - alpha` holds and coverage typically lies
+    above it (conservative: sets larger than needed). `randomized=True`
+    counts a uniform fraction `U * p[y]` instead (one `U` per input, from
+    `seed`), which brings coverage close to exactly `1 - alpha` with smaller
+    sets, at the price of sets that depend on the draw. LAC is always
+    deterministic. Sets may be empty (when even the top class's score is
+    above the threshold); empty sets count as misses in `coverage`.
+
+    Using the samples: `mc_score="mean"` (default) scores the MC mean
+    probabilities; `mc_score="average"` averages each sample's own score
+    over the samples, so a class whose rank jumps between samples costs
+    more. For LAC both are the same (the score is linear in `p`).
+
+    Args:
+        method: `"lac"`, `"aps"` or `"raps"`.
+        alpha: Target miscoverage in `(0, 1)`: sets aim at `1 - alpha`.
+        lam: RAPS penalty per class beyond `k_reg` (ignored otherwise).
+        k_reg: RAPS number of classes without penalty.
+        randomized: Use the randomised APS/RAPS score.
+        seed: Seed of the randomised score's uniforms (`fit` and
+            `predict_sets` draw from separate streams derived from it).
+        mc_score: `"mean"` or `"average"` (see above).
+
+    Attributes:
+        qhat_: The fitted score threshold (after `fit`).
+        n_calibration_: Number of calibration inputs.
+
+    Example:
+        >>> cp = ConformalClassifier(method="aps", alpha=0.1).fit(res_cal, y_cal)
+        >>> sets = cp.predict_sets(res_test)      # bool (n, classes)
+        >>> coverage(sets, y_test), set_size(sets).mean()
+    """
+
+    def __init__(
+        self,
+        method: str = "aps",
+        alpha: float = 0.1,
+        lam: float = 0.01,
+        k_reg: int = 1,
+        randomized: bool = False,
+        seed: int | None = None,
+        mc_score: str = "mean",
+    ):
+        if method not in METHODS:
+            raise _bad_value("method", f"one of {', '.join(map(repr, METHODS))}", method)
+        if mc_score not in _MC_SCORES:
+            raise _bad_value("mc_score", f"one of {', '.join(map(repr, _MC_SCORES))}", mc_score)
+        if not isinstance(randomized, (bool, np.bool_)):
+            raise TypeError(
+                "Invalid value received for argument `randomized`. Expected a "
+                f"bool. Received: randomized of type {type(randomized).__name__}"
+            )
+        if seed is not None:
+            _check_nonneg("seed", seed, integer=True)
+        self.method = method
+        self.alpha = _check_alpha(alpha)
+        self.lam = _check_nonneg("lam", lam)
+        self.k_reg = _check_nonneg("k_reg", k_reg, integer=True)
+        self.randomized = bool(randomized) and method != "lac"
+        self.seed = seed
+        self.mc_score = mc_score
+
+    def _u(self, n: int, stream: int) -> np.ndarray:
+        if not self.randomized:
+            return np.ones((n, 1))
+        rng = np.random.default_rng(None if self.seed is None else [self.seed, stream])
+        return rng.uniform(size=(n, 1))
+
+    def scores(self, result: MCResult | ArrayLike, u: ArrayLike | None = None) -> np.ndarray:
+        """Score of every class for every input.
+
+        Args:
+            result: An `MCResult` or probabilities `(n, classes, samples)`.
+            u: Optional `(n, 1)` weights of the own-class probability
+                (APS/RAPS); ones (the deterministic score) when omitted.
+
+        Returns:
+            `float64` array of shape `(n, classes)`.
+        """
+        x = _cube(result, "classification")
+        n = x.shape[0]
+        u = np.ones((n, 1)) if u is None else np.asarray(u, dtype=np.float64).reshape(n, 1)
+        if self.mc_score == "mean" or self.method == "lac":
+            return _class_scores(_sample_mean(x), self.method, self.lam, self.k_reg, u)
+        total = np.zeros(x.shape[:2])
+        for s in range(x.shape[2]):
+            total += _class_scores(x[:, :, s], self.method, self.lam, self.k_reg, u)
+        return total / x.shape[2]
+
+    def fit(self, result: MCResult | ArrayLike, y: ArrayLike) -> ConformalClassifier:
+        """Calibrates the threshold on labelled calibration data.
+
+        Args:
+            result: An `MCResult` (classification) or probabilities
+                `(n, classes, samples)`, for calibration inputs only (not the
+                data the model was trained on).
+            y: Integer labels `(n,)` in `[0, classes - 1]`.
+
+        Returns:
+            `self`, with `qhat_` and `n_calibration_` set.
+
+        Raises:
+            TypeError: `result` or `y` has the wrong type.
+            ValueError: bad shapes or values.
+        """
+        x = _cube(result, "classification")
+        y = _labels(y, x.shape[0], x.shape[1])
+        s = self.scores(x, self._u(x.shape[0], 0))
+        self.qhat_ = conformal_quantile(s[np.arange(len(y)), y], self.alpha)
+        self.n_calibration_ = len(y)
+        self.n_classes_ = x.shape[1]
+        return self
+
+    def predict_sets(self, result: MCResult | ArrayLike) -> np.ndarray:
+        """Prediction sets for new inputs.
+
+        Args:
+            result: An `MCResult` or probabilities `(n, classes, samples)`.
+
+        Returns:
+            `bool` array of shape `(n, classes)`; `[i, c]` is whether class
+            `c` is in the set of input `i`.
+
+        Raises:
+            ValueError: called before `fit`, or the number of classes differs.
+        """
+        if not hasattr(self, "qhat_"):
+            raise ValueError("This ConformalClassifier is not fitted yet. Call `fit(result, y)` first.")
+        x = _cube(result, "classification")
+        if x.shape[1] != self.n_classes_:
+            raise ValueError(
+                "Invalid value received for argument `result`. Expected "
+                f"{self.n_classes_} classes (as in fit). Received: {x.shape[1]}"
+            )
+        return self.scores(x, self._u(x.shape[0], 1)) <= self.qhat_
+
+    def __repr__(self) -> str:
+        q = f" qhat={self.qhat_:.4g}" if hasattr(self, "qhat_") else ""
+        return f"<ConformalClassifier method={self.method} alpha={self.alpha} mc_score={self.mc_score}{q}>"
+
+
+def coverage(sets: ArrayLike, y: ArrayLike) -> float:
+    """Fraction of inputs whose prediction set contains the true label.
+
+    Args:
+        sets: `bool` array `(n, classes)` (from `predict_sets`).
+        y: Integer labels `(n,)`.
+
+    Returns:
+        A float in `[0, 1]`.
+    """
+    s = _sets(sets)
+    y = _labels(y, s.shape[0], s.shape[1])
+    return float(s[np.arange(len(y)), y].mean())
+
+
+def set_size(sets: ArrayLike) -> np.ndarray:
+    """Number of classes in each prediction set: `int64` array `(n,)`."""
+    return _sets(sets).sum(axis=1, dtype=np.int64)
+
+
+def _sets(sets) -> np.ndarray:
+    s = np.asarray(sets)
+    if s.dtype != np.bool_:
+        raise TypeError(
+            "Invalid value received for argument `sets`. Expected a boolean "
+            f"array of shape (n, classes). Received: sets of dtype {s.dtype}"
+        )
+    if s.ndim != 2 or s.shape[0] == 0:
+        raise ValueError(
+            "Invalid value received for argument `sets`. Expected a non-empty "
+            f"array of shape (n, classes). Received: shape={s.shape}"
+        )
+    return s
+
+
+class ConformalRegressor:
+    """Split conformal intervals scaled by the MC standard deviation.
+
+    Score: `|y - mean| / (std + eps)` per output, where `mean` and `std`
+    (ddof 1) are over the MC samples. The interval of a new input is
+    `mean -/+ qhat * (std + eps)`: wide where the samples disagree, narrow
+    where they agree, with marginal coverage at least `1 - alpha` for each
+    output. `eps` keeps the score finite when the samples do not vary (then
+    the intervals have one width for all inputs, plain split conformal).
+
+    Args:
+        alpha: Target miscoverage in `(0, 1)`.
+        eps: Non-negative number added to the standard deviation.
+
+    Attributes:
+        qhat_: `(outputs,)` fitted thresholds (in units of `std + eps`).
+
+    Example:
+        >>> cr = ConformalRegressor(alpha=0.1).fit(res_cal, y_cal)
+        >>> lower, upper = cr.predict_interval(res_test)  # (n, outputs) each
+    """
+
+    def __init__(self, alpha: float = 0.1, eps: float = 1e-6):
+        self.alpha = _check_alpha(alpha)
+        self.eps = _check_nonneg("eps", eps)
+
+    def _mean_scale(self, result):
+        x = _cube(result, "regression")
+        if x.shape[2] < 2:
+            raise ValueError(
+                "Invalid value received for argument `result`. Expected at least "
+                f"2 MC samples (for a standard deviation). Received: samples={x.shape[2]}"
+            )
+        return x.mean(axis=2), x.std(axis=2, ddof=1) + self.eps
+
+    def fit(self, result: MCResult | ArrayLike, y: ArrayLike) -> ConformalRegressor:
+        """Calibrates on labelled calibration data.
+
+        Args:
+            result: An `MCResult` with `task="regression"` or an array
+                `(n, outputs, samples)`.
+            y: Targets `(n,)` (one output) or `(n, outputs)`.
+
+        Returns:
+            `self`, with `qhat_` set.
+
+        Raises:
+            TypeError: `y` is not numeric.
+            ValueError: bad shapes or values, or `eps == 0` with a zero
+                standard deviation.
+        """
+        mean, scale = self._mean_scale(result)
+        y_arr = np.asarray(y)
+        if not (np.issubdtype(y_arr.dtype, np.floating) or np.issubdtype(y_arr.dtype, np.integer)):
+            raise TypeError(
+                "Invalid value received for argument `y`. Expected numeric "
+                f"targets. Received: y of dtype {y_arr.dtype}"
+            )
+        if y_arr.ndim == 1:
+            y_arr = y_arr[:, None]
+        if y_arr.shape != mean.shape or not np.all(np.isfinite(y_arr)):
+            raise ValueError(
+                "Invalid value received for argument `y`. Expected finite targets "
+                f"of shape ({mean.shape[0]},) or {mean.shape}. Received: shape={np.shape(y)}"
+            )
+        if np.any(scale <= 0):
+            raise ValueError(
+                "Invalid value received for argument `eps`. Expected a positive "
+                "number: some inputs have an MC standard deviation of 0. Received: eps=0"
+            )
+        scores = np.abs(y_arr - mean) / scale
+        self.qhat_ = np.array([conformal_quantile(scores[:, j], self.alpha) for j in range(scores.shape[1])])
+        return self
+
+    def predict_interval(self, result: MCResult | ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Intervals for new inputs.
+
+        Args:
+            result: An `MCResult` (regression) or array `(n, outputs, samples)`.
+
+        Returns:
+            `(lower, upper)`, `float64` arrays of shape `(n, outputs)`
+            (infinite when there were too few calibration inputs for `alpha`).
+
+        Raises:
+            ValueError: called before `fit`, or the number of outputs differs.
+        """
+        if not hasattr(self, "qhat_"):
+            raise ValueError("This ConformalRegressor is not fitted yet. Call `fit(result, y)` first.")
+        mean, scale = self._mean_scale(result)
+        if mean.shape[1] != len(self.qhat_):
+            raise ValueError(
+                "Invalid value received for argument `result`. Expected "
+                f"{len(self.qhat_)} outputs (as in fit). Received: {mean.shape[1]}"
+            )
+        half = self.qhat_[None, :] * scale
+        return mean - half, mean + half
+
+    def __repr__(self) -> str:
+        return f"<ConformalRegressor alpha={self.alpha} eps={self.eps}>"

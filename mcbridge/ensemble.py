@@ -1,0 +1,606 @@
+"""Deep ensembles: `k` models of one architecture trained from different starts.
+
+A deep ensemble (Lakshminarayanan et al., 2017) trains the same architecture
+`k` times on the same data, each time from a different random initialisation
+and data order, and treats the `k` predictions as samples of the predictive
+distribution. It gives the same `MCResult` as MC dropout, so every metric,
+Arrow file and R function works on it:
+
+    >>> ens = mcbridge.train_ensemble(mcbridge.build_cnn, x, y, k=5, epochs=3)
+    >>> result = mcbridge.mc_predict(ens, x_test)   # samples (n, classes, 5)
+    >>> ens.save("cnn.ensemble")                    # one file
+    >>> ens = mcbridge.load_ensemble("cnn.ensemble")
+
+With `n_samples > 1`, `mc_predict` also samples MC dropout inside each
+member ("both"): `samples[:, :, j * n_samples + s]` is sample `s` of member
+`j` (member-major order).
+
+The artifact written by `Ensemble.save` is a zip file holding one `.keras`
+file per member (`member_0.keras`, ...) and `ensemble.json`, a manifest with
+the format name and version, the member file names and the seeds used.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+
+import keras
+import numpy as np
+
+from mcbridge._checks import check_model, positive_int
+from mcbridge.layers import is_switchable
+from mcbridge.result import TASKS, MCResult
+from mcbridge.switch import iter_layers
+
+__all__ = ["Ensemble", "train_ensemble", "load_ensemble", "mc_predict_ensemble"]
+
+_FORMAT = "mcbridge.ensemble"
+_FORMAT_VERSION = 1
+_MANIFEST = "ensemble.json"
+
+
+def _member_file(j: int) -> str:
+    return f"member_{j}.keras"
+
+
+def _check_seed(seed) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(
+            "Invalid value received for argument `seed`. Expected None or a "
+            f"non-negative integer. Received: seed={seed!r}"
+        )
+    return int(seed)
+
+
+def _member_seeds(seed: int | None, k: int) -> list[int]:
+    """`k` independent 31-bit seeds drawn from one seed (fresh entropy when None)."""
+    children = np.random.SeedSequence(seed).spawn(k)
+    return [int(c.generate_state(1, np.uint32)[0] >> 1) for c in children]
+
+
+class Ensemble:
+    """A deep ensemble: `k` Keras models with the same inputs and outputs.
+
+    Accepted where a model is: `mcbridge.mc_predict(ensemble, x)`; `len()`,
+    iteration and indexing give the members.
+
+    Args:
+        members: One or more `keras.Model`s, each with one input and one
+            output of shape `(batch, classes)` (or `(batch, outputs)`), the
+            same for all.
+        member_seeds: Optional seeds the members were trained with (one per
+            member); kept in the saved manifest for the record.
+
+    Attributes:
+        members: Tuple of the member models.
+        member_seeds: Tuple of ints, or None.
+
+    Raises:
+        TypeError: a member is not a `keras.Model`.
+        ValueError: no members, or members whose output widths differ.
+    """
+
+    def __init__(self, members: Sequence[keras.Model], member_seeds: Sequence[int] | None = None):
+        if isinstance(members, keras.Model) or not isinstance(members, Sequence):
+            raise TypeError(
+                "Invalid value received for argument `members`. Expected a list "
+                f"of keras.Model. Received: members of type {type(members).__name__}"
+            )
+        members = tuple(members)
+        if not members:
+            raise ValueError(
+                "Invalid value received for argument `members`. Expected at "
+                "least one model. Received: members=[]"
+            )
+        for m in members:
+            check_model(m)
+        widths = {_output_width(m) for m in members}
+        if len(widths) > 1:
+            raise ValueError(
+                "Invalid value received for argument `members`. Expected models "
+                "with the same output shape (batch, classes). Received output "
+                f"widths {sorted(widths, key=str)}"
+            )
+        if member_seeds is not None:
+            member_seeds = tuple(int(s) for s in member_seeds)
+            if len(member_seeds) != len(members):
+                raise ValueError(
+                    "Invalid value received for argument `member_seeds`. Expected "
+                    f"{len(members)} seeds (one per member). Received: {len(member_seeds)}"
+                )
+        self.members = members
+        self.member_seeds = member_seeds
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __iter__(self) -> Iterator[keras.Model]:
+        return iter(self.members)
+
+    def __getitem__(self, j: int) -> keras.Model:
+        return self.members[j]
+
+    def __repr__(self) -> str:
+        return f"<Ensemble k={len(self)} members={[m.name for m in self.members]}>"
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the ensemble as one zip file: `member_j.keras` files plus `ensemble.json`.
+
+        The file appears only once complete (written to a temporary file in
+        the same folder, then renamed); on error no partial file is left and
+        an existing file at `path` is untouched.
+
+        Args:
+            path: Destination file (any name; e.g. `"model.ensemble"`).
+        """
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".mcbridge-ensemble-", suffix=".tmp", dir=folder)
+        os.close(fd)
+        try:
+            with tempfile.TemporaryDirectory(prefix="mcbridge-ensemble-") as work:
+                with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+                    for j, member in enumerate(self.members):
+                        member_path = os.path.join(work, _member_file(j))
+                        member.save(member_path)
+                        zf.write(member_path, _member_file(j))
+                    manifest = {
+                        "format": _FORMAT,
+                        "format_version": _FORMAT_VERSION,
+                        "k": len(self),
+                        "members": [_member_file(j) for j in range(len(self))],
+                        "member_seeds": None if self.member_seeds is None else list(self.member_seeds),
+                        "keras_version": keras.__version__,
+                    }
+                    zf.writestr(_MANIFEST, json.dumps(manifest, indent=2))
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+
+
+def _output_width(model: keras.Model):
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        outputs = None
+    if not outputs or len(outputs) != 1 or len(outputs[0].shape) != 2:
+        shape = None if not outputs else [tuple(o.shape) for o in outputs]
+        raise ValueError(
+            f"Model {model.name!r} has outputs {shape}; an ensemble member needs "
+            "one input and one output of shape (batch, classes) or (batch, outputs). "
+            "Build it first (e.g. call it once on a batch) if it has no known shape."
+        )
+    return outputs[0].shape[1]
+
+
+def load_ensemble(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool = True) -> Ensemble:
+    """Load an ensemble written by `Ensemble.save`.
+
+    Each member is loaded with `mcbridge.load_model` (Keras safe mode by
+    default: no code stored in the file is run).
+
+    Args:
+        path: The file written by `Ensemble.save`.
+        safe_mode: See `mcbridge.load_model`; pass False only for files you trust.
+        compile: Restore each member's training configuration too.
+
+    Returns:
+        The `Ensemble`.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: the file is not an mcbridge ensemble, or a member cannot
+            be loaded (e.g. it holds code and `safe_mode` is True).
+    """
+    from mcbridge.models import load_model
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Ensemble file {path!r} does not exist.")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"File {path!r} is not an mcbridge ensemble (not a zip file).")
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        if _MANIFEST not in names:
+            raise ValueError(f"File {path!r} is not an mcbridge ensemble (no {_MANIFEST}).")
+        try:
+            manifest = json.loads(zf.read(_MANIFEST))
+        except ValueError as err:
+            raise ValueError(f"The manifest of {path!r} is not valid JSON: {err}") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
+            raise ValueError(f"File {path!r} is not an mcbridge ensemble (manifest format).")
+        if manifest.get("format_version") != _FORMAT_VERSION:
+            raise ValueError(
+                f"Ensemble file {path!r} has format version "
+                f"{manifest.get('format_version')!r}; this mcbridge reads version {_FORMAT_VERSION}."
+            )
+        k = manifest.get("k")
+        expected = [_member_file(j) for j in range(k)] if isinstance(k, int) and k > 0 else None
+        if expected is None or manifest.get("members") != expected or not set(expected) <= names:
+            raise ValueError(f"Ensemble file {path!r} has a damaged manifest or missing members.")
+        members = []
+        with tempfile.TemporaryDirectory(prefix="mcbridge-ensemble-") as work:
+            for name in expected:  # fixed names: nothing from the archive picks a path
+                member_path = os.path.join(work, name)
+                with zf.open(name) as src, open(member_path, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+                members.append(load_model(member_path, safe_mode=safe_mode, compile=compile))
+    return Ensemble(members, manifest.get("member_seeds"))
+
+
+def _weights_digest(model: keras.Model) -> str:
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()
+
+
+def train_ensemble(
+    build_fn: Callable[[], keras.Model],
+    x,
+    y,
+    k: int = 5,
+    epochs: int = 1,
+    batch_size: int = 32,
+    seed: int | None = None,
+    progress: bool = True,
+    **fit_kwargs,
+) -> Ensemble:
+    """Train a deep ensemble: `k` models built by `build_fn`, each fitted on `(x, y)`.
+
+    Before member `j` is built and fitted, `keras.utils.set_random_seed` is
+    called with a seed drawn for that member from `seed` (this sets Python's,
+    NumPy's and the backend's global seeds), so the members start from
+    different initial weights and see the data in a different order, and the
+    same `seed` gives the same ensemble on the same machine.
+
+    Args:
+        build_fn: Called with no arguments; returns a new compiled
+            `keras.Model` with fresh weights, e.g. `mcbridge.build_cnn` (its
+            initialisers must not be fixed by a seed).
+        x: Training inputs, as `model.fit` takes them.
+        y: Training targets, as `model.fit` takes them.
+        k: Number of members.
+        epochs: Epochs per member.
+        batch_size: Batch size of `fit`.
+        seed: Non-negative integer for a reproducible ensemble, or None
+            (member seeds drawn fresh; they are kept in `member_seeds`).
+        progress: Print one line per member (time taken, final metrics).
+        **fit_kwargs: Passed to `model.fit` (e.g. `validation_data`,
+            `callbacks`); `verbose` defaults to 0.
+
+    Returns:
+        An `Ensemble` of the `k` trained models.
+
+    Raises:
+        ValueError: a bad argument, or `build_fn` returned a model already
+            returned or with the same initial weights as an earlier member.
+        TypeError: `build_fn` is not callable or returned no compiled
+            `keras.Model`.
+    """
+    if not callable(build_fn):
+        raise TypeError(
+            "Invalid value received for argument `build_fn`. Expected a "
+            f"function that returns a compiled keras.Model. Received: {type(build_fn).__name__}"
+        )
+    k = positive_int("k", k)
+    epochs = positive_int("epochs", epochs)
+    batch_size = positive_int("batch_size", batch_size)
+    seed = _check_seed(seed)
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(
+            "Invalid value received for argument `progress`. Expected True or "
+            f"False. Received: progress={progress!r}"
+        )
+    fit_kwargs.setdefault("verbose", 0)
+    fit_kwargs.setdefault("shuffle", True)
+    seeds = _member_seeds(seed, k)
+    members: list[keras.Model] = []
+    digests: dict[str, int] = {}
+    for j, member_seed in enumerate(seeds):
+        keras.utils.set_random_seed(member_seed)
+        model = build_fn()
+        if not isinstance(model, keras.Model):
+            raise TypeError(
+                "`build_fn` must return a keras.Model. Received: an object of "
+                f"type {type(model).__name__}"
+            )
+        if not getattr(model, "compiled", False):
+            raise TypeError(
+                f"`build_fn` returned model {model.name!r} uncompiled. Call "
+                "model.compile(optimizer=..., loss=...) inside build_fn."
+            )
+        if any(model is m for m in members):
+            raise ValueError(
+                f"`build_fn` returned the same model object for members {members.index(model) + 1} "
+                f"and {j + 1}. It must build a new model on each call."
+            )
+        digest = _weights_digest(model)
+        if digest in digests:
+            raise ValueError(
+                f"`build_fn` built member {j + 1} with the same initial weights as member "
+                f"{digests[digest] + 1}: its initialisers are fixed by a seed, so the "
+                "members would not differ by initialisation. Build without a fixed "
+                "seed (e.g. mcbridge.build_cnn(seed=None))."
+            )
+        digests[digest] = j
+        start = time.perf_counter()
+        history = model.fit(x, y, epochs=epochs, batch_size=batch_size, **fit_kwargs)
+        if progress:
+            last = ", ".join(f"{name} {values[-1]:.4f}" for name, values in history.history.items() if values)
+            print(
+                f"Ensemble member {j + 1}/{k}: {epochs} epoch(s) in "
+                f"{time.perf_counter() - start:.1f} s" + (f" ({last})" if last else ""),
+                flush=True,
+            )
+        members.append(model)
+    return Ensemble(members, seeds)
+
+
+# --------------------------------------------------------------------------
+# prediction
+
+
+def _check_inputs(model: keras.Model, x) -> np.ndarray:
+    try:
+        arr = np.asarray(x)
+    except Exception as err:  # ragged lists and the like
+        raise TypeError(
+            "Invalid value received for argument `x`. Expected a numeric array. "
+            f"Received: x of type {type(x).__name__} ({err})"
+        ) from None
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(
+            "Invalid value received for argument `x`. Expected a numeric array. "
+            f"Received: x with dtype={arr.dtype}"
+        )
+    inputs = model.inputs
+    if not inputs or len(inputs) != 1:
+        raise ValueError(f"Model {model.name!r} needs one input with a known shape.")
+    expected = tuple(inputs[0].shape)
+    fits = arr.ndim == len(expected) and all(d is None or d == a for d, a in zip(expected[1:], arr.shape[1:]))
+    if not fits or arr.shape[0] == 0:
+        want = "(n, " + ", ".join("?" if d is None else str(d) for d in expected[1:]) + ")"
+        raise ValueError(
+            "Invalid value received for argument `x`. Expected an array of "
+            f"shape {want} with n >= 1 for this ensemble. Received: x.shape={arr.shape}"
+        )
+    arr = arr.astype(inputs[0].dtype, copy=False)
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        raise ValueError(
+            "Invalid value received for argument `x`: it holds NaN or infinite "
+            "values. Remove or impute them before predicting."
+        )
+    return arr
+
+
+def _deterministic(model: keras.Model, x: np.ndarray, batch_size: int, verbose: int) -> np.ndarray:
+    """`model.predict(x)` with every switchable dropout layer off (restored after)."""
+    switches = [layer for layer in iter_layers(model) if is_switchable(layer)]
+    before = [layer.mc_enabled for layer in switches]
+    try:
+        for layer in switches:
+            if layer.mc_enabled:
+                layer.mc_enabled = False
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=verbose))
+    finally:
+        for layer, state in zip(switches, before):
+            if layer.mc_enabled != state:
+                layer.mc_enabled = state
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z.astype(np.float64) - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def mc_predict_ensemble(
+    model: Ensemble,
+    x,
+    n_samples: int = 1,
+    batch_size: int = 128,
+    seed: int | None = None,
+    from_logits: bool = False,
+    progress: bool | None = None,
+    memory_budget: int | None = None,
+    task: str = "classification",
+    heteroscedastic: bool = False,
+    **kwargs,
+) -> MCResult:
+    """`mcbridge.mc_predict` on an `Ensemble`: every member's prediction as samples.
+
+    With `n_samples=1` (the default here) each member predicts once,
+    deterministically (`model.predict` with dropout off), so members need no
+    dropout. With `n_samples > 1` each member is sampled with MC dropout by
+    `mcbridge.mc_predict` (members need dropout), seeded per member from
+    `seed`.
+
+    Args:
+        model: The `Ensemble` of `k` members.
+        x: Inputs, shape `(n, *input_shape)`.
+        n_samples: Samples per member.
+        batch_size: Inputs per call.
+        seed: With `n_samples > 1`: non-negative integer for reproducible MC
+            samples (member `j` gets its own seed drawn from it), or None.
+        from_logits: Apply a softmax over classes to each sample.
+        progress: Show progress (one member at a time).
+        memory_budget: With `n_samples > 1`: see `mcbridge.mc_predict`.
+        task: `"classification"` (outputs are class probabilities) or
+            `"regression"` (real-valued outputs).
+        heteroscedastic: Regression only: each member outputs `d` means then
+            `d` log-variances; the result holds the means as samples and the
+            variances (`exp` of the log-variances) as `noise_variance`, as
+            `mc_predict` does for one model (needs an `MCResult` with
+            `noise_variance`).
+        **kwargs: Further arguments of `mcbridge.mc_predict`, for
+            `n_samples > 1` only.
+
+    Returns:
+        An `MCResult` with `samples` of shape `(n, classes, k * n_samples)`
+        in member-major order: `samples[:, :, j * n_samples + s]` is sample
+        `s` of member `j`.
+
+    Raises:
+        ValueError: a bad argument; classification outputs that are not
+            probabilities while `from_logits=False`; `n_samples > 1` on
+            members without dropout.
+        TypeError: `x` is not numeric.
+    """
+    n_samples = positive_int("n_samples", n_samples)
+    batch_size = positive_int("batch_size", batch_size)
+    seed = _check_seed(seed)
+    if task not in TASKS:
+        raise ValueError(
+            "Invalid value received for argument `task`. Expected one of "
+            f"{', '.join(map(repr, TASKS))}. Received: task={task!r}"
+        )
+    if not isinstance(from_logits, (bool, np.bool_)):
+        raise TypeError(
+            "Invalid value received for argument `from_logits`. Expected True "
+            f"or False. Received: from_logits={from_logits!r}"
+        )
+    if from_logits and task == "regression":
+        raise ValueError("`from_logits=True` applies to classification only, not task='regression'.")
+    if not isinstance(heteroscedastic, (bool, np.bool_)):
+        raise TypeError(
+            "Invalid value received for argument `heteroscedastic`. Expected True "
+            f"or False. Received: heteroscedastic={heteroscedastic!r}"
+        )
+    if heteroscedastic and task != "regression":
+        raise ValueError(
+            "Invalid value received for argument `heteroscedastic`. Expected "
+            "False unless task='regression'. Received: heteroscedastic=True"
+        )
+    if heteroscedastic and "noise_variance" not in inspect.signature(MCResult).parameters:
+        raise ValueError("heteroscedastic=True needs an MCResult with `noise_variance`, which this mcbridge lacks.")
+    if n_samples == 1 and kwargs:
+        raise TypeError(
+            "mc_predict on an ensemble with n_samples=1 got unexpected keyword "
+            f"arguments: {', '.join(kwargs)}"
+        )
+    if memory_budget is not None:
+        kwargs["memory_budget"] = positive_int("memory_budget", memory_budget)
+    k = len(model)
+    x = _check_inputs(model.members[0], x)
+    n = x.shape[0]
+    seeds = [None] * k if seed is None else _member_seeds(seed, k)
+    out = noise = None  # (k * n_samples, classes, n) in C order: (n, classes, samples) in Fortran order
+    for j, member in enumerate(model.members):
+        if n_samples == 1:
+            pred = _deterministic(member, x, batch_size, verbose=int(bool(progress)))
+            if pred.ndim != 2 or pred.shape[0] != n:
+                raise ValueError(
+                    f"Member {j + 1} ({member.name!r}) returned shape {pred.shape}; "
+                    "expected (n, classes) or (n, outputs)."
+                )
+            if from_logits:
+                pred = _softmax(pred)
+            elif task == "classification":
+                _check_probs(pred, member)
+            block = pred.T[None]  # (1, classes, n)
+            if heteroscedastic:
+                block, block_noise = _split_mean_log_var(block, member)
+        else:
+            if heteroscedastic:
+                kwargs["heteroscedastic"] = True
+            result = _member_mc(member, x, n_samples, batch_size, seeds[j], from_logits, progress, task, kwargs)
+            block = np.asarray(result.samples).transpose(2, 1, 0)
+            if heteroscedastic:
+                block_noise = np.asarray(result.noise_variance).transpose(2, 1, 0)
+        if out is None:
+            out = np.empty((k * n_samples, block.shape[1], n), dtype=np.float32)
+            if heteroscedastic:
+                noise = np.empty_like(out)
+        out[j * n_samples : (j + 1) * n_samples] = block
+        if heteroscedastic:
+            noise[j * n_samples : (j + 1) * n_samples] = block_noise
+    if heteroscedastic:
+        return MCResult(out.transpose(2, 1, 0), task=task, noise_variance=noise.transpose(2, 1, 0))
+    return MCResult(out.transpose(2, 1, 0), task=task)
+
+
+def _split_mean_log_var(block: np.ndarray, member: keras.Model):
+    """`(1, 2d, n)` outputs -> means `(1, d, n)` and variances `exp(log-variances)`."""
+    if block.shape[1] % 2:
+        raise ValueError(
+            f"Member {member.name!r} has {block.shape[1]} outputs; heteroscedastic=True "
+            "needs an even number: d means, then d log-variances."
+        )
+    d = block.shape[1] // 2
+    with np.errstate(over="ignore"):  # float32: a log-variance past ~88 gives inf
+        return block[:, :d], np.exp(block[:, d:])
+
+
+def _check_probs(pred: np.ndarray, member: keras.Model) -> None:
+    sums = pred.sum(axis=1, dtype=np.float64)
+    if pred.min() < -1e-5 or pred.max() > 1 + 1e-5 or np.max(np.abs(sums - 1)) > 1e-3:
+        raise ValueError(
+            f"The outputs of member {member.name!r} are not probabilities (they must "
+            "lie in [0, 1] and sum to 1 over classes). If the members output logits, "
+            "pass from_logits=True; for real-valued outputs, pass task='regression'."
+        )
+
+
+def _member_mc(member, x, n_samples, batch_size, seed, from_logits, progress, task, kwargs):
+    from mcbridge.predict import mc_predict
+
+    predict = getattr(mc_predict, "__wrapped__", mc_predict)
+    extra = dict(kwargs)
+    if task != "classification":
+        if "task" not in inspect.signature(predict).parameters:
+            raise ValueError(
+                "MC dropout inside ensemble members (n_samples > 1) with "
+                "task='regression' needs mc_predict(..., task='regression'), which this "
+                "version of mcbridge lacks. Use n_samples=1."
+            )
+        extra["task"] = task
+    try:
+        result = predict(
+            member, x, n_samples=n_samples, batch_size=batch_size, seed=seed,
+            from_logits=from_logits, progress=progress, **extra,
+        )
+    except ValueError as err:
+        if "no dropout" in str(err):
+            raise ValueError(
+                f"{err} (With n_samples > 1, mc_predict samples MC dropout inside each "
+                "ensemble member; for a plain deep ensemble pass n_samples=1.)"
+            ) from None
+        raise
+    return result
+
+
+def ensemble_dispatch(fn: Callable) -> Callable:
+    """Decorator for `mc_predict`: an `Ensemble` as `model` goes to `mc_predict_ensemble`.
+
+    The wrapper forwards only the arguments the caller gave, so the
+    ensemble's own defaults apply (`n_samples=1`: one deterministic
+    prediction per member).
+    """
+
+    @functools.wraps(fn)
+    def mc_predict(model, *args, **kwargs):
+        if isinstance(model, Ensemble):
+            return mc_predict_ensemble(model, *args, **kwargs)
+        return fn(model, *args, **kwargs)
+
+    mc_predict.__doc__ = (fn.__doc__ or "") + (
+        "\n    `model` may also be an `mcbridge.Ensemble`: see "
+        "`mcbridge.ensemble.mc_predict_ensemble`\n    (there `n_samples` "
+        "defaults to 1, one deterministic prediction per member).\n"
+    )
+    return mc_predict
+

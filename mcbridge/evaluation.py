@@ -1,0 +1,86 @@
+"""Is my uncertainty any good, and which inputs should a person look at?
+
+`evaluate` computes the calibration and detection measures of
+`mcbridge.metrics` in one call; `select_uncertain` picks the inputs to look
+at (or label) next. NumPy only, like `mcbridge.metrics`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mcbridge.metrics import calibration, detection
+from mcbridge.metrics._common import _mean_probs_and_labels, _probs
+from mcbridge.metrics.uncertainty import SCORES, uncertainty_score
+
+__all__ = ["evaluate", "select_uncertain"]
+
+
+def evaluate(result, y, n_bins: int = 15) -> dict[str, float]:
+    """All the evaluation measures of an MC classification result, in one dict.
+
+    Args:
+        result: An `MCResult`, or `(n, classes, samples)` probabilities (made
+            by any tool).
+        y: `(n,)` integer labels from 0.
+        n_bins: Bins of the calibration errors.
+
+    Returns:
+        A dict of floats, in this order: `accuracy`, `nll` (nats), `brier`,
+        `ece` (equal-width bins), `adaptive_ece` (equal-mass bins), `aurc`
+        (by predictive entropy), and `auroc_<score>`, the misclassification
+        AUROC, for each score in `mcbridge.metrics.uncertainty.SCORES`. R's
+        `mc_evaluate_uncertainty()` returns the same names and values.
+
+    Raises:
+        ValueError: the samples are not probabilities `(n, classes, samples)`
+            or the labels do not match them.
+    """
+    samples = _probs(result)
+    p, y = _mean_probs_and_labels(samples, y)
+    out = {
+        "accuracy": calibration.accuracy(p, y),
+        "nll": calibration.negative_log_likelihood(p, y),
+        "brier": calibration.brier_score(p, y),
+        "ece": calibration.expected_calibration_error(p, y, n_bins=n_bins),
+        "adaptive_ece": calibration.expected_calibration_error(p, y, n_bins=n_bins, adaptive=True),
+        "aurc": detection.aurc(samples, y, "predictive_entropy"),
+    }
+    wrong = p.argmax(axis=1) != y
+    for name in SCORES:
+        out[f"auroc_{name}"] = detection.auroc(uncertainty_score(samples, name), wrong)
+    return out
+
+
+def select_uncertain(result, k: int, score: str = "mutual_information") -> np.ndarray:
+    """The `k` most uncertain inputs: what to label or look at next.
+
+    With the default score (mutual information) this is BALD's top-k
+    acquisition for active learning.
+
+    Args:
+        result: An `MCResult`, or `(n, classes, samples)` probabilities.
+        k: How many inputs (at most `n`; larger gives all of them).
+        score: Name of an uncertainty score in
+            `mcbridge.metrics.uncertainty.SCORES`.
+
+    Returns:
+        `int64` array of shape `(min(k, n),)`: 0-based indices, most
+        uncertain first; equal scores keep the order of the inputs (lower
+        index first). R's `mc_select_uncertain()` gives these plus 1.
+
+    Raises:
+        TypeError: `k` is not an integer.
+        ValueError: `k` is not positive, or `score` is unknown.
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(
+            "Invalid type received for argument `k`. Expected an integer. "
+            f"Received: k={k!r} of type {type(k).__name__}"
+        )
+    if k < 1:
+        raise ValueError(
+            f"Invalid value received for argument `k`. Expected a positive integer. Received: k={k}"
+        )
+    s = uncertainty_score(result, score)
+    return np.argsort(-s, kind="stable")[: int(k)].astype(np.int64)

@@ -1,0 +1,255 @@
+# Split conformal prediction sets and intervals on MC samples, natively in R
+# (the same scores, thresholds and sets as Python's mcbridge.conformal).
+
+.cp_hint <- "if these are logits, apply a softmax over the classes (2nd dimension) first."
+
+# Mean over the samples, added in sample order (as Python's conformal module).
+.cp_mean <- function(s) {
+  total <- s[, , 1]
+  for (j in seq_len(dim(s)[3])[-1]) total <- total + s[, , j]
+  matrix(total / dim(s)[3], dim(s)[1], dim(s)[2])
+}
+
+# Score of every class, n x classes, from probabilities p (n x classes).
+.cp_scores <- function(p, method, lam, k_reg) {
+  if (method == "lac") return(1 - p)
+  n <- nrow(p)
+  k <- ncol(p)
+  # Classes by decreasing probability, ties: lower class first (as NumPy's
+  # stable argsort of -p).
+  idx <- order(row(p), -p, col(p))
+  sp <- matrix(p[idx], n, k, byrow = TRUE)
+  cs <- sp
+  for (j in seq_len(k)[-1]) cs[, j] <- cs[, j - 1] + sp[, j]
+  sorted_scores <- (cs - sp) + sp
+  if (method == "raps") {
+    rank <- matrix(rep(seq_len(k), each = n), n, k)
+    sorted_scores <- sorted_scores + lam * pmax(rank - k_reg, 0)
+  }
+  out <- p
+  out[idx] <- as.vector(t(sorted_scores))
+  out
+}
+
+.cp_class_scores <- function(object, s) {
+  if (object$mc_score == "mean" || object$method == "lac") {
+    return(.cp_scores(.cp_mean(s), object$method, object$lam, object$k_reg))
+  }
+  total <- 0
+  for (j in seq_len(dim(s)[3])) {
+    p <- matrix(s[, , j], dim(s)[1], dim(s)[2])
+    total <- total + .cp_scores(p, object$method, object$lam, object$k_reg)
+  }
+  total / dim(s)[3]
+}
+
+# The ceiling((n + 1) (1 - alpha))-th smallest score, Inf beyond n.
+.cp_quantile <- function(scores, alpha) {
+  rank <- ceiling((length(scores) + 1) * (1 - alpha) - 1e-9)
+  if (rank > length(scores)) Inf else sort(scores)[rank]
+}
+
+.cp_number <- function(x, arg, lower = 0, upper = Inf, open = FALSE, whole = FALSE) {
+  ok <- is.numeric(x) && length(x) == 1 && !is.na(x) && is.finite(x) &&
+    (if (open) x > lower && x < upper else x >= lower && x <= upper) &&
+    (!whole || x == round(x))
+  if (!isTRUE(ok)) {
+    range <- if (open) sprintf("in (%s, %s)", lower, upper) else sprintf(">= %s", lower)
+    .mcb_abort(sprintf("`%s` must be a single %s %s, not %s.", arg,
+                       if (whole) "whole number" else "number", range, .cal_what(x)))
+  }
+  x
+}
+
+.cp_choice <- function(x, choices, arg) {
+  if (!is.character(x) || length(x) != 1 || !(x %in% choices)) {
+    .mcb_abort(sprintf("`%s` must be one of %s, not %s.", arg,
+                       paste0('"', choices, '"', collapse = ", "), .cal_what(x)))
+  }
+  x
+}
+
+#' Conformal prediction sets from MC dropout samples
+#'
+#' Split conformal prediction: the threshold is fitted on labelled
+#' calibration inputs, and [predict()] returns, for new inputs, sets of
+#' classes that contain the true class with probability at least
+#' `1 - alpha` (calibration and new inputs exchangeable). The same scores,
+#' threshold and sets as Python's `mcbridge.conformal.ConformalClassifier`
+#' (deterministic variants), computed in R.
+#'
+#' Scores, with the class probabilities sorted in decreasing order (ties:
+#' lower class first):
+#' * `"lac"`: `1 - p[y]`; the smallest sets on average.
+#' * `"aps"`: the probability of the classes ranked above `y` plus `p[y]`;
+#'   larger sets for uncertain inputs.
+#' * `"raps"`: APS plus `lam * max(0, rank(y) - k_reg)`.
+#'
+#' The scores are deterministic and count all of `p[y]`, so coverage is at
+#' least `1 - alpha` and typically above it (conservative). The threshold is
+#' the `ceiling((n + 1) * (1 - alpha))`-th smallest calibration score (`Inf`,
+#' all classes, when that exceeds `n`). Sets may be empty.
+#'
+#' `mc_score = "mean"` scores the MC mean probabilities; `"average"` averages
+#' each sample's own score over the samples (the same for LAC).
+#'
+#' @param res An [mc_prediction][mc_predict()] or a numeric array of class
+#'   probabilities with `dim = c(n, classes, samples)`, for calibration
+#'   inputs (not the training data).
+#' @param y Labels: whole numbers from 0, or a factor (codes from 0).
+#' @param alpha Target miscoverage, in (0, 1).
+#' @param method `"aps"`, `"lac"` or `"raps"`.
+#' @param lam,k_reg RAPS penalty per class beyond the first `k_reg` classes.
+#' @param mc_score `"mean"` or `"average"`.
+#' @return An `mc_conformal` object (a list with `qhat`, the fitted
+#'   threshold, and the settings); [predict()] on it gives the sets.
+#' @family calibration
+#' @examples
+#' set.seed(1)
+#' p <- array(runif(300 * 4 * 5), c(300, 4, 5))
+#' p <- aperm(apply(p, c(1, 3), function(v) v / sum(v)), c(2, 1, 3))
+#' y <- sample(0:3, 300, replace = TRUE)
+#' cp <- mc_conformal(p[1:200, , ], y[1:200], alpha = 0.1, method = "lac")
+#' sets <- predict(cp, p[201:300, , ])
+#' mean(sets[cbind(1:100, y[201:300] + 1)])   # coverage
+#' mean(rowSums(sets))                        # mean set size
+#' @export
+mc_conformal <- function(res, y, alpha = 0.1, method = "aps", lam = 0.01, k_reg = 1,
+                         mc_score = "mean") {
+  method <- .cp_choice(method, c("lac", "aps", "raps"), "method")
+  mc_score <- .cp_choice(mc_score, c("mean", "average"), "mc_score")
+  alpha <- .cp_number(alpha, "alpha", 0, 1, open = TRUE)
+  lam <- .cp_number(lam, "lam")
+  k_reg <- .cp_number(k_reg, "k_reg", whole = TRUE)
+  s <- .cal_samples(res, min_classes = 1, hint = .cp_hint)
+  y <- .cal_labels(y, dim(s)[1], dim(s)[2])
+  object <- structure(list(method = method, alpha = alpha, lam = lam, k_reg = k_reg,
+                           mc_score = mc_score, n_classes = dim(s)[2]),
+                      class = "mc_conformal")
+  scores <- .cp_class_scores(object, s)
+  object$qhat <- .cp_quantile(scores[cbind(seq_along(y), y + 1L)], alpha)
+  object$n_calibration <- length(y)
+  object
+}
+
+#' Prediction sets of new inputs
+#'
+#' @param object An `mc_conformal` from [mc_conformal()].
+#' @param res An [mc_prediction][mc_predict()] or array `c(n, classes,
+#'   samples)` of class probabilities.
+#' @param ... Unused.
+#' @return A logical matrix `n x classes`: `[i, k]` is whether class `k - 1`
+#'   is in the set of input `i`. Coverage on labelled data:
+#'   `mean(sets[cbind(seq_along(y), y + 1)])`; set sizes: `rowSums(sets)`.
+#' @family calibration
+#' @export
+predict.mc_conformal <- function(object, res, ...) {
+  s <- .cal_samples(res, min_classes = 1, hint = .cp_hint)
+  if (dim(s)[2] != object$n_classes) {
+    .mcb_abort(sprintf("`res` has %d classes but the conformal object was fitted on %d.",
+                       dim(s)[2], object$n_classes))
+  }
+  .cp_class_scores(object, s) <= object$qhat
+}
+
+#' @export
+print.mc_conformal <- function(x, ...) {
+  cat(sprintf("<mc_conformal> %s sets, alpha %g, mc_score \"%s\"\n", toupper(x$method),
+              x$alpha, x$mc_score))
+  cat(sprintf("threshold %.6g from %d calibration inputs\n", x$qhat, x$n_calibration))
+  invisible(x)
+}
+
+#' Conformal intervals scaled by the MC standard deviation
+#'
+#' Split conformal regression intervals: the score of a calibration input is
+#' `|y - mean| / (sd + eps)`, with the mean and standard deviation (`n - 1`
+#' denominator) over the MC samples, and the interval of a new input is
+#' `mean -/+ qhat * (sd + eps)`: wide where the samples disagree. Marginal
+#' coverage is at least `1 - alpha` for each output. The same as Python's
+#' `mcbridge.conformal.ConformalRegressor`.
+#'
+#' @param res An [mc_prediction][mc_predict()] or a numeric array
+#'   `c(n, outputs, samples)` of regression outputs (at least 2 samples).
+#' @param y Numeric targets: a vector (one output) or a matrix `n x outputs`.
+#' @param alpha Target miscoverage, in (0, 1).
+#' @param eps Non-negative number added to the standard deviation (keeps the
+#'   score finite when the samples do not vary).
+#' @return An `mc_conformal_interval` object (a list with `qhat`, one
+#'   threshold per output); [predict()] on it gives the intervals.
+#' @family calibration
+#' @examples
+#' set.seed(1)
+#' sd <- runif(400, 0.1, 2)
+#' mu <- rnorm(400)
+#' s <- array(mu + sd * rnorm(400 * 20), c(400, 1, 20))
+#' y <- mu + sd * rnorm(400)
+#' ci <- mc_conformal_interval(s[1:200, , , drop = FALSE], y[1:200])
+#' head(predict(ci, s[201:400, , , drop = FALSE]))
+#' @export
+mc_conformal_interval <- function(res, y, alpha = 0.1, eps = 1e-6) {
+  alpha <- .cp_number(alpha, "alpha", 0, 1, open = TRUE)
+  eps <- .cp_number(eps, "eps")
+  ms <- .cp_mean_sd(res, eps)
+  if (is.data.frame(y)) y <- as.matrix(y)
+  if (!is.numeric(y)) .mcb_abort(sprintf("`y` must be numeric targets, not %s.", .cal_what(y)))
+  y <- matrix(y, nrow = if (is.null(dim(y))) length(y) else nrow(y))
+  if (!identical(dim(y), dim(ms$mean)) || anyNA(y) || any(!is.finite(y))) {
+    .mcb_abort(sprintf("`y` must hold finite targets, a vector of length %d or a matrix %d x %d.",
+                       nrow(ms$mean), nrow(ms$mean), ncol(ms$mean)))
+  }
+  if (any(ms$scale <= 0)) {
+    .mcb_abort("`eps` must be positive: some inputs have an MC standard deviation of 0.")
+  }
+  scores <- abs(y - ms$mean) / ms$scale
+  qhat <- vapply(seq_len(ncol(scores)), function(j) .cp_quantile(scores[, j], alpha), numeric(1))
+  structure(list(alpha = alpha, eps = eps, qhat = qhat, n_calibration = nrow(y)),
+            class = "mc_conformal_interval")
+}
+
+.cp_mean_sd <- function(res, eps, arg = "res") {
+  s <- .cal_samples(res, probs = FALSE, arg = arg, min_classes = 1)
+  if (dim(s)[3] < 2) {
+    .mcb_abort(sprintf("`%s` must have at least 2 MC samples (for a standard deviation).", arg))
+  }
+  p <- as_mc_prediction(s)
+  m <- matrix(p$mean, dim(s)[1], dim(s)[2])
+  list(mean = m, scale = matrix(sqrt(p$variance), dim(s)[1], dim(s)[2]) + eps)
+}
+
+#' Conformal intervals of new inputs
+#'
+#' @param object An `mc_conformal_interval` from [mc_conformal_interval()].
+#' @param res An [mc_prediction][mc_predict()] or array `c(n, outputs,
+#'   samples)`.
+#' @param ... Unused.
+#' @return A data frame with one row per input and columns `.pred` (the MC
+#'   mean), `.pred_lower` and `.pred_upper`, as `probably`'s
+#'   `int_conformal_*()`; with several outputs, these three columns per output,
+#'   suffixed `_1`, `_2`, ...
+#' @family calibration
+#' @export
+predict.mc_conformal_interval <- function(object, res, ...) {
+  ms <- .cp_mean_sd(res, object$eps)
+  if (ncol(ms$mean) != length(object$qhat)) {
+    .mcb_abort(sprintf("`res` has %d outputs but the object was fitted on %d.",
+                       ncol(ms$mean), length(object$qhat)))
+  }
+  half <- sweep(ms$scale, 2, object$qhat, `*`)
+  cols <- list()
+  for (j in seq_len(ncol(ms$mean))) {
+    sfx <- if (ncol(ms$mean) == 1) "" else paste0("_", j)
+    cols[[paste0(".pred", sfx)]] <- ms$mean[, j]
+    cols[[paste0(".pred_lower", sfx)]] <- ms$mean[, j] - half[, j]
+    cols[[paste0(".pred_upper", sfx)]] <- ms$mean[, j] + half[, j]
+  }
+  as.data.frame(cols, optional = TRUE)
+}
+
+#' @export
+print.mc_conformal_interval <- function(x, ...) {
+  cat(sprintf("<mc_conformal_interval> alpha %g, %d calibration inputs\n", x$alpha,
+              x$n_calibration))
+  cat("threshold (in MC standard deviations):", format(x$qhat, digits = 4), "\n")
+  invisible(x)
+}

@@ -1,0 +1,97 @@
+# Conformal sets and intervals in native R (no Python needed).
+
+known_probs <- function(n = 3000, k = 5, s = 4, seed = 2) {
+  set.seed(seed)
+  z <- array(rnorm(n * k, sd = 1.5), c(n, k, s)) + array(rnorm(n * k * s, sd = 0.6), c(n, k, s))
+  e <- exp(z)
+  total <- e[, 1, ]
+  for (j in 2:k) total <- total + e[, j, ]
+  for (j in 1:k) e[, j, ] <- e[, j, ] / total
+  truth <- apply(e, c(1, 2), mean)
+  y <- max.col(t(apply(truth, 1, cumsum)) > runif(n), ties.method = "first") - 1L
+  list(p = e, y = y)
+}
+
+split_coverage <- function(d, splits = 100, n_cal = 400, ...) {
+  covs <- vapply(seq_len(splits), function(i) {
+    idx <- sample(length(d$y))
+    cal <- idx[1:n_cal]
+    test <- idx[-(1:n_cal)]
+    cp <- mc_conformal(d$p[cal, , ], d$y[cal], ...)
+    sets <- predict(cp, d$p[test, , ])
+    mean(sets[cbind(seq_along(test), d$y[test] + 1L)])
+  }, numeric(1))
+  c(mean = mean(covs), se = stats::sd(covs) / sqrt(splits))
+}
+
+test_that("coverage over random splits: LAC within a point, APS/RAPS at least 1 - alpha", {
+  d <- known_probs()
+  set.seed(3)
+  lac <- split_coverage(d, method = "lac", alpha = 0.1)
+  expect_lt(abs(lac[["mean"]] - 0.9), 0.01)
+  for (m in c("aps", "raps")) {
+    cov <- split_coverage(d, method = m, alpha = 0.1, mc_score = "average")
+    expect_gte(cov[["mean"]], 0.9 - 3 * cov[["se"]])  # se about 0.0016
+  }
+})
+
+test_that("scores by hand and the sets they give", {
+  p <- array(c(0.5, 0.1, 0.3, 0.1), c(1, 4, 1))
+  expect_equal(mcbridge:::.cp_scores(matrix(p, 1), "aps", 0, 0), matrix(c(0.5, 0.9, 0.8, 1.0), 1))
+  expect_equal(mcbridge:::.cp_scores(matrix(p, 1), "raps", 0.1, 2),
+               matrix(c(0.5, 1.0, 0.8, 1.2), 1))
+  # Calibration scores 0.5 (class 0) and 0.8 (class 2): qhat at alpha 0.34,
+  # rank ceiling(3 * 0.66) = 2 -> 0.8: the set is {0, 2}.
+  cal <- aperm(array(c(p, p), c(4, 1, 2)), c(3, 1, 2))
+  cp <- mc_conformal(cal, c(0, 2), alpha = 0.34, method = "aps")
+  expect_equal(cp$qhat, 0.8)
+  expect_identical(predict(cp, p), matrix(c(TRUE, FALSE, TRUE, FALSE), 1))
+  expect_output(print(cp), "APS")
+  # Too few calibration inputs for alpha: all classes.
+  expect_identical(mc_conformal(cal, c(0, 2), alpha = 0.1)$qhat, Inf)
+})
+
+test_that("mc_score = 'average' averages the samples' own scores", {
+  p <- array(c(0.8, 0.2, 0.2, 0.8), c(1, 2, 2))
+  obj <- list(method = "aps", lam = 0, k_reg = 0, mc_score = "average")
+  expect_equal(mcbridge:::.cp_class_scores(obj, p), matrix(c(0.9, 0.9), 1))
+  obj$mc_score <- "mean"
+  expect_equal(mcbridge:::.cp_class_scores(obj, p), matrix(c(0.5, 1.0), 1))
+})
+
+test_that("conformal intervals follow the MC standard deviation and cover", {
+  set.seed(4)
+  n <- 4000
+  sd <- runif(n, 0.1, 2)
+  mu <- rnorm(n)
+  s <- array(mu + sd * rnorm(n * 20), c(n, 1, 20))
+  y <- mu + sd * rnorm(n)
+  ci <- mc_conformal_interval(s[1:2000, , , drop = FALSE], y[1:2000], alpha = 0.1)
+  out <- predict(ci, as_mc_prediction(s[2001:n, , , drop = FALSE]))
+  expect_named(out, c(".pred", ".pred_lower", ".pred_upper"))
+  covered <- out$.pred_lower <= y[2001:n] & y[2001:n] <= out$.pred_upper
+  expect_gt(mean(covered), 0.88)  # one split of 2,000: se about 0.007
+  width <- out$.pred_upper - out$.pred_lower
+  expect_gt(stats::cor(width, apply(s[2001:n, 1, ], 1, stats::sd)), 0.99)
+  two <- mc_conformal_interval(array(c(s, s), c(n, 2, 20)), cbind(y, y))
+  expect_named(predict(two, array(c(s, s), c(n, 2, 20))[1:3, , ]),
+               c(".pred_1", ".pred_lower_1", ".pred_upper_1", ".pred_2", ".pred_lower_2",
+                 ".pred_upper_2"))
+})
+
+test_that("bad input raises mcbridge_error", {
+  d <- known_probs(n = 30)
+  expect_error(mc_conformal(d$p, d$y, method = "thr"), "one of", class = "mcbridge_error")
+  expect_error(mc_conformal(d$p, d$y, alpha = 0), class = "mcbridge_error")
+  expect_error(mc_conformal(d$p, d$y, k_reg = 1.5), class = "mcbridge_error")
+  expect_error(mc_conformal(d$p, d$y, mc_score = "max"), class = "mcbridge_error")
+  expect_error(mc_conformal(d$p * 2, d$y), "softmax", class = "mcbridge_error")
+  expect_error(mc_conformal(d$p * 0.5, d$y), "sum to 1", class = "mcbridge_error")
+  cp <- mc_conformal(d$p, d$y)
+  expect_error(predict(cp, d$p[, 1:2, ]), "classes", class = "mcbridge_error")
+  s <- array(rnorm(60), c(30, 1, 2))
+  expect_error(mc_conformal_interval(s, "a"), "numeric", class = "mcbridge_error")
+  expect_error(mc_conformal_interval(s, 1:3), "length 30", class = "mcbridge_error")
+  expect_error(mc_conformal_interval(s[, , 1, drop = FALSE], 1:30), "2 MC samples",
+               class = "mcbridge_error")
+})

@@ -1,0 +1,49 @@
+plot_res <- function() {
+  set.seed(3)
+  s <- array(exp(2 * rnorm(40 * 3 * 6)), c(40, 3, 6))
+  res <- as_mc_prediction(sweep(s, c(1, 3), apply(s, c(1, 3), sum), "/"))
+  mc_class_names(res) <- c("T-shirt/top", "Trouser", "Pullover")
+  res
+}
+
+# Renders `expr` to a PNG; checks it is a PNG of the requested size with content.
+expect_png <- function(expr, width = 600, height = 450, min_bytes = 6000) {
+  path <- tempfile(fileext = ".png")
+  grDevices::png(path, width = width, height = height)
+  ok <- FALSE
+  on.exit(if (!ok) grDevices::dev.off(), add = TRUE)
+  force(expr)
+  grDevices::dev.off()
+  ok <- TRUE
+  con <- file(path, "rb")
+  head <- readBin(con, "raw", 24)
+  close(con)
+  expect_identical(head[1:8], as.raw(c(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)))
+  size <- function(b) sum(as.integer(b) * 256^(3:0))
+  expect_equal(c(size(head[17:20]), size(head[21:24])), c(width, height))
+  expect_gt(file.size(path), min_bytes)
+  invisible(path)
+}
+
+test_that("each plot type renders a PNG", {
+  res <- plot_res()
+  y <- rep(0:2, length.out = 40)
+  expect_png(expect_invisible(plot(res, item = 2)))
+  expect_png(plot(res, type = "reliability", y = y), 500, 560)
+  expect_png(plot(res, type = "reliability", y = y, adaptive = TRUE, n_bins = 4), 500, 560)
+  expect_png(plot(res, type = "scores", y = y))
+  flat <- as_mc_prediction(array(1 / 3, c(10, 3, 6)))
+  expect_png(plot(res, type = "scores", x_out = flat, score = "max_probability"))
+  images <- array(runif(40 * 8 * 8), c(40, 8, 8))
+  expect_png(plot(res, type = "uncertain", images = images, y = y, k = 8), 1200, 500)
+})
+
+test_that("plot arguments are checked with classed errors", {
+  res <- plot_res()
+  expect_error(plot(res, type = "histogram"), "`type`", class = "mcbridge_error")
+  expect_error(plot(res, type = "reliability"), "needs `y`", class = "mcbridge_error")
+  expect_error(plot(res, type = "scores"), "exactly one", class = "mcbridge_error")
+  expect_error(plot(res, type = "uncertain", images = array(0, c(3, 8, 8))), "`images`",
+               class = "mcbridge_error")
+  expect_error(plot(res, item = 41), "`item`", class = "mcbridge_error")
+})

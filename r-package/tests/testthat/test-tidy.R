@@ -1,0 +1,51 @@
+tidy_samples <- function() {
+  s <- array(0, c(3, 3, 2))
+  s[1, , ] <- c(0.7, 0.2, 0.1)
+  s[2, , 1] <- c(0.1, 0.8, 0.1); s[2, , 2] <- c(0.1, 0.4, 0.5)
+  s[3, , ] <- c(0.2, 0.2, 0.6)
+  s
+}
+
+test_that("mc_tidy follows the yardstick/probably column contract", {
+  s <- tidy_samples()
+  lv <- c("T-shirt/top", "Trouser", "Pullover")
+  df <- mc_tidy(s, truth = c(0, 2, 2), levels = lv)
+  expect_s3_class(df, "data.frame")
+  expect_equal(nrow(df), 3)
+  expect_named(df, c("truth", ".pred_class", ".pred_T-shirt/top", ".pred_Trouser",
+                     ".pred_Pullover", "predictive_entropy", "mutual_information",
+                     "variation_ratio", "max_probability"))
+  expect_identical(df$truth, factor(lv[c(1, 3, 3)], levels = lv))
+  expect_identical(df$.pred_class, factor(lv[c(1, 2, 3)], levels = lv))
+  expect_equal(unname(as.matrix(df[3:5])), rowMeans(s, dims = 2))
+  expect_equal(rowSums(df[3:5]), rep(1, 3))
+  expect_equal(df$mutual_information, mc_mutual_information(s))
+  expect_equal(df$max_probability, mc_max_probability(s))
+})
+
+test_that("mc_tidy levels come from the prediction, else 0-based indices", {
+  s <- tidy_samples()
+  df <- mc_tidy(s)
+
+  expect_identical(names(df)[1:4], c(".pred_class", ".pred_0", ".pred_1", ".pred_2"))
+  expect_identical(levels(df$.pred_class), c("0", "1", "2"))
+  res <- as_mc_prediction(s)
+  mc_class_names(res) <- c("a", "b", "c")
+  expect_identical(mc_class_names(res), c("a", "b", "c"))
+  df <- mc_tidy(res, truth = factor(c("a", "c", "c"), levels = c("a", "b", "c")))
+  expect_identical(levels(df$truth), c("a", "b", "c"))
+  expect_identical(as.character(df$.pred_class), c("a", "b", "c"))
+  expect_error(mc_tidy(s, levels = c("a", "a", "b")), "distinct", class = "mcbridge_error")
+  expect_error(mc_tidy(s, truth = c(0, 3, 1)), "\\[0, 2\\]", class = "mcbridge_error")
+  expect_error(mc_class_names(res) <- "x", "3 distinct", class = "mcbridge_error")
+})
+
+test_that("print and summary show class names when the prediction has them", {
+  res <- as_mc_prediction(tidy_samples())
+  expect_output(print(res), "class")
+  mc_class_names(res) <- c("Coat", "Sandal", "Bag")
+  expect_output(print(res), "Sandal")
+  expect_identical(summary(res)$class, c("Coat", "Sandal", "Bag"))
+  mc_class_names(res) <- NULL
+  expect_identical(summary(res)$class, 0:2)
+})

@@ -1,0 +1,207 @@
+"""Split conformal prediction sets and intervals (mcbridge.conformal)."""
+
+import math
+
+import numpy as np
+import pytest
+
+import mcbridge
+from mcbridge.conformal import (
+    ConformalClassifier,
+    ConformalRegressor,
+    conformal_quantile,
+    coverage,
+    set_size,
+)
+
+
+def known_probabilities(n=3000, k=6, s=5, seed=0):
+    """MC samples whose mean is the true label distribution; labels drawn from it."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, k, 1)) * 1.5 + rng.normal(size=(n, k, s)) * 0.6
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    y = (p.mean(axis=2).cumsum(axis=1) > rng.uniform(size=(n, 1))).argmax(axis=1)
+    return p, y
+
+
+def mean_coverage(cp_kwargs, alpha, splits=200, n_cal=400, seed=1):
+    """Mean coverage and set size over random calibration/test splits."""
+    p, y = known_probabilities()
+    rng = np.random.default_rng(seed)
+    covs, sizes = [], []
+    for i in range(splits):
+        perm = rng.permutation(len(y))
+        cal, test = perm[:n_cal], perm[n_cal:]
+        cp = ConformalClassifier(alpha=alpha, seed=i, **cp_kwargs).fit(p[cal], y[cal])
+        sets = cp.predict_sets(p[test])
+        covs.append(coverage(sets, y[test]))
+        sizes.append(set_size(sets).mean())
+    return np.mean(covs), np.std(covs) / math.sqrt(splits), np.mean(sizes)
+
+
+# Each split's coverage has a standard deviation of about 0.016 (calibration
+# quantile plus test noise at n_cal = 400), so the mean over 200 splits has
+# about 0.0012: "within a point" and "at least 1 - alpha" are checked with
+# that noise allowed for (the mean may sit up to 3 standard errors low).
+@pytest.mark.parametrize("alpha", [0.1, 0.05])
+def test_lac_coverage_is_within_a_point_of_the_target(alpha):
+    cov, se, _ = mean_coverage(dict(method="lac"), alpha)
+    assert se < 0.002
+    assert abs(cov - (1 - alpha)) < 0.01
+
+
+@pytest.mark.parametrize("method", ["aps", "raps"])
+@pytest.mark.parametrize("randomized", [False, True])
+@pytest.mark.parametrize("mc_score", ["mean", "average"])
+def test_aps_and_raps_cover_at_least_the_target(method, randomized, mc_score):
+    alpha = 0.1
+    cov, se, size = mean_coverage(dict(method=method, randomized=randomized, mc_score=mc_score), alpha)
+    assert cov >= 1 - alpha - 3 * se
+    assert cov < 1 - alpha + 0.03  # and not trivially (all-class sets)
+    assert 1 < size < 6
+
+
+def test_deterministic_aps_is_conservative_against_randomised():
+    det = mean_coverage(dict(method="aps"), 0.1, splits=60)
+    rnd = mean_coverage(dict(method="aps", randomized=True), 0.1, splits=60)
+    assert det[2] > rnd[2]  # larger sets
+
+
+def test_scores_by_hand():
+    p = np.array([[0.5, 0.1, 0.3, 0.1]])[:, :, None]  # ranks: 0, 2, then 1 and 3 (tie: 1 first)
+    lac = ConformalClassifier("lac").scores(p)
+    np.testing.assert_allclose(lac, [[0.5, 0.9, 0.7, 0.9]])
+    aps = ConformalClassifier("aps").scores(p)
+    np.testing.assert_allclose(aps, [[0.5, 0.9, 0.8, 1.0]])
+    raps = ConformalClassifier("raps", lam=0.1, k_reg=2).scores(p)
+    np.testing.assert_allclose(raps, [[0.5, 0.9 + 0.1, 0.8, 1.0 + 0.2]])
+    rnd = ConformalClassifier("aps").scores(p, u=np.array([[0.5]]))
+    np.testing.assert_allclose(rnd, [[0.25, 0.85, 0.65, 0.95]])
+
+
+def test_average_score_uses_the_samples():
+    # Two samples that disagree on the top class: the mean ties 0 and 1.
+    p = np.array([[[0.8, 0.2], [0.2, 0.8]]])  # (1, classes=2, samples=2)
+    mean_aps = ConformalClassifier("aps").scores(p)
+    avg_aps = ConformalClassifier("aps", mc_score="average").scores(p)
+    np.testing.assert_allclose(mean_aps, [[0.5, 1.0]])
+    np.testing.assert_allclose(avg_aps, [[(0.8 + 1.0) / 2, (1.0 + 0.8) / 2]])
+    # LAC is linear in p: the same either way.
+    np.testing.assert_allclose(ConformalClassifier("lac", mc_score="average").scores(p),
+                               ConformalClassifier("lac").scores(p))  # fmt: skip
+
+
+def test_quantile_rank():
+    s = np.arange(1, 20, dtype=float)  # n = 19: rank ceil(20 * 0.9) = 18
+    assert conformal_quantile(s, 0.1) == 18.0
+    assert conformal_quantile(np.arange(9.0), 0.05) == math.inf  # needs n >= 19
+    # (n + 1)(1 - alpha) exactly an integer despite float rounding
+    assert conformal_quantile(np.arange(1, 10, dtype=float), 0.1) == 9.0
+
+
+def test_sets_threshold_the_scores_and_empty_sets_miss():
+    p, y = known_probabilities(n=300)
+    p = p.astype(np.float32)  # what an MCResult stores
+    cp = ConformalClassifier("lac", alpha=0.2).fit(p, y)
+    sets = cp.predict_sets(mcbridge.MCResult(p))
+    assert sets.dtype == np.bool_ and sets.shape == (300, 6)
+    np.testing.assert_array_equal(sets, 1 - p.astype(np.float64).mean(axis=2) <= cp.qhat_)
+    assert cp.n_calibration_ == 300
+    assert coverage(np.zeros((2, 3), bool), np.array([0, 1])) == 0.0
+    np.testing.assert_array_equal(set_size(np.array([[True, False, True], [False] * 3])), [2, 0])
+
+
+def test_randomised_sets_are_seeded():
+    p, y = known_probabilities(n=500)
+    a = ConformalClassifier(randomized=True, seed=3).fit(p[:250], y[:250]).predict_sets(p[250:])
+    b = ConformalClassifier(randomized=True, seed=3).fit(p[:250], y[:250]).predict_sets(p[250:])
+    c = ConformalClassifier(randomized=True, seed=4).fit(p[:250], y[:250]).predict_sets(p[250:])
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_bad_input():
+    p, y = known_probabilities(n=20)
+    with pytest.raises(ValueError, match="Received: method='thr'"):
+        ConformalClassifier("thr")
+    with pytest.raises(ValueError, match="Received: alpha=1"):
+        ConformalClassifier(alpha=1)
+    with pytest.raises(TypeError, match="`alpha`"):
+        ConformalClassifier(alpha="0.1")
+    with pytest.raises(ValueError, match="Received: lam=-1"):
+        ConformalClassifier(lam=-1)
+    with pytest.raises(TypeError, match="`k_reg`"):
+        ConformalClassifier(k_reg=1.5)
+    with pytest.raises(ValueError, match="Received: mc_score='max'"):
+        ConformalClassifier(mc_score="max")
+    with pytest.raises(ValueError, match="not fitted"):
+        ConformalClassifier().predict_sets(p)
+    with pytest.raises(ValueError, match="sum to 1"):
+        ConformalClassifier().fit(p * 2 - 0.5, y)
+    with pytest.raises(TypeError, match="integer class labels"):
+        ConformalClassifier().fit(p, y.astype(float))
+    with pytest.raises(ValueError, match="Expected 6 classes"):
+        ConformalClassifier().fit(p, y).predict_sets(p[:, :3] / p[:, :3].sum(1, keepdims=True))
+    with pytest.raises(ValueError, match="Expected a classification result"):
+        ConformalClassifier().fit(mcbridge.MCResult(p, task="regression"), y)
+    with pytest.raises(TypeError, match="boolean"):
+        coverage(np.ones((2, 2)), np.array([0, 1]))
+
+
+# --------------------------------------------------------------------------
+# Regression
+# --------------------------------------------------------------------------
+def heteroscedastic(n, s=20, seed=0):
+    """MC samples whose spread is the noise scale of the targets (known)."""
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(size=(n, 1))
+    sigma = rng.uniform(0.1, 2.0, size=(n, 1))
+    samples = mu[:, :, None] + sigma[:, :, None] * rng.standard_normal((n, 1, s))
+    y = mu[:, 0] + sigma[:, 0] * rng.standard_normal(n)
+    return mcbridge.MCResult(samples, task="regression"), y
+
+
+def test_regression_intervals_cover_and_follow_the_spread():
+    res, y = heteroscedastic(20000)
+    covs = []
+    for i in range(50):
+        idx = np.random.default_rng(i).permutation(len(y))
+        cal, test = idx[:1000], idx[1000:3000]
+        cr = ConformalRegressor(alpha=0.1).fit(res.samples[cal], y[cal])
+        lo, hi = cr.predict_interval(res.samples[test])
+        covs.append(np.mean((lo[:, 0] <= y[test]) & (y[test] <= hi[:, 0])))
+    assert abs(np.mean(covs) - 0.9) < 0.01  # mean of 50 splits: se about 0.0015
+    width = (hi - lo)[:, 0]
+    std = res.std[test, 0]
+    np.testing.assert_allclose(width, 2 * cr.qhat_[0] * (std + 1e-6), rtol=1e-6)
+    assert np.corrcoef(width, std)[0, 1] > 0.99
+
+
+def test_regression_several_outputs_and_zero_spread():
+    rng = np.random.default_rng(0)
+    samples = np.repeat(rng.normal(size=(100, 2, 1)), 3, axis=2)  # no MC spread
+    y = samples[:, :, 0] + rng.normal(size=(100, 2)) * [1.0, 3.0]
+    cr = ConformalRegressor(alpha=0.2).fit(samples, y)
+    lo, hi = cr.predict_interval(samples)
+    assert lo.shape == hi.shape == (100, 2)
+    widths = hi - lo
+    # One width per output (up to the rounding of a std of identical values, ~1e-17).
+    assert (np.ptp(widths, axis=0) / widths.mean(axis=0)).max() < 1e-6
+    assert widths[0, 1] > widths[0, 0]
+    with pytest.raises(ValueError, match="Received: eps=0"):
+        ConformalRegressor(eps=0).fit(samples, y)
+
+
+def test_regression_bad_input():
+    res, y = heteroscedastic(30)
+    with pytest.raises(ValueError, match="Expected a regression result"):
+        ConformalRegressor().fit(mcbridge.MCResult(np.full((2, 2, 2), 0.5)), y[:2])
+    with pytest.raises(ValueError, match="at least 2 MC samples"):
+        ConformalRegressor().fit(res.samples[:, :, :1], y)
+    with pytest.raises(ValueError, match=r"shape \(30,\)"):
+        ConformalRegressor().fit(res, y[:5])
+    with pytest.raises(TypeError, match="numeric targets"):
+        ConformalRegressor().fit(res, y.astype(str))
+    with pytest.raises(ValueError, match="not fitted"):
+        ConformalRegressor().predict_interval(res)

@@ -1,0 +1,257 @@
+"""Deep ensembles: training, prediction through mc_predict, one-file save/load."""
+
+import json
+import os
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+import mcbridge
+from mcbridge.ensemble import Ensemble, _member_seeds
+
+
+def dense_builder(outputs=3, activation="softmax", dropout=0.0, loss="sparse_categorical_crossentropy"):
+    """A function that builds a tiny compiled MLP on 4 features (fresh weights each call)."""
+
+    def build():
+        layers = [keras.Input((4,)), keras.layers.Dense(8, activation="relu")]
+        if dropout:
+            layers.append(mcbridge.MCDropout(dropout))
+        layers.append(keras.layers.Dense(outputs, activation=activation))
+        model = keras.Sequential(layers)
+        model.compile(optimizer="adam", loss=loss)
+        return model
+
+    return build
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 4)).astype(np.float32)
+    return x, rng.integers(0, 3, 32)
+
+
+@pytest.fixture
+def ens(data):
+    return mcbridge.train_ensemble(dense_builder(dropout=0.5), *data, k=2, seed=7, progress=False)
+
+
+def test_train_ensemble_members_differ_and_same_seed_reproduces(data, capsys):
+    x, y = data
+    ens = mcbridge.train_ensemble(dense_builder(), x, y, k=3, epochs=2, batch_size=8, seed=11)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Ensemble member")]
+    assert len(lines) == 3 and lines[2].startswith("Ensemble member 3/3: 2 epoch(s) in ")
+    assert len(ens) == 3 and list(ens) == list(ens.members) and ens[1] is ens.members[1]
+    assert ens.member_seeds == tuple(_member_seeds(11, 3))
+    w = [m.get_weights()[0] for m in ens]
+    assert not np.array_equal(w[0], w[1]) and not np.array_equal(w[1], w[2])
+    again = mcbridge.train_ensemble(dense_builder(), x, y, k=3, epochs=2, batch_size=8, seed=11, progress=False)
+    assert capsys.readouterr().out == ""
+    for a, b in zip(ens, again):
+        for wa, wb in zip(a.get_weights(), b.get_weights()):
+            np.testing.assert_array_equal(wa, wb)
+
+
+def test_train_ensemble_seed_none_records_fresh_member_seeds(data):
+    ens = mcbridge.train_ensemble(dense_builder(), *data, k=2, progress=False)
+    assert len(ens.member_seeds) == 2 and ens.member_seeds[0] != ens.member_seeds[1]
+
+
+def test_train_ensemble_refuses_builders_that_do_not_vary(data):
+    x, y = data
+
+    def fixed():
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(
+            3, activation="softmax", kernel_initializer=keras.initializers.GlorotUniform(seed=1))])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    with pytest.raises(ValueError, match="same initial weights as member 1"):
+        mcbridge.train_ensemble(fixed, x, y, k=2, progress=False)
+    one = dense_builder()()
+    with pytest.raises(ValueError, match="same model object"):
+        mcbridge.train_ensemble(lambda: one, x, y, k=2, progress=False)
+    with pytest.raises(TypeError, match="uncompiled"):
+        mcbridge.train_ensemble(lambda: keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]), x, y, k=1)
+    with pytest.raises(TypeError, match="must return a keras.Model"):
+        mcbridge.train_ensemble(lambda: 3, x, y, k=1)
+    with pytest.raises(ValueError, match="Expected a positive integer. Received: k=0"):
+        mcbridge.train_ensemble(dense_builder(), x, y, k=0)
+    with pytest.raises(ValueError, match="Received: seed=-1"):
+        mcbridge.train_ensemble(dense_builder(), x, y, seed=-1)
+    with pytest.raises(TypeError, match="build_fn"):
+        mcbridge.train_ensemble("not callable", x, y)
+
+
+def test_mc_predict_ensemble_is_one_deterministic_prediction_per_member(ens, data):
+    x = data[0][:10]
+    mcbridge.set_mc_dropout(ens[0], True)  # n_samples=1 still predicts with dropout off
+    result = mcbridge.mc_predict(ens, x)
+    assert mcbridge.mc_dropout_enabled(ens[0]) and not mcbridge.mc_dropout_enabled(ens[1])
+    assert isinstance(result, mcbridge.MCResult) and result.task == "classification"
+    assert result.samples.shape == (10, 3, 2) and result.samples.dtype == np.float32
+    mcbridge.set_mc_dropout(ens[0], False)
+    for j, member in enumerate(ens):
+        np.testing.assert_array_equal(result.samples[:, :, j], member.predict(x, batch_size=128, verbose=0))
+
+
+def test_mc_predict_ensemble_mc_dropout_inside_members_is_member_major(ens, data):
+    x = data[0][:5]
+    result = mcbridge.mc_predict(ens, x, n_samples=4, seed=3)
+    assert result.samples.shape == (5, 3, 8)
+    seeds = _member_seeds(3, 2)
+    for j, member in enumerate(ens):
+        alone = mcbridge.mc_predict(member, x, n_samples=4, seed=seeds[j])
+        np.testing.assert_array_equal(result.samples[:, :, 4 * j : 4 * j + 4], alone.samples)
+    assert result.variance.min() > 0
+    again = mcbridge.mc_predict(ens, x, n_samples=4, seed=3)
+    np.testing.assert_array_equal(again.samples, result.samples)
+
+
+def test_mc_predict_ensemble_without_dropout(data):
+    ens = Ensemble([dense_builder()(), dense_builder()()])
+    assert mcbridge.mc_predict(ens, data[0]).samples.shape == (32, 3, 2)
+    with pytest.raises(ValueError, match="pass n_samples=1"):
+        mcbridge.mc_predict(ens, data[0], n_samples=3)
+
+
+def test_mc_predict_ensemble_regression_and_logits(data):
+    x = data[0]
+    regressors = Ensemble([dense_builder(2, None, loss="mse")() for _ in range(3)])
+    with pytest.raises(ValueError, match="task='regression'"):
+        mcbridge.mc_predict(regressors, x)
+    result = mcbridge.mc_predict(regressors, x, task="regression")
+    assert result.task == "regression" and result.samples.shape == (32, 2, 3)
+    np.testing.assert_array_equal(result.samples[:, :, 2], regressors[2].predict(x, batch_size=128, verbose=0))
+    with pytest.raises(ValueError, match="predicted_class"):
+        result.predicted_class
+    probs = mcbridge.mc_predict(regressors, x, from_logits=True)
+    logits = regressors[0].predict(x, verbose=0).astype(np.float64)
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probs.samples[:, :, 0], expected, rtol=1e-6)  # float32 rounding
+    with pytest.raises(ValueError, match="classification only"):
+        mcbridge.mc_predict(regressors, x, from_logits=True, task="regression")
+
+
+def test_mc_predict_ensemble_argument_errors(ens, data):
+    x = data[0]
+    with pytest.raises(ValueError, match="Received: n_samples=0"):
+        mcbridge.mc_predict(ens, x, n_samples=0)
+    with pytest.raises(ValueError, match="Received: task='tabular'"):
+        mcbridge.mc_predict(ens, x, task="tabular")
+    with pytest.raises(ValueError, match=r"Expected an array of shape \(n, 4\)"):
+        mcbridge.mc_predict(ens, x[:, :3])
+    with pytest.raises(TypeError, match="numeric"):
+        mcbridge.mc_predict(ens, np.array([["a"] * 4]))
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        mcbridge.mc_predict(ens, x, bogus=1)
+
+
+def test_ensemble_constructor_checks():
+    with pytest.raises(TypeError, match="list of keras.Model"):
+        Ensemble(dense_builder()())
+    with pytest.raises(TypeError, match="keras.Model"):
+        Ensemble([dense_builder()(), "model"])
+    with pytest.raises(ValueError, match="at least one"):
+        Ensemble([])
+    with pytest.raises(ValueError, match="same output shape"):
+        Ensemble([dense_builder(3)(), dense_builder(2)()])
+
+
+def test_save_and_load_is_one_file_with_a_manifest(ens, data, tmp_path):
+    path = tmp_path / "model.ensemble"
+    ens.save(path)
+    assert os.listdir(tmp_path) == ["model.ensemble"]
+    with zipfile.ZipFile(path) as zf:
+        assert sorted(zf.namelist()) == ["ensemble.json", "member_0.keras", "member_1.keras"]
+        manifest = json.loads(zf.read("ensemble.json"))
+    assert manifest["format"] == "mcbridge.ensemble" and manifest["k"] == 2
+    assert manifest["member_seeds"] == list(ens.member_seeds)
+    back = mcbridge.load_ensemble(path)
+    assert isinstance(back, Ensemble) and back.member_seeds == ens.member_seeds
+    x = data[0]
+    np.testing.assert_array_equal(mcbridge.mc_predict(back, x).samples, mcbridge.mc_predict(ens, x).samples)
+    np.testing.assert_array_equal(
+        mcbridge.mc_predict(back, x, n_samples=3, seed=1).samples,
+        mcbridge.mc_predict(ens, x, n_samples=3, seed=1).samples,
+    )
+
+
+def test_save_leaves_no_partial_file_on_error(ens, tmp_path, monkeypatch):
+    path = tmp_path / "model.ensemble"
+    path.write_bytes(b"previous")
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ens[1], "save", fail)
+    with pytest.raises(OSError, match="disk full"):
+        ens.save(path)
+    assert os.listdir(tmp_path) == ["model.ensemble"] and path.read_bytes() == b"previous"
+
+
+def test_load_uses_safe_mode(tmp_path):
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Lambda(lambda t: t + 0.0, output_shape=(3,))(keras.layers.Dense(3, activation="softmax")(inputs))
+    ens = Ensemble([keras.Model(inputs, outputs)])
+    ens.save(tmp_path / "lambda.ensemble")
+    with pytest.raises(ValueError, match="safe_mode"):
+        mcbridge.load_ensemble(tmp_path / "lambda.ensemble")
+    assert len(mcbridge.load_ensemble(tmp_path / "lambda.ensemble", safe_mode=False)) == 1
+
+
+def test_load_refuses_what_is_not_an_ensemble(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        mcbridge.load_ensemble(tmp_path / "missing")
+    (tmp_path / "text").write_text("hello")
+    with pytest.raises(ValueError, match="not a zip"):
+        mcbridge.load_ensemble(tmp_path / "text")
+    with zipfile.ZipFile(tmp_path / "empty.zip", "w") as zf:
+        zf.writestr("other.txt", "x")
+    with pytest.raises(ValueError, match="no ensemble.json"):
+        mcbridge.load_ensemble(tmp_path / "empty.zip")
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as zf:
+        zf.writestr("ensemble.json", json.dumps({"format": "mcbridge.ensemble", "format_version": 1,
+                                                 "k": 1, "members": ["../evil.keras"]}))
+    with pytest.raises(ValueError, match="damaged manifest"):
+        mcbridge.load_ensemble(tmp_path / "bad.zip")
+
+
+def test_regression_with_mc_dropout_inside_members(data):
+    import inspect
+
+    x = data[0][:6]
+    regressors = Ensemble([dense_builder(2, None, dropout=0.5, loss="mse")() for _ in range(2)])
+    if "task" not in inspect.signature(mcbridge.mc_predict).parameters:
+        # Before mc_predict(model, ..., task=) exists, the ensemble says what is missing.
+        with pytest.raises(ValueError, match="Use n_samples=1"):
+            mcbridge.mc_predict(regressors, x, n_samples=3, task="regression")
+        return
+    result = mcbridge.mc_predict(regressors, x, n_samples=3, seed=2, task="regression")
+    assert result.task == "regression" and result.samples.shape == (6, 2, 6)
+    seeds = _member_seeds(2, 2)
+    alone = mcbridge.mc_predict(regressors[1], x, n_samples=3, seed=seeds[1], task="regression")
+    np.testing.assert_array_equal(result.samples[:, :, 3:], alone.samples)
+
+
+def test_heteroscedastic_members_give_means_and_noise_variances(data):
+    import inspect
+
+    x = data[0][:6]
+    members = Ensemble([dense_builder(4, None, loss="mse")() for _ in range(2)])  # 2 means, 2 log-variances
+    with pytest.raises(ValueError, match="unless task='regression'"):
+        mcbridge.mc_predict(members, x, heteroscedastic=True)
+    if "noise_variance" not in inspect.signature(mcbridge.MCResult).parameters:
+        with pytest.raises(ValueError, match="noise_variance"):
+            mcbridge.mc_predict(members, x, task="regression", heteroscedastic=True)
+        return
+    result = mcbridge.mc_predict(members, x, task="regression", heteroscedastic=True)
+    assert result.samples.shape == result.noise_variance.shape == (6, 2, 2)
+    out = members[1].predict(x, batch_size=128, verbose=0)
+    np.testing.assert_array_equal(result.samples[:, :, 1], out[:, :2])
+    np.testing.assert_allclose(result.noise_variance[:, :, 1], np.exp(out[:, 2:]), rtol=1e-6)  # float32 exp
+    with pytest.raises(ValueError, match="even number"):
+        mcbridge.mc_predict(Ensemble([dense_builder(3, None)()]), x, task="regression", heteroscedastic=True)
