@@ -215,7 +215,6 @@ mcbridge_available <- function(initialize = TRUE) {
 #'   `tensorflow` wheel.
 #' @param python The Python used to create the environment (default: `python3`
 #'   on the `PATH`).
-#' @param restart_session Ignored outside RStudio; kept for keras3's signature.
 #' @param dry_run If `TRUE`, only return the commands that would be run.
 #' @return The path of the environment's Python, invisibly (or the commands,
 #'   for `dry_run = TRUE`).
@@ -225,7 +224,7 @@ mcbridge_available <- function(initialize = TRUE) {
 #' @export
 install_mcbridge <- function(envname = "r-mcbridge", package = NULL,
                              flavour = c("cpu", "gpu"), python = NULL,
-                             restart_session = FALSE, dry_run = FALSE) {
+                             dry_run = FALSE) {
   flavour <- match.arg(flavour)
   envname <- .check_string(envname, "envname")
   dry_run <- .check_flag(dry_run, "dry_run")
