@@ -28,9 +28,15 @@ def time_python(model, x_r_layout, n_samples, seed):
 # The same inputs as a NumPy array, sent once, outside the timing.
 x_py <- mcbridge:::.r_to_py(x)
 
-time_r <- function() system.time(
-  mc_predict(model, x, n_samples = n_samples, batch_size = 128, seed = 1)
-)[["elapsed"]]
+bridge <- reticulate::import("mcbridge._rbridge", convert = FALSE)
+inside <- numeric(0)   # seconds each R call spent inside its one Python call
+time_r <- function() {
+  t <- system.time(
+    mc_predict(model, x, n_samples = n_samples, batch_size = 128, seed = 1, progress = FALSE)
+  )[["elapsed"]]
+  inside <<- c(inside, reticulate::py_to_r(bridge$seconds$get("predict")))
+  t
+}
 time_py <- function() reticulate::py_to_r(py$time_python(model, x_py, n_samples, 1L))
 
 invisible(time_r()); invisible(time_py())   # warm-up: tracing, first allocations
@@ -42,3 +48,7 @@ cat(sprintf("  from Python: %.2f s  (%.0f samples/s)\n", min(p), n * n_samples /
 cat(sprintf("  from R:      %.2f s  (%.0f samples/s; transfers and R mean/variance included)\n",
             min(r), n * n_samples / min(r)))
 cat(sprintf("  R / Python:  %.3fx  (target <= 1.15x)\n", min(r) / min(p)))
+best <- which.min(r)
+cat(sprintf("  R overhead outside the Python call: %.3f s (%.1f%% of the R call: checks, float32 export, import of the samples, mean/variance)\n",
+            r[best] - inside[length(inside) - length(r) + best],
+            100 * (r[best] - inside[length(inside) - length(r) + best]) / r[best]))

@@ -35,8 +35,8 @@ invisible(reticulate::py_call(reticulate::py_get_attr(reticulate::import("mcbrid
 generic <- function() {
   array <- nanoarrow::nanoarrow_allocate_array()
   schema <- nanoarrow::nanoarrow_allocate_schema()
-  mcbridge:::.glue()$to_r(cube, nanoarrow::nanoarrow_pointer_addr_chr(array),
-                          nanoarrow::nanoarrow_pointer_addr_chr(schema))
+  mcbridge:::.bridge()$export(cube, nanoarrow::nanoarrow_pointer_addr_chr(array),
+                             nanoarrow::nanoarrow_pointer_addr_chr(schema))
   nanoarrow::nanoarrow_array_set_schema(array, schema)
   out <- nanoarrow::convert_array(array$children[[1]], double())
   nanoarrow::nanoarrow_pointer_release(array)
@@ -50,7 +50,7 @@ routes <- list(
   "C interface, nanoarrow::convert_array" = generic,
   "C data interface -> R array" = function() mcbridge:::.py_to_r(cube),
   "C data interface -> mc_prediction" = function() mcbridge:::.py_to_r(result),
-  "IPC file (read_mc_arrow) -> mc_prediction" = function() read_mc_arrow(f)
+  "IPC file (mc_read_arrow) -> mc_prediction" = function() mc_read_arrow(f)
 )
 cat(sprintf("reticulate %s, nanoarrow %s, R %s; payload %s float32 = %.1f MB\n",
             packageVersion("reticulate"), packageVersion("nanoarrow"), getRversion(),

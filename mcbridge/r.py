@@ -22,10 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcbridge import arrow
+from mcbridge import _rbridge, arrow
 
 __all__ = ["to_r", "assign", "from_r"]
 
+# Only public functions of the R packages: nanoarrow's struct allocation and
+# export, mcbridge's mc_from_arrow() / mc_to_arrow().
 _R_HELPERS = r"""
 list(
   alloc = function() {
@@ -36,11 +38,19 @@ list(
          schema_addr = nanoarrow::nanoarrow_pointer_addr_chr(s))
   },
   import = function(ptrs) {
-    out <- mcbridge:::.arrow_import_c(ptrs$array, ptrs$schema)
-    nanoarrow::nanoarrow_pointer_release(ptrs$array)
-    out
+    nanoarrow::nanoarrow_array_set_schema(ptrs$array, ptrs$schema, validate = FALSE)
+    mcbridge::mc_from_arrow(ptrs$array)
   },
-  export = function(x) mcbridge:::.arrow_export_c(x)
+  export = function(x) {
+    batch <- mcbridge::mc_to_arrow(x)
+    a <- nanoarrow::nanoarrow_allocate_array()
+    s <- nanoarrow::nanoarrow_allocate_schema()
+    nanoarrow::nanoarrow_pointer_export(nanoarrow::infer_nanoarrow_schema(batch), s)
+    nanoarrow::nanoarrow_pointer_export(batch, a)
+    list(array = a, schema = s,
+         array_addr = nanoarrow::nanoarrow_pointer_addr_chr(a),
+         schema_addr = nanoarrow::nanoarrow_pointer_addr_chr(s))
+  }
 )
 """
 
@@ -86,7 +96,7 @@ def to_r(obj: Any, **kwargs):
     """
     _, h = _r()
     ptrs = h.rx2("alloc")()
-    arrow.export_to_c(
+    _rbridge.export(
         obj, str(ptrs.rx2("array_addr")[0]), str(ptrs.rx2("schema_addr")[0]), **kwargs
     )
     return h.rx2("import")(ptrs)
@@ -119,6 +129,7 @@ def from_r(x: Any):
     if isinstance(x, str):
         x = ro.globalenv.find(x)
     ptrs = h.rx2("export")(x)
+    # A copy: the R objects behind the exported structs belong to R.
     return arrow.import_from_c(
-        str(ptrs.rx2("array_addr")[0]), str(ptrs.rx2("schema_addr")[0])
+        str(ptrs.rx2("array_addr")[0]), str(ptrs.rx2("schema_addr")[0]), copy=True
     )

@@ -36,8 +36,33 @@ if [ -d r-package/tests/testthat ]; then
     rm -f "$r_out"
 fi
 
+# R CMD check on the built package (its examples run on the real engine; the
+# tests were run just above, so --no-tests; the vignettes are knitted by
+# tests/test_r_vignettes.py, so --ignore-vignettes). Errors or warnings fail; notes
+# are printed.
+check_rc=0
+if [ -d r-package ] && [ "${MCBRIDGE_SKIP_R_CHECK:-}" != "true" ]; then
+    echo "==> R CMD check"
+    check_dir="$(mktemp -d)"
+    (cd "$check_dir" && R CMD build --no-build-vignettes "$ROOT/r-package" >build.log 2>&1 &&
+        R CMD check --no-manual --no-tests --ignore-vignettes mcbridge_*.tar.gz >check.log 2>&1) || true
+    log="$check_dir/mcbridge.Rcheck/00check.log"
+    if [ -f "$log" ]; then
+        grep -E '^\* checking .*\.\.\. (NOTE|WARNING|ERROR)' -A8 "$log" || true
+        status="$(grep -E '^Status:' "$check_dir/check.log" | tail -1)"
+        echo "R CMD check: ${status:-no status}"
+        echo "$status" | grep -qE 'ERROR|WARNING' && check_rc=1
+        [ -z "$status" ] && check_rc=1
+    else
+        cat "$check_dir/build.log" "$check_dir/check.log" 2>/dev/null | tail -20
+        check_rc=1
+    fi
+    rm -rf "$check_dir"
+    if [ "$check_rc" -eq 0 ]; then r_passed=$((r_passed + 1)); else r_failed=$((r_failed + 1)); fi
+fi
+
 [ "$py_rc" -ne 0 ] && [ "${py_failed:-0}" = 0 ] && py_failed=1
 echo
 echo "Python: ${py_passed} passed, ${py_failed:-0} failed; R: ${r_passed} passed, ${r_failed} failed"
 echo "$((py_passed + r_passed)) passed, $((${py_failed:-0} + r_failed)) failed"
-[ "$py_rc" -eq 0 ] && [ "$r_rc" -eq 0 ]
+[ "$py_rc" -eq 0 ] && [ "$r_rc" -eq 0 ] && [ "$check_rc" -eq 0 ]

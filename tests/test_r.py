@@ -51,7 +51,7 @@ def run_r(code: str, *args, timeout=300) -> str:
     """Runs R code with Rscript; the R package uses this Python as its engine."""
     need_r()
     env = dict(os.environ)
-    for var in ("PYTHONHOME", "PYTHONPATH", "RETICULATE_PYTHON"):
+    for var in ("PYTHONHOME", "RETICULATE_PYTHON"):  # PYTHONPATH kept: same mcbridge
         env.pop(var, None)
     env["MCBRIDGE_PYTHON"] = sys.executable
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -126,18 +126,18 @@ def test_files_python_to_r_and_r_to_python(tmp_path):
     out = run_r(
         """
         d <- commandArgs(TRUE)[1]
-        res <- mcbridge::read_mc_arrow(file.path(d, "py_res.arrow"))
+        res <- mcbridge::mc_read_arrow(file.path(d, "py_res.arrow"))
         stopifnot(inherits(res, "mc_prediction"))
         cat("res", res$all_samples[3, 2, 5], "\\n")
-        x <- mcbridge::read_mc_arrow(file.path(d, "py_int.arrow"))
+        x <- mcbridge::mc_read_arrow(file.path(d, "py_int.arrow"))
         cat("int", typeof(x), x[4, 3, 1], "\\n")
         # nanoarrow alone (no mcbridge) reads the file
         s <- suppressWarnings(nanoarrow::read_nanoarrow(file.path(d, "py_int.arrow")))
         cat("meta", s$get_schema()$metadata[["mcbridge:shape"]], "\\n")
         # R -> Python, and R -> R
-        mcbridge::write_mc_arrow(res, file.path(d, "r_res.arrow"), rows_per_batch = 2)
-        mcbridge::write_mc_arrow(array(seq_len(24), c(2, 3, 4)) / 8, file.path(d, "r_dbl.arrow"))
-        stopifnot(identical(mcbridge::read_mc_arrow(file.path(d, "r_res.arrow")), res))
+        mcbridge::mc_write_arrow(res, file.path(d, "r_res.arrow"), rows_per_batch = 2)
+        mcbridge::mc_write_arrow(array(seq_len(24), c(2, 3, 4)) / 8, file.path(d, "r_dbl.arrow"))
+        stopifnot(identical(mcbridge::mc_read_arrow(file.path(d, "r_res.arrow")), res))
         """,
         tmp_path,
     )
@@ -177,12 +177,12 @@ def test_r_and_python_mc_predict_bit_identical_and_metrics_agree(tmp_path):
         library(mcbridge)
         d <- commandArgs(TRUE)[1]
         m <- mc_load_model(file.path(d, "m.keras"))
-        x <- read_mc_arrow(file.path(d, "x.arrow"))          # c(11, 8, 8, 1)
+        x <- mc_read_arrow(file.path(d, "x.arrow"))          # c(11, 8, 8, 1)
         res <- mc_predict(m, x[, , , 1], n_samples = 7, batch_size = 4, seed = 42)
-        write_mc_arrow(res, file.path(d, "r.arrow"))
+        mc_write_arrow(res, file.path(d, "r.arrow"))
         met <- cbind(mc_predictive_entropy(res), mc_expected_entropy(res),
                      mc_mutual_information(res), mc_variation_ratio(res))
-        write_mc_arrow(met, file.path(d, "metrics.arrow"))
+        mc_write_arrow(met, file.path(d, "metrics.arrow"))
         """,
         tmp_path,
     )
@@ -209,7 +209,7 @@ def test_r_example_runs_on_a_slice():
     except FileNotFoundError as e:
         pytest.skip(f"Fashion-MNIST not installed: {e}")
     env = dict(os.environ)
-    for var in ("PYTHONHOME", "PYTHONPATH", "RETICULATE_PYTHON"):
+    for var in ("PYTHONHOME", "RETICULATE_PYTHON"):  # PYTHONPATH kept: same mcbridge
         env.pop(var, None)
     env.update(MCBRIDGE_PYTHON=sys.executable, TF_CPP_MIN_LOG_LEVEL="3",
                MCBRIDGE_EXAMPLE_N="256", MCBRIDGE_EXAMPLE_EPOCHS="1")  # fmt: skip

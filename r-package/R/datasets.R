@@ -1,8 +1,10 @@
 # Datasets, shaped as R keras' dataset_*() functions return them.
 
 .dataset <- function(name, path = NULL) {
-  d <- .glue()$dataset(name, path)
-  get <- function(key) .py_to_r(d, "to_r_field", key)
+  keys <- c("x_train", "y_train", "x_test", "y_test")
+  outs <- stats::setNames(lapply(keys, function(k) .arrow_alloc_c()), keys)
+  .bridge_call("dataset", name, path, lapply(outs, `[[`, "addr"))
+  get <- function(key) .arrow_import_c(outs[[key]]$array, outs[[key]]$schema)
   list(train = list(x = get("x_train"), y = get("y_train")),
        test = list(x = get("x_test"), y = get("y_test")))
 }
@@ -18,13 +20,16 @@
 #' @return `list(train = list(x, y), test = list(x, y))`: `x` integer arrays
 #'   `c(n, 28, 28)` with values 0-255, `y` integer labels 0-9 (60,000 train,
 #'   10,000 test).
-#' @examplesIf mcbridge_available(initialize = FALSE)
-#' fm <- mc_dataset_fashion_mnist()
-#' dim(fm$train$x)
+#' @family training
+#' @examplesIf mcbridge_available()
+#' fm <- tryCatch(mc_dataset_fashion_mnist(),
+#'                mcbridge_error_input = function(e) NULL)  # files not installed
+#' if (!is.null(fm)) dim(fm$train$x)
 #' @export
 mc_dataset_fashion_mnist <- function(path = NULL) {
   if (!is.null(path) && (!is.character(path) || length(path) != 1 || !dir.exists(path))) {
-    stop("`path` must be NULL or an existing directory.", call. = FALSE)
+    .abort(sprintf("`path` must be NULL or an existing directory, not %s.", .describe(path)),
+           "input", arg = "path")
   }
   .dataset("fashion_mnist", if (is.null(path)) NULL else normalizePath(path))
 }
@@ -37,7 +42,8 @@ mc_dataset_fashion_mnist <- function(path = NULL) {
 #'
 #' @return `list(train = list(x, y), test = list(x, y))`: `x` integer arrays
 #'   `c(n, 8, 8)` with values 0-16, `y` integer labels 0-9.
-#' @examplesIf mcbridge_available(initialize = FALSE)
+#' @family training
+#' @examplesIf mcbridge_available()
 #' d <- mc_dataset_digits()
 #' dim(d$train$x)
 #' @export

@@ -60,6 +60,7 @@
 #' mc_expected_entropy(p)
 #' mc_mutual_information(p)
 #' mc_variation_ratio(p)
+#' @family metrics
 #' @name mc_uncertainty
 NULL
 

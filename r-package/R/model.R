@@ -5,143 +5,96 @@
 #' For each entry of `filters`: convolution (ReLU), dropout, 2x2 max pooling;
 #' then flatten, a dense layer (ReLU), dropout and a softmax output. Compiled
 #' with Adam (learning rate 1e-3), sparse categorical cross-entropy and
-#' accuracy. MC dropout starts switched off (see [set_mc_dropout()]);
-#' [mc_predict()] switches it on by itself.
+#' accuracy. MC dropout starts switched off (see [mc_set_dropout()]);
+#' [mc_predict()] samples with dropout on by itself. The arguments are
+#' Python's `mcbridge.build_cnn()`'s, with the same names and defaults.
 #'
-#' @param input_shape `c(height, width, channels)` of one image.
+#' @param input_shape `c(height, width, channels)` of one image. With
+#'   `padding = "valid"` each block shrinks the image by `kernel_size - 1`
+#'   and then halves it; an image too small for the blocks is an error that
+#'   names the smallest size that works.
 #' @param n_classes Number of classes.
 #' @param filters Filters of each convolution block.
 #' @param kernel_size Square kernel size.
 #' @param dense_units Units of the hidden dense layer (0 for none).
-#' @param dropout `length(filters) + 1` dropout rates in `[0, 1)`.
+#' @param dropout `length(filters) + 1` dropout rates in `[0, 1)`; 0 omits
+#'   that dropout layer.
+#' @param padding `"valid"` (no padding) or `"same"` (convolutions keep the
+#'   image size).
 #' @param seed Optional whole number seeding weights and dropout masks.
 #' @return A Keras model (a Python object; it also works with the keras3
 #'   package).
-#' @examplesIf mcbridge_available(initialize = FALSE)
+#' @family training
+#' @examplesIf mcbridge_available()
 #' model <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8,
 #'                 dropout = c(0.25, 0.5))
 #' @export
 mc_cnn <- function(input_shape = c(28, 28, 1), n_classes = 10, filters = c(32, 64),
                    kernel_size = 3, dense_units = 128, dropout = c(0.25, 0.25, 0.5),
-                   seed = NULL) {
-  ints <- function(x, arg, min = 1) vapply(x, function(v) .check_count(v, arg, min), 0L)
+                   padding = "valid", seed = NULL) {
+  ints <- function(x, arg, min = 1) {
+    if (!is.numeric(x) || length(x) < 1) {
+      .abort(sprintf("`%s` must be whole numbers >= %d, not %s.", arg, min, .describe(x)),
+             "argument", arg = arg)
+    }
+    vapply(x, function(v) .check_count(v, arg, min), 0L)
+  }
   input_shape <- ints(input_shape, "input_shape")
   if (length(input_shape) != 3) {
-    stop("`input_shape` must be c(height, width, channels).", call. = FALSE)
+    .abort(sprintf("`input_shape` must be c(height, width, channels), not %d numbers.",
+                   length(input_shape)), "argument", arg = "input_shape")
   }
+  n_classes <- .check_count(n_classes, "n_classes", min = 2)
   filters <- ints(filters, "filters")
+  kernel_size <- .check_count(kernel_size, "kernel_size")
+  dense_units <- .check_count(dense_units, "dense_units", min = 0)
   if (!is.numeric(dropout) || anyNA(dropout) || any(dropout < 0 | dropout >= 1) ||
       length(dropout) != length(filters) + 1) {
-    stop(sprintf("`dropout` must be %d rates in [0, 1) (one per convolution block, then one before the output).",
-                 length(filters) + 1), call. = FALSE)
+    .abort(sprintf(paste0("`dropout` must be %d rates in [0, 1) (one per convolution block, ",
+                          "then one before the output), not %s."),
+                   length(filters) + 1, paste(format(dropout), collapse = ", ")),
+           "argument", arg = "dropout")
   }
-  .mcb()$build_cnn(
-    input_shape = as.list(input_shape),
-    n_classes = .check_count(n_classes, "n_classes", min = 2),
-    filters = as.list(filters),
-    kernel_size = .check_count(kernel_size, "kernel_size"),
-    dense_units = .check_count(dense_units, "dense_units", min = 0),
-    dropout = as.list(as.numeric(dropout)),
-    seed = .check_seed(seed)
-  )
+  padding <- .check_string(padding, "padding", c("valid", "same"))
+  seed <- .check_seed(seed)
+  .check_cnn_size(input_shape, length(filters), kernel_size, padding)
+  .bridge_call("build_cnn", convert = FALSE,
+               input_shape = as.list(input_shape), n_classes = n_classes,
+               filters = as.list(filters), kernel_size = kernel_size,
+               dense_units = dense_units, dropout = as.list(as.numeric(dropout)),
+               padding = padding, seed = seed)
 }
 
-.verbose <- function(verbose) {
-  if (identical(verbose, "auto")) return("auto")
-  .check_count(verbose, "verbose", min = 0)
-}
-
-# Loss first (so `result[[1]]` is the loss, as in R keras), then the rest.
-.loss_first <- function(x) {
-  nm <- names(x)
-  x[c(intersect(c("loss", "val_loss"), nm), setdiff(nm, c("loss", "val_loss")))]
-}
-
-.xy_to_py <- function(model, x, y) {
-  x <- .check_x(x)
-  y <- .check_y(y, dim(x)[1])
-  x <- .adapt_x(x, model)
-  list(x = .r_to_py(x), y = .r_to_py(y, type = .y_type(y)))
-}
-
-#' Train a model
-#'
-#' Runs Keras' `fit()`; dropout is active during training as usual.
-#'
-#' @param model A Keras model.
-#' @param x Inputs: an array `c(n, height, width, channels)`, or
-#'   `c(n, height, width)` for one channel (a channel axis is added).
-#' @param y Labels: integer, numeric (class codes from 0) or factor (its
-#'   codes, from 0), or a matrix with one row per input.
-#' @param batch_size Mini-batch size.
-#' @param epochs Number of epochs.
-#' @param validation_split Fraction of the data held out for validation.
-#' @param verbose `"auto"`, 0 (silent), 1 (progress bar) or 2 (one line per
-#'   epoch).
-#' @return A data frame with one row per epoch: `epoch` and the loss and
-#'   metrics (`loss`, `accuracy`, `val_loss`, ...).
-#' @examplesIf mcbridge_available(initialize = FALSE)
-#' d <- mc_dataset_digits()
-#' model <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8,
-#'                 dropout = c(0.25, 0.5))
-#' mc_fit(model, d$train$x / 16, d$train$y, epochs = 1, verbose = 0)
-#' @export
-mc_fit <- function(model, x, y, batch_size = 128, epochs = 10, validation_split = 0,
-                   verbose = "auto") {
-  .check_model(model)
-  batch_size <- .check_count(batch_size, "batch_size")
-  epochs <- .check_count(epochs, "epochs")
-  if (!is.numeric(validation_split) || length(validation_split) != 1 ||
-      is.na(validation_split) || validation_split < 0 || validation_split >= 1) {
-    stop("`validation_split` must be a number in [0, 1).", call. = FALSE)
+# Image side after `blocks` x (conv, 2x2 max-pool), or NA when a layer
+# would get an empty input.
+.cnn_side <- function(side, blocks, kernel_size, padding) {
+  for (b in seq_len(blocks)) {
+    if (padding == "valid") side <- side - kernel_size + 1
+    if (side < 2) return(NA)
+    side <- side %/% 2
   }
-  verbose <- .verbose(verbose)
-  xy <- .xy_to_py(model, x, y)
-  hist <- reticulate::py_to_r(.glue()$fit(model, xy$x, xy$y, batch_size, epochs,
-                                          validation_split, verbose))
-  out <- data.frame(epoch = seq_len(epochs))
-  for (k in names(.loss_first(hist))) out[[k]] <- as.numeric(unlist(hist[[k]]))
-  out
+  side
 }
 
-#' Train on one mini-batch
-#'
-#' One gradient step on `x`, `y` (Keras' `train_on_batch()`), for custom
-#' training loops.
-#'
-#' @inheritParams mc_fit
-#' @return A named numeric vector: `loss` and the compiled metrics, so
-#'   `result[[1]]` is the loss.
-#' @examplesIf mcbridge_available(initialize = FALSE)
-#' d <- mc_dataset_digits()
-#' model <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8,
-#'                 dropout = c(0.25, 0.5))
-#' mc_train_on_batch(model, d$train$x[1:32, , ] / 16, d$train$y[1:32])
-#' @export
-mc_train_on_batch <- function(model, x, y) {
-  .check_model(model)
-  xy <- .xy_to_py(model, x, y)
-  .loss_first(unlist(reticulate::py_to_r(.glue()$train_on_batch(model, xy$x, xy$y))))
-}
-
-#' Evaluate a model
-#'
-#' Keras' `evaluate()` with dropout off (deterministic).
-#'
-#' @inheritParams mc_fit
-#' @return A named numeric vector: `loss` and the compiled metrics.
-#' @examplesIf mcbridge_available(initialize = FALSE)
-#' d <- mc_dataset_digits()
-#' model <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8,
-#'                 dropout = c(0.25, 0.5))
-#' mc_evaluate(model, d$test$x / 16, d$test$y, verbose = 0)
-#' @export
-mc_evaluate <- function(model, x, y, batch_size = 128, verbose = 0) {
-  .check_model(model)
-  batch_size <- .check_count(batch_size, "batch_size")
-  verbose <- .verbose(verbose)
-  xy <- .xy_to_py(model, x, y)
-  .loss_first(unlist(reticulate::py_to_r(.glue()$evaluate(model, xy$x, xy$y, batch_size, verbose))))
+.check_cnn_size <- function(input_shape, blocks, kernel_size, padding) {
+  hw <- input_shape[1:2]
+  ok <- !is.na(vapply(hw, .cnn_side, 0, blocks = blocks, kernel_size = kernel_size,
+                      padding = padding))
+  if (all(ok)) return(invisible())
+  min_side <- 1
+  while (is.na(.cnn_side(min_side, blocks, kernel_size, padding))) min_side <- min_side + 1
+  hint <- if (padding == "valid") {
+    min_same <- 1
+    while (is.na(.cnn_side(min_same, blocks, kernel_size, "same"))) min_same <- min_same + 1
+    sprintf(paste0("; or pass padding = \"same\" (convolutions then keep the size, and ",
+                   "%d x %d works)"), min_same, min_same)
+  } else ""
+  .abort(sprintf(paste0("`input_shape` c(%s) is too small for %d convolution block%s ",
+                        "(kernel_size = %d, padding = \"%s\", each followed by 2x2 pooling): ",
+                        "height and width must be at least %d%s, or use fewer `filters`."),
+                 paste(input_shape, collapse = ", "), blocks, if (blocks == 1) "" else "s",
+                 kernel_size, padding, min_side, hint),
+         "model", arg = "input_shape")
 }
 
 #' Switch Monte Carlo dropout on or off
@@ -153,20 +106,22 @@ mc_evaluate <- function(model, x, y, batch_size = 128, verbose = 0) {
 #' @param model A Keras model.
 #' @param enabled `TRUE` or `FALSE`.
 #' @return The model, invisibly (so it pipes).
-#' @examplesIf mcbridge_available(initialize = FALSE)
+#' @family prediction
+#' @examplesIf mcbridge_available()
 #' model <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8,
 #'                 dropout = c(0.25, 0.5))
-#' set_mc_dropout(model, TRUE)
+#' mc_set_dropout(model, TRUE)
 #' mc_dropout_enabled(model)
 #' @export
-set_mc_dropout <- function(model, enabled) {
+mc_set_dropout <- function(model, enabled) {
   .check_model(model)
   enabled <- .check_flag(enabled, "enabled")
-  out <- .mcb()$set_mc_dropout(model, enabled)
+  out <- tryCatch(.mcb()$set_mc_dropout(model, enabled),
+                  error = function(e) .abort(conditionMessage(e), "model"))
   invisible(if (.is_keras_model(out)) out else model)
 }
 
-#' @rdname set_mc_dropout
+#' @rdname mc_set_dropout
 #' @return For `mc_dropout_enabled()`: `TRUE` or `FALSE`.
 #' @export
 mc_dropout_enabled <- function(model) {
@@ -179,11 +134,18 @@ mc_dropout_enabled <- function(model) {
 #'
 #' `.keras` files are interchangeable between R and Python: a model saved from
 #' Python with `model.save()` loads here and the other way round.
+#' `mc_load_model()` uses Keras' safe mode by default: a file holding Python
+#' code (a `Lambda` layer) is refused and its code is not run. Pass
+#' `safe_mode = FALSE` only for files you trust: loading then runs the code
+#' stored in the file.
 #'
 #' @param model A Keras model.
 #' @param path File path, ending in `.keras`.
+#' @param safe_mode Refuse files that hold Python code (default `TRUE`).
+#' @param compile Restore the training configuration too.
 #' @return `mc_save_model()`: `path`, invisibly. `mc_load_model()`: the model.
-#' @examplesIf mcbridge_available(initialize = FALSE)
+#' @family training
+#' @examplesIf mcbridge_available()
 #' model <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8,
 #'                 dropout = c(0.25, 0.5))
 #' f <- tempfile(fileext = ".keras")
@@ -192,19 +154,23 @@ mc_dropout_enabled <- function(model) {
 #' @export
 mc_save_model <- function(model, path) {
   .check_model(model)
-  if (!is.character(path) || length(path) != 1 || !grepl("\\.keras$", path)) {
-    stop("`path` must be a single file path ending in '.keras'.", call. = FALSE)
+  path <- .check_path(path)
+  if (!grepl("\\.keras$", path)) {
+    .abort(sprintf("`path` must end in '.keras', not '%s'.", basename(path)), "input", arg = "path")
   }
-  path <- path.expand(path)
+  if (!dir.exists(dirname(path))) {
+    .abort(sprintf("Cannot write '%s': the directory '%s' does not exist; create it first.",
+                   path, dirname(path)), "io", path = path)
+  }
   reticulate::py_call(reticulate::py_get_attr(model, "save"), path)
   invisible(path)
 }
 
 #' @rdname mc_save_model
 #' @export
-mc_load_model <- function(path) {
-  if (!is.character(path) || length(path) != 1 || !file.exists(path)) {
-    stop("`path` must be an existing '.keras' file.", call. = FALSE)
-  }
-  .glue()$load_model(normalizePath(path))
+mc_load_model <- function(path, safe_mode = TRUE, compile = TRUE) {
+  path <- .check_path(path, exists = TRUE)
+  safe_mode <- .check_flag(safe_mode, "safe_mode")
+  compile <- .check_flag(compile, "compile")
+  .bridge_call("load_model", normalizePath(path), safe_mode, compile, convert = FALSE)
 }

@@ -42,17 +42,34 @@ static SEXP alloc_doubles(R_xlen_t n) {
 }
 
 // A float32 Arrow array without nulls (format "f") -> an R double vector.
+// The R caller has checked the schema (format "f") and the null count; here
+// the struct itself is checked before any buffer is read: buffer count,
+// non-negative length and offset without overflow, a data buffer, no nulls.
+// (Buffer sizes are not part of the C data interface; nanoarrow's IPC reader
+// has checked them against the message body for data read from files.)
 SEXP mcb_float32_to_double(SEXP array_xptr) {
   struct ArrowArray* array = nanoarrow_array_from_xptr(array_xptr);
-  if (array->n_buffers != 2 || array->null_count != 0 || array->length < 0) {
+  if (array->release == NULL) Rf_error("mcbridge: the Arrow array was released.");
+  if (array->n_buffers != 2 || array->null_count > 0 || array->length < 0 ||
+      array->offset < 0) {
     Rf_error("mcbridge: expected a float32 Arrow array without nulls.");
   }
+  if (array->null_count < 0 && array->buffers != NULL && array->buffers[0] != NULL) {
+    Rf_error("mcbridge: the Arrow array has a validity bitmap (nulls are not allowed).");
+  }
+  if (array->length > (int64_t)R_XLEN_T_MAX || array->offset > INT64_MAX - array->length) {
+    Rf_error("mcbridge: the Arrow array is too long for R.");
+  }
   R_xlen_t n = (R_xlen_t)array->length;
-  const float* src = (const float*)array->buffers[1];
-  if (n > 0 && src == NULL) Rf_error("mcbridge: the Arrow array has no data buffer.");
+  const float* src = NULL;
+  if (n > 0) {
+    if (array->buffers == NULL || array->buffers[1] == NULL) {
+      Rf_error("mcbridge: the Arrow array has no data buffer.");
+    }
+    src = (const float*)array->buffers[1] + array->offset;
+  }
   SEXP out = PROTECT(alloc_doubles(n));
   double* dst = REAL(out);
-  if (n > 0) src += array->offset;
   for (R_xlen_t i = 0; i < n; i++) dst[i] = (double)src[i];
   UNPROTECT(1);
   return out;

@@ -62,3 +62,42 @@ index_array <- function(d = c(4, 3, 5)) {
 fake_model <- function() {
   structure(list(), class = c("keras.src.models.model.Model", "python.builtin.object"))
 }
+
+# expect_error() for mcbridge's classed conditions: class mcbridge_error_<kind>.
+expect_mcb_error <- function(object, kind, regexp = NULL, ...) {
+  expect_error(object, regexp, class = paste0("mcbridge_error_", kind), ...)
+}
+
+# Calls into mcbridge._rbridge so far, by function name.
+bridge_calls <- function() {
+  unlist(reticulate::py_eval("dict(__import__('mcbridge._rbridge', fromlist=['calls']).calls)"))
+}
+
+py_to_r_c <- function(obj) mcbridge:::.py_to_r(obj)
+
+# Replaces the first occurrence of `from` by `to` (same length) in raw bytes.
+raw_replace <- function(bytes, from, to) {
+  from <- charToRaw(from); to <- charToRaw(to)
+  stopifnot(length(from) == length(to))
+  n <- length(from)
+  for (i in seq_len(length(bytes) - n + 1)) {
+    if (identical(bytes[i:(i + n - 1)], from)) {
+      bytes[i:(i + n - 1)] <- to
+      return(bytes)
+    }
+  }
+  stop("pattern not found")
+}
+
+as_f32_vec <- function(v) readBin(writeBin(as.double(v), raw(), size = 4), "double", size = 4, n = length(v))
+
+# Runs an R script in a fresh Rscript with this engine; returns its output.
+run_rscript <- function(script, ...) {
+  withr::local_envvar(MCBRIDGE_PYTHON = engine_python(), PYTHONHOME = NA,
+                      TF_CPP_MIN_LOG_LEVEL = "3")
+  out <- suppressWarnings(system2(file.path(R.home("bin"), "Rscript"), c(script, ...),
+                                  stdout = TRUE, stderr = TRUE))
+  status <- attr(out, "status")
+  if (!is.null(status) && status != 0) stop("Rscript failed:\n", paste(out, collapse = "\n"), call. = FALSE)
+  out
+}

@@ -1,33 +1,117 @@
-test_that("argument checks reject bad input before Python is called", {
+# Every check runs in R before any Python or C code: fake_model() is not a
+# Python object, so reaching Python would give another error.
+
+test_that("mc_predict() rejects bad x with mcbridge_error_input, saying what to do", {
   m <- fake_model()
   x <- array(0, c(2, 8, 8))
-  expect_error(mc_predict(list(), x), "must be a Keras model")
-  expect_error(mc_predict("model", x), "must be a Keras model")
-  expect_error(mc_predict(m, x, n_samples = 0), "`n_samples` must be a single whole number >= 1")
-  expect_error(mc_predict(m, x, n_samples = 2.5), "n_samples")
-  expect_error(mc_predict(m, x, n_samples = NA), "n_samples")
-  expect_error(mc_predict(m, x, batch_size = -1), "batch_size")
-  expect_error(mc_predict(m, x, seed = "a"), "seed")
-  x_na <- x; x_na[1, 2, 3] <- NA
-  expect_error(mc_predict(m, x_na), "must not contain NA or NaN values \\(found 1\\)")
-  x_nan <- x; x_nan[2, 1, 1] <- NaN
-  expect_error(mc_predict(m, x_nan), "NA or NaN")
-  expect_error(mc_predict(m, 1:10), "must be an array")
-  expect_error(mc_predict(m, array("a", c(2, 2, 2))), "numeric array")
-  expect_error(mc_predict(m, array(0, c(0, 8, 8))), "no rows")
-  expect_error(mc_fit(m, x, c(0, 1, 2), verbose = 0), "has 3 rows but `x` has 2")
+  expect_mcb_error(mc_predict(m, as.data.frame(matrix(0, 2, 64))), "input",
+                   "not a data.frame; convert it with as.matrix\\(x\\)")
+  expect_mcb_error(mc_predict(m, list(x, x)), "input", "not a list of length 2; combine")
+  expect_mcb_error(mc_predict(m, array("a", c(2, 2, 2))), "input", "as.numeric\\(\\) first")
+  expect_mcb_error(mc_predict(m, factor(c("a", "b"))), "input", "not a factor")
+  expect_mcb_error(mc_predict(m, 1:10), "input", "not a vector of length 10")
+  x_na <- x; x_na[1, 2, 3] <- NA; x_na[2, 2, 2] <- NA
+  expect_mcb_error(mc_predict(m, x_na), "input", "2 of its 128 values are NA, NaN or infinite \\(2 NA/NaN, 0 infinite\\)")
+  x_nan <- x; x_nan[2, 1, 1] <- NaN; x_nan[1, 1, 1] <- Inf; x_nan[1, 1, 2] <- -Inf
+  expect_mcb_error(mc_predict(m, x_nan), "input", "3 of its 128 values .* \\(1 NA/NaN, 2 infinite\\)")
+  expect_mcb_error(mc_predict(m, array(NA, c(2, 2))), "input", "4 of its 4 values are NA")
+})
+
+test_that("count arguments: type, logical, negative, zero, fraction, NA, range", {
+  m <- fake_model()
+  x <- array(0, c(2, 8, 8))
+  for (arg in c("n_samples", "batch_size")) {
+    # (no do.call(): a call with the fake model inlined cannot be printed)
+    predict_with <- function(v) {
+      if (arg == "n_samples") mc_predict(m, x, n_samples = v) else mc_predict(m, x, batch_size = v)
+    }
+    expect_mcb_error(predict_with("128"), "argument", sprintf("`%s` must be a whole number >= 1, not \"128\"", arg))
+    expect_mcb_error(predict_with(TRUE), "argument", "TRUE/FALSE is not a number here")
+    expect_mcb_error(predict_with(-3), "argument", sprintf("`%s` must be a whole number >= 1, not -3", arg))
+    expect_mcb_error(predict_with(0), "argument", "not 0")
+    expect_mcb_error(predict_with(2.5), "argument", "not 2.5")
+    expect_mcb_error(predict_with(NA_real_), "argument", "not NA")
+    expect_mcb_error(predict_with(NA_integer_), "argument", "not NA")
+    expect_mcb_error(predict_with(Inf), "argument", "not Inf")
+    expect_mcb_error(predict_with(c(1, 2)), "argument", "not a double vector of length 2")
+    expect_mcb_error(predict_with(3e9), "argument", "at most 2147483647 \\(.Machine\\$integer.max\\), not 3000000000")
+  }
+  expect_mcb_error(mc_predict(m, x, seed = -1), "argument", "`seed` must be a non-negative whole number, not -1")
+  expect_mcb_error(mc_predict(m, x, seed = "a"), "argument", "`seed`")
+  expect_mcb_error(mc_predict(m, x, seed = 1.5), "argument", "`seed`")
+  expect_mcb_error(mc_predict(m, x, seed = NA), "argument", "`seed`")
+  expect_mcb_error(mc_predict(m, x, seed = 2^40), "argument", "at most")
+  expect_mcb_error(mc_predict(m, x, memory_budget = 0), "argument", "`memory_budget` must be a whole number of bytes")
+  expect_mcb_error(mc_predict(m, x, memory_budget = -5), "argument", "memory_budget")
+  expect_mcb_error(mc_predict(m, x, memory_budget = 1.5), "argument", "memory_budget")
+  expect_mcb_error(mc_predict(m, x, memory_budget = NA), "argument", "memory_budget")
+  expect_mcb_error(mc_predict(m, x, memory_budget = TRUE), "argument", "memory_budget")
+  expect_mcb_error(mc_predict(m, x, memory_budget = "1e6"), "argument", "memory_budget")
+  expect_mcb_error(mc_predict(m, x, from_logits = 1), "argument", "`from_logits` must be TRUE or FALSE, not 1")
+  expect_mcb_error(mc_predict(m, x, from_logits = NA), "argument", "from_logits")
+  expect_mcb_error(mc_predict(m, x, progress = "yes"), "argument", "progress")
+})
+
+test_that("not a Keras model: mcbridge_error_model", {
+  x <- array(0, c(2, 8, 8))
+  expect_mcb_error(mc_predict(list(), x), "model", "must be a Keras model .* not a list of length 0")
+  expect_mcb_error(mc_predict("model", x), "model", "not \"model\" \\(character\\)")
+  expect_mcb_error(mc_fit(NULL, x, 1:2), "model", "not NULL")
+  expect_mcb_error(mc_evaluate(42, x, 1:2), "model", "must be a Keras model")
+  expect_mcb_error(mc_train_on_batch(data.frame(), x, 1:2), "model", "not a data.frame")
+  expect_mcb_error(mc_set_dropout(list(), TRUE), "model")
+  expect_mcb_error(mc_save_model(list(), tempfile(fileext = ".keras")), "model")
+})
+
+test_that("training labels: wrong length, NA, negative, fractional, wrong type", {
+  m <- fake_model()
+  x <- array(0, c(3, 8, 8))
+  expect_mcb_error(mc_fit(m, x, c(0, 1), verbose = 0), "input", "`y` has 2 labels but `x` has 3 inputs")
+  expect_mcb_error(mc_train_on_batch(m, x, c(0, 1, NA)), "input", "NA labels \\(found 1\\)")
+  expect_mcb_error(mc_evaluate(m, x, c(0, -1, 2)), "input", "1 labels are negative, not whole numbers or too large, e.g. -1")
+  expect_mcb_error(mc_evaluate(m, x, c(0, 1, 1e10)), "input", "e.g. 1e\\+10")
+  expect_mcb_error(mc_fit(m, x, c(0, 1.5, 2), verbose = 0), "input", "e.g. 1.5")
+  expect_mcb_error(mc_fit(m, x, c("a", "b", "c"), verbose = 0), "input", "integer, numeric or factor labels")
+  expect_mcb_error(mc_fit(m, x, data.frame(y = 1:3), verbose = 0), "input", "pass one column")
+  expect_mcb_error(mc_fit(m, x, 0:2, epochs = 0, verbose = 0), "argument", "`epochs`")
+  expect_mcb_error(mc_fit(m, x, 0:2, validation_split = 1), "argument", "validation_split")
+  expect_mcb_error(mc_fit(m, x, 0:2, verbose = 3), "argument", "`verbose`")
+})
+
+test_that("mc_cnn() argument checks (no Python needed)", {
+  expect_mcb_error(mc_cnn(input_shape = c(28, 28)), "argument", "c\\(height, width, channels\\), not 2 numbers")
+  expect_mcb_error(mc_cnn(n_classes = 1), "argument", "n_classes")
+  expect_mcb_error(mc_cnn(dropout = c(0.5, 0.5)), "argument", "must be 3 rates")
+  expect_mcb_error(mc_cnn(padding = "full"), "argument", "`padding` must be one of \"valid\", \"same\"")
+  expect_mcb_error(mc_cnn(filters = "32"), "argument", "filters")
+})
+
+test_that("mc_cnn() too small for its layers says which size works, or padding = \"same\"", {
+  e <- expect_mcb_error(mc_cnn(input_shape = c(8, 8, 1)), "model")
+  msg <- conditionMessage(e)
+  expect_match(msg, "c(8, 8, 1) is too small for 2 convolution blocks", fixed = TRUE)
+  expect_match(msg, "at least 10", fixed = TRUE)
+  expect_match(msg, "padding = \"same\"", fixed = TRUE)
+  expect_false(grepl("\033", msg, fixed = TRUE))  # no ANSI codes
+  expect_mcb_error(mc_cnn(input_shape = c(1, 5, 1), filters = 4, dropout = c(0, 0), padding = "same"),
+                   "model", "at least 2")
+  # the sizes named work (checked by the size rule, no Python)
+  expect_true(is.na(mcbridge:::.cnn_side(9, 2, 3, "valid")))
+  expect_identical(mcbridge:::.cnn_side(10, 2, 3, "valid"), 1)
+})
+
+test_that("conditions have the documented class hierarchy", {
+  e <- tryCatch(mc_predict(fake_model(), 1:3), error = identity)
+  expect_s3_class(e, c("mcbridge_error_input", "mcbridge_error", "error", "condition"), exact = TRUE)
+  expect_identical(e$arg, "x")
 })
 
 test_that("check helpers", {
   expect_identical(mcbridge:::.check_count(3, "n"), 3L)
-  expect_error(mcbridge:::.check_count(c(1, 2), "n"), "single whole number")
   expect_identical(mcbridge:::.check_seed(NULL), NULL)
   expect_identical(mcbridge:::.check_seed(0), 0L)
   expect_identical(mcbridge:::.check_y(factor(c("b", "a")), 2), c(1L, 0L))
   expect_identical(mcbridge:::.check_y(c(1, 0, 2), 3), c(1L, 0L, 2L))
-  expect_error(mcbridge:::.check_y(1:3, 2), "has 3 rows but `x` has 2")
-  expect_error(mcbridge:::.check_y(c(1, NA), 2), "NA")
-  expect_error(mcbridge:::.check_y("a", 1), "labels")
   expect_false(mcbridge:::.is_keras_model(list()))
   expect_true(mcbridge:::.is_keras_model(fake_model()))
   expect_true(mcbridge:::.is_keras_model(structure(list(), class = c(

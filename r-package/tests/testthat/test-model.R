@@ -3,46 +3,20 @@ test_that("mc_cnn() builds a Keras model and checks its arguments", {
   m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8, dropout = c(0.1, 0.2))
   expect_true(mcbridge:::.is_keras_model(m))
   expect_false(mc_dropout_enabled(m))
-  expect_error(mc_cnn(dropout = c(0.5, 0.5)), "3 rates")
-  expect_error(mc_cnn(input_shape = c(28, 28)), "height, width, channels")
-  expect_error(mc_cnn(n_classes = 1), "n_classes")
+  # padding = "same" makes the small input work, as the error suggests
+  m2 <- mc_cnn(input_shape = c(8, 8, 1), filters = c(4, 4), dense_units = 8, padding = "same")
+  expect_true(mcbridge:::.is_keras_model(m2))
+  expect_identical(mcbridge:::.cnn_side(8, 2, 3, "same"), 2)
 })
 
-test_that("mc_fit(), mc_train_on_batch() and mc_evaluate() return R values", {
-  skip_if_no_engine()
-  d <- digits()
-  m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8,
-              dropout = c(0.25, 0.5), seed = 2)
-  h <- mc_fit(m, d$train$x / 16, d$train$y, epochs = 2, batch_size = 64,
-              validation_split = 0.1, verbose = 0)
-  expect_s3_class(h, "data.frame")
-  expect_identical(nrow(h), 2L)
-  expect_true(all(c("epoch", "loss", "accuracy", "val_loss", "val_accuracy") %in% names(h)))
-  # the seed's custom loop over mini-batches
-  losses <- c()
-  for (b in 1:3) {
-    idx <- ((b - 1) * 32 + 1):(b * 32)
-    out <- mc_train_on_batch(m, d$train$x[idx, , ] / 16, factor(d$train$y[idx], levels = 0:9))
-    losses <- c(losses, out[[1]])
-  }
-  expect_identical(names(out), c("loss", "accuracy"))
-  expect_true(all(is.finite(losses)))
-  e <- mc_evaluate(m, d$test$x / 16, d$test$y)
-  expect_true(is.numeric(e) && all(c("loss", "accuracy") %in% names(e)))
-  # 4-d input works as well as 3-d
-  x4 <- array(d$test$x[1:8, , ] / 16, c(8, 8, 8, 1))
-  expect_true(is.finite(mc_evaluate(m, x4, d$test$y[1:8])[["loss"]]))
-  expect_error(mc_evaluate(m, array(0, c(2, 8, 8, 1, 1)), 1:2), "expects 4-d input")
-})
-
-test_that("set_mc_dropout() switches and pipes", {
+test_that("mc_set_dropout() switches and pipes", {
   skip_if_no_engine()
   m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8, dropout = c(0.25, 0.5))
-  expect_invisible(set_mc_dropout(m, TRUE))
+  expect_invisible(mc_set_dropout(m, TRUE))
   expect_true(mc_dropout_enabled(m))
-  m2 <- m |> set_mc_dropout(FALSE)
+  m2 <- m |> mc_set_dropout(FALSE)
   expect_false(mc_dropout_enabled(m2))
-  expect_error(set_mc_dropout(m, NA), "TRUE or FALSE")
+  expect_mcb_error(mc_set_dropout(m, NA), "argument", "TRUE or FALSE")
 })
 
 test_that("models saved in Python load in R and the other way round", {
@@ -51,7 +25,7 @@ test_that("models saved in Python load in R and the other way round", {
   m <- tiny_model()
   r_file <- file.path(dir, "from_r.keras")
   mc_save_model(m, r_file)
-  expect_error(mc_save_model(m, file.path(dir, "x.h5")), "\\.keras")
+  expect_mcb_error(mc_save_model(m, file.path(dir, "x.h5")), "input", "\\.keras")
   out <- run_python(c(
     "import sys, keras, mcbridge",
     "d = sys.argv[1]",
@@ -65,5 +39,22 @@ test_that("models saved in Python load in R and the other way round", {
   x <- digits()$test$x[1:4, , ] / 16
   expect_identical(mc_predict(m3, x, n_samples = 3, seed = 5)$all_samples,
                    mc_predict(m, x, n_samples = 3, seed = 5)$all_samples)
-  expect_error(mc_load_model(file.path(dir, "missing.keras")), "existing")
+  expect_mcb_error(mc_load_model(file.path(dir, "missing.keras")), "input", "does not exist")
+})
+
+test_that("mc_load_model() refuses code in a .keras file unless safe_mode = FALSE", {
+  skip_if_no_engine()
+  dir <- withr::local_tempdir()
+  run_python(c(
+    "import sys, keras",
+    "m = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda t: t * 2), keras.layers.Dense(2, activation='softmax')])",
+    "m.save(sys.argv[1] + '/lambda.keras')"
+  ), dir)
+  f <- file.path(dir, "lambda.keras")
+  expect_mcb_error(mc_load_model(f), "model", "Cannot load")
+  expect_true(mcbridge:::.is_keras_model(mc_load_model(f, safe_mode = FALSE)))
+  expect_mcb_error(mc_load_model(f, safe_mode = NA), "argument", "safe_mode")
+  bad <- file.path(dir, "bad.keras")
+  writeBin(as.raw(1:100), bad)
+  expect_mcb_error(mc_load_model(bad), "model", "Cannot load")
 })

@@ -23,7 +23,7 @@ test_that("R mc_predict() is bit-identical to Python mc_predict() in another pro
   m <- tiny_model()
   mc_save_model(m, file.path(dir, "m.keras"))
   x <- digits()$test$x[1:9, , ] / 16      # exact in float32
-  write_mc_arrow(array(x, c(dim(x), 1)), file.path(dir, "x.arrow"))
+  mc_write_arrow(array(x, c(dim(x), 1)), file.path(dir, "x.arrow"))
   run_python(c(
     "import sys, keras, numpy as np, mcbridge, mcbridge.arrow",
     "d = sys.argv[1]",
@@ -32,14 +32,14 @@ test_that("R mc_predict() is bit-identical to Python mc_predict() in another pro
     "res = mcbridge.mc_predict(m, x, n_samples=5, batch_size=4, seed=123)",
     "mcbridge.arrow.write_arrow(res, d + '/py.arrow')"
   ), dir)
-  py <- read_mc_arrow(file.path(dir, "py.arrow"))
+  py <- mc_read_arrow(file.path(dir, "py.arrow"))
   r <- mc_predict(mc_load_model(file.path(dir, "m.keras")), x, n_samples = 5,
                   batch_size = 4, seed = 123)
   expect_identical(r$all_samples, py$all_samples)
   expect_identical(r$all_samples[2, 3, 4], py$all_samples[2, 3, 4])
 })
 
-test_that("a plain Keras model with ordinary Dropout layers works", {
+test_that("a model built through reticulate::import(\"keras\") in R works", {
   skip_if_no_engine()
   keras <- reticulate::import("keras", convert = FALSE)
   m <- keras$Sequential(list(
@@ -54,35 +54,108 @@ test_that("a plain Keras model with ordinary Dropout layers works", {
   expect_gt(max(res$variance), 0)
 })
 
-test_that("print, summary and plot methods", {
-  s <- array(c(0.9, 0.2, 0.1, 0.8, 0.6, 0.3, 0.4, 0.7), c(2, 2, 2))
-  res <- as_mc_prediction(s)
-  expect_output(print(res), "2 inputs x 2 classes x 2 samples")
-  sm <- summary(res)
-  expect_s3_class(sm, "summary.mc_prediction")
-  expect_identical(sm$class, c(0L, 1L))
-  expect_equal(sm$prob, c(0.75, 0.75))
-  expect_output(print(sm), "Uncertainty")
-  pdf(NULL)
-  on.exit(dev.off())
-  expect_invisible(plot(res, item = 2))
-  expect_error(plot(res, item = 3), "at most 2")
-  expect_error(as_mc_prediction(matrix(0, 2, 2)), "dim c\\(n, classes, samples\\)")
+
+test_that("one mc_predict() call crosses into Python once", {
+  skip_if_no_engine()
+  m <- tiny_model()
+  x <- digits()$test$x[1:5, , ] / 16
+  mc_predict(m, x, n_samples = 2)          # warm: module loaded, sampler built
+  before <- bridge_calls()
+  res <- mc_predict(m, x, n_samples = 3, seed = 1)
+  after <- bridge_calls()
+  diff <- after - before[names(after)]
+  diff[is.na(diff)] <- after[is.na(diff)]
+  expect_identical(sum(diff), 1L)
+  expect_identical(names(diff)[diff == 1], "predict")
+  # bad input: no crossing at all
+  before <- bridge_calls()
+  expect_mcb_error(mc_predict(m, x, n_samples = 0), "argument")
+  expect_mcb_error(mc_predict(m, replace(x, 3, NA)), "input", "1 of its 320 values")
+  expect_identical(sum(bridge_calls()), sum(before))
 })
 
-test_that("as_mc_prediction() gives mean() and var() over the samples", {
-  set.seed(3)
-  s <- array(runif(5 * 4 * 7), c(5, 4, 7))
-  s[2, 3, 4] <- NA
-  res <- as_mc_prediction(s)
-  expect_identical(res$all_samples, s)
-  expect_equal(res$mean, apply(s, c(1, 2), mean), tolerance = 1e-14)
-  expect_equal(res$variance, apply(s, c(1, 2), var), tolerance = 1e-12)
-  expect_true(is.na(res$mean[2, 3]) && is.na(res$variance[2, 3]))
-  one <- as_mc_prediction(s[, , 1, drop = FALSE])
-  expect_equal(one$mean, s[, , 1])
-  expect_true(all(is.na(one$variance)))
-  ints <- as_mc_prediction(array(1:8, c(2, 2, 2)))
-  expect_identical(ints$mean, matrix(c(3, 4, 5, 6), 2, 2))
-  expect_identical(ints$variance, matrix(8, 2, 2))
+test_that("the input shape is checked against the model in the same call", {
+  skip_if_no_engine()
+  m <- tiny_model()
+  expect_mcb_error(mc_predict(m, array(0, c(2, 7, 8))), "input",
+                   "`x` has dim c\\(2, 7, 8, 1\\) but the model expects c\\(n, 8, 8, 1\\) \\(or c\\(n, 8, 8\\) for one channel\\)")
+  expect_mcb_error(mc_predict(m, matrix(0, 2, 64)), "input", "dim c\\(2, 64\\)")
+})
+
+test_that("from_logits and memory_budget reach Python; the chunking changes nothing", {
+  skip_if_no_engine()
+  keras <- reticulate::import("keras", convert = FALSE)
+  m <- keras$Sequential(list(
+    keras$Input(shape = list(8L, 8L, 1L)), keras$layers$Flatten(),
+    keras$layers$Dropout(0.5), keras$layers$Dense(3L)))          # logits
+  x <- digits()$test$x[1:6, , ] / 16
+  expect_mcb_error(mc_predict(m, x, n_samples = 4), "python", "from_logits")
+  res <- mc_predict(m, x, n_samples = 4, seed = 3, from_logits = TRUE)
+  expect_equal(rowSums(res$mean), rep(1, 6), tolerance = 1e-5)
+  small <- mc_predict(m, x, n_samples = 4, seed = 3, from_logits = TRUE, memory_budget = 1024)
+  # The budget fixes the chunking, and the seed's masks are drawn per chunk:
+  # another budget gives other (valid) samples, the same budget the same bits.
+  expect_false(identical(small$all_samples, res$all_samples))
+  expect_equal(rowSums(small$mean), rep(1, 6), tolerance = 1e-5)
+  expect_identical(mc_predict(m, x, n_samples = 4, seed = 3, from_logits = TRUE,
+                              memory_budget = 1024), small)
+})
+
+test_that("R formals match the Python signatures (names and defaults)", {
+  skip_if_no_engine()
+  inspect <- reticulate::import("inspect", convert = FALSE)
+  mcb <- reticulate::import("mcbridge", convert = FALSE)
+  py_params <- function(f) {
+    sig <- inspect$signature(f)
+    names <- reticulate::py_eval("lambda s: [p for p in s.parameters]")(sig)
+    defaults <- reticulate::py_eval(
+      "lambda s: {k: (None if p.default is p.empty else repr(p.default)) for k, p in s.parameters.items()}")(sig)
+    list(names = unlist(names), defaults = defaults)
+  }
+  `%||%` <- function(a, b) if (is.null(a)) b else a
+  # R value -> Python repr, for the defaults that are literals
+  py_repr <- function(v) {
+    if (is.null(v)) return("None")
+    if (is.logical(v)) return(if (v) "True" else "False")
+    if (is.character(v)) return(sprintf("'%s'", v))
+    if (is.numeric(v) && length(v) > 1) return(sprintf("(%s)", paste(vapply(v, format, "", scientific = FALSE), collapse = ", ")))
+    format(v, scientific = FALSE)
+  }
+  pairs <- list(
+    list(r = "mc_predict", py = mcb$mc_predict, r_only = "progress", py_only = c("progress")),
+    list(r = "mc_cnn", py = mcb$build_cnn, r_only = character(0), py_only = character(0)),
+    list(r = "mc_load_model", py = mcb$load_model, r_only = character(0), py_only = character(0))
+  )
+  for (p in pairs) {
+    py <- py_params(p$py)
+    r_formals <- formals(get(p$r, envir = asNamespace("mcbridge")))
+    missing_in_r <- setdiff(py$names, names(r_formals))
+    missing_in_py <- setdiff(names(r_formals), py$names)
+    expect(length(missing_in_r) == 0,
+           sprintf("%s() lacks Python's argument(s): %s", p$r, paste(missing_in_r, collapse = ", ")))
+    expect(length(missing_in_py) == 0,
+           sprintf("%s() has argument(s) Python lacks: %s", p$r, paste(missing_in_py, collapse = ", ")))
+    common <- intersect(setdiff(py$names, p$py_only), names(r_formals))
+    expect_identical(common, intersect(names(r_formals), common), info = p$r)  # same order
+    for (arg in setdiff(common, c("model", "x", "path", p$r_only))) {
+      py_default <- py$defaults[[arg]] %||% "<none>"
+      r_default <- eval(r_formals[[arg]])
+      expect_identical(py_repr(r_default), py_default,
+                       info = sprintf("%s(%s): R default %s, Python default %s", p$r, arg,
+                                      deparse(r_formals[[arg]]), py_default))
+    }
+  }
+})
+
+test_that("progress = TRUE draws R's own bar up to 100%; FALSE draws nothing", {
+  skip_if_no_engine()
+  m <- tiny_model()
+  x <- digits()$test$x[1:6, , ] / 16
+  out <- capture.output(res <- mc_predict(m, x, n_samples = 4, batch_size = 2,
+                                          memory_budget = 1, progress = TRUE, seed = 1))
+  text <- paste(out, collapse = "")
+  expect_match(text, "100%", fixed = TRUE)       # utils::txtProgressBar (not interactive)
+  expect_identical(res, mc_predict(m, x, n_samples = 4, batch_size = 2, memory_budget = 1,
+                                   progress = FALSE, seed = 1))
+  expect_length(capture.output(quiet <- mc_predict(m, x, n_samples = 2, progress = FALSE)), 0)
 })

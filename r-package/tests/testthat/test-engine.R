@@ -1,13 +1,12 @@
-test_that("mcbridge_python() honours MCBRIDGE_PYTHON and fails clearly on a bad path", {
-  withr::local_options(mcbridge.python = NULL)
+test_that("mcbridge_python() honours MCBRIDGE_PYTHON, then RETICULATE_PYTHON, and fails clearly", {
   withr::local_envvar(MCBRIDGE_PYTHON = "/nonexistent/python", RETICULATE_PYTHON = NA)
-  expect_error(mcbridge_python(), "MCBRIDGE_PYTHON points to '/nonexistent/python'")
+  expect_mcb_error(mcbridge_python(), "python", "MCBRIDGE_PYTHON points to '/nonexistent/python'")
   py <- file.path(withr::local_tempdir(), "python")
   file.create(py)
   withr::local_envvar(MCBRIDGE_PYTHON = py)
   expect_identical(attr(mcbridge_python(), "source"), "MCBRIDGE_PYTHON")
-  withr::local_options(mcbridge.python = py)
-  expect_identical(attr(mcbridge_python(), "source"), "option mcbridge.python")
+  withr::local_envvar(MCBRIDGE_PYTHON = NA, RETICULATE_PYTHON = py)
+  expect_identical(attr(mcbridge_python(), "source"), "RETICULATE_PYTHON")
 })
 
 test_that("mcbridge_python() finds a .venv with mcbridge above the working directory", {
@@ -18,10 +17,9 @@ test_that("mcbridge_python() finds a .venv with mcbridge above the working direc
   file.create(file.path(root, ".venv", "bin", "python"))
   dir.create(file.path(root, "a", "b"), recursive = TRUE)
   withr::local_dir(file.path(root, "a", "b"))
-  withr::local_options(mcbridge.python = NULL)
   withr::local_envvar(MCBRIDGE_PYTHON = NA, RETICULATE_PYTHON = NA)
   py <- mcbridge_python()
-  expect_identical(attr(py, "source"), "working directory")
+  expect_identical(attr(py, "source"), "project virtualenv")
   expect_identical(normalizePath(dirname(dirname(py))), normalizePath(file.path(root, ".venv")))
 })
 
@@ -36,6 +34,7 @@ test_that("install_mcbridge() plans a venv with mcbridge and TensorFlow", {
   cmds <- install_mcbridge(envname = file.path(tempdir(), "env"), package = "mcbridge",
                            python = "python3", dry_run = TRUE)
   expect_length(cmds, 3)
+  expect_identical(names(formals(install_mcbridge))[1], "envname")  # keras3's install_keras() habit
   expect_match(cmds[1], "-m.*venv")
   expect_match(cmds[3], "mcbridge[cpu]", fixed = TRUE)
   expect_match(install_mcbridge(package = "x", flavour = "gpu", python = "python3",
@@ -59,9 +58,35 @@ test_that("a directory named mcbridge in the working directory does not shadow t
                "cat('classes:', mc_predict(m, array(0.5, c(2, 8, 8)), n_samples = 2)$mean |> ncol(), '\\n')"),
              script)
   withr::local_dir(dir)
-  withr::local_envvar(MCBRIDGE_PYTHON = engine_python(), PYTHONHOME = NA, PYTHONPATH = NA,
+  withr::local_envvar(MCBRIDGE_PYTHON = engine_python(), PYTHONHOME = NA,
                       TF_CPP_MIN_LOG_LEVEL = "3")
   out <- suppressWarnings(system2(file.path(R.home("bin"), "Rscript"), script, stdout = TRUE, stderr = TRUE))
   expect_null(attr(out, "status"))
   expect_true(any(grepl("classes: 10", out, fixed = TRUE)), info = paste(out, collapse = "\n"))
+})
+
+test_that("after library(mcbridge), reticulate::import(\"keras\") starts mcbridge's Python", {
+  skip_if_no_engine()
+  # A project folder with a Poetry pyproject.toml: reticulate < 1.41 would
+  # look at it (and warn) before an unset use_python().
+  dir <- withr::local_tempdir()
+  writeLines(c("[tool.poetry]", "name = \"x\""), file.path(dir, "pyproject.toml"))
+  script <- file.path(dir, "run.R")
+  writeLines(c(
+    "library(mcbridge)",
+    "stopifnot(!reticulate::py_available(initialize = FALSE))  # loading started nothing",
+    "keras <- reticulate::import('keras', convert = FALSE)     # the user's first call",
+    "m <- keras$Sequential(list(keras$Input(shape = list(4L)), keras$layers$Dropout(0.5),",
+    "                           keras$layers$Dense(3L, activation = 'softmax')))",
+    "res <- mc_predict(m, matrix(0.5, 2, 4), n_samples = 3, seed = 1)",
+    "cat('python:', reticulate::py_config()$python, '\\n')",
+    "cat('dims:', dim(res$all_samples), '\\n')"
+  ), script)
+  withr::local_dir(dir)
+  withr::local_envvar(RETICULATE_PYTHON = NA)
+  out <- run_rscript(script)
+  info <- paste(out, collapse = "\n")
+  expect_true("dims: 2 3 3 " %in% out, info = info)
+  expect_true(any(grepl(paste0("python: ", engine_python()), out, fixed = TRUE)), info = info)
+  expect_false(any(grepl("Poetry|ModuleNotFoundError", out)), info = info)
 })

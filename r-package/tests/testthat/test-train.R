@@ -1,0 +1,105 @@
+test_that("mc_fit(), mc_train_on_batch() and mc_evaluate() return R values", {
+  skip_if_no_engine()
+  d <- digits()
+  m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8,
+              dropout = c(0.25, 0.5), seed = 2)
+  h <- mc_fit(m, d$train$x / 16, d$train$y, epochs = 2, batch_size = 64,
+              validation_split = 0.1, verbose = 0)
+  expect_s3_class(h, "data.frame")
+  expect_identical(nrow(h), 2L)
+  expect_true(all(c("epoch", "loss", "accuracy", "val_loss", "val_accuracy") %in% names(h)))
+  # the seed's custom loop over mini-batches
+  losses <- c()
+  for (b in 1:3) {
+    idx <- ((b - 1) * 32 + 1):(b * 32)
+    out <- mc_train_on_batch(m, d$train$x[idx, , ] / 16, factor(d$train$y[idx], levels = 0:9))
+    losses <- c(losses, out[[1]])
+  }
+  expect_identical(names(out), c("loss", "accuracy"))
+  expect_true(all(is.finite(losses)))
+  e <- mc_evaluate(m, d$test$x / 16, d$test$y)
+  expect_true(is.numeric(e) && all(c("loss", "accuracy") %in% names(e)))
+  # 4-d input works as well as 3-d
+  x4 <- array(d$test$x[1:8, , ] / 16, c(8, 8, 8, 1))
+  expect_true(is.finite(mc_evaluate(m, x4, d$test$y[1:8])[["loss"]]))
+  expect_mcb_error(mc_evaluate(m, array(0, c(2, 8, 8, 1, 1)), 1:2), "input",
+                   "has dim c\\(2, 8, 8, 1, 1\\) but the model expects c\\(n, 8, 8, 1\\)")
+})
+
+
+test_that("labels outside 0..classes-1 are refused with the model's class count", {
+  skip_if_no_engine()
+  m <- tiny_model()
+  x <- digits()$test$x[1:4, , ] / 16
+  expect_mcb_error(mc_fit(m, x, c(0, 1, 10, 12), verbose = 0), "input",
+                   "holds class codes up to 12, but the model has 10 classes \\(codes 0..9\\); 2 labels")
+  expect_mcb_error(mc_train_on_batch(m, x, c(0, 1, 2, 10)), "input", "codes 0..9")
+  expect_mcb_error(mc_evaluate(m, array(0, c(4, 7, 8)), 0:3), "input",
+                   "`x` has dim c\\(4, 7, 8, 1\\) but the model expects c\\(n, 8, 8, 1\\)")
+})
+
+test_that("mc_fit() in a script prints one plain line per epoch", {
+  skip_if_no_engine()
+  script <- withr::local_tempfile(fileext = ".R")
+  writeLines(c(
+    "library(mcbridge)",
+    "d <- mc_dataset_digits()",
+    "m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8, dropout = c(0.25, 0.5), seed = 1)",
+    "h <- mc_fit(m, d$train$x[1:64, , ] / 16, d$train$y[1:64], epochs = 3, batch_size = 32)"
+  ), script)
+  out <- run_rscript(script)
+  epochs <- grep("^Epoch", out, value = TRUE)
+  expect_identical(length(epochs), 3L, info = paste(out, collapse = "\n"))
+  expect_match(epochs[1], "^Epoch 1/3 - loss: [0-9.]+ - accuracy: [0-9.]+$")
+  expect_false(any(grepl("\r|\033", out)))
+})
+
+test_that("Ctrl-C during mc_predict() or mc_fit() leaves the model as it was", {
+  skip_if_no_engine()
+  skip_on_os("windows")
+  dir <- withr::local_tempdir()
+  script <- file.path(dir, "run.R")
+  writeLines(c(
+    "library(mcbridge)",
+    "writeLines(as.character(Sys.getpid()), file.path(commandArgs(TRUE)[1], 'pid'))",
+    "d <- mc_dataset_digits()",
+    "m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8, dropout = c(0.25, 0.5), seed = 1)",
+    "state <- reticulate::py_eval('lambda m: [float(v.numpy().astype(\"float64\").sum()) for v in m.weights]')",
+    "w0 <- unlist(state(m)); x <- d$test$x / 16",
+    "small <- mc_predict(m, x[1:3, , ], n_samples = 4, seed = 1)",
+    "cat('PREDICTING\\n')",
+    "r <- tryCatch(mc_predict(m, x[rep(1:359, 20), , ], n_samples = 2000, batch_size = 64),",
+    "              interrupt = function(e) 'interrupted')",
+    "cat('predict:', if (is.character(r)) r else 'finished', '\\n')",
+    "cat('unchanged after predict:', identical(unlist(state(m)), w0), !mc_dropout_enabled(m),",
+    "    identical(mc_predict(m, x[1:3, , ], n_samples = 4, seed = 1), small), '\\n')",
+    "r <- tryCatch(mc_fit(m, d$train$x / 16, d$train$y, epochs = 500, batch_size = 8, verbose = 2),",
+    "              interrupt = function(e) 'interrupted')",
+    "cat('fit:', if (is.character(r)) r else 'finished', '\\n')",
+    "cat('unchanged after fit:', identical(unlist(state(m)), w0), '\\n')"
+  ), script)
+  out_file <- file.path(dir, "out.txt")
+  withr::local_envvar(MCBRIDGE_PYTHON = engine_python(), PYTHONHOME = NA, TF_CPP_MIN_LOG_LEVEL = "3")
+  system2(file.path(R.home("bin"), "Rscript"), c(script, dir), stdout = out_file,
+          stderr = out_file, wait = FALSE)
+  wait_for <- function(pattern, timeout = 120) {
+    for (i in seq_len(timeout * 4)) {
+      if (file.exists(out_file) && any(grepl(pattern, readLines(out_file, warn = FALSE)))) return(TRUE)
+      Sys.sleep(0.25)
+    }
+    FALSE
+  }
+  expect_true(wait_for("PREDICTING"))
+  pid <- as.integer(readLines(file.path(dir, "pid")))
+  Sys.sleep(3)
+  tools::pskill(pid, tools::SIGINT)
+  expect_true(wait_for("^Epoch 1/500"))
+  tools::pskill(pid, tools::SIGINT)
+  expect_true(wait_for("unchanged after fit"))
+  out <- readLines(out_file)
+  info <- paste(out, collapse = "\n")
+  expect_true("predict: interrupted " %in% out, info = info)
+  expect_true("unchanged after predict: TRUE TRUE TRUE " %in% out, info = info)
+  expect_true("fit: interrupted " %in% out, info = info)
+  expect_true("unchanged after fit: TRUE " %in% out, info = info)
+})

@@ -1,0 +1,179 @@
+"""mcbridge._rbridge, the Python half of the R bridge, tested without R.
+
+R's side of each call is played here: structs allocated with ctypes (as R's
+nanoarrow allocates them), inputs exported into them with mcbridge.arrow, and
+results imported back from the structs the bridge filled.
+"""
+
+import ctypes
+
+import keras
+import numpy as np
+import pytest
+
+import mcbridge
+from mcbridge import _rbridge, arrow
+
+# sizeof(struct ArrowArray) and sizeof(struct ArrowSchema) on 64-bit platforms.
+_ARRAY_BYTES, _SCHEMA_BYTES = 80, 72
+
+
+class Structs:
+    """An empty ArrowArray / ArrowSchema pair; `addr` as R passes it (strings)."""
+
+    def __init__(self):
+        self._a = ctypes.create_string_buffer(_ARRAY_BYTES)
+        self._s = ctypes.create_string_buffer(_SCHEMA_BYTES)
+        self.addr = [str(ctypes.addressof(self._a)), str(ctypes.addressof(self._s))]
+
+    def take(self):
+        return arrow.import_from_c(*self.addr)
+
+
+def exported(obj):
+    """`obj` exported into fresh structs, as R's .arrow_export_c() does."""
+    s = Structs()
+    arrow.export_to_c(obj, *s.addr)
+    return s
+
+
+def r_images(n=5, seed=0):
+    """`(n, 8, 8)` float32 images in R's (Fortran) order, no channel axis."""
+    return np.asfortranarray(np.random.default_rng(seed).random((n, 8, 8), dtype=np.float32))
+
+
+def call_predict(model, x, **kw):
+    args = dict(n_samples=4, batch_size=3, seed=7, from_logits=False,
+                memory_budget=float(256 * 2**20), progress=False)  # fmt: skip
+    args.update(kw)
+    out, xs = Structs(), exported(x)  # both kept alive over the call, as R does
+    answer = _rbridge.predict(model, xs.addr, out.addr, **args)
+    return answer, out
+
+
+def test_predict_is_one_call_and_bit_identical_to_mc_predict(cnn):
+    x = r_images()
+    before = sum(_rbridge.calls.values())
+    answer, out = call_predict(cnn, x)
+    assert sum(_rbridge.calls.values()) - before == 1
+    assert answer == {"value": [5, 3, 4]}
+    res = out.take()
+    assert isinstance(res, mcbridge.MCResult)
+    ref = mcbridge.mc_predict(cnn, np.ascontiguousarray(x)[..., None], n_samples=4,
+                              batch_size=3, seed=7)  # fmt: skip
+    assert res.samples.tobytes(order="F") == ref.samples.tobytes(order="F")
+
+
+def test_import_array_reads_rs_buffer_in_place():
+    x = r_images()
+    s = exported(x)
+    view = _rbridge.import_array(*s.addr)
+    assert view.flags.f_contiguous and not view.flags.owndata
+    np.testing.assert_array_equal(view, x)
+
+
+def test_wrong_shape_is_an_input_error_in_rs_words(cnn):
+    answer, _ = call_predict(cnn, r_images()[:, :7, :])
+    assert answer["error"] == "input"
+    assert answer["message"].startswith(
+        "`x` has dim c(5, 7, 8, 1) but the model expects c(n, 8, 8, 1) (or c(n, 8, 8) for one channel)"
+    )
+
+
+def test_engine_value_errors_come_back_as_python_errors():
+    logits = keras.Sequential(
+        [keras.Input((8, 8)), keras.layers.Flatten(), keras.layers.Dropout(0.5), keras.layers.Dense(3)]
+    )
+    answer, _ = call_predict(logits, r_images())
+    assert answer["error"] == "python"
+    assert answer["message"].startswith("ValueError: The model's outputs are not probabilities")
+    answer, out = call_predict(logits, r_images(), from_logits=True)
+    assert "error" not in answer
+    np.testing.assert_allclose(out.take().samples.sum(axis=1), 1, atol=1e-5)
+
+
+def labels(values):
+    return exported(np.asarray(values, dtype=np.int32))
+
+
+def test_labels_beyond_the_classes_are_an_input_error(cnn):
+    x, y = exported(r_images(4)), labels([0, 1, 3, 7])
+    answer = _rbridge.train_on_batch(cnn, x.addr, y.addr)
+    assert answer["error"] == "input"
+    assert "holds class codes up to 7, but the model has 3 classes (codes 0..2); 2 labels" in answer["message"]
+
+
+def test_fit_reports_each_epoch_to_r(cnn):
+    seen = []
+    x, y = exported(r_images(6)), labels([0, 1, 2, 0, 1, 2])
+    answer = _rbridge.fit(cnn, x.addr, y.addr, 3, 2, 0.0, 0, lambda *a: seen.append(a))
+    assert [s[:2] for s in seen] == [(1, 2), (2, 2)]
+    assert set(seen[0][2]) == {"loss", "accuracy"}
+    assert all(type(v) is float for v in seen[0][2].values())
+    assert answer["value"]["loss"] == [s[2]["loss"] for s in seen]
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 1:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_fit_leaves_weights_and_optimizer_as_they_were(cnn):
+    x, y = exported(r_images(12)), labels([0, 1, 2] * 4)
+    _rbridge.fit(cnn, x.addr, y.addr, 4, 1, 0.0, 0)  # builds the optimizer
+    weights = [np.array(v) for v in cnn.weights]
+    opt = [np.array(v) for v in cnn.optimizer.variables]
+    x, y = exported(r_images(12)), labels([0, 1, 2] * 4)
+    with pytest.raises(KeyboardInterrupt):
+        _rbridge.fit(cnn, x.addr, y.addr, 4, 3, 0.0, 0, None, [Interrupt()])
+    for v, w in zip(cnn.weights, weights):
+        np.testing.assert_array_equal(np.array(v), w)
+    for v, w in zip(cnn.optimizer.variables, opt):
+        np.testing.assert_array_equal(np.array(v), w)
+
+
+def test_load_model_errors_are_model_errors(tmp_path):
+    answer = _rbridge.load_model(str(tmp_path / "missing.keras"))
+    assert answer["error"] == "model" and answer["message"].startswith("Cannot load")
+
+
+def test_dataset_exports_four_arrays_in_one_call():
+    outs = {k: Structs() for k in ("x_train", "y_train", "x_test", "y_test")}
+    before = _rbridge.calls["dataset"]
+    assert _rbridge.dataset("digits", None, {k: s.addr for k, s in outs.items()}) == {"value": None}
+    assert _rbridge.calls["dataset"] == before + 1
+    x_train, y_train = outs["x_train"].take(), outs["y_train"].take()
+    assert x_train.shape == (1438, 8, 8) and y_train.dtype == np.int32
+    (ref, _), _ = mcbridge.datasets.load_digits(normalize=False)
+    np.testing.assert_array_equal(x_train, ref[..., 0])
+    assert _rbridge.dataset("fashion_mnist", "/nonexistent", {})["error"] == "input"
+
+
+def test_build_cnn_passes_r_lists_as_tuples():
+    answer = _rbridge.build_cnn(input_shape=[8, 8, 1], n_classes=3, filters=[4], kernel_size=3,
+                                dense_units=0, dropout=[0.1, 0.2], padding="same", seed=1)  # fmt: skip
+    assert isinstance(answer["value"], keras.Model)
+    assert answer["value"].output_shape == (None, 3)
+
+
+def test_progress_reaches_r_throttled_and_ends_at_the_total(cnn, monkeypatch):
+    import keras as k
+
+    original = k.utils.Progbar
+    seen = []
+    monkeypatch.setattr(_rbridge, "PROGRESS_INTERVAL", 0.0)
+    answer, out = call_predict(cnn, r_images(6), batch_size=2, memory_budget=1.0,
+                               progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert "error" not in answer
+    assert seen[-1][0] == seen[-1][1] > 1
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert k.utils.Progbar is original  # put back
+    seen.clear()
+    monkeypatch.setattr(_rbridge, "PROGRESS_INTERVAL", 3600.0)
+    call_predict(cnn, r_images(6), batch_size=2, memory_budget=1.0,
+                 progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert len(seen) == 2 and seen[-1][0] == seen[-1][1]  # the first report and the last
+    # progress=False: mc_predict draws nothing, R gets nothing
+    answer, _ = call_predict(cnn, r_images(6), progress=False)
+    assert "error" not in answer
