@@ -206,7 +206,10 @@ def predict(
     seed: int | None,
     from_logits: bool,
     memory_budget: float,
+    task: str,
+    heteroscedastic: bool,
     progress: bool | Callable[[int, int], Any],
+    noise_out: tuple | None = None,
 ) -> list:
     """`mcbridge.mc_predict` for R: input in, samples out, by the C interface.
 
@@ -215,10 +218,13 @@ def predict(
         x: `(array_addr, schema_addr)` of the exported input (R's array).
         out: `(array_addr, schema_addr)` of empty structs R allocated; the
             `MCResult` is exported into them (zero-copy).
-        n_samples, batch_size, seed, from_logits: As `mc_predict`.
+        n_samples, batch_size, seed, from_logits, task, heteroscedastic: As
+            `mc_predict`.
         memory_budget: Bytes (a whole number; R may pass a double).
         progress: False, or R's function `(done, total)` that draws R's
             progress bar (see `_progress_to`).
+        noise_out: `(array_addr, schema_addr)` for the predicted noise
+            variance `(n, outputs, samples)` of a heteroscedastic model.
 
     Returns:
         The result's shape `[n, classes, samples]`.
@@ -241,8 +247,12 @@ def predict(
             from_logits=bool(from_logits),
             progress=report is not None,
             memory_budget=int(memory_budget),
+            task=str(task),
+            heteroscedastic=bool(heteroscedastic),
         )
     export(res, *out)
+    if noise_out is not None:
+        export(res.noise_variance, *noise_out)
     return [int(d) for d in res.samples.shape]
 
 

@@ -44,7 +44,8 @@ def r_images(n=5, seed=0):
 
 def call_predict(model, x, **kw):
     args = dict(n_samples=4, batch_size=3, seed=7, from_logits=False,
-                memory_budget=float(256 * 2**20), progress=False)  # fmt: skip
+                memory_budget=float(256 * 2**20), task="classification",
+                heteroscedastic=False, progress=False)  # fmt: skip
     args.update(kw)
     out, xs = Structs(), exported(x)  # both kept alive over the call, as R does
     answer = _rbridge.predict(model, xs.addr, out.addr, **args)
@@ -177,3 +178,18 @@ def test_progress_reaches_r_throttled_and_ends_at_the_total(cnn, monkeypatch):
     # progress=False: mc_predict draws nothing, R gets nothing
     answer, _ = call_predict(cnn, r_images(6), progress=False)
     assert "error" not in answer
+
+
+def test_predict_exports_the_noise_variance_of_a_heteroscedastic_model():
+    inputs = keras.Input((8, 8))
+    h = keras.layers.Dropout(0.3)(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(4)(h))  # 2 means, then 2 log-variances
+    noise = Structs()
+    answer, out = call_predict(model, r_images(), task="regression", heteroscedastic=True,
+                               noise_out=noise.addr)
+    assert answer["value"] == [5, 2, 4]
+    res = out.take()
+    ref = mcbridge.mc_predict(model, np.ascontiguousarray(r_images()), n_samples=4, batch_size=3,
+                              seed=7, task="regression", heteroscedastic=True)
+    assert res.samples.tobytes(order="F") == ref.samples.tobytes(order="F")
+    np.testing.assert_array_equal(noise.take(), ref.noise_variance)

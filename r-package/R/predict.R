@@ -32,12 +32,20 @@
 #'   to each sample.
 #' @param memory_budget Bytes of activations one compiled call may use
 #'   (default 256 MiB, as in Python).
+#' @param task `"classification"` (outputs are class probabilities) or
+#'   `"regression"` (real-valued outputs; the result's `mean`, `variance` and
+#'   `all_samples` are then per output).
+#' @param heteroscedastic With `task = "regression"`: the model's output
+#'   `(batch, 2 * d)` holds `d` means then `d` log-variances; the samples are
+#'   the means and the result gains `noise_variance` (`dim = c(n, d,
+#'   samples)`, the predicted noise variance of each sample).
 #' @param progress Show a progress bar while Python works (default: in
 #'   interactive sessions): cli's if installed, else [utils::txtProgressBar()];
 #'   updated at most 5 times a second. Ctrl-C stops the prediction cleanly.
 #' @return An `mc_prediction`: a list with `mean` (`n x classes`), `variance`
 #'   (`n x classes`, as [stats::var()] over the samples) and `all_samples`
-#'   (`dim = c(n, classes, samples)`).
+#'   (`dim = c(n, classes, samples)`), plus `noise_variance` for a
+#'   heteroscedastic model; `mc_task()` tells its task.
 #' @family prediction
 #' @examplesIf mcbridge_available()
 #' d <- mc_dataset_digits()
@@ -48,6 +56,7 @@
 #' @export
 mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
                        from_logits = FALSE, memory_budget = 256 * 2^20,
+                       task = "classification", heteroscedastic = FALSE,
                        progress = interactive()) {
   .check_model(model)
   n_samples <- .check_count(n_samples, "n_samples")
@@ -55,6 +64,12 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
   seed <- .check_seed(seed)
   from_logits <- .check_flag(from_logits, "from_logits")
   memory_budget <- .check_bytes(memory_budget, "memory_budget")
+  task <- .check_string(task, "task", c("classification", "regression"))
+  heteroscedastic <- .check_flag(heteroscedastic, "heteroscedastic")
+  if (heteroscedastic && task != "regression") {
+    .abort('`heteroscedastic = TRUE` needs `task = "regression"`.', "argument",
+           arg = "heteroscedastic")
+  }
   progress <- .check_flag(progress, "progress")
   x <- .check_x(x)
   input <- .arrow_export_c(x, type = nanoarrow::na_float())
@@ -65,9 +80,13 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
     on.exit(bar$finish(), add = TRUE)
     report <- bar$update
   }
+  noise <- if (heteroscedastic) .arrow_alloc_c() else NULL
   .bridge_call("predict", model, input$addr, out$addr, n_samples, batch_size, seed,
-               from_logits, memory_budget, report)
-  .arrow_import_c(out$array, out$schema)
+               from_logits, memory_budget, task, heteroscedastic, report,
+               if (heteroscedastic) noise$addr else NULL)
+  res <- as_mc_prediction(.arrow_import_c(out$array, out$schema), task = task)
+  if (heteroscedastic) res$noise_variance <- .arrow_import_c(noise$array, noise$schema)
+  res
 }
 
 # R's own progress bar, fed by Python (at most 5 updates a second; see

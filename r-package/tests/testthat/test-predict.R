@@ -159,3 +159,24 @@ test_that("progress = TRUE draws R's own bar up to 100%; FALSE draws nothing", {
                                    progress = FALSE, seed = 1))
   expect_length(capture.output(quiet <- mc_predict(m, x, n_samples = 2, progress = FALSE)), 0)
 })
+
+test_that("task = 'regression' gives real-valued samples; heteroscedastic adds the noise variance", {
+  skip_if_no_engine()
+  keras <- reticulate::import("keras", convert = FALSE)
+  model <- keras$Sequential(list(                          # 2 means, then 2 log-variances
+    keras$Input(shape = list(8L, 8L)), keras$layers$Flatten(),
+    keras$layers$Dropout(0.3), keras$layers$Dense(4L)))
+  x <- digits()$test$x[1:5, , ] / 16
+  res <- mc_predict(model, x, n_samples = 6, seed = 2, task = "regression")
+  expect_identical(mc_task(res), "regression")
+  expect_identical(dim(res$all_samples), c(5L, 4L, 6L))
+  expect_output(print(res), "regression: 5 inputs x 4 outputs x 6 samples")
+  expect_output(print(summary(res)), "MC dropout regression")
+  het <- mc_predict(model, x, n_samples = 6, seed = 2, task = "regression", heteroscedastic = TRUE)
+  expect_identical(dim(het$all_samples), c(5L, 2L, 6L))
+  expect_identical(dim(het$noise_variance), c(5L, 2L, 6L))
+  expect_equal(het$all_samples, res$all_samples[, 1:2, , drop = FALSE])
+  expect_equal(het$noise_variance, exp(res$all_samples[, 3:4, , drop = FALSE]), tolerance = 1e-6)
+  expect_error(mc_predict(model, x, task = "regresion"), class = "mcbridge_error_argument")
+  expect_error(mc_predict(model, x, heteroscedastic = TRUE), class = "mcbridge_error_argument")
+})
