@@ -239,10 +239,11 @@ def test_from_logits_applies_softmax(x_small):
     np.testing.assert_allclose(result.samples.sum(axis=1), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize("name,value", [("n_samples", 0), ("n_samples", -3), ("n_samples", 2.5),
-                                        ("batch_size", 0), ("batch_size", "128"), ("n_samples", True)])
-def test_bad_counts(cnn, x_small, name, value):
-    with pytest.raises(ValueError, match=f"`{name}`.*positive integer.*Received: {name}="):
+@pytest.mark.parametrize("name,value,error", [("n_samples", 0, ValueError), ("n_samples", -3, ValueError),
+                                              ("n_samples", 2.5, TypeError), ("batch_size", 0, ValueError),
+                                              ("batch_size", "128", TypeError), ("n_samples", True, TypeError)])
+def test_bad_counts(cnn, x_small, name, value, error):  # TypeError for a wrong type (mcbridge._checks)
+    with pytest.raises(error, match=f"`{name}`.*positive integer.*Received: {name}="):
         mcbridge.mc_predict(cnn, x_small, **{name: value})
 
 
