@@ -178,10 +178,21 @@ def check_single_io(model: Any, purpose: str = "mc_predict") -> tuple[tuple, Any
     return tuple(inputs[0].shape), inputs[0].dtype
 
 
-def check_classifier_output(model: Any, out_shape: Any, purpose: str = "mc_predict") -> int:
-    """The number of classes; `ValueError` unless `out_shape` is `(batch, classes)`."""
+def check_classifier_output(
+    model: Any, out_shape: Any, purpose: str = "mc_predict", task: str = "classification"
+) -> int:
+    """Entries per output row; `ValueError` unless `out_shape` is `(batch, classes)`.
+
+    For `task="regression"` the output is `(batch, outputs)`.
+    """
     shape = None if out_shape is None else tuple(out_shape)
     if shape is None or len(shape) != 2 or shape[1] is None:
+        if task == "regression":
+            raise ValueError(
+                f"Model {model.name!r} has output shape {shape}; {purpose} needs "
+                "a regression model whose output has shape (batch, outputs). "
+                "Flatten the output first."
+            )
         raise ValueError(
             f"Model {model.name!r} has output shape {shape}; {purpose} needs a "
             "classifier whose output has shape (batch, classes). Flatten or "
