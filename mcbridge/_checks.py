@@ -162,6 +162,15 @@ def check_single_io(model: Any, purpose: str = "mc_predict") -> tuple[tuple, Any
         inputs = model.inputs
     except (AttributeError, ValueError):
         inputs = None
+    graph = type(model).__name__ in ("Sequential", "Functional")
+    if not inputs and not graph:
+        raise ValueError(
+            f"Model {model.name!r} is a subclassed model ({type(model).__name__}); "
+            f"{purpose} needs a Sequential or functional model, whose graph it can "
+            "rebuild. For a subclassed model built with mcbridge.layers.MCDropout, "
+            "switch MC dropout on with mcbridge.mc_dropout(model) and call the "
+            "model yourself."
+        )
     if not inputs:
         raise ValueError(
             f"Model {model.name!r} has no known input shape. Build it first, "
