@@ -407,7 +407,8 @@ def _metadata_edits():
     return st.lists(st.tuples(keys, st.one_of(values, st.none())), min_size=1, max_size=3)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     kind=st.sampled_from(["mc", "array"]),
     cut=st.one_of(st.none(), st.integers(min_value=0)),

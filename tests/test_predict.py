@@ -6,6 +6,8 @@ import mcbridge
 from mcbridge._engine import graph, registry
 from conftest import plain_keras_model
 
+pytestmark = pytest.mark.numeric  # float results; run again with oneDNN capped at AVX2 (scripts/test.sh)
+
 
 def test_output_contract(cnn, x_small):
     result = mcbridge.mc_predict(cnn, x_small, n_samples=7, batch_size=4, seed=0)
@@ -145,7 +147,11 @@ def test_prefix_split_is_exact(make):
                 memory_budget=2**40)
     split = _mc_predict(model, x, split=True, **args)
     full = _mc_predict(model, x, split=False, **args)
-    np.testing.assert_allclose(split.samples, full.samples, rtol=1e-6, atol=1e-6)
+    # Same masks, but the prefix runs on k rows here and on k * m rows there:
+    # kernels may block (and so sum) a batch differently by its size and the
+    # CPU's vector width. Probabilities <= 1: 16 float32 ulps of 1.0.
+    tol = 16 * np.finfo(np.float32).eps
+    np.testing.assert_allclose(split.samples, full.samples, rtol=tol, atol=tol)
     assert np.all(split.variance.max(axis=1) > 0)
 
 

@@ -474,6 +474,7 @@ def _interrupt_after(calls: int):
     return tracer, count
 
 
+@pytest.mark.numeric  # the replay after the interrupt is compared bit for bit
 @pytest.mark.parametrize("calls", [1, 3, 10, 30, 60, 120])
 def test_interrupted_mc_predict_leaves_the_model_as_it_was(calls):
     """Ctrl-C at many points inside mc_predict: switch state, weights, layers unchanged."""
