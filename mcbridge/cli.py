@@ -162,6 +162,11 @@ def cmd_predict(args) -> int:
     else:
         source, (_, (x, y)), _ = _load(args.dataset, args.data_dir)
     x, y = _limit((x, y), args.limit)
+    if y is not None:  # labels stored with the inputs: one per input, in the model's classes
+        from mcbridge._checks import check_labels
+
+        n_classes = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+        y = check_labels(y, len(x), n_classes or int(np.max(y, initial=0)) + 1)
     start = time.perf_counter()
     result = mc_predict(
         model,
@@ -174,6 +179,10 @@ def cmd_predict(args) -> int:
     )
     seconds = time.perf_counter() - start
     _write_result(args.output, result, y)
+    if result.n == 0:
+        print(f"MC dropout on {source}: no inputs.")
+        print(f"Saved samples {result.samples.shape} (n, classes, samples) to {args.output}")
+        return 0
     pe, mi = result.predictive_entropy(), result.mutual_information()
     print(f"MC dropout on {source}: {result.n} inputs x {result.n_samples} samples "
           f"in {seconds:.1f} s ({result.n * result.n_samples / seconds:,.0f} samples/s)")
