@@ -242,3 +242,23 @@ def test_unsafe_load_flag_loads_a_trusted_lambda_model(tmp_path, capsys, monkeyp
     rc, lines = in_process(["predict", str(model_path), "--unsafe-load", "-i", str(tmp_path / "x.npy"),
                             "--n-samples", "2", "-q", "-o", str(tmp_path / "o.npz")], capsys)
     assert rc == 0 and (tmp_path / "o.npz").is_file()
+
+
+def test_labels_and_empty_inputs(trained, tmp_path, capsys):
+    x = np.random.default_rng(0).random((3, 8, 8, 1), dtype=np.float32)
+    np.savez(tmp_path / "bad_y.npz", x=x, y=np.array([0, 1, 12]))
+    rc, lines = in_process(["predict", str(trained), "-i", str(tmp_path / "bad_y.npz"), "-q",
+                            "-o", str(tmp_path / "o.npz")], capsys)
+    assert rc == 1 and len(lines) == 1 and "Expected class labels in 0..9" in lines[0]
+    np.savez(tmp_path / "short_y.npz", x=x, y=np.array([0, 1]))
+    rc, lines = in_process(["predict", str(trained), "-i", str(tmp_path / "short_y.npz"), "-q",
+                            "-o", str(tmp_path / "o.npz")], capsys)
+    assert rc == 1 and "Expected 3 labels" in lines[0]
+    assert not (tmp_path / "o.npz").exists()
+    np.save(tmp_path / "empty.npy", np.zeros((0, 8, 8, 1), np.float32))
+    rc, _ = in_process(["predict", str(trained), "-i", str(tmp_path / "empty.npy"), "--n-samples", "4", "-q",
+                        "-o", str(tmp_path / "e.arrow")], capsys)
+    assert rc == 0
+    from mcbridge import read_arrow
+
+    assert read_arrow(tmp_path / "e.arrow").samples.shape == (0, 10, 4)
