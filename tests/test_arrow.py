@@ -441,3 +441,33 @@ def test_mutated_files_raise_clear_errors_or_read_back(tmp_path, kind, cut, flip
         return
     arr = back.samples if isinstance(back, mcbridge.MCResult) else back
     assert isinstance(arr, np.ndarray) and arr.dtype.kind in "biuf"
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(kind=st.sampled_from(["mc", "array"]), edits=_metadata_edits(),
+       route=st.sampled_from(["from_arrow", "import_from_c"]))
+def test_in_memory_readers_on_edited_metadata(kind, edits, route):
+    from pyarrow.cffi import ffi
+
+    reader = pa.ipc.open_stream(_valid_file(kind))
+    batch = pa.Table.from_batches(list(reader)).combine_chunks().to_batches()[0]
+    meta = {k.decode(): v.decode() for k, v in batch.schema.metadata.items()}
+    for key, value in edits:
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    batch = batch.replace_schema_metadata(meta)
+    try:
+        if route == "from_arrow":
+            back = arrow.from_arrow(batch)
+        else:
+            c_array, c_schema = ffi.new("struct ArrowArray*"), ffi.new("struct ArrowSchema*")
+            addr = lambda p: int(ffi.cast("uintptr_t", p))  # noqa: E731
+            batch._export_to_c(addr(c_array), addr(c_schema))
+            back = arrow.import_from_c(addr(c_array), addr(c_schema))
+    except (ValueError, TypeError) as err:
+        assert str(err)
+        return
+    arr = back.samples if isinstance(back, mcbridge.MCResult) else back
+    assert isinstance(arr, np.ndarray) and arr.size == batch.num_rows
