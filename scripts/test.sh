@@ -19,14 +19,17 @@ py_passed=$(echo "$summary" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print
 py_failed=$(echo "$summary" | grep -Eo '[0-9]+ (failed|errors?)' | awk '{s+=$1} END {print s+0}')
 rm -f "$py_log"
 
-# The numeric tests again with oneDNN's kernels capped at AVX2: a result that
-# holds only with AVX-512 kernels fails here on any machine, not just on an
-# AVX2-only CPU (docs/RELIABILITY.md). Skipped when pytest arguments are given.
+# The numeric tests again with the kernels capped at AVX2 (oneDNN's, NumPy's
+# dispatched loops, OpenBLAS): a result that holds only with AVX-512 kernels
+# fails here on any machine, not just on an AVX2-only CPU (docs/RELIABILITY.md).
+# Skipped when pytest arguments are given.
 isa_rc=0; isa_passed=0; isa_failed=0
 if [ $# -eq 0 ]; then
-    echo "==> numeric Python tests again with oneDNN capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2)"
+    echo "==> numeric Python tests again with the kernels capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2)"
     isa_log="$(mktemp)"
-    ONEDNN_MAX_CPU_ISA=AVX2 .venv/bin/python -m pytest -q -p no:cacheprovider tests -m numeric \
+    ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell \
+    NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL" \
+        .venv/bin/python -m pytest -q -p no:cacheprovider tests -m numeric \
         --deselect tests/test_predict.py::test_mean_matches_slow_reference_loop 2>&1 | tee "$isa_log"
     isa_rc=${PIPESTATUS[0]}
     isa_summary="$(grep -E ' in [0-9.]+s' "$isa_log" | tail -1)"
