@@ -279,12 +279,9 @@ def cmd_demo(args) -> int:
 def cmd_evaluate(args) -> int:
     from mcbridge.report import evaluate_model
 
-    try:
-        path = evaluate_model(args.model, args.output_dir, dataset=args.dataset, data_dir=args.data_dir,
-                              input_path=args.input, n_samples=args.n_samples, batch_size=args.batch_size,
-                              seed=args.seed, limit=args.limit)  # fmt: skip
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
+    path = evaluate_model(args.model, args.output_dir, dataset=args.dataset, data_dir=args.data_dir,
+                          input_path=args.input, n_samples=args.n_samples, batch_size=args.batch_size,
+                          seed=args.seed, limit=args.limit)  # fmt: skip  (errors: one line, in main())
     print(f"Wrote {path} and its pictures.")
     return 0
 
@@ -394,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "Without it such files are refused (Keras safe mode).")
     pred.set_defaults(func=cmd_predict)
 
-    ev = sub.add_parser("evaluate", help="measures and pictures of a saved model's uncertainty",
+    ev = sub.add_parser("evaluate", parents=[common], help="measures and pictures of a saved model's uncertainty",
                         description="MC-predict labelled inputs with a saved model and write "
                                     "DIR/report.md (accuracy, NLL, Brier, ECE, AUROC of each "
                                     "uncertainty score, ...) with four PNG pictures.")
@@ -403,10 +400,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--input", "-i", help=".npz file holding inputs `x` and labels `y` "
                                           "(instead of the test split of --dataset)")
     ev.add_argument("--output-dir", "-o", required=True, help="folder for report.md and the PNGs")
-    ev.add_argument("--n-samples", type=int, default=30, help="MC samples (default: 30)")
-    ev.add_argument("--batch-size", type=int, default=128, help="inputs per batch (default: 128)")
-    ev.add_argument("--limit", type=int, metavar="N", help="use the first N inputs only")
-    ev.add_argument("--seed", type=int, help="seed for bit-identical samples")
+    ev.add_argument("--n-samples", type=positive_int, default=30, help="MC samples (default: 30)")
+    ev.add_argument("--batch-size", type=positive_int, default=128, help="inputs per batch (default: 128)")
+    ev.add_argument("--limit", type=positive_int, metavar="N", help="use the first N inputs only")
+    ev.add_argument("--seed", type=seed_int, help="seed for bit-identical samples")
     ev.set_defaults(func=cmd_evaluate)
     return parser
 

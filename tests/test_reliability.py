@@ -307,7 +307,8 @@ ROWS = [
         "Model 'image_output' has output shape (None, 8, 8, 3); mc_predict needs a classifier",
         lambda m, t: _predict(m, model=m.image_output)),
     Row("model-no-dropout", "mc_predict", "a model without any dropout layer", ValueError,
-        "Model 'no_dropout' has no dropout layer, so MC dropout has nothing to sample",
+        "Model 'no_dropout' has no dropout layer (nor any other layer mcbridge samples), so MC prediction "
+        "has nothing to sample",
         lambda m, t: _predict(m, model=m.no_dropout, x=np.zeros((2, 4)))),
     Row("model-subclassed", "mc_predict", "a subclassed keras.Model", ValueError,
         "Model 'net' is a subclassed model (Net)", lambda m, t: _subclassed()),
