@@ -1,30 +1,521 @@
-"""Argument checks shared by the public functions (errors in Keras' phrasing)."""
+"""Every argument and input check of mcbridge's public functions, one phrasing.
+
+NumPy only at import (Keras is imported inside the one function that needs
+it), so the Arrow readers and the CLI's argument parsing use it without
+starting TensorFlow.
+
+The rules, as Keras and scikit-learn's `check_scalar` apply them:
+
+* `TypeError` for a wrong *type*: a `str`, `float` or `bool` where an integer
+  is needed (`batch_size="128"`, `n_samples=2.5`, `n_samples=True`), an `int`
+  where a bool is needed (`from_logits=1`), strings or objects as inputs.
+* `ValueError` for a wrong *value* of the right type: zero, negative, beyond
+  the integer range, an input of the wrong shape, NaN or infinite inputs.
+* Messages start "Invalid value received for argument `name`. Expected ...
+  Received: name=...", then say what to do.
+"""
 
 from __future__ import annotations
 
+import math
+import os
+import warnings
+from typing import Any
+
 import numpy as np
 
+#: Largest count accepted for `n_samples`, `batch_size` and the like (int32,
+#: the range R's integers and TensorFlow's shape dimensions share).
+INT32_MAX = 2**31 - 1
+#: Largest seed and byte count (int64).
+INT64_MAX = 2**63 - 1
 
-def check_model(model) -> None:
+
+class UnscaledInputWarning(UserWarning):
+    """Integer images in 0..255 given to a model without a rescaling layer."""
+
+
+class ProbabilityOutputWarning(UserWarning):
+    """`from_logits=True` on a model whose outputs are already probabilities."""
+
+
+def _received(name: str, value: Any) -> str:
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"Received: {name}={text}"
+
+
+def invalid(name: str, expected: str, value: Any, hint: str = "") -> str:
+    """The message "Invalid value received for argument `name`. Expected ..."."""
+    message = (
+        f"Invalid value received for argument `{name}`. Expected {expected}. "
+        f"{_received(name, value)}"
+    )
+    if not isinstance(value, (bool, int, float, str, type(None), np.generic)):
+        message += f" (of type {type(value).__name__})"
+    return message + (f". {hint}" if hint else "")
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not _is_bool(value)
+
+
+# --------------------------------------------------------------------------
+# scalars
+
+
+def check_int(
+    name: str,
+    value: Any,
+    *,
+    minimum: int = 1,
+    maximum: int = INT32_MAX,
+    allow_none: bool = False,
+) -> int | None:
+    """Returns `value` as a Python `int` in `[minimum, maximum]`.
+
+    Raises:
+        TypeError: `value` is not an integer (a `bool`, `float`, `str`, ...),
+            or None where None is not allowed.
+        ValueError: `value` is outside `[minimum, maximum]`.
+    """
+    if value is None and allow_none:
+        return None
+    if minimum == 1:
+        expected = "a positive integer"
+    elif minimum == 0:
+        expected = "a non-negative integer"
+    else:
+        expected = f"an integer >= {minimum}"
+    if allow_none:
+        expected = "None or " + expected
+    if not _is_int(value):
+        hint = ""
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            hint = f"Pass the number itself: {name}={value.strip()}"
+        elif isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+            hint = f"Pass an int: {name}={int(value)}"
+        raise TypeError(invalid(name, expected, value, hint))
+    if value < minimum or value > maximum:
+        what = f"{expected} of at most {maximum}" if value > maximum else expected
+        raise ValueError(invalid(name, what, value))
+    return int(value)
+
+
+def positive_int(name: str, value: Any) -> int:
+    """`check_int(name, value)`: a positive integer no larger than int32."""
+    return check_int(name, value)
+
+
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """None or a non-negative integer up to int64."""
+    return check_int(name, seed, minimum=0, maximum=INT64_MAX, allow_none=True)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Returns `value` as a `bool`; `TypeError` unless it is `True` or `False`.
+
+    `1`, `0`, `"true"` and None are refused: a flag must be spelled as one.
+    """
+    if not _is_bool(value):
+        raise TypeError(invalid(name, "True or False", value))
+    return bool(value)
+
+
+def check_choice(name: str, value: Any, choices: tuple) -> Any:
+    """`value` if it is one of `choices` (`ValueError` otherwise; `TypeError` for a wrong type)."""
+    types = {type(c) for c in choices}
+    if not isinstance(value, tuple(types)) or _is_bool(value) and bool not in types:
+        raise TypeError(invalid(name, "one of " + ", ".join(map(repr, choices)), value))
+    if value not in choices:
+        raise ValueError(invalid(name, "one of " + ", ".join(map(repr, choices)), value))
+    return value
+
+
+# --------------------------------------------------------------------------
+# models
+
+
+def check_model(model: Any, name: str = "model") -> None:
     """Raises `TypeError` unless `model` is a `keras.Model`."""
     import keras
 
     if not isinstance(model, keras.Model):
-        raise TypeError(
-            "Invalid value received for argument `model`. Expected a "
-            f"keras.Model. Received: model of type {type(model).__name__}"
-        )
+        hint = ""
+        if isinstance(model, (str, os.PathLike)):
+            hint = "Load a saved model first: mcbridge.load_model(path)"
+        raise TypeError(invalid(name, "a keras.Model", model, hint))
 
 
-def positive_int(name: str, value) -> int:
-    """Returns `value` as an `int`; `ValueError` unless it is a positive integer."""
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, (int, np.integer))
-        or value <= 0
-    ):
+def check_single_io(model: Any, purpose: str = "mc_predict") -> tuple[tuple, Any]:
+    """`(input_shape, input_dtype)` of a built model with one input and one output.
+
+    Raises:
+        ValueError: the model is not built, or has several inputs or outputs.
+    """
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    graph = type(model).__name__ in ("Sequential", "Functional")
+    if not inputs and not graph:
         raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected a positive "
-            f"integer. Received: {name}={value!r}"
+            f"Model {model.name!r} is a subclassed model ({type(model).__name__}); "
+            f"{purpose} needs a Sequential or functional model, whose graph it can "
+            "rebuild. For a subclassed model built with mcbridge.layers.MCDropout, "
+            "switch MC dropout on with mcbridge.mc_dropout(model) and call the "
+            "model yourself."
         )
-    return int(value)
+    if not inputs:
+        raise ValueError(
+            f"Model {model.name!r} has no known input shape. Build it first, "
+            "e.g. by calling it once on a batch: model(x[:1])."
+        )
+    outputs = list(getattr(model, "outputs", None) or [])
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ValueError(
+            f"Model {model.name!r} has {len(inputs)} inputs and {len(outputs)} "
+            f"outputs; {purpose} needs a single-input classifier with one output "
+            "of shape (batch, classes). Wrap the part you want in a "
+            "keras.Model(inputs, one_output) first."
+        )
+    return tuple(inputs[0].shape), inputs[0].dtype
+
+
+def check_classifier_output(
+    model: Any, out_shape: Any, purpose: str = "mc_predict", task: str = "classification"
+) -> int:
+    """Entries per output row; `ValueError` unless `out_shape` is `(batch, classes)`.
+
+    For `task="regression"` the output is `(batch, outputs)`.
+    """
+    shape = None if out_shape is None else tuple(out_shape)
+    if shape is None or len(shape) != 2 or shape[1] is None:
+        if task == "regression":
+            raise ValueError(
+                f"Model {model.name!r} has output shape {shape}; {purpose} needs "
+                "a regression model whose output has shape (batch, outputs). "
+                "Flatten the output first."
+            )
+        raise ValueError(
+            f"Model {model.name!r} has output shape {shape}; {purpose} needs a "
+            "classifier whose output has shape (batch, classes). Flatten or "
+            "pool the output (e.g. keras.layers.GlobalAveragePooling2D) and end "
+            "with Dense(classes, activation='softmax')."
+        )
+    return int(shape[1])
+
+
+def outputs_probabilities(model: Any) -> bool:
+    """Whether the model's last layer ends in a softmax (or a sigmoid).
+
+    Read from the layer configuration, so nothing is computed.
+    """
+    layers = getattr(model, "layers", None) or []
+    if not layers:
+        return False
+    last = layers[-1]
+    if hasattr(last, "layers") and getattr(last, "layers", None):  # a nested model
+        return outputs_probabilities(last)
+    if type(last).__name__ == "Softmax":
+        return True
+    activation = getattr(last, "activation", None)
+    name = getattr(activation, "__name__", str(activation) if activation else "")
+    return name in ("softmax", "sigmoid")
+
+
+def warn_from_logits(model: Any, from_logits: bool) -> None:
+    """Warns when `from_logits=True` is asked of a model that outputs probabilities."""
+    if from_logits and outputs_probabilities(model):
+        warnings.warn(
+            f"from_logits=True, but model {model.name!r} ends in a softmax: its "
+            "outputs already sum to 1, and a second softmax flattens them towards "
+            "uniform. Use from_logits=False for this model.",
+            ProbabilityOutputWarning,
+            stacklevel=3,
+        )
+
+
+def has_rescaling(model: Any) -> bool:
+    """Whether any layer of `model` (nested models included) rescales or normalises inputs."""
+    stack = list(getattr(model, "layers", []) or [])
+    while stack:
+        layer = stack.pop()
+        if type(layer).__name__ in ("Rescaling", "Normalization"):
+            return True
+        stack.extend(getattr(layer, "layers", []) or [])
+    return False
+
+
+def check_probabilities(out: np.ndarray) -> None:
+    """`ValueError` unless `out` (`(..., classes, ...)` along axis 1) holds probabilities."""
+    if out.size == 0:
+        return
+    sums = out.sum(axis=1, dtype=np.float64)
+    spread = float(np.max(np.abs(sums - 1)))
+    if out.min() < -1e-5 or out.max() > 1 + 1e-5 or spread > 1e-3:
+        raise ValueError(
+            "The model's outputs are not probabilities (they must lie in [0, 1] "
+            f"and sum to 1 over classes; received values in [{out.min():.4g}, "
+            f"{out.max():.4g}] with row sums up to {spread + 1:.4g}). "
+            "If the model outputs logits, call mc_predict(..., from_logits=True)."
+        )
+
+
+# --------------------------------------------------------------------------
+# inputs
+
+
+def _shape_text(expected: tuple) -> str:
+    return "(n, " + ", ".join("?" if d is None else str(d) for d in expected[1:]) + ")"
+
+
+def as_numeric_array(x: Any, name: str = "x") -> np.ndarray:
+    """`np.asarray(x)`; `TypeError` for strings, objects, ragged lists and complex numbers."""
+    if x is None or isinstance(x, (str, bytes, dict, set)):
+        raise TypeError(invalid(name, "a numeric array", x if x is None else type(x).__name__))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = np.asarray(x)
+    except (ValueError, TypeError) as err:  # ragged lists and the like
+        raise TypeError(
+            f"Invalid value received for argument `{name}`. Expected a numeric "
+            f"array of one shape. Received: {name} of type {type(x).__name__} "
+            f"that NumPy cannot convert ({str(err).splitlines()[0]})"
+        ) from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Invalid value received for argument `{name}`. Expected a numeric "
+            f"(integer, float or bool) array. Received: {name} with dtype={arr.dtype}"
+            + (". Convert strings to numbers first" if arr.dtype.kind in "USO" else "")
+        )
+    return arr
+
+
+def count_nonfinite(arr: np.ndarray) -> int:
+    """Number of NaN or infinite values (0 for integer arrays), in blocks of rows."""
+    if arr.dtype.kind != "f" or arr.size == 0:
+        return 0
+    rows = max(1, (1 << 24) // max(1, arr[0].size))  # about 16M values at a time
+    return int(
+        sum(
+            arr[i : i + rows].size - np.count_nonzero(np.isfinite(arr[i : i + rows]))
+            for i in range(0, arr.shape[0], rows)
+        )
+    )
+
+
+def check_x(
+    x: Any,
+    expected: tuple,
+    dtype: Any = "float32",
+    *,
+    rescales: bool = True,
+    name: str = "x",
+) -> np.ndarray:
+    """Checks model inputs and returns them as `dtype` (float32 for the usual model).
+
+    Args:
+        x: Inputs, shape `(n, *expected[1:])`; `n` may be 0.
+        expected: The model's input shape, `expected[0]` the batch axis.
+        dtype: The model's input dtype; float16/float64 inputs are cast to it.
+        rescales: Whether the model rescales its inputs itself. When it does
+            not, integer inputs with values above 1 (images in 0..255) warn.
+        name: The argument's name in messages.
+
+    Returns:
+        The checked array.
+
+    Raises:
+        TypeError: `x` is not numeric (strings, objects, ragged lists).
+        ValueError: `x` has the wrong shape or holds NaN or infinite values.
+    """
+    arr = as_numeric_array(x, name)
+    expected = tuple(expected)
+    want = _shape_text(expected)
+    fits = arr.ndim == len(expected) and all(
+        d is None or d == a for d, a in zip(expected[1:], arr.shape[1:])
+    )
+    if not fits:
+        hint = ""
+        if arr.ndim == len(expected) - 1 and expected[-1] == 1:
+            hint = " Add the channel axis with x[..., None]."
+        elif arr.ndim == len(expected) - 1:
+            hint = f" For a single input, use {name}[None]."
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected an array of "
+            f"shape {want} for this model. Received: {name}.shape={arr.shape}.{hint}"
+        )
+    if arr.dtype.kind in "iub" and not rescales and arr.size and arr.max() > 1:
+        warnings.warn(
+            f"`{name}` holds integers up to {arr.max()} (dtype {arr.dtype}) and the "
+            "model has no Rescaling layer: the inputs look unscaled. If the model "
+            "was trained on images in [0, 1], divide by 255 first "
+            f"({name} = {name}.astype('float32') / 255).",
+            UnscaledInputWarning,
+            stacklevel=3,
+        )
+    arr = arr.astype(dtype, copy=False)
+    bad = count_nonfinite(arr)
+    if bad:
+        raise ValueError(
+            f"Invalid value received for argument `{name}`: it holds {bad} NaN or "
+            f"infinite value{'s' if bad != 1 else ''} (of {arr.size}). Remove or "
+            "impute them before predicting."
+        )
+    return arr
+
+
+def check_labels(y: Any, n: int, n_classes: int, name: str = "y") -> np.ndarray:
+    """Integer class labels `0..n_classes-1`, one per input; returned as `int64`.
+
+    Raises:
+        TypeError: `y` is not numeric, or holds fractional values.
+        ValueError: wrong length or shape, or labels outside `0..n_classes-1`.
+    """
+    arr = as_numeric_array(y, name)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected {n} labels "
+            f"(shape ({n},)), one per input. Received: {name}.shape={arr.shape}"
+        )
+    if arr.dtype.kind == "f":
+        if count_nonfinite(arr):
+            raise ValueError(
+                f"Invalid value received for argument `{name}`: it holds "
+                f"{count_nonfinite(arr)} NaN or infinite labels."
+            )
+        if np.any(arr != np.round(arr)):
+            raise TypeError(
+                f"Invalid value received for argument `{name}`. Expected integer "
+                "class labels. Received: fractional values"
+            )
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+        outside = int(np.count_nonzero((arr < 0) | (arr >= n_classes)))
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected class labels "
+            f"in 0..{n_classes - 1}. Received: {outside} label(s) outside, from "
+            f"{arr.min()} to {arr.max()}"
+        )
+    return arr.astype(np.int64)
+
+
+# --------------------------------------------------------------------------
+# size
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to this process now (None if unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _bytes_text(b: int) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if b >= size:
+            return f"{b / size:.1f} {unit}"
+    return f"{b} bytes"
+
+
+def check_result_size(
+    n: int,
+    n_classes: int,
+    n_samples: int,
+    *,
+    itemsize: int = 4,
+    available: int | None = None,
+) -> int:
+    """Refuses a result cube that cannot fit in memory, before it is allocated.
+
+    Args:
+        n: Inputs.
+        n_classes: Classes of the model's output.
+        n_samples: MC samples per input.
+        itemsize: Bytes per value (4: float32).
+        available: Bytes available; default: what the system reports now.
+
+    Returns:
+        The bytes the result needs.
+
+    Raises:
+        MemoryError: the `(n, classes, samples)` result needs more memory than
+            is available. The message gives the bytes and the ways out.
+    """
+    need = int(n) * int(n_classes) * int(n_samples) * int(itemsize)
+    if available is None:
+        available = available_memory()
+    if need > INT64_MAX or (available is not None and need > available):
+        have = "an unknown amount" if available is None else _bytes_text(available)
+        raise MemoryError(
+            f"The result of shape (n, classes, samples) = ({n}, {n_classes}, "
+            f"{n_samples}) needs {need:,} bytes ({_bytes_text(need)}) of float32, "
+            f"but {have} is available; nothing was allocated. Ask for fewer "
+            "samples (n_samples), predict fewer inputs at a time (slices of x), "
+            "or stream blocks of rows to a file with mcbridge.ArrowWriter."
+        )
+    return need
+
+
+# --------------------------------------------------------------------------
+# files
+
+
+def check_output_path(path: Any, name: str = "path", suffixes: tuple[str, ...] = ()) -> "os.PathLike":
+    """The `pathlib.Path` to write, after checking that it can be written.
+
+    Nothing is created: a missing directory is an error (a typo should not
+    leave a stray directory behind), as is a directory in place of the file.
+
+    Raises:
+        TypeError: `path` is not a `str` or `os.PathLike`.
+        ValueError: `path` does not end in one of `suffixes`.
+        FileNotFoundError: its directory does not exist.
+        IsADirectoryError: `path` is a directory.
+    """
+    from pathlib import Path
+
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise TypeError(invalid(name, "a file path (str or os.PathLike)", path))
+    path = Path(path)
+    if suffixes and path.suffix not in suffixes:
+        raise ValueError(invalid(name, "a file name ending in " + " or ".join(suffixes), str(path)))
+    directory = path.parent
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"Cannot write {str(path)!r}: the directory {str(directory)!r} does not "
+            "exist. Create it first."
+        )
+    if path.is_dir():
+        raise IsADirectoryError(f"Cannot write {str(path)!r}: it is a directory.")
+    return path
+
+
+def temp_file_error(path: Any, err: OSError) -> OSError:
+    """An error of the same kind as `err` that names the file mcbridge wanted to write."""
+    from pathlib import Path
+
+    directory = Path(path).parent
+    reason = err.strerror or str(err)
+    kind = type(err) if type(err) in (PermissionError, FileNotFoundError) else OSError
+    return kind(
+        err.errno,
+        f"Cannot write {str(path)!r}: no file can be created in {str(directory)!r} "
+        f"({reason}). Choose a writable directory",
+    )

@@ -38,6 +38,7 @@ Index semantics are the same in both languages: Python `samples[i, k, s]` is R
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -46,7 +47,14 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pyarrow as pa
 
-from mcbridge._checks import positive_int
+from mcbridge._checks import (
+    as_numeric_array,
+    check_bool,
+    check_output_path,
+    invalid,
+    positive_int,
+    temp_file_error,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -54,6 +62,7 @@ __all__ = [
     "KIND_ARRAY",
     "MC_DIM_NAMES",
     "ArrowWriter",
+    "ArrowFormatError",
     "make_schema",
     "to_arrow",
     "from_arrow",
@@ -110,7 +119,7 @@ def _as_payload(obj: Any, kind: str | None, dim_names):
         arr = np.asarray(obj.samples, dtype=np.float32)
         kind = KIND_MC_SAMPLES if kind is None else kind
     else:
-        arr = np.asarray(obj)
+        arr = as_numeric_array(obj, "obj")
         kind = KIND_ARRAY if kind is None else kind
     if kind == KIND_MC_SAMPLES:
         if arr.ndim != 3:
@@ -217,24 +226,115 @@ def to_arrow(
     return pa.Table.from_batches(batches, schema=schema)
 
 
+class ArrowFormatError(ValueError):
+    """Arrow data that is not a readable mcbridge array (a `ValueError`)."""
+
+
+#: Most axes a stored array may claim (NumPy allows 64).
+MAX_NDIM = 32
+
+
+def _meta_json(meta: dict, key: str):
+    try:
+        return json.loads(meta[key])
+    except (ValueError, TypeError):
+        raise ArrowFormatError(
+            f"Metadata `{key}` is not valid JSON. Received: {meta[key][:80]!r}"
+        ) from None
+
+
 def _parse_meta(schema: pa.Schema) -> dict:
     raw = schema.metadata or {}
-    meta = {k.decode(): v.decode() for k, v in raw.items()}
+    try:
+        meta = {k.decode(): v.decode() for k, v in raw.items()}
+    except UnicodeDecodeError:
+        raise ArrowFormatError("The schema metadata is not valid UTF-8.") from None
+    ours = [k for k in meta if k.startswith("mcbridge:")]
+    if ours and meta.get(_KEY_FORMAT) != FORMAT_VERSION:
+        version = meta.get(_KEY_FORMAT)
+        raise ArrowFormatError(
+            f"Unknown mcbridge Arrow format version {version!r}; this mcbridge "
+            f"reads version {FORMAT_VERSION!r}. Upgrade mcbridge to read it."
+            if version is not None
+            else "The data has mcbridge metadata but no `mcbridge:format` version."
+        )
     kind = meta.get(_KEY_KIND, KIND_ARRAY)
-    shape = json.loads(meta[_KEY_SHAPE]) if _KEY_SHAPE in meta else None
-    dim_names = json.loads(meta[_KEY_DIM_NAMES]) if _KEY_DIM_NAMES in meta else None
+    if kind not in (KIND_MC_SAMPLES, KIND_ARRAY):
+        raise ArrowFormatError(
+            f"Unknown `mcbridge:kind` {kind!r}; expected '{KIND_MC_SAMPLES}' or "
+            f"'{KIND_ARRAY}'."
+        )
     order = meta.get(_KEY_ORDER, "F")
     if order != "F":
-        raise ValueError(f"Unsupported `mcbridge:order`: {order!r} (expected 'F')")
-    if kind not in (KIND_MC_SAMPLES, KIND_ARRAY):
-        raise ValueError(f"Unknown `mcbridge:kind`: {kind!r}")
+        raise ArrowFormatError(f"Unsupported `mcbridge:order` {order!r} (expected 'F').")
+    shape = None
+    if _KEY_SHAPE in meta:
+        shape = _meta_json(meta, _KEY_SHAPE)
+        ok = (
+            isinstance(shape, list)
+            and len(shape) <= MAX_NDIM
+            and all(
+                type(s) is int and s >= 0 or (s is None and i == 0)
+                for i, s in enumerate(shape)
+            )
+        )
+        if not ok:
+            raise ArrowFormatError(
+                "Metadata `mcbridge:shape` must be a JSON list of at most "
+                f"{MAX_NDIM} non-negative integers (the first may be null). "
+                f"Received: {meta[_KEY_SHAPE][:80]!r}"
+            )
+    elif ours:
+        raise ArrowFormatError("The data has mcbridge metadata but no `mcbridge:shape`.")
+    dim_names = _meta_json(meta, _KEY_DIM_NAMES) if _KEY_DIM_NAMES in meta else None
+    if dim_names is not None and not (
+        isinstance(dim_names, list)
+        and all(isinstance(d, str) for d in dim_names)
+        and (shape is None or len(dim_names) == len(shape))
+    ):
+        raise ArrowFormatError(
+            "Metadata `mcbridge:dim_names` must be a JSON list of one name per "
+            f"axis. Received: {meta[_KEY_DIM_NAMES][:80]!r}"
+        )
+    if kind == KIND_MC_SAMPLES and (shape is None or len(shape) != 3):
+        raise ArrowFormatError(
+            "MC samples need a shape `(n, classes, samples)`. Received: "
+            f"shape={shape}"
+        )
     return {"kind": kind, "shape": shape, "dim_names": dim_names}
+
+
+def _value_dtype(schema: pa.Schema, kind: str) -> np.dtype:
+    if len(schema) != 1:
+        ours = any(k.startswith(b"mcbridge:") for k in (schema.metadata or {}))
+        raise ArrowFormatError(
+            "This Arrow data is not an mcbridge array: it has "
+            f"{len(schema)} columns {schema.names[:10]}"
+            + ("" if ours else " and no mcbridge metadata")
+            + "; an mcbridge array has one column `values`. Read it with "
+            "pyarrow, or write it with mcbridge.write_arrow()."
+        )
+    typ = schema.field(0).type
+    if not (pa.types.is_integer(typ) or pa.types.is_boolean(typ)
+            or pa.types.is_float32(typ) or pa.types.is_float64(typ)):
+        raise TypeError(
+            "mcbridge Arrow values must be integers, float32, float64 or bool. "
+            f"Received: values of type {typ}"
+        )
+    if kind == KIND_MC_SAMPLES and not pa.types.is_floating(typ):
+        raise TypeError(
+            f"MC samples must be float32 values. Received: values of type {typ}"
+        )
+    return np.dtype(typ.to_pandas_dtype())
 
 
 def _column_numpy(batch: pa.RecordBatch) -> np.ndarray:
     col = batch.column(0)
     if col.null_count:
-        raise ValueError("mcbridge Arrow data must not contain nulls")
+        raise ArrowFormatError(
+            f"mcbridge Arrow data must not contain nulls. Received: "
+            f"{col.null_count} null value(s)"
+        )
     if pa.types.is_boolean(col.type):
         return col.to_numpy(zero_copy_only=False)
     return col.to_numpy(zero_copy_only=True)
@@ -242,37 +342,52 @@ def _column_numpy(batch: pa.RecordBatch) -> np.ndarray:
 
 def _assemble(schema: pa.Schema, batches: Iterable[pa.RecordBatch], copy: bool):
     meta = _parse_meta(schema)
-    if len(schema) < 1:
-        raise ValueError("mcbridge Arrow data needs a `values` column")
-    dtype = schema.field(0).type.to_pandas_dtype()
+    dtype = _value_dtype(schema, meta["kind"])
     batches = [b for b in batches if b.num_rows > 0]
+    for b in batches:
+        if not b.schema.equals(schema, check_metadata=False):
+            raise ArrowFormatError("A record batch's schema differs from the stream's.")
+        try:
+            b.validate(full=True)
+        except (pa.ArrowException, ValueError) as err:
+            raise ArrowFormatError(f"A record batch is corrupt: {_first_line(err)}") from None
     total = sum(b.num_rows for b in batches)
     shape = meta["shape"]
     if shape is None:  # plain Arrow data from elsewhere: a 1-d array
         shape = [total]
-    tail = tuple(int(s) for s in shape[1:])
-    tail_size = int(np.prod(tail)) if tail else 1
+    tail = tuple(shape[1:])
+    tail_size = math.prod(tail)
     if len(shape) == 0:
-        n = None
         if total != 1:
-            raise ValueError(f"Scalar array holds {total} values")
+            raise ArrowFormatError(
+                f"The shape [] (a scalar) needs 1 value; the data holds {total}."
+            )
     else:
         n = shape[0]
         if n is None:
             if tail_size == 0 or total % tail_size:
-                raise ValueError("Cannot infer the row count from the data")
+                raise ArrowFormatError(
+                    f"Cannot infer the row count: {total} values are not whole "
+                    f"rows of shape {list(tail)}."
+                )
             n = total // tail_size
-        shape = [int(n), *tail]
-        if total != int(np.prod(shape)):
-            raise ValueError(
-                f"Arrow data holds {total} values but the shape {shape} needs "
-                f"{int(np.prod(shape))}"
+        shape = [n, *tail]
+        # Before anything is allocated: the claimed shape must fit the data.
+        if total != math.prod(shape):
+            raise ArrowFormatError(
+                f"The shape metadata {shape} needs {math.prod(shape):,} values but "
+                f"the data holds {total:,}: the file is truncated or its metadata "
+                "is wrong."
             )
     shape = tuple(shape)
 
     if len(batches) == 1 and not copy:
         out = _column_numpy(batches[0]).reshape(shape, order="F")
     else:
+        if len(batches) > 1:
+            for b in batches:
+                if tail_size == 0 or b.num_rows % tail_size:
+                    raise ArrowFormatError("A record batch does not hold whole rows.")
         out = np.empty(shape, dtype=dtype, order="F")
         if len(batches) == 1 or out.ndim == 0:
             if batches:
@@ -281,20 +396,25 @@ def _assemble(schema: pa.Schema, batches: Iterable[pa.RecordBatch], copy: bool):
             row = 0
             for b in batches:
                 flat = _column_numpy(b)
-                if flat.size % tail_size:
-                    raise ValueError("A record batch does not hold whole rows")
                 m = flat.size // tail_size
                 out[row : row + m] = flat.reshape((m, *tail), order="F")
                 row += m
     if meta["kind"] == KIND_MC_SAMPLES:
-        if out.ndim != 3:
-            raise ValueError(f"MC samples must be 3-d. Received: shape={out.shape}")
         return _make_mc_result(out.astype(np.float32, copy=False))
     return out
 
 
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
 def from_arrow(data: Any, *, copy: bool = True):
     """Converts mcbridge Arrow data back to an `MCResult` or array.
+
+    Everything is checked before an array is allocated: the metadata (format
+    version, kind, shape), the value type, nulls, and that the shape matches
+    the number of values.
 
     Args:
         data: A `pyarrow.RecordBatch`, `Table`, `RecordBatchReader`, or any
@@ -305,26 +425,51 @@ def from_arrow(data: Any, *, copy: bool = True):
     Returns:
         An `MCResult` for kind `"mc_samples"`, otherwise a Fortran-ordered
         `np.ndarray` with the stored shape and dtype.
+
+    Raises:
+        TypeError: `data` is not Arrow data, or its values are not numeric.
+        ValueError: the data is not a valid mcbridge array (a subclass,
+            `ArrowFormatError`, says what is wrong).
     """
-    if isinstance(data, pa.RecordBatch):
-        return _assemble(data.schema, [data], copy)
-    if isinstance(data, pa.Table):
-        return _assemble(data.schema, data.to_batches(), copy)
-    if isinstance(data, pa.RecordBatchReader):
-        return _assemble(data.schema, list(data), copy)
-    if hasattr(data, "__arrow_c_stream__"):
-        reader = pa.RecordBatchReader.from_stream(data)
-        return _assemble(reader.schema, list(reader), copy)
-    raise TypeError(f"Cannot read mcbridge Arrow data from {type(data).__name__}")
+    check_bool("copy", copy)
+    try:
+        if isinstance(data, pa.RecordBatch):
+            return _assemble(data.schema, [data], copy)
+        if isinstance(data, pa.Table):
+            return _assemble(data.schema, data.to_batches(), copy)
+        if isinstance(data, pa.RecordBatchReader):
+            return _assemble(data.schema, list(data), copy)
+        if hasattr(data, "__arrow_c_stream__"):
+            reader = pa.RecordBatchReader.from_stream(data)
+            return _assemble(reader.schema, list(reader), copy)
+    except pa.ArrowException as err:  # anything pyarrow finds first
+        raise ArrowFormatError(f"Cannot read the Arrow data: {_first_line(err)}") from None
+    raise TypeError(
+        "Invalid value received for argument `data`. Expected a pyarrow "
+        "RecordBatch, Table or RecordBatchReader. Received: data of type "
+        f"{type(data).__name__}"
+    )
 
 
 # --------------------------------------------------------------------------
 # C data interface (integer addresses, as R nanoarrow gives them)
 # --------------------------------------------------------------------------
-def _addr(x: Any) -> int:
+def _addr(x: Any, name: str) -> int:
     if isinstance(x, str):
-        return int(x, 0) if x.lower().startswith("0x") else int(x)
-    return int(x)
+        text = x.strip()
+        try:
+            value = int(text, 16) if text.lower().startswith("0x") else int(text)
+        except ValueError:
+            raise ValueError(
+                invalid(name, "a memory address (an integer or its decimal string)", x)
+            ) from None
+    elif isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
+        raise TypeError(invalid(name, "a memory address (an integer or its decimal string)", x))
+    else:
+        value = int(x)
+    if value <= 0 or value >= 2**64:
+        raise ValueError(invalid(name, "a non-null memory address", x))
+    return value
 
 
 def export_to_c(obj: Any, array_addr: Any, schema_addr: Any, **kwargs) -> None:
@@ -341,8 +486,9 @@ def export_to_c(obj: Any, array_addr: Any, schema_addr: Any, **kwargs) -> None:
         schema_addr: Address of an empty `struct ArrowSchema`.
         **kwargs: Passed to `to_arrow` (`kind`, `dim_names`).
     """
+    array_addr, schema_addr = _addr(array_addr, "array_addr"), _addr(schema_addr, "schema_addr")
     batch = to_arrow(obj, **kwargs)
-    batch._export_to_c(_addr(array_addr), _addr(schema_addr))
+    batch._export_to_c(array_addr, schema_addr)
 
 
 def import_from_c(array_addr: Any, schema_addr: Any, *, copy: bool = True):
@@ -355,8 +501,19 @@ def import_from_c(array_addr: Any, schema_addr: Any, *, copy: bool = True):
 
     Returns:
         An `MCResult` or `np.ndarray`.
+
+    Raises:
+        TypeError, ValueError: a bad address, or data that is not an mcbridge
+            array (see `from_arrow`).
     """
-    batch = pa.RecordBatch._import_from_c(_addr(array_addr), _addr(schema_addr))
+    array_addr, schema_addr = _addr(array_addr, "array_addr"), _addr(schema_addr, "schema_addr")
+    try:
+        batch = pa.RecordBatch._import_from_c(array_addr, schema_addr)
+    except (pa.ArrowException, TypeError, ValueError) as err:
+        raise ArrowFormatError(
+            "The imported Arrow data is not an mcbridge array (a struct array "
+            f"with one `values` child): {_first_line(err)}"
+        ) from None
     return from_arrow(batch, copy=copy)
 
 
@@ -404,16 +561,18 @@ class ArrowWriter:
             dim_names = MC_DIM_NAMES if dim_names is None else dim_names
         if len(shape) == 0:
             raise ValueError("ArrowWriter needs at least one axis")
-        self.path = Path(path)
+        self.path = check_output_path(path)
         self.shape = tuple(shape)
         self.dtype = _check_dtype(dtype)
         self.schema = make_schema(shape, self.dtype, kind, dim_names)
         self._tail = tuple(int(s) for s in shape[1:])
         self.rows_written = 0
-        directory = self.path.parent if str(self.path.parent) else Path(".")
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=directory
-        )
+        try:
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+            )
+        except OSError as err:  # e.g. a read-only directory
+            raise temp_file_error(self.path, err) from None
         os.close(fd)
         self._tmp = Path(tmp)
         try:
@@ -518,8 +677,10 @@ def write_arrow(
 def read_arrow(path: str | os.PathLike, *, copy: bool = True):
     """Reads an mcbridge Arrow file (IPC stream or IPC file format).
 
-    Files without mcbridge metadata are read as a 1-d array of their first
-    column.
+    Files without mcbridge metadata and with one numeric column are read as a
+    1-d array of that column. Everything is checked before an array is
+    allocated (see `from_arrow`): a truncated, corrupt or foreign file raises
+    an error that says so, never a crash.
 
     Args:
         path: The file.
@@ -527,14 +688,44 @@ def read_arrow(path: str | os.PathLike, *, copy: bool = True):
 
     Returns:
         An `MCResult` for kind `"mc_samples"`, otherwise an `np.ndarray`.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        TypeError: `path` is not a path, or the values are not numeric.
+        ValueError: the file is not a readable mcbridge Arrow file (the
+            subclass `ArrowFormatError` says why).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(invalid("path", "a file path (str or os.PathLike)", path))
+    check_bool("copy", copy)
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Arrow file {str(path)!r} does not exist.")
+    if not path.is_file():
+        raise ArrowFormatError(f"{str(path)!r} is not a file.")
+    size = path.stat().st_size
+    if size == 0:
+        raise ArrowFormatError(f"{str(path)!r} is empty (0 bytes), not an Arrow file.")
     with open(path, "rb") as f:
         head = f.read(6)
-    source = pa.memory_map(str(path), "r")
-    if head == _IPC_FILE_MAGIC:
-        reader = pa.ipc.open_file(source)
-        batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
-        return _assemble(reader.schema, batches, copy)
-    reader = pa.ipc.open_stream(source)
-    return _assemble(reader.schema, list(reader), copy)
+    try:
+        source = pa.memory_map(str(path), "r")
+        if head == _IPC_FILE_MAGIC:
+            reader = pa.ipc.open_file(source)
+            batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+            schema = reader.schema
+        else:
+            reader = pa.ipc.open_stream(source)
+            schema = reader.schema
+            batches = list(reader)
+    except (pa.ArrowException, OSError, ValueError) as err:
+        raise ArrowFormatError(
+            f"{str(path)!r} ({size:,} bytes) is not a readable Arrow IPC file: it "
+            f"is truncated, corrupt or another format ({_first_line(err)})."
+        ) from None
+    try:
+        return _assemble(schema, batches, copy)
+    except ArrowFormatError as err:
+        raise ArrowFormatError(f"{str(path)!r}: {err}") from None
+    except pa.ArrowException as err:
+        raise ArrowFormatError(f"{str(path)!r} is corrupt: {_first_line(err)}") from None

@@ -28,6 +28,10 @@ dataset-fashion-mnist, or --data-dir) and `digits` (ships with scikit-learn).
 """
 
 
+class UserError(Exception):
+    """A mistake in the command line or its files: printed as one line, exit status 1."""
+
+
 def _interactive() -> bool:
     return sys.stdout.isatty()
 
@@ -46,7 +50,7 @@ def _load(dataset: str, data_dir: str | None):
         return "Fashion-MNIST", datasets.load_fashion_mnist(data_dir), FASHION_CLASSES
     if dataset == "digits":
         return "digits (scikit-learn)", datasets.load_digits(), tuple(str(i) for i in range(10))
-    raise SystemExit(f"error: unknown dataset {dataset!r}")
+    raise UserError(f"unknown dataset {dataset!r}")
 
 
 def _build_for(x: np.ndarray, n_classes: int, seed: int | None):
@@ -71,6 +75,7 @@ def _fit(model, x, y, epochs: int, batch_size: int) -> None:
 
 
 def cmd_train(args) -> int:
+    _check_output(args.output, (".keras",))  # before training, not after
     name, ((x, y), _), _ = _load(args.dataset, args.data_dir)
     x, y = _limit((x, y), args.limit)
     if args.seed is not None:
@@ -85,14 +90,33 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _check_output(path: str, suffixes: tuple[str, ...]) -> Path:
+    """The output path, checked before any work: right suffix, existing directory."""
+    from mcbridge._checks import check_output_path
+
+    try:
+        return check_output_path(path, "--output", suffixes)
+    except ValueError:
+        raise UserError(
+            f"--output must end in {' or '.join(suffixes)}, got {Path(path).name}."
+        ) from None
+
+
 def _save_atomic(path: str, save, suffix: str | None = None) -> None:
-    """Write through `save(tmp)` then rename, so no half-written file is left."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write through `save(tmp)` then rename, so no half-written file is left.
+
+    An existing file at `path` stays as it was until the new one is complete
+    (also on Ctrl-C).
+    """
+    from mcbridge._checks import temp_file_error
+
+    path = _check_output(path, ())
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{suffix or path.suffix}")
     try:
         save(str(tmp))
         os.replace(tmp, path)
+    except PermissionError as err:
+        raise temp_file_error(path, err) from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -101,7 +125,16 @@ def _save_atomic(path: str, save, suffix: str | None = None) -> None:
 def _read_inputs(path: str, key: str | None):
     path = Path(path)
     if not path.is_file():
-        raise SystemExit(f"error: input file {path} does not exist.")
+        raise UserError(f"input file {path} does not exist.")
+    try:
+        return _read_array_file(path, key)
+    except (OSError, ValueError, EOFError) as err:
+        if isinstance(err, UserError):
+            raise
+        raise UserError(f"cannot read {path} as {path.suffix} ({str(err).splitlines()[0]}).") from None
+
+
+def _read_array_file(path: Path, key: str | None):
     if path.suffix == ".npy":
         return np.load(path, allow_pickle=False), None
     if path.suffix == ".npz":
@@ -109,40 +142,47 @@ def _read_inputs(path: str, key: str | None):
             names = list(z.keys())
             name = key or ("x" if "x" in names else names[0] if len(names) == 1 else None)
             if name is None or name not in names:
-                raise SystemExit(
-                    f"error: {path} holds arrays {names}; name the inputs with --key."
-                )
+                raise UserError(f"{path} holds arrays {names}; name the inputs with --key.")
             return z[name], (z["y"] if "y" in names else None)
-    raise SystemExit(f"error: --input must be a .npy or .npz file, got {path.name}.")
+    raise UserError(f"--input must be a .npy or .npz file, got {path.name}.")
 
 
 def cmd_predict(args) -> int:
+    _check_output(args.output, (".npz", ".arrow"))
+    if not Path(args.model).is_file():
+        raise UserError(f"model file {args.model} does not exist.")
+    if args.input and not Path(args.input).is_file():
+        raise UserError(f"input file {args.input} does not exist.")
     from mcbridge import load_model, mc_predict
 
-    if not Path(args.model).is_file():
-        raise SystemExit(f"error: model file {args.model} does not exist.")
-    model = load_model(args.model)
+    model = load_model(args.model, safe_mode=not args.unsafe_load)
     if args.input:
         x, y = _read_inputs(args.input, args.key)
         source = args.input
     else:
         source, (_, (x, y)), _ = _load(args.dataset, args.data_dir)
     x, y = _limit((x, y), args.limit)
+    if y is not None:  # labels stored with the inputs: one per input, in the model's classes
+        from mcbridge._checks import check_labels
+
+        n_classes = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+        y = check_labels(y, len(x), n_classes or int(np.max(y, initial=0)) + 1)
     start = time.perf_counter()
-    try:
-        result = mc_predict(
-            model,
-            x,
-            n_samples=args.n_samples,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            from_logits=args.from_logits,
-            progress=None if not args.quiet else False,
-        )
-    except (ValueError, TypeError) as err:
-        raise SystemExit(f"error: {err}") from None
+    result = mc_predict(
+        model,
+        x,
+        n_samples=args.n_samples,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        from_logits=args.from_logits,
+        progress=None if not args.quiet else False,
+    )
     seconds = time.perf_counter() - start
     _write_result(args.output, result, y)
+    if result.n == 0:
+        print(f"MC dropout on {source}: no inputs.")
+        print(f"Saved samples {result.samples.shape} (n, classes, samples) to {args.output}")
+        return 0
     pe, mi = result.predictive_entropy(), result.mutual_information()
     print(f"MC dropout on {source}: {result.n} inputs x {result.n_samples} samples "
           f"in {seconds:.1f} s ({result.n * result.n_samples / seconds:,.0f} samples/s)")
@@ -160,8 +200,6 @@ def _write_result(path: str, result, y) -> None:
 
         write_arrow(result, path)
         return
-    if not str(path).endswith(".npz"):
-        raise SystemExit(f"error: --output must end in .npz or .arrow, got {path}.")
     extra = {} if y is None else {"y": y}
 
     def save(tmp):
@@ -241,21 +279,61 @@ def cmd_demo(args) -> int:
 def cmd_evaluate(args) -> int:
     from mcbridge.report import evaluate_model
 
-    try:
-        path = evaluate_model(args.model, args.output_dir, dataset=args.dataset, data_dir=args.data_dir,
-                              input_path=args.input, n_samples=args.n_samples, batch_size=args.batch_size,
-                              seed=args.seed, limit=args.limit)  # fmt: skip
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
+    path = evaluate_model(args.model, args.output_dir, dataset=args.dataset, data_dir=args.data_dir,
+                          input_path=args.input, n_samples=args.n_samples, batch_size=args.batch_size,
+                          seed=args.seed, limit=args.limit)  # fmt: skip  (errors: one line, in main())
     print(f"Wrote {path} and its pictures.")
     return 0
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a positive integer (`--n-samples -3` is a usage error)."""
+    from mcbridge._checks import INT32_MAX
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    if value > INT32_MAX:
+        raise argparse.ArgumentTypeError(f"expected a positive integer up to {INT32_MAX}, got {text}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a non-negative integer seed."""
+    from mcbridge._checks import INT64_MAX
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if not 0 <= value <= INT64_MAX:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="mcbridge", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (for bug reports)")
+    # `--debug` is accepted after the command as well (without resetting a
+    # `--debug` given before it).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of an error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=OneLineErrorParser)
 
     def data_args(p, default="auto"):
         p.add_argument("--dataset", choices=["auto", "fashion-mnist", "digits"], default=default,
@@ -263,33 +341,33 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(default: {default})")
         p.add_argument("--data-dir", help="directory with the Fashion-MNIST *-ubyte.gz files")
 
-    demo = sub.add_parser("demo", help="train a small CNN and show what MC dropout adds",
+    demo = sub.add_parser("demo", parents=[common], help="train a small CNN and show what MC dropout adds",
                           description="Train the seed CNN briefly, then compare the deterministic "
                                       "prediction with the MC dropout mean and list the most "
                                       "uncertain test items.")
     data_args(demo)
-    demo.add_argument("--epochs", type=int, default=3, help="training epochs (default: 3)")
-    demo.add_argument("--train-limit", type=int, default=20000, metavar="N",
+    demo.add_argument("--epochs", type=positive_int, default=3, help="training epochs (default: 3)")
+    demo.add_argument("--train-limit", type=positive_int, default=20000, metavar="N",
                       help="train on the first N images (default: 20000)")
-    demo.add_argument("--test-limit", type=int, default=2000, metavar="N",
+    demo.add_argument("--test-limit", type=positive_int, default=2000, metavar="N",
                       help="evaluate on the first N test images (default: 2000)")
-    demo.add_argument("--n-samples", type=int, default=30, help="MC samples (default: 30)")
-    demo.add_argument("--top", type=int, default=5, help="uncertain items to list (default: 5)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.add_argument("--n-samples", type=positive_int, default=30, help="MC samples (default: 30)")
+    demo.add_argument("--top", type=positive_int, default=5, help="uncertain items to list (default: 5)")
+    demo.add_argument("--seed", type=seed_int, default=0, help="random seed (default: 0)")
     demo.set_defaults(func=cmd_demo)
 
-    train = sub.add_parser("train", help="train the seed CNN and save it as a .keras file",
+    train = sub.add_parser("train", parents=[common], help="train the seed CNN and save it as a .keras file",
                            description="Train the seed CNN (switchable dropout) on a dataset and "
                                        "save it; `mcbridge predict` and R's mc_load_model() read it.")
     data_args(train)
     train.add_argument("--output", "-o", required=True, help="where to save the model (.keras)")
-    train.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
-    train.add_argument("--batch-size", type=int, default=128, help="mini-batch size (default: 128)")
-    train.add_argument("--limit", type=int, metavar="N", help="train on the first N images only")
-    train.add_argument("--seed", type=int, help="random seed")
+    train.add_argument("--epochs", type=positive_int, default=5, help="training epochs (default: 5)")
+    train.add_argument("--batch-size", type=positive_int, default=128, help="mini-batch size (default: 128)")
+    train.add_argument("--limit", type=positive_int, metavar="N", help="train on the first N images only")
+    train.add_argument("--seed", type=seed_int, help="random seed")
     train.set_defaults(func=cmd_train)
 
-    pred = sub.add_parser("predict", help="MC dropout prediction with a saved model",
+    pred = sub.add_parser("predict", parents=[common], help="MC dropout prediction with a saved model",
                           description="Predict each input --n-samples times with dropout on and "
                                       "save the samples (n, classes, samples) with their mean, "
                                       "variance and uncertainty measures.")
@@ -300,16 +378,20 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--key", help="name of the inputs array inside an .npz file")
     pred.add_argument("--output", "-o", required=True,
                       help="where to save the samples: .npz, or .arrow (readable from R)")
-    pred.add_argument("--n-samples", type=int, default=50, help="MC samples (default: 50)")
-    pred.add_argument("--batch-size", type=int, default=128, help="inputs per batch (default: 128)")
-    pred.add_argument("--limit", type=int, metavar="N", help="use the first N inputs only")
-    pred.add_argument("--seed", type=int, help="seed for bit-identical samples")
+    pred.add_argument("--n-samples", type=positive_int, default=50, help="MC samples (default: 50)")
+    pred.add_argument("--batch-size", type=positive_int, default=128, help="inputs per batch (default: 128)")
+    pred.add_argument("--limit", type=positive_int, metavar="N", help="use the first N inputs only")
+    pred.add_argument("--seed", type=seed_int, help="seed for bit-identical samples")
     pred.add_argument("--from-logits", action="store_true",
                       help="the model outputs logits: apply a softmax to each sample")
     pred.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    pred.add_argument("--unsafe-load", action="store_true",
+                      help="load a model file that holds Python code (Lambda layers). This "
+                           "RUNS CODE FROM THE FILE: use it only for files you trust. "
+                           "Without it such files are refused (Keras safe mode).")
     pred.set_defaults(func=cmd_predict)
 
-    ev = sub.add_parser("evaluate", help="measures and pictures of a saved model's uncertainty",
+    ev = sub.add_parser("evaluate", parents=[common], help="measures and pictures of a saved model's uncertainty",
                         description="MC-predict labelled inputs with a saved model and write "
                                     "DIR/report.md (accuracy, NLL, Brier, ECE, AUROC of each "
                                     "uncertainty score, ...) with four PNG pictures.")
@@ -318,24 +400,38 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--input", "-i", help=".npz file holding inputs `x` and labels `y` "
                                           "(instead of the test split of --dataset)")
     ev.add_argument("--output-dir", "-o", required=True, help="folder for report.md and the PNGs")
-    ev.add_argument("--n-samples", type=int, default=30, help="MC samples (default: 30)")
-    ev.add_argument("--batch-size", type=int, default=128, help="inputs per batch (default: 128)")
-    ev.add_argument("--limit", type=int, metavar="N", help="use the first N inputs only")
-    ev.add_argument("--seed", type=int, help="seed for bit-identical samples")
+    ev.add_argument("--n-samples", type=positive_int, default=30, help="MC samples (default: 30)")
+    ev.add_argument("--batch-size", type=positive_int, default=128, help="inputs per batch (default: 128)")
+    ev.add_argument("--limit", type=positive_int, metavar="N", help="use the first N inputs only")
+    ev.add_argument("--seed", type=seed_int, help="seed for bit-identical samples")
     ev.set_defaults(func=cmd_evaluate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit status.
+
+    Usage errors (bad options or numbers) exit with status 2, as argparse does;
+    any other user error (a missing file, a bad input array, a refused model)
+    is one line on stderr and exit status 1; Ctrl-C exits with 130. `--debug`
+    shows the traceback instead.
+    """
     args = build_parser().parse_args(argv)
-    for name in ("epochs", "limit", "train_limit", "test_limit", "n_samples", "batch_size", "top"):
-        value = getattr(args, name, None)
-        if value is not None and value <= 0:
-            raise SystemExit(f"error: --{name.replace('_', '-')} must be a positive integer, got {value}.")
     try:
         return args.func(args)
-    except FileNotFoundError as err:
-        raise SystemExit(f"error: {err}") from None
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("mcbridge: interrupted; no output was written.", file=sys.stderr)
+        return 130
+    except (UserError, ValueError, TypeError, OSError, MemoryError) as err:
+        if args.debug:
+            raise
+        text = " ".join(str(err).split()) or type(err).__name__
+        if isinstance(err, (OSError, MemoryError)) and not isinstance(err, FileNotFoundError):
+            text = f"{type(err).__name__}: {text}"
+        print(f"mcbridge {args.command}: error: {text}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from pathlib import Path
 
 import numpy as np
+
+from mcbridge._checks import check_bool, invalid
 
 __all__ = [
     "load_fashion_mnist",
@@ -49,17 +52,25 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises:
         ValueError: the file is not a valid IDX file.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(invalid("path", "a file path (str or os.PathLike)", path))
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (gzip.BadGzipFile, EOFError) as err:
+        raise ValueError(f"{path} is truncated or corrupt: {err}.") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number).")
     ndim = data[3]
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_TYPES[data[2]])
     offset = 4 + 4 * ndim
-    expected = offset + int(np.prod(dims)) * dtype.itemsize
+    if len(data) < offset:
+        raise ValueError(f"{path} is truncated or corrupt: its header names {ndim} dimensions.")
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    # Python integers: a corrupt header cannot overflow into a matching size.
+    expected = offset + math.prod(dims) * dtype.itemsize
     if len(data) != expected:
         raise ValueError(
             f"{path} is truncated or corrupt: {len(data)} bytes, expected {expected}."
@@ -92,6 +103,9 @@ def load_fashion_mnist(path: str | os.PathLike | None = None, normalize: bool = 
         FileNotFoundError: the files were not found; the message says how to
             get them.
     """
+    check_bool("normalize", normalize)
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(invalid("path", "None or a directory path (str or os.PathLike)", path))
     if path is not None:
         candidates = [Path(path).expanduser()]
     else:
@@ -129,13 +143,16 @@ def load_digits(normalize: bool = True, test_fraction: float = 0.2):
         `((x_train, y_train), (x_test, y_test))`; `x` of shape `(n, 8, 8, 1)`,
         `y` `int64` labels 0-9.
     """
-    from sklearn.datasets import load_digits as _sk_digits
-
+    check_bool("normalize", normalize)
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float, np.integer, np.floating)):
+        raise TypeError(invalid("test_fraction", "a number in (0, 1)", test_fraction))
     if not 0 < test_fraction < 1:
         raise ValueError(
             "Invalid value received for argument `test_fraction`. Expected a "
             f"number in (0, 1). Received: test_fraction={test_fraction!r}"
         )
+    from sklearn.datasets import load_digits as _sk_digits
+
     bunch = _sk_digits()
     order = np.random.default_rng(0).permutation(len(bunch.target))
     images = bunch.images[order].astype(np.uint8)

@@ -6,8 +6,9 @@ import os
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 
-from mcbridge._checks import positive_int
+from mcbridge._checks import check_bool, check_choice, check_int, check_seed, invalid, positive_int
 from mcbridge.layers import MCDropout
 
 __all__ = ["build_cnn", "load_model"]
@@ -46,30 +47,35 @@ def build_cnn(
         categorical cross-entropy and accuracy. MC dropout is off.
 
     Raises:
-        ValueError: an argument is out of range.
+        TypeError: an argument has the wrong type (e.g. `n_classes="10"`).
+        ValueError: an argument is out of range, or `input_shape` is too
+            small for the convolution blocks (the message gives the smallest
+            size that works and suggests `padding="same"`).
     """
+    if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__len__"):
+        raise TypeError(invalid("input_shape", "(height, width, channels)", input_shape))
+    if len(input_shape) != 3 or not all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in input_shape
+    ):
+        raise ValueError(invalid(
+            "input_shape", "(height, width, channels) of positive integers", tuple(input_shape)
+        ))
     input_shape = tuple(int(d) for d in input_shape)
-    if len(input_shape) != 3 or min(input_shape) <= 0:
-        raise ValueError(
-            "Invalid value received for argument `input_shape`. Expected "
-            f"(height, width, channels) of positive integers. Received: "
-            f"input_shape={input_shape!r}"
-        )
     positive_int("n_classes", n_classes)
     positive_int("kernel_size", kernel_size)
+    if isinstance(filters, (str, bytes, int)) or not hasattr(filters, "__iter__"):
+        raise TypeError(invalid("filters", "a sequence of positive integers", filters))
     filters = tuple(filters)
     for f in filters:
         positive_int("filters", f)
-    if isinstance(dense_units, bool) or not isinstance(dense_units, int) or dense_units < 0:
-        raise ValueError(
-            "Invalid value received for argument `dense_units`. Expected a "
-            f"non-negative integer. Received: dense_units={dense_units!r}"
-        )
-    if padding not in ("valid", "same"):
-        raise ValueError(
-            "Invalid value received for argument `padding`. Expected \"valid\" "
-            f"or \"same\". Received: padding={padding!r}"
-        )
+    check_int("dense_units", dense_units, minimum=0)
+    check_choice("padding", padding, ("valid", "same"))
+    seed = check_seed(seed)
+    if isinstance(dropout, (str, bytes)) or not hasattr(dropout, "__iter__") or not all(
+        isinstance(r, (int, float, np.integer, np.floating)) and not isinstance(r, bool)
+        for r in dropout
+    ):
+        raise TypeError(invalid("dropout", f"{len(filters) + 1} rates in [0, 1)", dropout))
     dropout = tuple(float(r) for r in dropout)
     if len(dropout) != len(filters) + 1 or not all(0 <= r < 1 for r in dropout):
         raise ValueError(
@@ -77,6 +83,7 @@ def build_cnn(
             f"{len(filters) + 1} rates in [0, 1) (one per convolution block, "
             f"then one before the output). Received: dropout={dropout!r}"
         )
+    _check_fits(input_shape, len(filters), kernel_size, padding)
 
     def init(offset):
         return keras.initializers.GlorotUniform(
@@ -115,6 +122,44 @@ def build_cnn(
     return model
 
 
+def _feature_size(size: int, blocks: int, kernel: int, padding: str) -> int:
+    """Spatial size after `blocks` of conv(kernel, padding) + MaxPool(2); 0 if it vanishes."""
+    for _ in range(blocks):
+        if padding == "valid":
+            size -= kernel - 1
+        if size < 2:  # the 2x2 pool needs a 2x2 window
+            return 0
+        size //= 2
+    return size
+
+
+def _smallest_size(blocks: int, kernel: int, padding: str) -> int:
+    size = 1
+    for _ in range(blocks):
+        size = 2 * size + (kernel - 1 if padding == "valid" else 0)
+    return size
+
+
+def _check_fits(input_shape: tuple, blocks: int, kernel: int, padding: str) -> None:
+    """ValueError, before Keras builds anything, when the blocks shrink the image away."""
+    height, width = input_shape[:2]
+    if min(_feature_size(height, blocks, kernel, padding), _feature_size(width, blocks, kernel, padding)) >= 1:
+        return
+    need = _smallest_size(blocks, kernel, padding)
+    hint = f"Use images of at least {need}x{need}"
+    if padding == "valid":
+        hint += (
+            f', or padding="same" (then {_smallest_size(blocks, kernel, "same")}x'
+            f'{_smallest_size(blocks, kernel, "same")} is enough)'
+        )
+    raise ValueError(
+        f"Invalid value received for argument `input_shape`. Expected images large "
+        f"enough for {blocks} blocks of a {kernel}x{kernel} convolution "
+        f'(padding="{padding}") and a 2x2 max-pool. Received: input_shape={input_shape}, '
+        f"which shrinks to nothing. {hint}, or fewer `filters` blocks."
+    )
+
+
 def load_model(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool = True) -> keras.Model:
     """Load a saved `.keras` model, with mcbridge's layers registered.
 
@@ -130,14 +175,29 @@ def load_model(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool
 
     Raises:
         FileNotFoundError: `path` does not exist.
-        ValueError: the file is not a loadable `.keras` model, or it holds
-            code and `safe_mode` is True.
+        ValueError: the file is not a loadable Keras model, or it holds
+            code (a `Lambda` layer) and `safe_mode` is True; that code is not run.
+        TypeError: `safe_mode` or `compile` is not a bool.
     """
-    if not isinstance(safe_mode, bool):
-        raise TypeError(
-            "Invalid value received for argument `safe_mode`. Expected True or "
-            f"False. Received: safe_mode={safe_mode!r}"
-        )
+    check_bool("safe_mode", safe_mode)
+    check_bool("compile", compile)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(invalid("path", "a file path (str or os.PathLike)", path))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Model file {os.fspath(path)!r} does not exist.")
-    return keras.models.load_model(path, safe_mode=safe_mode, compile=compile)
+    try:
+        return keras.models.load_model(path, safe_mode=safe_mode, compile=compile)
+    except ValueError as err:
+        text = str(err)
+        if safe_mode and ("safe_mode" in text or "unsafe" in text):
+            raise ValueError(
+                f"Model file {os.fspath(path)!r} holds Python code (e.g. a Lambda "
+                "layer) and was refused: loading it would run that code. If you "
+                "trust the file, load it with safe_mode=False (CLI: --unsafe-load)."
+            ) from None
+        if "not supported" in text or "File not found" in text or "zip" in text:
+            raise ValueError(
+                f"{os.fspath(path)!r} is not a Keras model file: Keras 3 loads "
+                "`.keras` files written by model.save() (and legacy `.h5`)."
+            ) from None
+        raise

@@ -18,7 +18,21 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from mcbridge._checks import check_model, positive_int
+from mcbridge._checks import (
+    INT64_MAX,
+    check_bool,
+    check_classifier_output,
+    check_int,
+    check_model,
+    check_probabilities,
+    check_result_size,
+    check_seed,
+    check_single_io,
+    check_x,
+    has_rescaling,
+    positive_int,
+    warn_from_logits,
+)
 from mcbridge._engine.plan import chunk_plan
 from mcbridge._engine.run import run_chunks, sampler_for
 from mcbridge.ensemble import ensemble_dispatch
@@ -31,91 +45,15 @@ DEFAULT_MEMORY_BUDGET = 256 * 2**20
 
 
 # --------------------------------------------------------------------------
-# argument checks
+# argument checks: all in mcbridge._checks (one phrasing for every entry point)
 
-
-def _check_seed(seed) -> int | None:
-    if seed is None:
-        return None
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(
-            "Invalid value received for argument `seed`. Expected None or a "
-            f"non-negative integer. Received: seed={seed!r}"
-        )
-    return int(seed)
-
-
-def _input_spec(model) -> tuple[tuple, str]:
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
-    if not inputs:
-        raise ValueError(
-            f"Model {model.name!r} has no known input shape. Build it first, "
-            "e.g. by calling it once on a batch: model(x[:1])."
-        )
-    if len(inputs) != 1 or len(model.outputs) != 1:
-        raise ValueError(
-            f"Model {model.name!r} has {len(inputs)} inputs and "
-            f"{len(model.outputs)} outputs; mc_predict needs a single-input "
-            "classifier with one output of shape (batch, classes)."
-        )
-    return tuple(inputs[0].shape), inputs[0].dtype
+_check_seed = check_seed
+_input_spec = check_single_io
+_check_probabilities = check_probabilities
 
 
 def _check_x(x, expected: tuple, dtype: str) -> np.ndarray:
-    try:
-        arr = np.asarray(x)
-    except Exception as err:  # ragged lists and the like
-        raise TypeError(
-            "Invalid value received for argument `x`. Expected a numeric array. "
-            f"Received: x of type {type(x).__name__} ({err})"
-        ) from None
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise TypeError(
-            "Invalid value received for argument `x`. Expected a numeric array. "
-            f"Received: x with dtype={arr.dtype}"
-        )
-    want = "(n, " + ", ".join("?" if d is None else str(d) for d in expected[1:]) + ")"
-    fits = arr.ndim == len(expected) and all(
-        d is None or d == a for d, a in zip(expected[1:], arr.shape[1:])
-    )
-    if not fits:
-        hint = ""
-        if arr.ndim == len(expected) - 1 and expected[-1] == 1:
-            hint = " Add the channel axis with x[..., None]."
-        raise ValueError(
-            "Invalid value received for argument `x`. Expected an array of "
-            f"shape {want} for this model. Received: x.shape={arr.shape}.{hint}"
-        )
-    if arr.shape[0] == 0:
-        raise ValueError(
-            "Invalid value received for argument `x`. Expected at least one "
-            f"input. Received: x.shape={arr.shape}"
-        )
-    arr = arr.astype(dtype, copy=False)
-    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(
-            f"Invalid value received for argument `x`: it holds {bad} NaN or "
-            "infinite values. Remove or impute them before predicting."
-        )
-    return arr
-
-
-# --------------------------------------------------------------------------
-
-
-def _check_probabilities(out: np.ndarray) -> None:
-    sums = out.sum(axis=1, dtype=np.float64)
-    if out.min() < -1e-5 or out.max() > 1 + 1e-5 or np.max(np.abs(sums - 1)) > 1e-3:
-        raise ValueError(
-            "The model's outputs are not probabilities (they must lie in [0, 1] "
-            f"and sum to 1 over classes; received values in [{out.min():.4g}, "
-            f"{out.max():.4g}] with row sums up to {np.max(np.abs(sums - 1)) + 1:.4g}). "
-            "If the model outputs logits, call mc_predict(..., from_logits=True)."
-        )
+    return check_x(x, expected, dtype)
 
 
 @ensemble_dispatch  # an mcbridge.Ensemble as `model` goes to mcbridge.ensemble
@@ -165,26 +103,46 @@ def mc_predict(
 
     Returns:
         An `MCResult` for `task` whose `samples` has shape
-        `(n, classes, n_samples)` or `(n, outputs, n_samples)`.
+        `(n, classes, n_samples)` or `(n, outputs, n_samples)`
+        (`(0, classes, n_samples)` for an empty `x`).
 
     Raises:
-        ValueError: a bad argument, a model without dropout (or with random
-            layers mcbridge cannot sample), or, for classification, outputs
-            that are not probabilities while `from_logits=False`.
-        TypeError: `model` is not a Keras model or `x` is not numeric.
+        TypeError: an argument of the wrong type (`n_samples=2.5`,
+            `batch_size="128"`, `from_logits=1`), `model` is not a Keras
+            model, or `x` is not numeric (strings, objects, ragged lists).
+        ValueError: a bad value (zero, negative), `x` of the wrong shape or
+            with NaN/inf values, a model with several inputs or outputs, an
+            output that is not `(batch, classes)`, a model without dropout (or
+            with random layers mcbridge cannot sample), or, for
+            classification, outputs that are not probabilities while
+            `from_logits=False`.
+        MemoryError: the result `(n, classes, n_samples)` cannot fit in the
+            memory available; raised before anything is allocated.
+
+    Warns:
+        UnscaledInputWarning: integer inputs above 1 for a model without a
+            Rescaling layer (images in 0..255 that look unscaled).
+        ProbabilityOutputWarning: `from_logits=True` for a model that ends
+            in a softmax.
     """
     check_model(model)
     n_samples = positive_int("n_samples", n_samples)
     batch_size = positive_int("batch_size", batch_size)
-    memory_budget = positive_int("memory_budget", memory_budget)
-    seed = _check_seed(seed)
-    if not isinstance(from_logits, (bool, np.bool_)):
-        raise TypeError(
-            "Invalid value received for argument `from_logits`. Expected True "
-            f"or False. Received: from_logits={from_logits!r}"
-        )
+    memory_budget = check_int("memory_budget", memory_budget, maximum=INT64_MAX)
+    seed = check_seed(seed)
+    from_logits = check_bool("from_logits", from_logits)
+    heteroscedastic = check_bool("heteroscedastic", heteroscedastic)
+    if progress is not None:
+        check_bool("progress", progress)
+    _check_task(task, from_logits, heteroscedastic)
+    input_shape, input_dtype = check_single_io(model)
+    n_outputs = check_classifier_output(model, model.outputs[0].shape, task=task)
+    x = check_x(x, input_shape, input_dtype, rescales=has_rescaling(model))
+    check_result_size(x.shape[0], n_outputs, n_samples)  # before anything is allocated
+    if task == "classification":
+        warn_from_logits(model, from_logits)
     return _mc_predict(
-        model, x, n_samples, batch_size, seed, bool(from_logits), progress, memory_budget,
+        model, x, n_samples, batch_size, seed, from_logits, progress, memory_budget,
         task=task, heteroscedastic=heteroscedastic,
     )
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import keras
 
-from mcbridge._checks import check_model
+from mcbridge._checks import check_bool, check_model
 from mcbridge.layers import is_dropout_layer, is_switchable
 
 __all__ = ["set_mc_dropout", "mc_dropout_enabled", "mc_dropout", "iter_layers"]
@@ -62,11 +62,7 @@ def set_mc_dropout(model: keras.Model, enabled: bool) -> keras.Model:
         ValueError: the model has no switchable dropout layer.
         TypeError: `model` is not a Keras model or `enabled` not a bool.
     """
-    if not isinstance(enabled, bool):
-        raise TypeError(
-            "Invalid value received for argument `enabled`. Expected True or "
-            f"False. Received: enabled={enabled!r}"
-        )
+    enabled = check_bool("enabled", enabled)
     for layer in _switchable_layers(model):
         layer.mc_enabled = enabled
     return model
@@ -89,6 +85,7 @@ def mc_dropout(model: keras.Model, enabled: bool = True) -> Iterator[keras.Model
         >>> with mcbridge.mc_dropout(model):
         ...     draws = [model.predict(x, verbose=0) for _ in range(30)]
     """
+    enabled = check_bool("enabled", enabled)
     layers = _switchable_layers(model)
     before = [layer.mc_enabled for layer in layers]
     set_mc_dropout(model, enabled)

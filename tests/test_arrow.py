@@ -157,3 +157,317 @@ def test_invalid_input(tmp_path):
     )
     with pytest.raises(ValueError, match="nulls"):
         arrow.from_arrow(bad)
+
+
+# --------------------------------------------------------------------------
+# bad files and bad data: a clear ValueError / TypeError, never a pyarrow
+# traceback or a crash, and nothing allocated for a shape the data lacks
+
+
+def _stream_bytes(schema, batches):
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema) as w:
+        for b in batches:
+            w.write_batch(b)
+    return sink.getvalue().to_pybytes()
+
+
+def _with_meta(meta_edit, values=None, type_=pa.float32()):
+    """Stream bytes of a (2, 3) mcbridge array whose metadata `meta_edit` changes."""
+    schema = arrow.make_schema([2, 3], np.float32)
+    meta = {k.decode(): v.decode() for k, v in schema.metadata.items()}
+    meta_edit(meta)
+    schema = pa.schema([pa.field("values", type_)], metadata=meta)
+    col = pa.array(np.arange(6, dtype=np.float32) if values is None else values, type=type_)
+    return _stream_bytes(schema, [pa.record_batch([col], schema=schema)])
+
+
+def _read(tmp_path, data: bytes, name="f.arrow"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return arrow.read_arrow(path)
+
+
+def test_read_empty_file(tmp_path):
+    with pytest.raises(ValueError, match="is empty"):
+        _read(tmp_path, b"")
+
+
+def test_read_random_bytes(tmp_path):
+    data = np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes()
+    with pytest.raises(ValueError, match="not a readable Arrow IPC file"):
+        _read(tmp_path, data)
+
+
+def test_read_missing_file_and_bad_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        arrow.read_arrow(tmp_path / "nope.arrow")
+    with pytest.raises(TypeError, match="Expected a file path"):
+        arrow.read_arrow(3)
+    with pytest.raises(ValueError, match="not a file"):
+        arrow.read_arrow(tmp_path)
+
+
+def test_read_truncated_at_every_point(tmp_path):
+    arrow.write_arrow(mcbridge.MCResult(probs(n=3, c=2, s=2)), tmp_path / "ok.arrow", rows_per_batch=2)
+    data = (tmp_path / "ok.arrow").read_bytes()
+    complete = arrow.read_arrow(tmp_path / "ok.arrow").samples
+    for cut in range(0, len(data)):
+        try:
+            back = _read(tmp_path, data[:cut], "cut.arrow")
+        except ValueError:
+            continue
+        # Only a cut inside the end-of-stream marker leaves all the data.
+        assert cut >= len(data) - 8 and np.array_equal(back.samples, complete)
+
+
+def test_read_foreign_arrow_file_with_several_columns(tmp_path):
+    table = pa.table({"a": [1, 2], "b": [3.0, 4.0]})
+    with pa.OSFile(str(tmp_path / "t.arrow"), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    with pytest.raises(ValueError, match=r"not an mcbridge array: it has 2 columns \['a', 'b'\]"):
+        arrow.read_arrow(tmp_path / "t.arrow")
+
+
+def test_read_foreign_string_column_is_a_type_error(tmp_path):
+    table = pa.table({"s": ["x", "y"]})
+    with pa.OSFile(str(tmp_path / "s.arrow"), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    with pytest.raises(TypeError, match="Received: values of type string"):
+        arrow.read_arrow(tmp_path / "s.arrow")
+
+
+def test_read_shape_disagreeing_with_data(tmp_path):
+    data = _with_meta(lambda m: m.update({"mcbridge:shape": "[2, 4]"}))
+    with pytest.raises(ValueError, match=r"shape metadata \[2, 4\] needs 8 values but the data holds 6"):
+        _read(tmp_path, data)
+
+
+def test_read_claimed_shape_too_large_is_refused_before_allocation(tmp_path, monkeypatch):
+    huge = "[4000000000, 1000000, 1000000]"  # 1.6e22 bytes: np.empty would fail
+    data = _with_meta(lambda m: m.update({"mcbridge:shape": huge}))
+
+    def no_alloc(*args, **kwargs):
+        raise AssertionError("allocated before checking the shape")
+
+    monkeypatch.setattr(arrow.np, "empty", no_alloc)
+    with pytest.raises(ValueError, match="needs 4,000,000,000,000,000,000,000 values but the data holds 6"):
+        _read(tmp_path, data)
+
+
+@pytest.mark.parametrize(
+    "edit,match",
+    [
+        (lambda m: m.update({"mcbridge:format": "2"}), "Unknown mcbridge Arrow format version '2'"),
+        (lambda m: m.pop("mcbridge:format"), "no `mcbridge:format`"),
+        (lambda m: m.update({"mcbridge:kind": "tensor"}), "Unknown `mcbridge:kind`"),
+        (lambda m: m.update({"mcbridge:order": "C"}), "Unsupported `mcbridge:order`"),
+        (lambda m: m.update({"mcbridge:shape": "[2, "}), "not valid JSON"),
+        (lambda m: m.update({"mcbridge:shape": "[2, -3]"}), "non-negative integers"),
+        (lambda m: m.update({"mcbridge:shape": "[2, 3.5]"}), "non-negative integers"),
+        (lambda m: m.update({"mcbridge:shape": '{"n": 2}'}), "non-negative integers"),
+        (lambda m: m.update({"mcbridge:shape": "[2, true]"}), "non-negative integers"),
+        (lambda m: m.update({"mcbridge:shape": json.dumps([1] * 40)}), "at most 32"),
+        (lambda m: m.pop("mcbridge:shape"), "no `mcbridge:shape`"),
+        (lambda m: m.update({"mcbridge:dim_names": '["n"]'}), "one name per axis"),
+        (lambda m: m.update({"mcbridge:kind": "mc_samples"}), r"\(n, classes, samples\)"),
+    ],
+    ids=["version", "no-version", "kind", "order", "json", "negative", "fraction", "dict", "bool",
+         "ndim", "no-shape", "dim-names", "mc-2d"],
+)
+def test_read_bad_metadata(tmp_path, edit, match):
+    with pytest.raises(ValueError, match=match):
+        _read(tmp_path, _with_meta(edit))
+
+
+def test_read_nulls_and_wrong_value_types(tmp_path):
+    with pytest.raises(ValueError, match="must not contain nulls. Received: 1 null"):
+        _read(tmp_path, _with_meta(lambda m: None, values=[0.0, 1.0, None, 3.0, 4.0, 5.0]))
+    with pytest.raises(TypeError, match="Received: values of type string"):
+        _read(tmp_path, _with_meta(lambda m: None, values=list("abcdef"), type_=pa.string()))
+    with pytest.raises(TypeError, match="of type halffloat"):
+        _read(tmp_path, _with_meta(lambda m: None, values=np.zeros(6, np.float16), type_=pa.float16()))
+    mc = lambda m: m.update({"mcbridge:kind": "mc_samples", "mcbridge:shape": "[1, 2, 3]"})  # noqa: E731
+    with pytest.raises(TypeError, match="MC samples must be float32"):
+        _read(tmp_path, _with_meta(mc, values=np.arange(6), type_=pa.int64()))
+
+
+def test_from_arrow_rejects_non_arrow_and_foreign_data():
+    with pytest.raises(TypeError, match="Expected a pyarrow RecordBatch"):
+        arrow.from_arrow(np.zeros(3))
+    with pytest.raises(ValueError, match="not an mcbridge array"):
+        arrow.from_arrow(pa.table({"a": [1], "b": [2]}))
+    with pytest.raises(TypeError, match="`copy`"):
+        arrow.from_arrow(arrow.to_arrow(np.zeros(2)), copy="no")
+
+
+def test_import_from_c_rejects_bad_addresses_and_foreign_arrays():
+    from pyarrow.cffi import ffi
+
+    with pytest.raises(ValueError, match="non-null memory address"):
+        arrow.import_from_c(0, 0)
+    with pytest.raises(ValueError, match="memory address"):
+        arrow.import_from_c("12abc", "1")
+    with pytest.raises(TypeError, match="memory address"):
+        arrow.import_from_c(1.5, 2)
+    with pytest.raises(TypeError, match="memory address"):
+        arrow.import_from_c(True, 2)
+    c_array, c_schema = ffi.new("struct ArrowArray*"), ffi.new("struct ArrowSchema*")
+    addr = lambda p: int(ffi.cast("uintptr_t", p))  # noqa: E731
+    pa.array([1.0, 2.0])._export_to_c(addr(c_array), addr(c_schema))  # not a struct array
+    with pytest.raises(ValueError, match="not an mcbridge array"):
+        arrow.import_from_c(addr(c_array), addr(c_schema))
+    table_batch = pa.record_batch({"a": [1], "b": [2]})
+    c_array, c_schema = ffi.new("struct ArrowArray*"), ffi.new("struct ArrowSchema*")
+    table_batch._export_to_c(addr(c_array), addr(c_schema))
+    with pytest.raises(ValueError, match="2 columns"):
+        arrow.import_from_c(addr(c_array), addr(c_schema))
+
+
+# writers: missing or read-only directory, errors mid-write ------------------
+
+
+def test_write_to_missing_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="directory .* does not exist"):
+        arrow.write_arrow(np.zeros(3), tmp_path / "no" / "f.arrow")
+    assert os.listdir(tmp_path) == []
+
+
+def test_write_to_read_only_directory(tmp_path):
+    if os.geteuid() == 0:  # root writes anywhere a mode allows: use sysfs, read-only to root too
+        target = "/sys/mcbridge-test.arrow"
+    else:
+        (tmp_path / "ro").mkdir(mode=0o555)
+        target = tmp_path / "ro" / "f.arrow"
+    with pytest.raises(OSError, match="no file can be created in"):
+        arrow.write_arrow(np.zeros(3), target)
+    assert not os.path.exists(target)
+
+
+def test_write_over_a_directory_and_bad_path(tmp_path):
+    with pytest.raises(IsADirectoryError):
+        arrow.write_arrow(np.zeros(3), tmp_path)
+    with pytest.raises(TypeError, match="Expected a file path"):
+        arrow.write_arrow(np.zeros(3), None)
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_exception_mid_write_keeps_the_old_file(tmp_path, monkeypatch, exc):
+    target = tmp_path / "r.arrow"
+    arrow.write_arrow(np.arange(6.0), target)
+    before = target.read_bytes()
+    calls = []
+
+    def failing_batch(schema, flat):
+        calls.append(1)
+        if len(calls) == 2:
+            raise exc("interrupted mid-write")
+        return real(schema, flat)
+
+    real = arrow._batch
+    monkeypatch.setattr(arrow, "_batch", failing_batch)
+    with pytest.raises(exc):
+        arrow.write_arrow(np.arange(10.0), target, rows_per_batch=3)
+    assert target.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["r.arrow"]
+
+
+# property-based: mutated valid files --------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")  # in the `test` extra
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_VALID = {}
+
+
+def _valid_file(kind: str) -> bytes:
+    """Bytes of a valid file: an MC result in 2 batches, or a 1-batch int array."""
+    if kind not in _VALID:
+        sink = pa.BufferOutputStream()
+        if kind == "mc":
+            data = arrow.to_arrow(mcbridge.MCResult(probs(n=3, c=2, s=2)), rows_per_batch=2)
+        else:
+            data = arrow.to_arrow(np.arange(12, dtype=np.int32).reshape(3, 4))
+        batches = data.to_batches() if isinstance(data, pa.Table) else [data]
+        with pa.ipc.new_stream(sink, data.schema) as w:
+            for b in batches:
+                w.write_batch(b)
+        _VALID[kind] = sink.getvalue().to_pybytes()
+    return _VALID[kind]
+
+
+def _metadata_edits():
+    keys = st.sampled_from(["mcbridge:format", "mcbridge:kind", "mcbridge:shape",
+                            "mcbridge:dim_names", "mcbridge:order"])
+    values = st.one_of(st.sampled_from(["", "1", "2", "null", "[]", "[3]", "[null, 2, 2]", "[3, 2, 2]",
+                                        "[2, 2, 3]", "[1e30, 2, 2]", "[-1, 2, 2]", '["n"]', "F", "C",
+                                        "mc_samples", "array", "[9223372036854775807, 9, 9]"]),
+                       st.text(max_size=12))
+    return st.lists(st.tuples(keys, st.one_of(values, st.none())), min_size=1, max_size=3)
+
+
+@settings(max_examples=300, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kind=st.sampled_from(["mc", "array"]),
+    cut=st.one_of(st.none(), st.integers(min_value=0)),
+    flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(1, 255)), max_size=4),
+    edits=st.one_of(st.none(), _metadata_edits()),
+)
+def test_mutated_files_raise_clear_errors_or_read_back(tmp_path, kind, cut, flips, edits):
+    data = _valid_file(kind)
+    if edits is not None:  # re-encode with edited metadata (the values stay valid)
+        reader = pa.ipc.open_stream(data)
+        meta = {k.decode(): v.decode() for k, v in reader.schema.metadata.items()}
+        for key, value in edits:
+            if value is None:
+                meta.pop(key, None)
+            else:
+                meta[key] = value
+        schema = reader.schema.with_metadata(meta)
+        data = _stream_bytes(schema, [b.replace_schema_metadata(meta) for b in reader])
+    data = bytearray(data)
+    for pos, xor in flips:
+        data[pos % len(data)] ^= xor
+    if cut is not None:
+        data = data[: cut % (len(data) + 1)]
+    path = tmp_path / "m.arrow"
+    path.write_bytes(bytes(data))
+    try:
+        back = arrow.read_arrow(path)
+    except (ValueError, TypeError) as err:
+        assert str(err) and "Traceback" not in str(err)
+        return
+    arr = back.samples if isinstance(back, mcbridge.MCResult) else back
+    assert isinstance(arr, np.ndarray) and arr.dtype.kind in "biuf"
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(kind=st.sampled_from(["mc", "array"]), edits=_metadata_edits(),
+       route=st.sampled_from(["from_arrow", "import_from_c"]))
+def test_in_memory_readers_on_edited_metadata(kind, edits, route):
+    from pyarrow.cffi import ffi
+
+    reader = pa.ipc.open_stream(_valid_file(kind))
+    batch = pa.Table.from_batches(list(reader)).combine_chunks().to_batches()[0]
+    meta = {k.decode(): v.decode() for k, v in batch.schema.metadata.items()}
+    for key, value in edits:
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    batch = batch.replace_schema_metadata(meta)
+    try:
+        if route == "from_arrow":
+            back = arrow.from_arrow(batch)
+        else:
+            c_array, c_schema = ffi.new("struct ArrowArray*"), ffi.new("struct ArrowSchema*")
+            addr = lambda p: int(ffi.cast("uintptr_t", p))  # noqa: E731
+            batch._export_to_c(addr(c_array), addr(c_schema))
+            back = arrow.import_from_c(addr(c_array), addr(c_schema))
+    except (ValueError, TypeError) as err:
+        assert str(err)
+        return
+    arr = back.samples if isinstance(back, mcbridge.MCResult) else back
+    assert isinstance(arr, np.ndarray) and arr.size == batch.num_rows

@@ -72,7 +72,7 @@ def test_clear_errors(trained, tmp_path):
     assert err.returncode != 0 and "x.shape=(3, 5, 5, 1)" in err.stderr and "Traceback" not in err.stderr
     assert not (tmp_path / "o.npz").exists()
     err = run("predict", str(trained), "--n-samples", "0", "-o", str(tmp_path / "o.npz"), check=False)
-    assert err.returncode != 0 and "--n-samples must be a positive integer" in err.stderr
+    assert err.returncode == 2 and "argument --n-samples: expected a positive integer, got 0" in err.stderr
 
 
 def test_predict_writes_arrow_for_r(trained, tmp_path):
@@ -83,3 +83,182 @@ def test_predict_writes_arrow_for_r(trained, tmp_path):
         "--seed", "2", "-o", str(out_path), "-q")
     result = read_arrow(out_path)
     assert result.samples.shape == (20, 10, 3)
+
+
+# user errors: one line on stderr, exit 2 for usage errors, 1 otherwise -----
+
+
+def in_process(argv, capsys):
+    """(exit status, stderr lines) of `mcbridge ARGV`, run in this process."""
+    from mcbridge import cli
+
+    try:
+        rc = cli.main(argv)
+    except SystemExit as exit_:
+        rc = exit_.code
+    err = capsys.readouterr().err
+    return rc, [line for line in err.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["predict", "m.keras", "-o", "o.npz", "--n-samples", "-3"], "argument --n-samples: expected a positive integer, got -3"),
+        (["predict", "m.keras", "-o", "o.npz", "--n-samples", "2.5"], "argument --n-samples: expected a positive integer, got '2.5'"),
+        (["predict", "m.keras", "-o", "o.npz", "--batch-size", "abc"], "argument --batch-size: expected a positive integer, got 'abc'"),
+        (["predict", "m.keras", "-o", "o.npz", "--batch-size", str(2**31)], "expected a positive integer up to 2147483647"),
+        (["predict", "m.keras", "-o", "o.npz", "--seed", "-1"], "argument --seed: expected a non-negative integer, got -1"),
+        (["predict", "m.keras", "-o", "o.npz", "--limit", "0"], "argument --limit: expected a positive integer, got 0"),
+        (["predict", "m.keras"], "the following arguments are required: --output/-o"),
+        (["train", "-o", "m.keras", "--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
+        (["train", "-o", "m.keras", "--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar'"),
+        (["demo", "--n-samples", "x"], "argument --n-samples: expected a positive integer, got 'x'"),
+        (["bogus"], "argument COMMAND: invalid choice: 'bogus'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+    ids=["negative", "fraction", "text", "int32", "seed", "limit", "no-output", "epochs", "dataset", "demo",
+         "command", "nothing"],
+)
+def test_usage_errors_are_one_line_exit_2(argv, message, capsys):
+    rc, lines = in_process(argv, capsys)
+    assert rc == 2 and len(lines) == 1 and message in lines[0] and lines[0].startswith("mcbridge")
+
+
+def test_user_errors_are_one_line_exit_1(trained, tmp_path, capsys):
+    out = str(tmp_path / "o.npz")
+    np.save(tmp_path / "x.npy", np.zeros((2, 8, 8, 1), np.float32))
+    (tmp_path / "garbage.npy").write_bytes(b"not numpy at all")
+    (tmp_path / "garbage.keras").write_bytes(b"not a zip")
+    np.savez(tmp_path / "two.npz", a=np.zeros(2), b=np.zeros(2))
+    cases = [
+        (["predict", str(tmp_path / "missing.keras"), "-o", out], "model file"),
+        (["predict", str(trained), "-i", str(tmp_path / "nope.npy"), "-o", out], "input file"),
+        (["predict", str(trained), "-o", str(tmp_path / "o.csv")], "--output must end in .npz or .arrow"),
+        (["predict", str(trained), "-o", str(tmp_path / "no" / "o.npz")], "directory"),
+        (["predict", str(trained), "-i", str(tmp_path / "garbage.npy"), "-o", out], "cannot read"),
+        (["predict", str(trained), "-i", str(tmp_path / "two.npz"), "-o", out], "name the inputs with --key"),
+        (["predict", str(tmp_path / "garbage.keras"), "-o", out], "is not a Keras model file"),
+        (["train", "-o", str(tmp_path / "m.h5")], "--output must end in .keras"),
+        (["train", "-o", str(tmp_path / "no" / "m.keras")], "does not exist"),
+    ]
+    for argv, message in cases:
+        rc, lines = in_process(argv, capsys)
+        assert rc == 1 and len(lines) == 1, (argv, lines)
+        assert lines[0].startswith(f"mcbridge {argv[0]}: error: ") and message in lines[0], (argv, lines)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.keras", "garbage.npy", "two.npz", "x.npy"]
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    from mcbridge import cli
+
+    for argv in (["--debug", "predict", str(tmp_path / "m.keras"), "-o", str(tmp_path / "o.npz")],
+                 ["predict", str(tmp_path / "m.keras"), "-o", str(tmp_path / "o.npz"), "--debug"]):
+        with pytest.raises(cli.UserError, match="does not exist"):
+            cli.main(argv)
+    proc = run("--debug", "predict", str(tmp_path / "m.keras"), "-o", str(tmp_path / "o.npz"), check=False)
+    assert proc.returncode == 1 and "Traceback (most recent call last)" in proc.stderr
+
+
+def test_help_and_usage_errors_import_no_tensorflow():
+    code = """
+import sys
+from mcbridge import cli
+for argv in (["--help"], ["predict", "--help"], ["predict", "m.keras", "-o", "o.npz", "--n-samples", "-3"]):
+    try:
+        cli.main(argv)
+    except SystemExit:
+        pass
+print("LOADED", sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "LOADED []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_ctrl_c_during_training_writes_nothing(tmp_path, capsys, monkeypatch):
+    from mcbridge import cli
+
+    target = tmp_path / "m.keras"
+    target.write_bytes(b"old model")
+
+    def interrupted_fit(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_fit", interrupted_fit)
+    rc, lines = in_process(["train", "--dataset", "digits", "--limit", "20", "-o", str(target)], capsys)
+    assert rc == 130 and lines == ["mcbridge: interrupted; no output was written."]
+    assert target.read_bytes() == b"old model" and os.listdir(tmp_path) == ["m.keras"]
+
+
+def test_interrupted_save_keeps_the_old_file(tmp_path):
+    from mcbridge import cli
+
+    target = tmp_path / "samples.npz"
+    target.write_bytes(b"old")
+
+    def save(tmp):
+        with open(tmp, "wb") as f:
+            f.write(b"partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cli._save_atomic(str(target), save)
+    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["samples.npz"]
+
+
+def _lambda_model(path, sentinel, monkeypatch):
+    import keras
+
+    monkeypatch.setenv("MCBRIDGE_TEST_SENTINEL", str(sentinel))
+    inputs = keras.Input((8, 8, 1))
+    # Code stored in the model file (self-contained): it creates a file when it runs.
+    code = lambda t: (__import__("pathlib").Path(__import__("os").environ["MCBRIDGE_TEST_SENTINEL"]).touch(), t)[1]  # noqa: E731
+    touched = keras.layers.Lambda(code, output_shape=(8, 8, 1))(inputs)
+    h = keras.layers.Dropout(0.5)(keras.layers.Flatten()(touched))
+    keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h)).save(path)
+    if os.path.exists(sentinel):
+        os.remove(sentinel)  # building the model ran the lambda here; loading must not
+
+
+def test_lambda_model_is_refused_without_running_its_code(tmp_path, capsys, monkeypatch):
+    import mcbridge
+
+    model_path, sentinel = tmp_path / "lambda.keras", tmp_path / "code-ran"
+    _lambda_model(model_path, sentinel, monkeypatch)
+    with pytest.raises(ValueError, match="holds Python code .* refused.*safe_mode=False"):
+        mcbridge.load_model(model_path)
+    rc, lines = in_process(["predict", str(model_path), "-o", str(tmp_path / "o.npz")], capsys)
+    assert rc == 1 and len(lines) == 1 and "--unsafe-load" in lines[0]
+    assert not sentinel.exists()
+    # The explicit opt-in loads it, and the file's code does run.
+    model = mcbridge.load_model(model_path, safe_mode=False)
+    model(np.zeros((1, 8, 8, 1), np.float32))
+    assert sentinel.exists()
+
+
+def test_unsafe_load_flag_loads_a_trusted_lambda_model(tmp_path, capsys, monkeypatch):
+    model_path, sentinel = tmp_path / "lambda.keras", tmp_path / "code-ran"
+    _lambda_model(model_path, sentinel, monkeypatch)
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((3, 8, 8, 1), dtype=np.float32))
+    rc, lines = in_process(["predict", str(model_path), "--unsafe-load", "-i", str(tmp_path / "x.npy"),
+                            "--n-samples", "2", "-q", "-o", str(tmp_path / "o.npz")], capsys)
+    assert rc == 0 and (tmp_path / "o.npz").is_file()
+
+
+def test_labels_and_empty_inputs(trained, tmp_path, capsys):
+    x = np.random.default_rng(0).random((3, 8, 8, 1), dtype=np.float32)
+    np.savez(tmp_path / "bad_y.npz", x=x, y=np.array([0, 1, 12]))
+    rc, lines = in_process(["predict", str(trained), "-i", str(tmp_path / "bad_y.npz"), "-q",
+                            "-o", str(tmp_path / "o.npz")], capsys)
+    assert rc == 1 and len(lines) == 1 and "Expected class labels in 0..9" in lines[0]
+    np.savez(tmp_path / "short_y.npz", x=x, y=np.array([0, 1]))
+    rc, lines = in_process(["predict", str(trained), "-i", str(tmp_path / "short_y.npz"), "-q",
+                            "-o", str(tmp_path / "o.npz")], capsys)
+    assert rc == 1 and "Expected 3 labels" in lines[0]
+    assert not (tmp_path / "o.npz").exists()
+    np.save(tmp_path / "empty.npy", np.zeros((0, 8, 8, 1), np.float32))
+    rc, _ = in_process(["predict", str(trained), "-i", str(tmp_path / "empty.npy"), "--n-samples", "4", "-q",
+                        "-o", str(tmp_path / "e.arrow")], capsys)
+    assert rc == 0
+    from mcbridge import read_arrow
+
+    assert read_arrow(tmp_path / "e.arrow").samples.shape == (0, 10, 4)

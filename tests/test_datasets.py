@@ -77,3 +77,35 @@ def test_installed_fashion_mnist_when_present():
         pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
     assert xt.shape == (60000, 28, 28, 1) and xs.shape == (10000, 28, 28, 1)
     assert np.bincount(yt).tolist() == [6000] * 10
+
+
+def test_corrupt_idx_headers_and_gzip(tmp_path):
+    import gzip
+
+    (tmp_path / "dims").write_bytes(b"\x00\x00\x08\x03\x00\x00")  # 3 dimensions named, 2 bytes given
+    with pytest.raises(ValueError, match="its header names 3 dimensions"):
+        datasets.read_idx(tmp_path / "dims")
+    # 2**32-1 x 2**32-1 x ... would overflow an int64 product; Python ints do not.
+    huge = b"\x00\x00\x08\x04" + b"\xff\xff\xff\xff" * 4 + b"\x00" * 16
+    (tmp_path / "huge").write_bytes(huge)
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        datasets.read_idx(tmp_path / "huge")
+    whole = gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x05abcde")
+    (tmp_path / "cut.gz").write_bytes(whole[:-6])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        datasets.read_idx(tmp_path / "cut.gz")
+    with pytest.raises(TypeError, match="`path`"):
+        datasets.read_idx(3)
+
+
+@pytest.mark.parametrize(
+    "call,error,match",
+    [(lambda: datasets.load_digits(test_fraction=0), ValueError, "test_fraction"),
+     (lambda: datasets.load_digits(test_fraction="0.2"), TypeError, "test_fraction"),
+     (lambda: datasets.load_digits(normalize=1), TypeError, "normalize"),
+     (lambda: datasets.load_fashion_mnist(path=5), TypeError, "path"),
+     (lambda: datasets.load_fashion_mnist(normalize="yes"), TypeError, "normalize")],
+)
+def test_bad_arguments(call, error, match):
+    with pytest.raises(error, match=f"Invalid value received for argument `{match}`"):
+        call()

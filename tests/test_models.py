@@ -47,3 +47,39 @@ def test_seeded_builds_are_identical():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         mcbridge.build_cnn(**kwargs)
+
+
+def test_input_too_small_for_valid_padding_says_what_works():
+    with pytest.raises(ValueError, match=r'input_shape=\(8, 8, 1\).*at least 10x10, or padding="same" '
+                                         r"\(then 4x4 is enough\)"):
+        mcbridge.build_cnn(input_shape=(8, 8, 1))
+    # The sizes named in the message do work.
+    assert mcbridge.build_cnn(input_shape=(10, 10, 1)).output_shape == (None, 10)
+    assert mcbridge.build_cnn(input_shape=(4, 4, 1), padding="same").output_shape == (None, 10)
+    with pytest.raises(ValueError, match="at least 4x4"):
+        mcbridge.build_cnn(input_shape=(3, 3, 1), padding="same")
+    with pytest.raises(ValueError, match="at least 22x22"):  # three blocks
+        mcbridge.build_cnn(input_shape=(20, 20, 1), filters=(4, 4, 4), dropout=(0, 0, 0, 0.5))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [(dict(n_classes="10"), "n_classes"), (dict(n_classes=10.0), "n_classes"), (dict(seed="1"), "seed"),
+     (dict(input_shape="28x28"), "input_shape"), (dict(filters=32), "filters"), (dict(padding=None), "padding"),
+     (dict(dropout="0.5"), "dropout"), (dict(dense_units=True), "dense_units")],
+)
+def test_wrong_types_are_type_errors(kwargs, match):
+    with pytest.raises(TypeError, match=f"Invalid value received for argument `{match}`"):
+        mcbridge.build_cnn(**kwargs)
+
+
+def test_load_model_checks(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        mcbridge.load_model(tmp_path / "none.keras")
+    (tmp_path / "bad.keras").write_bytes(b"PK not really")
+    with pytest.raises(ValueError, match="is not a Keras model file"):
+        mcbridge.load_model(tmp_path / "bad.keras")
+    with pytest.raises(TypeError, match="safe_mode"):
+        mcbridge.load_model(tmp_path / "bad.keras", safe_mode="no")
+    with pytest.raises(TypeError, match="file path"):
+        mcbridge.load_model(None)

@@ -6,6 +6,8 @@ import mcbridge
 from mcbridge._engine import graph, registry
 from conftest import plain_keras_model
 
+pytestmark = pytest.mark.numeric  # float results; run again with oneDNN capped at AVX2 (scripts/test.sh)
+
 
 def test_output_contract(cnn, x_small):
     result = mcbridge.mc_predict(cnn, x_small, n_samples=7, batch_size=4, seed=0)
@@ -145,7 +147,11 @@ def test_prefix_split_is_exact(make):
                 memory_budget=2**40)
     split = _mc_predict(model, x, split=True, **args)
     full = _mc_predict(model, x, split=False, **args)
-    np.testing.assert_allclose(split.samples, full.samples, rtol=1e-6, atol=1e-6)
+    # Same masks, but the prefix runs on k rows here and on k * m rows there:
+    # kernels may block (and so sum) a batch differently by its size and the
+    # CPU's vector width. Probabilities <= 1: 16 float32 ulps of 1.0.
+    tol = 16 * np.finfo(np.float32).eps
+    np.testing.assert_allclose(split.samples, full.samples, rtol=tol, atol=tol)
     assert np.all(split.variance.max(axis=1) > 0)
 
 
@@ -239,10 +245,11 @@ def test_from_logits_applies_softmax(x_small):
     np.testing.assert_allclose(result.samples.sum(axis=1), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize("name,value", [("n_samples", 0), ("n_samples", -3), ("n_samples", 2.5),
-                                        ("batch_size", 0), ("batch_size", "128"), ("n_samples", True)])
-def test_bad_counts(cnn, x_small, name, value):
-    with pytest.raises(ValueError, match=f"`{name}`.*positive integer.*Received: {name}="):
+@pytest.mark.parametrize("name,value,error", [("n_samples", 0, ValueError), ("n_samples", -3, ValueError),
+                                              ("n_samples", 2.5, TypeError), ("batch_size", 0, ValueError),
+                                              ("batch_size", "128", TypeError), ("n_samples", True, TypeError)])
+def test_bad_counts(cnn, x_small, name, value, error):  # TypeError for a wrong type (mcbridge._checks)
+    with pytest.raises(error, match=f"`{name}`.*positive integer.*Received: {name}="):
         mcbridge.mc_predict(cnn, x_small, **{name: value})
 
 
@@ -251,8 +258,7 @@ def test_bad_inputs(cnn, x_small):
         mcbridge.mc_predict(cnn, x_small[..., 0])
     with pytest.raises(ValueError, match=r"shape \(n, 8, 8, 1\)"):
         mcbridge.mc_predict(cnn, np.zeros((2, 9, 8, 1), "float32"))
-    with pytest.raises(ValueError, match="at least one input"):
-        mcbridge.mc_predict(cnn, np.zeros((0, 8, 8, 1), "float32"))
+    assert mcbridge.mc_predict(cnn, np.zeros((0, 8, 8, 1), "float32"), n_samples=4).samples.shape == (0, 3, 4)
     bad = x_small.copy()
     bad[1, 2, 3, 0] = np.nan
     bad[2, 0, 0, 0] = np.inf

@@ -1,0 +1,203 @@
+"""Tests for mcbridge._checks: one phrasing and one rule for every argument check."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from mcbridge import _checks as C
+
+
+# scalars -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1, 128, np.int64(7), np.uint8(3), 2**31 - 1])
+def test_check_int_accepts_integers(value):
+    out = C.check_int("batch_size", value)
+    assert out == int(value) and type(out) is int
+
+
+@pytest.mark.parametrize(
+    "value,hint",
+    [("128", "Pass the number itself: batch_size=128"), (128.0, "Pass an int: batch_size=128"),
+     (2.5, ""), (float("nan"), ""), (True, ""), (np.bool_(False), ""), (None, ""), ([1], ""),
+     (np.array([3]), "")],
+    ids=["str", "float-integral", "fraction", "nan", "bool", "np-bool", "none", "list", "array"],
+)
+def test_check_int_wrong_type_is_type_error(value, hint):
+    with pytest.raises(TypeError, match=r"Invalid value received for argument `batch_size`. "
+                                        r"Expected a positive integer. Received: batch_size=") as info:
+        C.check_int("batch_size", value)
+    assert hint in str(info.value)
+
+
+@pytest.mark.parametrize("value", [0, -3, 2**31, 2**70, np.int64(-1)])
+def test_check_int_wrong_value_is_value_error(value):
+    with pytest.raises(ValueError, match=r"argument `n_samples`. Expected a positive integer"):
+        C.check_int("n_samples", value)
+
+
+def test_check_int_other_ranges():
+    assert C.check_int("dense_units", 0, minimum=0) == 0
+    with pytest.raises(ValueError, match="non-negative integer"):
+        C.check_int("dense_units", -1, minimum=0)
+    assert C.check_int("limit", None, allow_none=True) is None
+    with pytest.raises(TypeError, match="Expected None or a positive integer"):
+        C.check_int("limit", "x", allow_none=True)
+
+
+def test_check_seed():
+    assert C.check_seed(None) is None and C.check_seed(0) == 0 and C.check_seed(2**63 - 1) == 2**63 - 1
+    with pytest.raises(ValueError, match="Expected None or a non-negative integer"):
+        C.check_seed(-1)
+    with pytest.raises(ValueError, match="of at most 9223372036854775807"):
+        C.check_seed(2**64)
+    for bad in ("1", 1.0, True):
+        with pytest.raises(TypeError, match="`seed`"):
+            C.check_seed(bad)
+
+
+@pytest.mark.parametrize("value", [1, 0, "true", None, 1.0])
+def test_check_bool_refuses_look_alikes(value):
+    with pytest.raises(TypeError, match=r"argument `from_logits`. Expected True or False"):
+        C.check_bool("from_logits", value)
+
+
+def test_check_bool_and_choice_accept():
+    assert C.check_bool("x", np.bool_(True)) is True
+    assert C.check_choice("padding", "same", ("valid", "same")) == "same"
+    with pytest.raises(ValueError, match="Expected one of 'valid', 'same'"):
+        C.check_choice("padding", "full", ("valid", "same"))
+    with pytest.raises(TypeError, match="`padding`"):
+        C.check_choice("padding", 1, ("valid", "same"))
+
+
+def test_all_entry_points_treat_a_string_count_alike():
+    """`batch_size="128"` is the same TypeError wherever it is passed (the rule of the issue)."""
+    from mcbridge import arrow
+
+    messages = []
+    for call in (lambda: C.positive_int("batch_size", "128"),
+                 lambda: arrow.to_arrow(np.zeros((2, 2)), rows_per_batch="128"),
+                 lambda: arrow.write_arrow(np.zeros((2, 2)), "unused.arrow", rows_per_batch="128")):
+        with pytest.raises(TypeError) as info:
+            call()
+        text = str(info.value)
+        messages.append(text.replace("rows_per_batch", "NAME").replace("batch_size", "NAME"))
+    assert len(set(messages)) == 1
+
+
+# inputs --------------------------------------------------------------------
+
+
+def test_check_x_shape_message_names_the_expected_shape():
+    with pytest.raises(ValueError, match=r"shape \(n, 8, 8, 1\) for this model. Received: x.shape=\(2, 8, 8\). "
+                                         r"Add the channel axis"):
+        C.check_x(np.zeros((2, 8, 8)), (None, 8, 8, 1))
+    with pytest.raises(ValueError, match=r"shape \(n, 4\).*For a single input, use x\[None\]"):
+        C.check_x(np.zeros(4), (None, 4))
+
+
+def test_check_x_counts_nan_and_inf():
+    x = np.zeros((3, 4), np.float32)
+    x[0, 0], x[1, 2], x[2, 3] = np.nan, np.inf, -np.inf
+    with pytest.raises(ValueError, match=r"holds 3 NaN or infinite values \(of 12\)"):
+        C.check_x(x, (None, 4))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64, np.float32, np.uint8, np.int32, np.bool_])
+def test_check_x_casts_to_the_model_dtype(dtype):
+    out = C.check_x(np.ones((2, 4), dtype), (None, 4), "float32")
+    assert out.dtype == np.float32 and out.shape == (2, 4)
+
+
+def test_check_x_empty_is_fine():
+    assert C.check_x(np.zeros((0, 4)), (None, 4)).shape == (0, 4)
+    assert C.check_x([], (None,)).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "x,match",
+    [("abc", "Expected a numeric array"), (None, "Expected a numeric array"),
+     ([[1, 2], [3]], "Expected a numeric array of one shape"), (np.array(["a", "b"]), "dtype=<U1"),
+     (np.array([object(), 1]), "dtype=object"), (np.ones(3, complex), "dtype=complex128"),
+     ({"x": 1}, "Expected a numeric array")],
+    ids=["str", "none", "ragged", "strings", "objects", "complex", "dict"],
+)
+def test_check_x_refuses_non_numeric(x, match):
+    with pytest.raises(TypeError, match=match):
+        C.check_x(x, (None, 2))
+
+
+def test_unscaled_integer_images_warn_unless_the_model_rescales():
+    img = np.full((2, 3, 3, 1), 200, np.uint8)
+    with pytest.warns(C.UnscaledInputWarning, match="look unscaled.*divide by 255"):
+        C.check_x(img, (None, 3, 3, 1), rescales=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        C.check_x(img, (None, 3, 3, 1), rescales=True)
+        C.check_x(np.ones((2, 3, 3, 1), np.uint8), (None, 3, 3, 1), rescales=False)  # 0/1 masks
+        C.check_x(img.astype(np.float32) / 255, (None, 3, 3, 1), rescales=False)
+
+
+def test_check_labels():
+    np.testing.assert_array_equal(C.check_labels([0, 2, 1], 3, 3), [0, 2, 1])
+    np.testing.assert_array_equal(C.check_labels(np.array([[1.0], [0.0]]), 2, 3), [1, 0])
+    with pytest.raises(ValueError, match=r"Expected class labels in 0..2. Received: 2 label\(s\) outside"):
+        C.check_labels([0, 3, -1], 3, 3)
+    with pytest.raises(ValueError, match=r"Expected 4 labels \(shape \(4,\)\)"):
+        C.check_labels([0, 1], 4, 3)
+    with pytest.raises(TypeError, match="integer class labels"):
+        C.check_labels([0.5, 1], 2, 3)
+    with pytest.raises(TypeError, match="numeric"):
+        C.check_labels(["a", "b"], 2, 3)
+
+
+def test_check_probabilities():
+    C.check_probabilities(np.full((2, 4, 3), 0.25, np.float32))
+    C.check_probabilities(np.zeros((0, 4, 3), np.float32))
+    with pytest.raises(ValueError, match="from_logits=True"):
+        C.check_probabilities(np.full((2, 4, 3), 2.0, np.float32))
+
+
+# size ----------------------------------------------------------------------
+
+
+def test_result_size_is_refused_with_bytes_and_the_way_out():
+    assert C.check_result_size(10, 10, 10, available=10**6) == 4000
+    with pytest.raises(MemoryError, match=r"\(1000000, 10, 1000\) needs 40,000,000,000 bytes \(37.3 GiB\).*"
+                                          r"1.0 GiB is available; nothing was allocated.*fewer samples.*"
+                                          r"ArrowWriter"):
+        C.check_result_size(1_000_000, 10, 1000, available=2**30)
+    with pytest.raises(MemoryError, match="needs"):
+        C.check_result_size(2**40, 2**20, 2**20)  # beyond int64 whatever the machine
+
+
+def test_available_memory_is_plausible():
+    mem = C.available_memory()
+    assert mem is None or 2**20 < mem < 2**60
+
+
+# files ---------------------------------------------------------------------
+
+
+def test_check_output_path(tmp_path):
+    assert C.check_output_path(tmp_path / "a.arrow") == tmp_path / "a.arrow"
+    with pytest.raises(FileNotFoundError, match="does not exist. Create it first"):
+        C.check_output_path(tmp_path / "missing" / "a.arrow")
+    with pytest.raises(IsADirectoryError):
+        C.check_output_path(tmp_path)
+    with pytest.raises(ValueError, match="ending in .npz or .arrow"):
+        C.check_output_path(tmp_path / "a.csv", "--output", (".npz", ".arrow"))
+    with pytest.raises(TypeError, match="file path"):
+        C.check_output_path(3)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_checks_import_no_tensorflow():
+    code = ("import sys, mcbridge._checks, mcbridge.arrow; "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
