@@ -551,6 +551,13 @@ def test_reliability_doc_matches_the_table():
     # Every other test the document names exists.
     for path, name in re.findall(r"`(tests/test_\w+\.py)::(\w+)", text):
         assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.M), f"{path}::{name} not found"
+    # So does every R test the R section names (`file.R: test name`).
+    r_section = text.split("\n## R\n", 1)[1]
+    assert len(re.findall(r"^\| `", r_section, re.M)) >= 50  # R rows ("same": the test above)
+    r_tests = re.findall(r"(test-[\w-]+\.R): ([^|]+?) \|", r_section)
+    for path, name in r_tests:
+        source = (ROOT / "r-package" / "tests" / "testthat" / path).read_text()
+        assert f'test_that("{name}"' in source, f"{path}: test_that(\"{name}\") not found"
 
 
 if __name__ == "__main__":
