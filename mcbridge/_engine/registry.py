@@ -262,4 +262,10 @@ def sampling_copy(
         from mcbridge._engine.sampling import bit_mask_class
 
         return bit_mask_class(entry.cls).from_config({**config, "live": live, "pool_windows": pool_windows})
+    if entry.cls in (keras.layers.GaussianDropout, keras.layers.AlphaDropout) and (
+        keras.backend.backend() == "tensorflow"
+    ):
+        from mcbridge._engine.sampling import keyed_noise_class
+
+        return keyed_noise_class(entry.switchable).from_config({**config, "mc_enabled": True})
     return entry.switchable.from_config({**config, "mc_enabled": True})
