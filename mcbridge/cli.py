@@ -98,12 +98,12 @@ def _save_atomic(path: str, save, suffix: str | None = None) -> None:
             tmp.unlink()
 
 
-def _read_inputs(path: str, key: str | None):
+def _read_inputs(path: str, key: str | None, mmap: bool = False):
     path = Path(path)
     if not path.is_file():
         raise SystemExit(f"error: input file {path} does not exist.")
     if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False), None
+        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None), None
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as z:
             names = list(z.keys())
@@ -122,12 +122,15 @@ def cmd_predict(args) -> int:
     if not Path(args.model).is_file():
         raise SystemExit(f"error: model file {args.model} does not exist.")
     model = load_model(args.model)
+    to_parquet = str(args.output).endswith(".parquet")
     if args.input:
-        x, y = _read_inputs(args.input, args.key)
+        x, y = _read_inputs(args.input, args.key, mmap=to_parquet)
         source = args.input
     else:
         source, (_, (x, y)), _ = _load(args.dataset, args.data_dir)
     x, y = _limit((x, y), args.limit)
+    if to_parquet:
+        return _predict_to_parquet(model, x, y, source, args)
     start = time.perf_counter()
     try:
         result = mc_predict(
@@ -154,6 +157,31 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def _predict_to_parquet(model, x, y, source: str, args) -> int:
+    """`predict` with a .parquet output: streamed, one row of summaries per input."""
+    import pyarrow.parquet as pq
+
+    from mcbridge.stream import predict_to_file
+
+    start = time.perf_counter()
+    try:
+        predict_to_file(model, x, args.output, n_samples=args.n_samples, batch_size=args.batch_size,
+                        seed=args.seed, from_logits=args.from_logits, progress=not args.quiet)
+    except (ValueError, TypeError) as err:
+        raise SystemExit(f"error: {err}") from None
+    seconds = time.perf_counter() - start
+    table = pq.read_table(args.output, columns=["prediction", "predictive_entropy", "mutual_information"])
+    n = table.num_rows
+    print(f"MC dropout on {source}: {n} inputs x {args.n_samples} samples "
+          f"in {seconds:.1f} s ({n * args.n_samples / seconds:,.0f} samples/s)")
+    if y is not None:
+        print(f"accuracy of the MC mean:   {np.mean(table['prediction'].to_numpy() == np.asarray(y)):.4f}")
+    print(f"mean predictive entropy:   {np.mean(table['predictive_entropy'].to_numpy()):.4f} nats")
+    print(f"mean mutual information:   {np.mean(table['mutual_information'].to_numpy()):.4f} nats")
+    print(f"Saved one row of summaries per input to {args.output} (Parquet; see docs/SCALING.md)")
+    return 0
+
+
 def _write_result(path: str, result, y) -> None:
     if str(path).endswith(".arrow"):
         from mcbridge.arrow import write_arrow
@@ -161,7 +189,7 @@ def _write_result(path: str, result, y) -> None:
         write_arrow(result, path)
         return
     if not str(path).endswith(".npz"):
-        raise SystemExit(f"error: --output must end in .npz or .arrow, got {path}.")
+        raise SystemExit(f"error: --output must end in .npz, .arrow or .parquet, got {path}.")
     extra = {} if y is None else {"y": y}
 
     def save(tmp):
@@ -299,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "split of --dataset); .npz may hold labels as `y`")
     pred.add_argument("--key", help="name of the inputs array inside an .npz file")
     pred.add_argument("--output", "-o", required=True,
-                      help="where to save the samples: .npz, or .arrow (readable from R)")
+                      help="where to save the samples: .npz, or .arrow (readable from R); "
+                           ".parquet streams one row of summaries per input (docs/SCALING.md)")
     pred.add_argument("--n-samples", type=int, default=50, help="MC samples (default: 50)")
     pred.add_argument("--batch-size", type=int, default=128, help="inputs per batch (default: 128)")
     pred.add_argument("--limit", type=int, metavar="N", help="use the first N inputs only")

@@ -83,3 +83,21 @@ def test_predict_writes_arrow_for_r(trained, tmp_path):
         "--seed", "2", "-o", str(out_path), "-q")
     result = read_arrow(out_path)
     assert result.samples.shape == (20, 10, 3)
+
+
+def test_predict_streams_parquet_with_the_npz_numbers(trained, tmp_path):
+    import pyarrow.parquet as pq
+
+    from mcbridge.datasets import load_digits
+
+    np.save(tmp_path / "x.npy", load_digits()[1][0][:9])
+    common = ("predict", str(trained), "-i", str(tmp_path / "x.npy"), "--n-samples", "4", "--seed", "3", "-q")
+    out = run(*common, "-o", str(tmp_path / "p.parquet"))
+    assert "one row of summaries per input" in out.stdout
+    run(*common, "--batch-size", "2", "-o", str(tmp_path / "s.npz"))
+    table = pq.read_table(tmp_path / "p.parquet")
+    with np.load(tmp_path / "s.npz") as z:
+        mean = np.asarray(table["mean"].combine_chunks().flatten()).reshape(9, 10)
+        # Same seed and keys, other batch size: same masks, float32 rounding apart.
+        np.testing.assert_allclose(mean, z["mean"], rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(table["index"].to_numpy(), np.arange(9))

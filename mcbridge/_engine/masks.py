@@ -123,10 +123,10 @@ def keyed_words(bases, n_words):
     n64 = (n_words + 1) // 2
     ctr = (tf.cast(tf.range(n64, dtype=tf.int64), tf.uint64) + _u64(1)) * _u64(_GOLDEN)
     z = mix64(bases[:, None] + ctr[None, :])  # (rows, n64)
-    lo = tf.cast(tf.bitwise.bitwise_and(z, _u64(0xFFFFFFFF)), tf.uint32)
-    hi = tf.cast(tf.bitwise.right_shift(z, _u64(32)), tf.uint32)
+    lo = tf.bitwise.bitwise_and(z, _u64(0xFFFFFFFF))
+    hi = tf.bitwise.right_shift(z, _u64(32))
     words = tf.reshape(tf.stack([lo, hi], axis=-1), [tf.shape(bases)[0], 2 * n64])
-    return words[:, :n_words]
+    return tf.cast(words[:, :n_words], tf.uint32)
 
 
 def current_keys():
@@ -160,7 +160,7 @@ def bit_mask(noise_shape, rate: float, seed_generator, dtype, salt: int = 0):
         n = tf.reduce_prod(noise_shape[1:])
         words = (n + 31) // 32
         bases = row_bases(seed_generator, *keyed, salt=salt)
-        planes = tf.transpose(tf.reshape(keyed_words(bases, b * words), tf.stack([rows, b, words])), [1, 0, 2])
+        planes = tf.reshape(keyed_words(bases, b * words), tf.stack([rows, b, words]))
         n_out = rows * n
     else:
         n = n_out = tf.reduce_prod(noise_shape)
@@ -171,7 +171,7 @@ def bit_mask(noise_shape, rate: float, seed_generator, dtype, salt: int = 0):
         )
     keep = None  # bit-sliced `X >= j`, from the least significant bit up
     for i in range(b):
-        plane = planes[i]
+        plane = planes[:, i] if keyed is not None else planes[i]
         if (j >> i) & 1:
             keep = plane if keep is None else tf.bitwise.bitwise_and(plane, keep)
         elif keep is not None:
