@@ -56,7 +56,8 @@ def main(argv=None) -> int:
         from pyspark.sql import SparkSession
 
         t0 = time.perf_counter()
-        spark = (SparkSession.builder.master(args.master).config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+        spark = (SparkSession.builder.master(args.master).config("spark.ui.enabled", "false")
+                 .config("spark.ui.showConsoleProgress", "false")
                  .config("spark.executorEnv.PYTHONPATH", os.environ.get("PYTHONPATH", "")).getOrCreate())
         spark.sparkContext.setLogLevel("ERROR")
         t_session = time.perf_counter() - t0
