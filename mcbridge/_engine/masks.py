@@ -108,11 +108,11 @@ def _layer_key(seed_generator, salt: int = 0):
 
 def row_bases(seed_generator, keys, samples, salt: int = 0):
     """`(m * k,)` uint64 stream starts, replica-major: hash of (layer key, `keys[i]`, `samples[r]`)."""
+    import tensorflow as tf
+
     layer = _layer_key(seed_generator, salt)
     per_input = mix64(layer + mix64(keys + _u64(_GOLDEN)))  # (k,)
     sample_ctr = (samples + _u64(1)) * _u64(_GOLDEN)  # (m,)
-    import tensorflow as tf
-
     return tf.reshape(mix64(per_input[None, :] + sample_ctr[:, None]), [-1])
 
 
