@@ -51,6 +51,7 @@ _EXPORTS = {
     "build_cnn": "mcbridge.models",
     "load_model": "mcbridge.models",
     "mc_predict": "mcbridge.predict",
+    "predict_to_file": "mcbridge.stream",
     "mc_dropout": "mcbridge.switch",
     "mc_dropout_enabled": "mcbridge.switch",
     "set_mc_dropout": "mcbridge.switch",

@@ -97,9 +97,8 @@ def _check_output(path: str, suffixes: tuple[str, ...]) -> Path:
     try:
         return check_output_path(path, "--output", suffixes)
     except ValueError:
-        raise UserError(
-            f"--output must end in {' or '.join(suffixes)}, got {Path(path).name}."
-        ) from None
+        wanted = " or ".join([", ".join(suffixes[:-1]), suffixes[-1]] if len(suffixes) > 1 else suffixes)
+        raise UserError(f"--output must end in {wanted}, got {Path(path).name}.") from None
 
 
 def _save_atomic(path: str, save, suffix: str | None = None) -> None:
@@ -122,7 +121,7 @@ def _save_atomic(path: str, save, suffix: str | None = None) -> None:
             tmp.unlink()
 
 
-def _read_inputs(path: str, key: str | None):
+def _read_inputs(path: str, key: str | None, mmap: bool = False):
     path = Path(path)
     if not path.is_file():
         raise UserError(f"input file {path} does not exist.")
@@ -136,7 +135,7 @@ def _read_inputs(path: str, key: str | None):
 
 def _read_array_file(path: Path, key: str | None):
     if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False), None
+        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None), None
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as z:
             names = list(z.keys())
@@ -148,16 +147,19 @@ def _read_array_file(path: Path, key: str | None):
 
 
 def cmd_predict(args) -> int:
-    _check_output(args.output, (".npz", ".arrow"))
+    _check_output(args.output, (".npz", ".arrow", ".parquet"))
     if not Path(args.model).is_file():
         raise UserError(f"model file {args.model} does not exist.")
+    if args.spark:  # --input is a Parquet table (a file or Spark's folder of files)
+        return _predict_on_spark(args)
     if args.input and not Path(args.input).is_file():
         raise UserError(f"input file {args.input} does not exist.")
     from mcbridge import load_model, mc_predict
 
     model = load_model(args.model, safe_mode=not args.unsafe_load)
+    to_parquet = str(args.output).endswith(".parquet")
     if args.input:
-        x, y = _read_inputs(args.input, args.key)
+        x, y = _read_inputs(args.input, args.key, mmap=to_parquet)
         source = args.input
     else:
         source, (_, (x, y)), _ = _load(args.dataset, args.data_dir)
@@ -167,6 +169,8 @@ def cmd_predict(args) -> int:
 
         n_classes = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
         y = check_labels(y, len(x), n_classes or int(np.max(y, initial=0)) + 1)
+    if to_parquet:
+        return _predict_to_parquet(model, x, y, source, args)
     start = time.perf_counter()
     result = mc_predict(
         model,
@@ -191,6 +195,58 @@ def cmd_predict(args) -> int:
     print(f"mean predictive entropy:   {pe.mean():.4f} nats")
     print(f"mean mutual information:   {mi.mean():.4f} nats")
     print(f"Saved samples {result.samples.shape} (n, classes, samples) to {args.output}")
+    return 0
+
+
+def _predict_on_spark(args) -> int:
+    """`predict --spark MASTER`: a Parquet table of flattened inputs in, Spark's Parquet folder out."""
+    if not (str(args.input or "").endswith(".parquet") and str(args.output).endswith(".parquet")):
+        raise UserError("--spark needs --input and --output Parquet files (.parquet).")
+    if not (args.input_col and args.key_col):
+        raise UserError("--spark needs --input-col (array<float> inputs) and --key-col (integer keys).")
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise UserError("--spark needs pyspark: pip install 'mcbridge[spark]' (and Java 17).") from None
+    from mcbridge.spark import mc_predict_spark
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    running = SparkSession.getActiveSession()
+    spark = running or SparkSession.builder.master(args.spark).appName("mcbridge predict").getOrCreate()
+    start = time.perf_counter()
+    try:
+        df = spark.read.parquet(args.input)
+        out = mc_predict_spark(df, args.model, input_col=args.input_col, key_col=args.key_col,
+                               n_samples=args.n_samples, seed=args.seed, batch_size=args.batch_size)
+        out.write.mode("overwrite").parquet(args.output)
+    finally:
+        if running is None:
+            spark.stop()
+    print(f"MC dropout on {args.input} with Spark ({args.spark}): {args.n_samples} samples per input "
+          f"in {time.perf_counter() - start:.1f} s")
+    print(f"Saved one row of summaries per input to {args.output} (a folder of Parquet files)")
+    return 0
+
+
+def _predict_to_parquet(model, x, y, source: str, args) -> int:
+    """`predict` with a .parquet output: streamed, one row of summaries per input."""
+    import pyarrow.parquet as pq
+
+    from mcbridge.stream import predict_to_file
+
+    start = time.perf_counter()
+    predict_to_file(model, x, args.output, n_samples=args.n_samples, batch_size=args.batch_size,
+                    seed=args.seed, from_logits=args.from_logits, progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    table = pq.read_table(args.output, columns=["prediction", "predictive_entropy", "mutual_information"])
+    n = table.num_rows
+    print(f"MC dropout on {source}: {n} inputs x {args.n_samples} samples "
+          f"in {seconds:.1f} s ({n * args.n_samples / seconds:,.0f} samples/s)")
+    if y is not None:
+        print(f"accuracy of the MC mean:   {np.mean(table['prediction'].to_numpy() == np.asarray(y)):.4f}")
+    print(f"mean predictive entropy:   {np.mean(table['predictive_entropy'].to_numpy()):.4f} nats")
+    print(f"mean mutual information:   {np.mean(table['mutual_information'].to_numpy()):.4f} nats")
+    print(f"Saved one row of summaries per input to {args.output} (Parquet; see docs/SCALING.md)")
     return 0
 
 
@@ -377,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "split of --dataset); .npz may hold labels as `y`")
     pred.add_argument("--key", help="name of the inputs array inside an .npz file")
     pred.add_argument("--output", "-o", required=True,
-                      help="where to save the samples: .npz, or .arrow (readable from R)")
+                      help="where to save the samples: .npz, or .arrow (readable from R); "
+                           ".parquet streams one row of summaries per input (docs/SCALING.md)")
     pred.add_argument("--n-samples", type=positive_int, default=50, help="MC samples (default: 50)")
     pred.add_argument("--batch-size", type=positive_int, default=128, help="inputs per batch (default: 128)")
     pred.add_argument("--limit", type=positive_int, metavar="N", help="use the first N inputs only")
@@ -389,6 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="load a model file that holds Python code (Lambda layers). This "
                            "RUNS CODE FROM THE FILE: use it only for files you trust. "
                            "Without it such files are refused (Keras safe mode).")
+    pred.add_argument("--spark", metavar="MASTER",
+                      help="run on Spark (e.g. local[2] or a master URL): --input is a Parquet table "
+                           "with --input-col and --key-col; needs mcbridge[spark]")
+    pred.add_argument("--input-col", help="with --spark: the array<float> column of flattened inputs")
+    pred.add_argument("--key-col", help="with --spark: the integer key column (keys the random streams)")
     pred.set_defaults(func=cmd_predict)
 
     ev = sub.add_parser("evaluate", parents=[common], help="measures and pictures of a saved model's uncertainty",

@@ -86,8 +86,17 @@ def mc_predict(
         batch_size: At most this many inputs per compiled call (each
             replicated `n_samples` times; fewer when the activations would
             exceed `memory_budget`).
-        seed: Non-negative integer for bit-identical results (given the same
-            `batch_size` and `memory_budget`, which fix the chunking), or None.
+        seed: Non-negative integer for reproducible samples, or None (fresh
+            randomness on every call). With a seed, input `i`'s samples
+            depend only on the seed and its key (its row index `i`): every
+            dropout mask is drawn from a random stream keyed by (seed, layer,
+            input key, sample index), so `batch_size`, `memory_budget` and
+            the other inputs do not change them (the masks are identical; the
+            values equal up to float32 rounding, as batch shapes change the
+            order of sums; bit-identical for the same chunking). Sample `s`
+            of a run with fewer `n_samples` is the same draw. DropConnect
+            layers draw one weight mask per sample index, shared by all
+            inputs. `mcbridge.predict_to_file` and Spark use the same keys.
         from_logits: Apply a softmax to each sample (for logit outputs).
         progress: Show a progress bar; None shows one on long interactive runs.
         memory_budget: Bytes of activations one compiled call may use.

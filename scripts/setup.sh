@@ -19,6 +19,10 @@ source scripts/lib.sh
 # 1. System packages -----------------------------------------------------------
 if have_apt; then
     apt_install_missing dataset-fashion-mnist || warn "could not install dataset-fashion-mnist; the digits data will be used."
+    # Java for the Spark tests (mcbridge[spark]); Debian 12 has OpenJDK 17.
+    if ! command -v java >/dev/null 2>&1; then
+        apt_install_missing openjdk-17-jre-headless || warn "could not install Java: the Spark tests will be skipped."
+    fi
 else
     warn "apt-get not available (or no root): skipping system packages. Fashion-MNIST: see README."
 fi
@@ -39,9 +43,9 @@ if [ "$flavour" = auto ]; then
     fi
 fi
 case "$flavour" in
-    cpu) extras="cpu,test" ;;
-    gpu) extras="gpu,test" ;;
-    none) extras="test" ;;
+    cpu) extras="cpu,test,spark" ;;
+    gpu) extras="gpu,test,spark" ;;
+    none) extras="test,spark" ;;
     *) die "MCBRIDGE_TF must be auto, cpu, gpu or none (got '$flavour')" ;;
 esac
 stamp=".venv/.mcbridge-setup"

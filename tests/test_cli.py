@@ -133,7 +133,7 @@ def test_user_errors_are_one_line_exit_1(trained, tmp_path, capsys):
     cases = [
         (["predict", str(tmp_path / "missing.keras"), "-o", out], "model file"),
         (["predict", str(trained), "-i", str(tmp_path / "nope.npy"), "-o", out], "input file"),
-        (["predict", str(trained), "-o", str(tmp_path / "o.csv")], "--output must end in .npz or .arrow"),
+        (["predict", str(trained), "-o", str(tmp_path / "o.csv")], "--output must end in .npz, .arrow or .parquet"),
         (["predict", str(trained), "-o", str(tmp_path / "no" / "o.npz")], "directory"),
         (["predict", str(trained), "-i", str(tmp_path / "garbage.npy"), "-o", out], "cannot read"),
         (["predict", str(trained), "-i", str(tmp_path / "two.npz"), "-o", out], "name the inputs with --key"),
@@ -262,3 +262,21 @@ def test_labels_and_empty_inputs(trained, tmp_path, capsys):
     from mcbridge import read_arrow
 
     assert read_arrow(tmp_path / "e.arrow").samples.shape == (0, 10, 4)
+
+
+def test_predict_streams_parquet_with_the_npz_numbers(trained, tmp_path):
+    import pyarrow.parquet as pq
+
+    from mcbridge.datasets import load_digits
+
+    np.save(tmp_path / "x.npy", load_digits()[1][0][:9])
+    common = ("predict", str(trained), "-i", str(tmp_path / "x.npy"), "--n-samples", "4", "--seed", "3", "-q")
+    out = run(*common, "-o", str(tmp_path / "p.parquet"))
+    assert "one row of summaries per input" in out.stdout
+    run(*common, "--batch-size", "2", "-o", str(tmp_path / "s.npz"))
+    table = pq.read_table(tmp_path / "p.parquet")
+    with np.load(tmp_path / "s.npz") as z:
+        mean = np.asarray(table["mean"].combine_chunks().flatten()).reshape(9, 10)
+        # Same seed and keys, other batch size: same masks, float32 rounding apart.
+        np.testing.assert_allclose(mean, z["mean"], rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(table["index"].to_numpy(), np.arange(9))

@@ -205,12 +205,68 @@ def test_seed_reproducibility(cnn, x_small):
     assert not np.array_equal(d.samples, e.samples)
 
 
-def test_chunking_and_memory_budget_do_not_change_shapes(cnn, x_small):
+def test_chunking_and_memory_budget_do_not_change_samples(cnn, x_small):
     small = mcbridge.mc_predict(cnn, x_small, n_samples=9, batch_size=1, seed=3, memory_budget=10_000)
     big = mcbridge.mc_predict(cnn, x_small, n_samples=9, batch_size=512, seed=3)
     assert small.samples.shape == big.samples.shape == (6, 3, 9)
-    # Different chunking draws different masks but the same distribution.
+    # Same masks (keyed by seed, input and sample); the values agree up to
+    # float32 rounding, as batch shapes change the order of the sums.
+    np.testing.assert_allclose(small.samples, big.samples, rtol=0, atol=1e-5)
     assert np.all(small.variance.max(axis=1) > 0)
+
+
+def _alpha_and_spatial():
+    inputs = keras.Input((8, 8, 2))
+    h = keras.layers.SpatialDropout2D(0.3)(inputs)
+    h = keras.layers.Conv2D(4, 3, activation="selu")(h)
+    h = keras.layers.AlphaDropout(0.2)(keras.layers.Flatten()(h))
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=16,
+                                   padding="same", seed=6),
+        lambda: mcbridge.build_cnn(input_shape=(13, 15, 1), n_classes=3, filters=(4, 8), kernel_size=2,
+                                   dense_units=16, seed=6),
+        _dropout_first_cropped,
+        _functional_two_dropouts,
+        _dropconnect_residual,
+        _alpha_and_spatial,
+        lambda: keras.Sequential([keras.Input((6, 3)), keras.layers.Dense(4),
+                                  keras.layers.LSTM(5, dropout=0.3, recurrent_dropout=0.2, seed=1),
+                                  keras.layers.Dense(3, activation="softmax")]),
+    ],
+    ids=["seed-cnn", "valid-odd-sizes", "dropout-first-cropped", "gaussian", "dropconnect", "alpha-spatial",
+         "recurrent"],
+)
+def test_samples_depend_on_seed_and_input_key_only(make):
+    """Input i's samples: the same whatever the batch size, memory budget or other inputs."""
+    from mcbridge._engine.plan import chunk_plan
+    from mcbridge._engine.run import run_chunks
+    from mcbridge.predict import _sampler_for
+
+    model = make()
+    x = np.random.default_rng(0).random((7, *model.inputs[0].shape[1:]), dtype=np.float32)
+    ref = mcbridge.mc_predict(model, x, n_samples=10, seed=5).samples
+    assert np.all(ref.var(axis=-1).max(axis=1) > 0)
+    # float32 tolerance: different batch shapes sum in a different order.
+    close = dict(rtol=0, atol=1e-5)
+    for batch_size, budget in [(1, 2**30), (3, 2**30), (2, 1)]:  # budget 1: one sample per call
+        other = mcbridge.mc_predict(model, x, n_samples=10, seed=5, batch_size=batch_size,
+                                    memory_budget=budget).samples
+        np.testing.assert_allclose(other, ref, **close)
+    # Appending inputs leaves the first ones' samples alone; fewer samples are a prefix.
+    head = mcbridge.mc_predict(model, x[:3], n_samples=4, seed=5).samples
+    np.testing.assert_allclose(head, ref[:3, :, :4], **close)
+    # Reordered (and subset) inputs with their keys: the same samples per key.
+    sampler = _sampler_for(model)
+    order = np.array([6, 2, 4, 0])
+    chunks = chunk_plan(len(order), 10, 2, sampler.row_bytes, 2**30)
+    moved = run_chunks(sampler, chunks, x[order], 5, False, keys=order)
+    np.testing.assert_allclose(moved, ref[order], **close)
+    assert not np.allclose(mcbridge.mc_predict(model, x, n_samples=10, seed=6).samples, ref)
 
 
 def test_model_is_left_exactly_as_it_was(plain_model, x_small):

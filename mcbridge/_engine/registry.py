@@ -55,8 +55,8 @@ class StochasticLayer:
     #: One mask entry per feature map (row and channel), shared over the
     #: spatial axes (spatial dropout).
     feature_maps: bool = False
-    #: The sampling copy draws one mask per MC replica (shared by the inputs
-    #: of a chunk), so it is built for a given replica count `m`.
+    #: The sampling copy draws one mask per MC replica (keyed by the sample
+    #: index, so shared by all inputs), so it is built for a given replica count `m`.
     per_replica: bool = False
 
 
@@ -96,7 +96,7 @@ REGISTRY: tuple[StochasticLayer, ...] = (
     _dropout("Dropout", _DROPOUT, bit_mask=True),
     *(
         StochasticLayer(cls, "sampled", "DropConnect: one Bernoulli mask over the kernel's weights per MC "
-                        "replica (shared by the inputs of one compiled call), scaled by 1 / (1 - rate)",
+                        "sample index (shared by all inputs), scaled by 1 / (1 - rate)",
                         cls, per_replica=True)
         for cls in (_layers.DropConnectDense, _layers.DropConnectConv2D)
     ),  # fmt: skip
@@ -262,4 +262,10 @@ def sampling_copy(
         from mcbridge._engine.sampling import bit_mask_class
 
         return bit_mask_class(entry.cls).from_config({**config, "live": live, "pool_windows": pool_windows})
+    if entry.cls in (keras.layers.GaussianDropout, keras.layers.AlphaDropout) and (
+        keras.backend.backend() == "tensorflow"
+    ):
+        from mcbridge._engine.sampling import keyed_noise_class
+
+        return keyed_noise_class(entry.switchable).from_config({**config, "mc_enabled": True})
     return entry.switchable.from_config({**config, "mc_enabled": True})

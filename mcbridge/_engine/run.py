@@ -28,7 +28,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from mcbridge._engine import graph, registry
+from mcbridge._engine import graph, masks, registry
 from mcbridge._engine.plan import ChunkPlan, Layout, layout_for
 from mcbridge.switch import iter_layers
 
@@ -196,15 +196,27 @@ class Sampler:
         return self.prefix(x, training=False)
 
     def suffix_fn(self, m: int, from_logits: bool):
-        """The compiled function: prefix output `(k, ...)` -> samples `(m, outputs, k)`."""
+        """The compiled function: `(prefix output (k, ...), keys (k,), first sample)` -> samples `(m, outputs, k)`.
+
+        Replica `r` of input `i` is MC sample `first_sample + r` of the input
+        with key `keys[i]`: its masks depend on those and the layer keys only
+        (`masks.keyed_rows`).
+        """
         key = (m, from_logits)
         if key not in self._suffix_fns:
             parts = self.parts(m)
             suffix, head, rest, n_out = parts.suffix, parts.head, parts.rest, self.n_outputs
             pooled = self.layout.pool_window is not None and self.layout.pool_window == self.layout.first
 
-            def run(h):
+            def run(h, keys, first_sample):
+                import tensorflow as tf
+
                 k = keras.ops.shape(h)[0]
+                samples = tf.cast(first_sample, tf.int64) + tf.range(m, dtype=tf.int64)
+                with masks.keyed_rows(keys, samples):
+                    return body(h, k)
+
+            def body(h, k):
                 if head is not None:  # first dropout fused with the replication
                     if pooled:  # ... and with the max-pool after it
                         reps = head.call_replicated_pooled(h, m)
@@ -259,13 +271,20 @@ def run_chunks(
     from_logits: bool,
     check: Callable[[np.ndarray], None] | None = None,
     progress: bool | None = None,
+    keys: np.ndarray | None = None,
 ) -> np.ndarray:
     """All samples: `float32` array `(n, outputs, n_samples)` in Fortran order.
 
+    With a `seed`, input `i`'s samples depend only on the seed and `keys[i]`
+    (masks identical whatever the chunking; values equal up to float32
+    rounding, as batch shapes change the order of sums).
+
     Args:
         check: Called on every block `(draws, outputs, rows)` before it is kept.
+        keys: `(n,)` int64 keys of the inputs; None: their row index `0..n-1`.
     """
     n, n_samples, k, m = chunks.n, chunks.n_samples, chunks.k, chunks.m
+    keys = np.arange(n, dtype=np.int64) if keys is None else np.asarray(keys, dtype=np.int64)
     run = sampler.suffix_fn(m, from_logits)
     sampler.reseed(seed, m)
     # (samples, outputs, n) in C order == (n, outputs, samples) in Fortran order.
@@ -277,10 +296,13 @@ def run_chunks(
         xb = x[i0 : i0 + rows]
         if rows < k:  # pad to the traced shape
             xb = np.concatenate([xb, np.repeat(xb[-1:], k - rows, axis=0)])
+        kb = keys[i0 : i0 + rows]
+        if rows < k:
+            kb = np.concatenate([kb, np.repeat(kb[-1:], k - rows)])
         h = sampler.prefix_out(xb)
         for s0 in range(0, n_samples, m):
             draws = min(m, n_samples - s0)
-            block = keras.ops.convert_to_numpy(run(h))[:draws, :, :rows]
+            block = keras.ops.convert_to_numpy(run(h, kb, np.asarray(s0, dtype=np.int64)))[:draws, :, :rows]
             if check is not None:
                 check(block)
             out[s0 : s0 + draws, :, i0 : i0 + rows] = block

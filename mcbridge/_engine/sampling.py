@@ -12,7 +12,7 @@ import keras
 
 from mcbridge._engine import registry
 from mcbridge._engine.graph import spatial_dims
-from mcbridge._engine.masks import bit_mask
+from mcbridge._engine.masks import bit_mask, current_keys, keyed_uniform, replica_mask
 
 
 class BitMaskSampling:
@@ -130,6 +130,47 @@ def bit_mask_class(base: type) -> type:
     return _BIT_MASK_CLASSES[base]
 
 
+class KeyedNoiseSampling:
+    """Mixin for the MC copies of `GaussianDropout` / `AlphaDropout`: keyed noise.
+
+    Inside the engine's compiled calls (`masks.keyed_rows`) the noise of each
+    replica row comes from its keyed stream, so it depends on the seed, the
+    input's key and the sample index only: Gaussian noise `N(1, rate / (1 -
+    rate))` by the inverse normal CDF of a 32-bit uniform (the same
+    distribution as Keras' draw, not the same numbers), alpha dropout with
+    Keras' keep probability (`bit_mask`) and affine correction. Elsewhere the
+    layer runs as Keras' does.
+    """
+
+    def call(self, inputs, training=False):
+        import tensorflow as tf
+
+        if current_keys() is None or self.rate <= 0:
+            return super().call(inputs, training=training)
+        if isinstance(self, keras.layers.GaussianDropout):
+            stddev = (self.rate / (1.0 - self.rate)) ** 0.5
+            z = tf.math.ndtri(keyed_uniform(tf.shape(inputs), self.seed_generator))
+            return inputs * tf.cast(1.0 + stddev * z, inputs.dtype)
+        shape = tf.shape(inputs)
+        if self.noise_shape is not None:
+            shape = tf.stack([shape[i] if d is None else d for i, d in enumerate(self.noise_shape)])
+        kept = tf.cast(bit_mask(shape, self.rate, self.seed_generator, inputs.dtype) > 0, inputs.dtype)
+        alpha_p = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+        a = ((1 - self.rate) * (1 + self.rate * alpha_p**2)) ** -0.5
+        b = -a * alpha_p * self.rate
+        return a * (inputs * kept + alpha_p * (1 - kept)) + b
+
+
+_KEYED_NOISE_CLASSES: dict[type, type] = {}
+
+
+def keyed_noise_class(base: type) -> type:
+    """The keyed MC copy class for the switchable `GaussianDropout` / `AlphaDropout` class `base`."""
+    if base not in _KEYED_NOISE_CLASSES:
+        _KEYED_NOISE_CLASSES[base] = type(f"_Keyed{base.__name__}", (KeyedNoiseSampling, base), {})
+    return _KEYED_NOISE_CLASSES[base]
+
+
 class ReplicaDropConnect(keras.layers.Layer):
     """Always-sampling DropConnect: one weight mask per MC replica.
 
@@ -149,9 +190,15 @@ class ReplicaDropConnect(keras.layers.Layer):
         ops = keras.ops
         m = self.replicas or 1
         src = self.source
-        kernels = src.kernel[None] if src.rate == 0 else keras.random.dropout(
-            ops.broadcast_to(src.kernel[None], (m, *src.kernel.shape)), src.rate, seed=self.seed_generator
-        )
+        if src.rate == 0:
+            kernels = src.kernel[None]
+        elif current_keys() is not None:  # keyed by (layer, sample index): see masks
+            kernels = src.kernel[None] * replica_mask(tuple(src.kernel.shape), src.rate, self.seed_generator,
+                                                      src.kernel.dtype)
+        else:
+            kernels = keras.random.dropout(
+                ops.broadcast_to(src.kernel[None], (m, *src.kernel.shape)), src.rate, seed=self.seed_generator
+            )
         shape = ops.shape(inputs)
         if m == 1:
             return src.apply_kernel(inputs, kernels[0])
@@ -210,10 +257,38 @@ class SamplingRecurrent(keras.layers.Layer):
         cell = self.source.cell
         own = cell.seed_generator
         object.__setattr__(cell, "seed_generator", self.seed_generator)  # (no tracking)
+        keyed = current_keys() is not None
+        if keyed:  # the cell's masks from the rows' keyed streams (an instance attribute, removed after)
+            object.__setattr__(cell, "_create_dropout_mask", self._keyed_mask_maker(cell))
         try:
             return self.source(inputs, training=True)
         finally:
             object.__setattr__(cell, "seed_generator", own)
+            if keyed:
+                object.__delattr__(cell, "_create_dropout_mask")
+
+    def _keyed_mask_maker(self, cell):
+        """Keras' `DropoutRNNCell._create_dropout_mask`, drawn with `bit_mask` from keyed streams.
+
+        The cell asks for its input masks, then its recurrent masks (a list
+        of `dropout_mask_count` for LSTM and GRU); each gets its own salt, in
+        that order, so each is its own stream.
+        """
+        import tensorflow as tf
+
+        made = [0]
+
+        def one(step_input, rate):
+            made[0] += 1
+            return bit_mask(tf.shape(step_input), rate, self.seed_generator, step_input.dtype, salt=made[0])
+
+        def create(step_input, rate):
+            count = getattr(cell, "dropout_mask_count", None)
+            if count is None:
+                return one(step_input, rate)
+            return [one(step_input, rate) for _ in range(count)]
+
+        return create
 
     def compute_output_shape(self, input_shape):
         return self.source.compute_output_shape(input_shape)

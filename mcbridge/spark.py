@@ -1,0 +1,209 @@
+"""MC dropout prediction on Apache Spark (optional extra: `pip install mcbridge[spark]`).
+
+`mc_predict_spark` runs `mc_predict`'s engine inside `DataFrame.mapInArrow`:
+each Python worker loads the model once (`mcbridge.load_model`, Keras' safe
+mode) and keeps it for the tasks it runs; each Arrow batch of rows is
+predicted and summarised as `mcbridge.predict_to_file` does. The inputs'
+keys (an integer column) key the random streams, so with a seed every row
+gets the numbers `mc_predict` gives the input with that row index, whatever
+the partitioning (masks identical, values equal up to float32 rounding).
+See docs/SCALING.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["mc_predict_spark"]
+
+_OUTPUT = ["prediction", "mean", "variance", "predictive_entropy", "mutual_information", "variation_ratio"]
+_MODELS: dict = {}  # per Python worker: (path, mtime) -> model
+
+
+def _worker_model(path: str):
+    """The model at `path`, loaded once per Python worker process."""
+    key = (path, os.path.getmtime(path))
+    if key not in _MODELS:
+        from mcbridge.models import load_model
+
+        _MODELS.clear()
+        _MODELS[key] = load_model(path, compile=False)
+    return _MODELS[key]
+
+
+def _inputs(column, shape: tuple, name: str) -> np.ndarray:
+    """A list<float> Arrow column as `(rows, *shape)` float32."""
+    import pyarrow as pa
+
+    if column.null_count:
+        raise ValueError(f"Column {name!r} holds {column.null_count} nulls; every input must be present.")
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    size = int(np.prod(shape))
+    lengths = np.diff(np.asarray(column.offsets)) if hasattr(column, "offsets") else None
+    if lengths is not None and np.any(lengths != size):
+        bad = int(np.flatnonzero(lengths != size)[0])
+        raise ValueError(
+            f"Column {name!r}: every row must hold {size} values (the model's input shape "
+            f"{shape} flattened); row {bad} of a batch holds {int(lengths[bad])}."
+        )
+    values = np.asarray(column.flatten(), dtype=np.float32)
+    return values.reshape((len(column), *shape))
+
+
+def _predict_batches(batches, *, model_path, input_col, key_col, keep, n_samples, seed, keep_samples,
+                     batch_size, memory_budget):
+    """The `mapInArrow` function: Arrow record batches in, summary batches out."""
+    import pyarrow as pa
+
+    from mcbridge._engine.plan import chunk_plan
+    from mcbridge._engine.run import run_chunks
+    from mcbridge.predict import _check_classifier_block, _sampler_for
+    from mcbridge.stream import summary_batch
+
+    model = _worker_model(model_path)
+    sampler = _sampler_for(model)
+    shape = tuple(sampler.input_shape[1:])
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        keys = np.asarray(batch.column(key_col).to_numpy(zero_copy_only=False), dtype=np.int64)
+        x = _inputs(batch.column(input_col), shape, input_col).astype(sampler.input_dtype, copy=False)
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"Column {input_col!r} holds NaN or infinite values.")
+        chunks = chunk_plan(len(x), n_samples, batch_size, sampler.row_bytes, memory_budget)
+        samples = run_chunks(sampler, chunks, x, seed, False, check=_check_classifier_block, keys=keys)
+        summary = summary_batch(samples, keys, keep_samples)
+        columns, names = [batch.column(key_col)], [key_col]
+        for name in keep:
+            columns.append(batch.column(name))
+            names.append(name)
+        for name in summary.schema.names[1:]:
+            col = summary.column(name)
+            if name == "samples":
+                col = col.cast(pa.list_(pa.list_(pa.float32())))
+            elif pa.types.is_fixed_size_list(col.type):
+                col = col.cast(pa.list_(pa.float32()))
+            columns.append(col)
+            names.append(name)
+        yield pa.RecordBatch.from_arrays(columns, names=names)
+
+
+def mc_predict_spark(
+    df,
+    model_path: str | os.PathLike,
+    *,
+    input_col: str,
+    key_col: str,
+    n_samples: int = 50,
+    seed: int | None = None,
+    keep_samples: bool = False,
+    batch_size: int = 128,
+    keep_columns: bool | Sequence[str] = False,
+    memory_budget: int | None = None,
+):
+    """MC dropout prediction of every row of a Spark DataFrame, one output row per input.
+
+    Args:
+        df: A `pyspark.sql.DataFrame` with an input column and a key column.
+        model_path: A saved `.keras` classifier with dropout, readable at this
+            path by every Spark worker (local mode, or a shared file system).
+        input_col: Column of `array<float>` (or `array<double>`): each input
+            flattened in C order, reshaped to the model's input shape.
+        key_col: Integer column of unique keys: with a seed, an input's
+            samples depend only on the seed and its key (as input `i` of
+            `mc_predict` has key `i`).
+        n_samples: MC samples per input.
+        seed: Non-negative integer, or None (one random seed drawn here, on
+            the driver, for the whole job).
+        keep_samples: Add `samples` (`array<array<float>>`, classes x samples).
+        batch_size: At most this many inputs per compiled call. Rows reach
+            the workers in Arrow batches of `spark.sql.execution.arrow.maxRecordsPerBatch`.
+        keep_columns: Also return the other columns of `df` (True), the
+            named ones, or none (False).
+        memory_budget: Bytes of activations one compiled call may use.
+
+    Returns:
+        A lazy DataFrame: `key_col`, the kept columns, `prediction` (int),
+        `mean`, `variance` (`array<float>`, one per class),
+        `predictive_entropy`, `mutual_information`, `variation_ratio` (float)
+        and, with `keep_samples`, `samples`.
+
+    Raises:
+        ValueError: a bad argument, a missing column or a non-integer key
+            column (raised here); errors in the rows surface when an action runs.
+        TypeError: an argument of the wrong type.
+    """
+    from pyspark.sql import types as T
+
+    from mcbridge._checks import positive_int
+    from mcbridge.models import load_model
+    from mcbridge.predict import DEFAULT_MEMORY_BUDGET, _check_seed, _sampler_for
+
+    n_samples = positive_int("n_samples", n_samples)
+    batch_size = positive_int("batch_size", batch_size)
+    memory_budget = positive_int("memory_budget", DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget)
+    seed = _check_seed(seed)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % 2**63)
+    if not isinstance(keep_samples, (bool, np.bool_)):
+        raise TypeError(
+            "Invalid value received for argument `keep_samples`. Expected True or "
+            f"False. Received: keep_samples={keep_samples!r}"
+        )
+    fields = {f.name: f for f in df.schema.fields}
+    for arg, name in (("input_col", input_col), ("key_col", key_col)):
+        if name not in fields:
+            raise ValueError(
+                f"Invalid value received for argument `{arg}`. Expected a column of `df` "
+                f"({', '.join(fields)}). Received: {arg}={name!r}"
+            )
+    if not isinstance(fields[key_col].dataType, (T.ByteType, T.ShortType, T.IntegerType, T.LongType)):
+        raise ValueError(
+            "Invalid value received for argument `key_col`. Expected an integer column. "
+            f"Received: {key_col!r} of type {fields[key_col].dataType.simpleString()}"
+        )
+    if not isinstance(fields[input_col].dataType, T.ArrayType):
+        raise ValueError(
+            "Invalid value received for argument `input_col`. Expected an array<float> column. "
+            f"Received: {input_col!r} of type {fields[input_col].dataType.simpleString()}"
+        )
+    if keep_columns is True:
+        keep = [n for n in fields if n not in (key_col, input_col)]
+    elif keep_columns is False:
+        keep = []
+    else:
+        keep = list(keep_columns)
+        missing = [n for n in keep if n not in fields or n == key_col]
+        if missing:
+            raise ValueError(
+                "Invalid value received for argument `keep_columns`. Expected other columns "
+                f"of `df`. Received: {missing}"
+            )
+    model_path = os.path.abspath(os.fspath(model_path))
+    # Read the model once here: a bad file or a model without dropout fails now, not in a task.
+    _sampler_for(load_model(model_path, compile=False))
+
+    floats = T.ArrayType(T.FloatType(), containsNull=False)
+    out = [fields[key_col], *(fields[n] for n in keep)]
+    out += [
+        T.StructField("prediction", T.IntegerType(), False),
+        T.StructField("mean", floats, False),
+        T.StructField("variance", floats, False),
+        T.StructField("predictive_entropy", T.FloatType(), False),
+        T.StructField("mutual_information", T.FloatType(), False),
+        T.StructField("variation_ratio", T.FloatType(), False),
+    ]
+    if keep_samples:
+        out.append(T.StructField("samples", T.ArrayType(floats, containsNull=False), False))
+    options = dict(model_path=model_path, input_col=input_col, key_col=key_col, keep=keep,
+                   n_samples=n_samples, seed=seed, keep_samples=bool(keep_samples),
+                   batch_size=batch_size, memory_budget=memory_budget)
+
+    def run(batches):
+        return _predict_batches(batches, **options)
+
+    return df.select(key_col, input_col, *keep).mapInArrow(run, T.StructType(out))

@@ -1,0 +1,266 @@
+"""MC prediction streamed to a Parquet or Arrow IPC file, one row per input.
+
+`predict_to_file` runs `mc_predict`'s engine block by block: each block's
+`(rows, classes, samples)` samples are summarised (mean, variance,
+predictive entropy, mutual information, variation ratio) and written as one
+record batch, then dropped, so peak memory does not grow with the number of
+inputs. The file appears only when the run finished: it is written under a
+temporary name in the same folder and renamed (atomically) at the end.
+
+Input `i` (its key) is its row number over the whole input, so with a seed
+its samples are those `mc_predict` gives it on the same inputs (the same
+masks, values equal up to float32 rounding), whatever the block sizes.
+
+Columns: `index` (int64), `prediction` (int32, the class of highest mean),
+`mean` and `variance` (fixed-size lists of float32, one entry per class;
+variance with ddof = 1 as `MCResult.variance`), `predictive_entropy`,
+`mutual_information`, `variation_ratio` (float32, nats) and, with
+`keep_samples=True`, `samples` (a fixed-size list of `classes` fixed-size
+lists of `n_samples` float32: the input's `(classes, samples)` block,
+class-major). See docs/SCALING.md.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from mcbridge.result import MCResult
+
+__all__ = ["predict_to_file", "summary_batch"]
+
+#: Bytes of samples one written block may hold (the cube of one block).
+_BLOCK_BYTES = 32 * 2**20
+_FORMATS = {".parquet": "parquet", ".arrow": "arrow"}
+
+
+def _format_of(path) -> str:
+    try:
+        suffix = Path(os.fspath(path)).suffix.lower()
+    except TypeError:
+        raise TypeError(
+            "Invalid value received for argument `path`. Expected a file path "
+            f"(str or os.PathLike). Received: path of type {type(path).__name__}"
+        ) from None
+    if suffix not in _FORMATS:
+        raise ValueError(
+            "Invalid value received for argument `path`. Expected a file name "
+            f"ending in .parquet or .arrow. Received: path={os.fspath(path)!r}"
+        )
+    return _FORMATS[suffix]
+
+
+def _blocks(data, rows: int) -> Iterable[np.ndarray]:
+    """`data` (array, `.npy` path or iterable of arrays) as arrays of at most `rows` inputs."""
+    if isinstance(data, (str, os.PathLike)):
+        if Path(data).suffix.lower() != ".npy":
+            raise ValueError(
+                "Invalid value received for argument `data`. Expected an array, a "
+                f".npy file or an iterable of arrays. Received: data={os.fspath(data)!r}"
+            )
+        data = np.load(data, mmap_mode="r")  # read block by block
+    if isinstance(data, np.ndarray) or hasattr(data, "__array__"):
+        arrays: Iterable = [data]
+    elif isinstance(data, Iterable):
+        arrays = data
+    else:
+        raise TypeError(
+            "Invalid value received for argument `data`. Expected an array, a .npy "
+            f"file or an iterable of arrays. Received: data of type {type(data).__name__}"
+        )
+    for array in arrays:
+        array = array if isinstance(array, np.ndarray) else np.asarray(array)
+        for i in range(0, max(len(array), 1), rows):
+            yield array[i : i + rows]
+
+
+def summary_batch(samples: np.ndarray, keys: np.ndarray, keep_samples: bool = False):
+    """One `pyarrow.RecordBatch` of per-input summaries (the columns of `predict_to_file`).
+
+    Args:
+        samples: `(rows, classes, n_samples)` class probabilities.
+        keys: `(rows,)` int64 keys, written as `index`.
+        keep_samples: Add the `samples` column.
+    """
+    import pyarrow as pa
+
+    result = MCResult(samples)
+    rows, classes, n_samples = result.samples.shape
+
+    def per_class(values):
+        flat = pa.array(np.ascontiguousarray(values, dtype=np.float32).reshape(-1))
+        return pa.FixedSizeListArray.from_arrays(flat, classes)
+
+    columns = {
+        "index": pa.array(np.asarray(keys, dtype=np.int64)),
+        "prediction": pa.array(result.predicted_class.astype(np.int32)),
+        "mean": per_class(result.mean),
+        "variance": per_class(result.variance),
+        "predictive_entropy": pa.array(result.predictive_entropy().astype(np.float32)),
+        "mutual_information": pa.array(result.mutual_information().astype(np.float32)),
+        "variation_ratio": pa.array(result.variation_ratio().astype(np.float32)),
+    }
+    if keep_samples:
+        flat = pa.array(np.ascontiguousarray(result.samples, dtype=np.float32).reshape(-1))
+        inner = pa.FixedSizeListArray.from_arrays(flat, n_samples)
+        columns["samples"] = pa.FixedSizeListArray.from_arrays(inner, classes)
+    return pa.RecordBatch.from_pydict(columns)
+
+
+class _AtomicWriter:
+    """Record batches to `path` through a temporary file renamed on success."""
+
+    def __init__(self, path, fmt: str, metadata: dict):
+        self.path = Path(os.fspath(path))
+        self.fmt, self.metadata = fmt, metadata
+        self.writer = None
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent or ".")
+        os.close(fd)
+
+    def write(self, batch) -> None:
+        import pyarrow as pa
+
+        if self.writer is None:
+            schema = batch.schema.with_metadata(self.metadata)
+            if self.fmt == "parquet":
+                import pyarrow.parquet as pq
+
+                self.writer = pq.ParquetWriter(self.tmp, schema)
+            else:
+                self.writer = pa.ipc.new_file(self.tmp, schema)
+        self.writer.write_batch(batch.replace_schema_metadata(self.metadata))
+
+    def commit(self) -> None:
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            if self.writer is not None:
+                self.writer.close()
+        finally:
+            if os.path.exists(self.tmp):
+                os.remove(self.tmp)
+
+
+def predict_to_file(
+    model,
+    data,
+    path: str | os.PathLike,
+    *,
+    n_samples: int = 50,
+    batch_size: int = 128,
+    seed: int | None = None,
+    keep_samples: bool = False,
+    memory_budget: int | None = None,
+    from_logits: bool = False,
+    progress: bool | Callable[[int], None] | None = None,
+    first_index: int = 0,
+) -> Path:
+    """MC dropout prediction written to a Parquet or Arrow IPC file, block by block.
+
+    Args:
+        model: A single-input Keras classifier with dropout (as `mc_predict`).
+        data: Inputs `(n, *input_shape)`: an array, the path of a `.npy`
+            file (memory-mapped, read block by block) or an iterable of
+            arrays (blocks of inputs, e.g. a generator reading files).
+        path: The output file: `.parquet` or `.arrow` (Arrow IPC file).
+        n_samples: MC samples per input.
+        batch_size: At most this many inputs per compiled call (see `mc_predict`).
+        seed: Non-negative integer, or None. With a seed, input `i`'s
+            samples depend only on the seed and `i + first_index` (its key),
+            as in `mc_predict`.
+        keep_samples: Also write each input's `(classes, n_samples)` samples.
+        memory_budget: Bytes of activations one compiled call may use
+            (default `mcbridge.predict.DEFAULT_MEMORY_BUDGET`).
+        from_logits: Apply a softmax to each sample (for logit outputs).
+        progress: True for a progress bar, a callable called with the
+            number of inputs written so far after each block, or None/False.
+        first_index: Key of the first input (to split one job over files).
+
+    Returns:
+        The `Path` written. The file holds one row per input (columns in the
+        module docstring) and schema metadata `mcbridge.n_samples`,
+        `mcbridge.seed` and `mcbridge.classes`.
+
+    Raises:
+        ValueError: a bad argument, or what `mc_predict` raises. On any error
+            (or interruption) no file is left at `path`.
+        TypeError: `data` or `path` of the wrong type.
+    """
+    from mcbridge._checks import check_model, positive_int
+    from mcbridge._engine.plan import chunk_plan
+    from mcbridge._engine.run import run_chunks
+    from mcbridge.predict import (
+        DEFAULT_MEMORY_BUDGET,
+        _check_classifier_block,
+        _check_seed,
+        _check_x,
+        _sampler_for,
+    )
+
+    fmt = _format_of(path)
+    check_model(model)
+    n_samples = positive_int("n_samples", n_samples)
+    batch_size = positive_int("batch_size", batch_size)
+    memory_budget = positive_int("memory_budget", DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget)
+    seed = _check_seed(seed)
+    if not isinstance(first_index, (int, np.integer)) or isinstance(first_index, (bool, np.bool_)) or first_index < 0:
+        raise ValueError(
+            "Invalid value received for argument `first_index`. Expected a "
+            f"non-negative integer. Received: first_index={first_index!r}"
+        )
+    if not isinstance(keep_samples, (bool, np.bool_)):
+        raise TypeError(
+            "Invalid value received for argument `keep_samples`. Expected True or "
+            f"False. Received: keep_samples={keep_samples!r}"
+        )
+    if seed is None:  # one random seed for the whole file: keys stay distinct streams
+        seed = int(np.random.SeedSequence().entropy % 2**63)
+        shown_seed = ""
+    else:
+        shown_seed = str(seed)
+    sampler = _sampler_for(model)
+    classes = sampler.n_outputs
+    per_input = classes * n_samples * 4 * (2 if keep_samples else 1)
+    block_rows = max(batch_size, (_BLOCK_BYTES // per_input) // batch_size * batch_size)
+    check = None if from_logits else _check_classifier_block
+    metadata = {
+        "mcbridge.n_samples": str(n_samples),
+        "mcbridge.seed": shown_seed,
+        "mcbridge.classes": str(classes),
+    }
+    bar = None
+    if progress is True:
+        import keras
+
+        bar = keras.utils.Progbar(len(data) if hasattr(data, "__len__") else None, unit_name="input")
+    writer = _AtomicWriter(path, fmt, metadata)
+    try:
+        done = 0
+        for block in _blocks(data, block_rows):
+            if len(block) == 0:
+                continue
+            x = _check_x(block, sampler.input_shape, sampler.input_dtype)
+            keys = np.arange(first_index + done, first_index + done + len(x), dtype=np.int64)
+            chunks = chunk_plan(len(x), n_samples, batch_size, sampler.row_bytes, memory_budget)
+            samples = run_chunks(sampler, chunks, x, seed, bool(from_logits), check=check, keys=keys)
+            writer.write(summary_batch(samples, keys, bool(keep_samples)))
+            done += len(x)
+            if bar is not None:
+                bar.update(done)
+            elif callable(progress):
+                progress(done)
+        if writer.writer is None:
+            raise ValueError(
+                "Invalid value received for argument `data`. Expected at least one input. Received: no inputs"
+            )
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.path

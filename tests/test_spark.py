@@ -1,0 +1,115 @@
+"""mc_predict_spark: the same numbers as mc_predict for the same seed and keys, whatever the partitioning.
+
+One Spark session (local[2]) for the whole test run; skipped where pyspark
+or Java is missing (the `spark` extra, installed by scripts/setup.sh).
+"""
+
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pyspark")
+if shutil.which("java") is None:
+    pytest.skip("Java is not installed (scripts/setup.sh installs openjdk-17-jre-headless)",
+                allow_module_level=True)
+
+import mcbridge  # noqa: E402
+
+# float32 tolerance: Arrow batches of other sizes sum in another order.
+CLOSE = dict(rtol=0, atol=1e-5)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("mcbridge-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "3")
+        .config("spark.executorEnv.PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    model = mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=16,
+                               padding="same", seed=1)
+    path = tmp_path_factory.mktemp("spark") / "cnn.keras"
+    model.save(path)
+    x = np.random.default_rng(2).random((11, 8, 8, 1), dtype=np.float32)
+    return path, x
+
+
+def _frame(spark, x, order):
+    rows = [(int(i), x[i].reshape(-1).tolist(), f"item{i}") for i in order]
+    return spark.createDataFrame(rows, "id long, features array<float>, name string")
+
+
+def test_same_numbers_as_mc_predict_whatever_the_partitioning(spark, saved):
+    from mcbridge.spark import mc_predict_spark
+
+    path, x = saved
+    ref = mcbridge.mc_predict(mcbridge.load_model(path), x, n_samples=5, seed=3)
+    order = np.random.default_rng(0).permutation(len(x))
+    outs = []
+    for parts in (1, 3):
+        df = _frame(spark, x, order).repartition(parts)
+        out = mc_predict_spark(df, path, input_col="features", key_col="id", n_samples=5, seed=3,
+                               keep_samples=True, batch_size=2, keep_columns=["name"])
+        rows = sorted(out.collect(), key=lambda r: r["id"])
+        assert [r["id"] for r in rows] == list(range(11))
+        assert [r["name"] for r in rows] == [f"item{i}" for i in range(11)]
+        outs.append(rows)
+        np.testing.assert_allclose(np.array([r["samples"] for r in rows]), ref.samples, **CLOSE)
+        np.testing.assert_allclose(np.array([r["mean"] for r in rows]), ref.mean, **CLOSE)
+        np.testing.assert_allclose([r["mutual_information"] for r in rows], ref.mutual_information(), atol=1e-4)
+        assert [r["prediction"] for r in rows] == list(ref.predicted_class)
+    assert out.columns == ["id", "name", "prediction", "mean", "variance", "predictive_entropy",
+                           "mutual_information", "variation_ratio", "samples"]
+
+
+def test_arguments_are_checked_on_the_driver(spark, saved):
+    from mcbridge.spark import mc_predict_spark
+
+    path, x = saved
+    df = _frame(spark, x, range(3))
+    with pytest.raises(ValueError, match="argument `input_col`"):
+        mc_predict_spark(df, path, input_col="pixels", key_col="id")
+    with pytest.raises(ValueError, match="integer column"):
+        mc_predict_spark(df, path, input_col="features", key_col="name")
+    with pytest.raises(ValueError, match="n_samples"):
+        mc_predict_spark(df, path, input_col="features", key_col="id", n_samples=0)
+
+
+def test_cli_runs_the_job_on_parquet(spark, saved, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mcbridge import cli
+
+    path, x = saved
+    table = pa.table({"id": pa.array(np.arange(11), pa.int64()),
+                      "features": pa.array([row.reshape(-1).tolist() for row in x], pa.list_(pa.float32()))})
+    pq.write_table(table, tmp_path / "in.parquet")
+    out = tmp_path / "preds.parquet"
+    assert cli.main(["predict", str(path), "--input", str(tmp_path / "in.parquet"), "--input-col", "features",
+                     "--key-col", "id", "--output", str(out), "--spark", "local[2]", "--n-samples", "4",
+                     "--seed", "5", "-q"]) == 0
+    got = pq.read_table(out).sort_by("id")  # a folder of part files, as Spark writes
+    ref = mcbridge.mc_predict(mcbridge.load_model(path), x, n_samples=4, seed=5)
+    mean = np.asarray(got["mean"].combine_chunks().flatten()).reshape(11, 3)
+    np.testing.assert_allclose(mean, ref.mean, **CLOSE)
+    assert spark.sparkContext._jsc is not None  # the shared session is still running
