@@ -93,9 +93,10 @@ test_that("from_logits and memory_budget reach Python; the chunking changes noth
   res <- mc_predict(m, x, n_samples = 4, seed = 3, from_logits = TRUE)
   expect_equal(rowSums(res$mean), rep(1, 6), tolerance = 1e-5)
   small <- mc_predict(m, x, n_samples = 4, seed = 3, from_logits = TRUE, memory_budget = 1024)
-  # The budget fixes the chunking, and the seed's masks are drawn per chunk:
-  # another budget gives other (valid) samples, the same budget the same bits.
-  expect_false(identical(small$all_samples, res$all_samples))
+  # The masks are keyed by (seed, input, sample), whatever the chunking: another
+  # budget gives the same samples up to float32 rounding (batch shapes change
+  # the order of the sums), the same budget the same bits.
+  expect_lt(max(abs(small$all_samples - res$all_samples)), 1e-5)
   expect_equal(rowSums(small$mean), rep(1, 6), tolerance = 1e-5)
   expect_identical(mc_predict(m, x, n_samples = 4, seed = 3, from_logits = TRUE,
                               memory_budget = 1024), small)
