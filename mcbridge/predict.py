@@ -15,12 +15,14 @@ state are left untouched.
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 
 from mcbridge._checks import check_model, positive_int
-from mcbridge._engine.plan import chunk_plan
-from mcbridge._engine.run import run_chunks, sampler_for
+from mcbridge._engine.plan import bfloat16_instructions, chunk_plan
+from mcbridge._engine.run import PRECISIONS, run_chunks, sampler_for
 from mcbridge.ensemble import ensemble_dispatch
 from mcbridge.result import TASKS, MCResult
 
@@ -130,6 +132,7 @@ def mc_predict(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     task: str = "classification",
     heteroscedastic: bool = False,
+    precision: str = "float32",
 ) -> MCResult:
     """Monte Carlo dropout prediction: `n_samples` stochastic forward passes per input.
 
@@ -162,6 +165,15 @@ def mc_predict(
             in Kendall & Gal, 2017). `samples` are then the means and
             `MCResult.noise_variance` the exponentiated log-variances, which
             splits the predictive variance into aleatoric and epistemic parts.
+        precision: `"float32"` (the model as it is) or `"bfloat16"`: the
+            layers after the first dropout, but the output layer, compute in
+            bfloat16 (about 3 significant digits; float32 weights, copied from
+            the model at each call), which on CPUs with bfloat16 instructions
+            (`avx512_bf16`, AMX, Arm `bf16`) is faster while its rounding stays
+            far below the Monte Carlo spread. `samples` are float32 either way,
+            and the same seed gives the same bits for the same precision. On a
+            CPU without such instructions it is emulated and slower than
+            float32: a warning says so.
 
     Returns:
         An `MCResult` for `task` whose `samples` has shape
@@ -172,6 +184,9 @@ def mc_predict(
             layers mcbridge cannot sample), or, for classification, outputs
             that are not probabilities while `from_logits=False`.
         TypeError: `model` is not a Keras model or `x` is not numeric.
+
+    Warns:
+        UserWarning: `precision="bfloat16"` on a CPU without bfloat16 instructions.
     """
     check_model(model)
     n_samples = positive_int("n_samples", n_samples)
@@ -183,10 +198,38 @@ def mc_predict(
             "Invalid value received for argument `from_logits`. Expected True "
             f"or False. Received: from_logits={from_logits!r}"
         )
+    precision = _check_precision(precision)
     return _mc_predict(
         model, x, n_samples, batch_size, seed, bool(from_logits), progress, memory_budget,
-        task=task, heteroscedastic=heteroscedastic,
+        task=task, heteroscedastic=heteroscedastic, precision=precision,
     )
+
+
+def _check_precision(precision) -> str:
+    if not isinstance(precision, str):
+        raise TypeError(
+            "Invalid value received for argument `precision`. Expected one of "
+            f"{', '.join(map(repr, PRECISIONS))}. Received: precision={precision!r}"
+        )
+    if precision not in PRECISIONS:
+        raise ValueError(
+            "Invalid value received for argument `precision`. Expected one of "
+            f"{', '.join(map(repr, PRECISIONS))}. Received: precision={precision!r}"
+        )
+    if precision == "bfloat16" and not bfloat16_instructions():
+        warnings.warn(
+            "precision='bfloat16': this CPU has no bfloat16 instructions (avx512_bf16, "
+            "amx_bf16 or Arm bf16; or ONEDNN_MAX_CPU_ISA excludes them), so TensorFlow "
+            "emulates bfloat16 and mc_predict runs slower than with "
+            f"precision='float32' ({_NO_BF16_COST}). Use precision='float32' here.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return precision
+
+
+#: What bfloat16 cost where measured without bfloat16 instructions (BENCHMARKS.md).
+_NO_BF16_COST = "measured: about 2x slower"
 
 
 def _mc_predict(
@@ -201,6 +244,7 @@ def _mc_predict(
     split: bool = True,
     task: str = "classification",
     heteroscedastic: bool = False,
+    precision: str = "float32",
 ) -> MCResult:
     """`mc_predict` on checked arguments; `split=False` replicates the whole model.
 
@@ -210,7 +254,7 @@ def _mc_predict(
     deterministic-prefix fast path is exact.
     """
     _check_task(task, from_logits, heteroscedastic)
-    sampler = _sampler_for(model, split)
+    sampler = _sampler_for(model, split, precision)
     x = _check_x(x, sampler.input_shape, sampler.input_dtype)
     if heteroscedastic and sampler.n_outputs % 2:
         raise ValueError(
@@ -265,6 +309,6 @@ def _check_classifier_block(block: np.ndarray) -> None:
         ) from None
 
 
-def _sampler_for(model: keras.Model, split: bool = True):
+def _sampler_for(model: keras.Model, split: bool = True, precision: str = "float32"):
     """The engine's cached sampler of `model` (`mcbridge._engine.run.Sampler`)."""
-    return sampler_for(model, _input_spec, split)
+    return sampler_for(model, _input_spec, split, precision)
