@@ -169,11 +169,12 @@ def mc_predict(
             layers after the first dropout, but the output layer, compute in
             bfloat16 (about 3 significant digits; float32 weights, copied from
             the model at each call), which on CPUs with bfloat16 instructions
-            (`avx512_bf16`, AMX, Arm `bf16`) is faster while its rounding stays
-            far below the Monte Carlo spread. `samples` are float32 either way,
-            and the same seed gives the same bits for the same precision. On a
-            CPU without such instructions it is emulated and slower than
-            float32: a warning says so.
+            (`avx512_bf16`, AMX, Arm `bf16`) is faster (the seed CNN: about
+            1.6x on a Xeon with AMX) while its rounding stays far below the
+            Monte Carlo spread. `samples` are float32 either way, and the same
+            seed gives the same bits for the same precision. On a CPU without
+            such instructions it is emulated and slower than float32 (2.6x
+            there with oneDNN capped at AVX512_CORE): a warning says so.
 
     Returns:
         An `MCResult` for `task` whose `samples` has shape
@@ -229,7 +230,9 @@ def _check_precision(precision) -> str:
 
 
 #: What bfloat16 cost where measured without bfloat16 instructions (BENCHMARKS.md).
-_NO_BF16_COST = "measured: about 2x slower"
+_NO_BF16_COST = (
+    "on a Xeon with oneDNN capped at AVX512_CORE, the seed CNN ran 2.6x slower"
+)
 
 
 def _mc_predict(
