@@ -173,8 +173,9 @@ def mc_predict(
             1.6x on a Xeon with AMX) while its rounding stays far below the
             Monte Carlo spread. `samples` are float32 either way, and the same
             seed gives the same bits for the same precision. On a CPU without
-            such instructions it is emulated and slower than float32 (2.6x
-            there with oneDNN capped at AVX512_CORE): a warning says so.
+            such instructions bfloat16 would be emulated (2.6x slower than
+            float32 with oneDNN capped at AVX512_CORE) or refused (AVX2 only):
+            a warning says so and float32 is computed instead.
 
     Returns:
         An `MCResult` for `task` whose `samples` has shape
@@ -187,7 +188,8 @@ def mc_predict(
         TypeError: `model` is not a Keras model or `x` is not numeric.
 
     Warns:
-        UserWarning: `precision="bfloat16"` on a CPU without bfloat16 instructions.
+        UserWarning: `precision="bfloat16"` on a CPU without bfloat16
+            instructions (float32 is computed).
     """
     check_model(model)
     n_samples = positive_int("n_samples", n_samples)
@@ -220,18 +222,20 @@ def _check_precision(precision) -> str:
     if precision == "bfloat16" and not bfloat16_instructions():
         warnings.warn(
             "precision='bfloat16': this CPU has no bfloat16 instructions (avx512_bf16, "
-            "amx_bf16 or Arm bf16; or ONEDNN_MAX_CPU_ISA excludes them), so TensorFlow "
-            "emulates bfloat16 and mc_predict runs slower than with "
-            f"precision='float32' ({_NO_BF16_COST}). Use precision='float32' here.",
+            "amx_bf16 or Arm bf16; or ONEDNN_MAX_CPU_ISA excludes them), so mc_predict "
+            f"computes in float32 instead. {_NO_BF16_COST} Pass precision='float32' here.",
             UserWarning,
             stacklevel=3,
         )
+        return "float32"
     return precision
 
 
-#: What bfloat16 cost where measured without bfloat16 instructions (BENCHMARKS.md).
+#: What bfloat16 costs without bfloat16 instructions (BENCHMARKS.md, issue 11).
 _NO_BF16_COST = (
-    "on a Xeon with oneDNN capped at AVX512_CORE, the seed CNN ran 2.6x slower"
+    "Emulated, bfloat16 ran the seed CNN 2.6x slower than float32 (a Xeon with "
+    "oneDNN capped at AVX512_CORE), and with AVX2 only TensorFlow's oneDNN "
+    "convolutions refuse bfloat16."
 )
 
 

@@ -1,5 +1,6 @@
 """mc_predict(..., precision="bfloat16"): statistical agreement with float32, bits, warnings."""
 
+import os
 import warnings
 
 import keras
@@ -11,9 +12,29 @@ from mcbridge import predict
 from mcbridge._engine.plan import bfloat16_instructions
 from conftest import plain_keras_model
 
-# The numerics below run on any CPU (TensorFlow emulates bfloat16 where the CPU
-# lacks it); the warning that says so is tested on its own.
-pytestmark = pytest.mark.filterwarnings("ignore:precision='bfloat16'")
+
+
+def _cpu_flags() -> set:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.split(":")[0].strip().lower() in ("flags", "features"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+@pytest.fixture
+def bf16(monkeypatch):
+    """Runs bfloat16 numerics on this CPU: with its bfloat16 instructions, or
+    emulated by oneDNN where it has AVX-512 but not those (mc_predict itself
+    computes float32 there); oneDNN refuses bfloat16 convolutions on AVX2 only."""
+    if not bfloat16_instructions():
+        cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+        if "avx512f" not in _cpu_flags() or not any(isa in cap for isa in ("AVX512", "AMX", "AVX10", "ALL", "DEFAULT")):
+            pytest.skip("no bfloat16 instructions nor AVX-512 to emulate them: bfloat16 cannot run here")
+        monkeypatch.setattr(predict, "bfloat16_instructions", lambda: ["emulated"])
 
 
 def _residual_model():
@@ -49,7 +70,7 @@ def _agreement(a: np.ndarray, b: np.ndarray) -> None:
     lambda: plain_keras_model(),
     _residual_model,
 ], ids=["seed_cnn", "functional_chain", "general_graph"])
-def test_bfloat16_agrees_with_float32_within_mc_error(make):
+def test_bfloat16_agrees_with_float32_within_mc_error(make, bf16):
     model = make()
     x = np.random.default_rng(0).random((24, *model.inputs[0].shape[1:]), dtype=np.float32)
     f32 = mcbridge.mc_predict(model, x, n_samples=40, seed=3, batch_size=8).samples
@@ -57,7 +78,7 @@ def test_bfloat16_agrees_with_float32_within_mc_error(make):
     _agreement(f32, bf16)
 
 
-def test_same_seed_same_bits_per_precision(cnn, x_small):
+def test_same_seed_same_bits_per_precision(cnn, x_small, bf16):
     runs = [mcbridge.mc_predict(cnn, x_small, n_samples=9, seed=5, precision=p).samples
             for p in ("bfloat16", "float32", "bfloat16", "float32")]
     np.testing.assert_array_equal(runs[0], runs[2])
@@ -65,7 +86,7 @@ def test_same_seed_same_bits_per_precision(cnn, x_small):
     assert runs[0].dtype == np.float32
 
 
-def test_model_and_global_policy_untouched(cnn, x_small):
+def test_model_and_global_policy_untouched(cnn, x_small, bf16):
     before = [w.copy() for w in cnn.get_weights()]
     mcbridge.mc_predict(cnn, x_small, n_samples=3, seed=0, precision="bfloat16")
     assert keras.config.dtype_policy().name == "float32"
@@ -74,7 +95,7 @@ def test_model_and_global_policy_untouched(cnn, x_small):
         np.testing.assert_array_equal(a, b)
 
 
-def test_bfloat16_copies_follow_the_models_current_weights(cnn, x_small):
+def test_bfloat16_copies_follow_the_models_current_weights(cnn, x_small, bf16):
     model = cnn
     mcbridge.mc_predict(model, x_small, n_samples=3, seed=0, precision="bfloat16")  # builds the copies
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][0]
@@ -86,10 +107,11 @@ def test_bfloat16_copies_follow_the_models_current_weights(cnn, x_small):
     assert np.ptp(bf16, axis=-1).max() < 1e-6
 
 
-def test_warning_without_bfloat16_instructions(cnn, x_small, monkeypatch):
+def test_without_bfloat16_instructions_a_warning_and_float32(cnn, x_small, monkeypatch):
     monkeypatch.setattr(predict, "bfloat16_instructions", lambda: [])
-    with pytest.warns(UserWarning, match="no bfloat16 instructions.*slower"):
-        predict._check_precision("bfloat16")
+    with pytest.warns(UserWarning, match="no bfloat16 instructions.*float32 instead.*2.6x slower"):
+        low = mcbridge.mc_predict(cnn, x_small, n_samples=4, seed=1, precision="bfloat16")
+    np.testing.assert_array_equal(low.samples, mcbridge.mc_predict(cnn, x_small, n_samples=4, seed=1).samples)
     monkeypatch.setattr(predict, "bfloat16_instructions", lambda: ["avx512_bf16"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
