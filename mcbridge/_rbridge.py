@@ -208,6 +208,7 @@ def predict(
     memory_budget: float,
     task: str,
     heteroscedastic: bool,
+    precision: str,
     progress: bool | Callable[[int, int], Any],
     noise_out: tuple | None = None,
 ) -> list:
@@ -218,8 +219,8 @@ def predict(
         x: `(array_addr, schema_addr)` of the exported input (R's array).
         out: `(array_addr, schema_addr)` of empty structs R allocated; the
             `MCResult` is exported into them (zero-copy).
-        n_samples, batch_size, seed, from_logits, task, heteroscedastic: As
-            `mc_predict`.
+        n_samples, batch_size, seed, from_logits, task, heteroscedastic,
+            precision: As `mc_predict`.
         memory_budget: Bytes (a whole number; R may pass a double).
         progress: False, or R's function `(done, total)` that draws R's
             progress bar (see `_progress_to`).
@@ -249,6 +250,7 @@ def predict(
             memory_budget=int(memory_budget),
             task=str(task),
             heteroscedastic=bool(heteroscedastic),
+            precision=str(precision),
         )
     export(res, *out)
     if noise_out is not None:
