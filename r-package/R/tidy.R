@@ -83,7 +83,7 @@ mc_class_names <- function(x) {
 #' @param sets Optional conformal prediction sets for `res`: an
 #'   `mc_conformal` object (its sets for `res` are computed) or the logical
 #'   matrix `n x classes` its `predict()` returns. Adds `.pred_set`, a list
-#'   column holding each input's set as a factor with `levels`.
+#'   column holding each input's set as a character vector of `levels`.
 #' @return A data frame with one row per input.
 #' @family evaluation
 #' @examples
@@ -111,7 +111,7 @@ mc_tidy <- function(res, truth = NULL, levels = NULL, sets = NULL) {
   for (name in names(.mc_scores)) cols[[name]] <- .mc_scores[[name]](res)
   df <- as.data.frame(cols, check.names = FALSE, stringsAsFactors = FALSE)
   if (!is.null(sets)) {
-    df$.pred_set <- lapply(seq_len(nrow(sets)), function(i) factor(levels[sets[i, ]], levels = levels))
+    df$.pred_set <- lapply(seq_len(nrow(sets)), function(i) levels[sets[i, ]])
   }
   df
 }

@@ -60,7 +60,7 @@ test_that("mc_tidy adds the conformal sets as a .pred_set list column", {
   df <- mc_tidy(p, levels = lv, sets = cp)
   sets <- predict(cp, p)
   expect_type(df$.pred_set, "list")
-  expect_identical(df$.pred_set[[1]], factor(lv[sets[1, ]], levels = lv))
+  expect_identical(df$.pred_set[[1]], lv[sets[1, ]])
   expect_identical(lengths(df$.pred_set), as.integer(rowSums(sets)))
   expect_identical(mc_tidy(p, levels = lv, sets = sets)$.pred_set, df$.pred_set)
   expect_false(".pred_set" %in% names(mc_tidy(p)))
