@@ -43,6 +43,28 @@ def machine() -> str:
     )
 
 
+def cpu_extensions() -> str:
+    """The CPU model and the vector extensions that matter here (Linux `/proc/cpuinfo`)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key = line.split(":")[0].strip()
+            if key == "model name":
+                model = line.split(":", 1)[1].strip()
+            elif key in ("flags", "Features"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    named = [("AVX2", "avx2"), ("AVX-512", "avx512f"), ("AVX512-VNNI", "avx512_vnni"),
+             ("AVX512-BF16", "avx512_bf16"), ("AVX512-FP16", "avx512_fp16"), ("AMX-BF16", "amx_bf16"),
+             ("AMX-INT8", "amx_int8"), ("Arm BF16", "bf16")]  # fmt: skip
+    have = [name for name, flag in named if flag in flags]
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    cap = f"; oneDNN capped at {isa}" if isa else ""
+    return f"{model}: {', '.join(have) or 'none of AVX2, AVX-512, BF16, AMX'}{cap}"
+
+
 def timed(fn) -> float:
     """Seconds one call of `fn()` takes (wall clock)."""
     t0 = time.perf_counter()

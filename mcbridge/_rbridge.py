@@ -211,6 +211,7 @@ def predict(
     memory_budget: float,
     task: str,
     heteroscedastic: bool,
+    precision: str,
     progress: bool | Callable[[int, int], Any],
     noise_out: tuple | None = None,
 ) -> list:
@@ -221,8 +222,8 @@ def predict(
         x: `(array_addr, schema_addr)` of the exported input (R's array).
         out: `(array_addr, schema_addr)` of empty structs R allocated; the
             `MCResult` is exported into them (zero-copy).
-        n_samples, batch_size, seed, from_logits, task, heteroscedastic: As
-            `mc_predict`.
+        n_samples, batch_size, seed, from_logits, task, heteroscedastic,
+            precision: As `mc_predict`.
         memory_budget: Bytes (a whole number; R may pass a double).
         progress: False, or R's function `(done, total)` that draws R's
             progress bar (see `_progress_to`).
@@ -245,6 +246,9 @@ def predict(
     report = progress if callable(progress) else None
     if is_ensemble and int(n_samples) == 1:
         report = None  # one deterministic predict per member: no MC chunks to report
+    # An Ensemble takes `precision` (passed on to its members) only where
+    # Python's mc_predict(ensemble, ...) does: not at the default.
+    extra = {} if is_ensemble and str(precision) == "float32" else {"precision": str(precision)}
     with _progress_to(report) if report is not None else contextlib.nullcontext():
         res = mc_predict(
             model,
@@ -257,6 +261,7 @@ def predict(
             memory_budget=int(memory_budget),
             task=str(task),
             heteroscedastic=bool(heteroscedastic),
+            **extra,
         )
     export(res, *out)
     if noise_out is not None:

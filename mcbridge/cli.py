@@ -126,14 +126,14 @@ def _read_inputs(path: str, key: str | None, mmap: bool = False):
     if not path.is_file():
         raise UserError(f"input file {path} does not exist.")
     try:
-        return _read_array_file(path, key)
+        return _read_array_file(path, key, mmap)
     except (OSError, ValueError, EOFError) as err:
         if isinstance(err, UserError):
             raise
         raise UserError(f"cannot read {path} as {path.suffix} ({str(err).splitlines()[0]}).") from None
 
 
-def _read_array_file(path: Path, key: str | None):
+def _read_array_file(path: Path, key: str | None, mmap: bool = False):
     if path.suffix == ".npy":
         return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None), None
     if path.suffix == ".npz":

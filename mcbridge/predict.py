@@ -15,6 +15,8 @@ state are left untouched.
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 
@@ -33,8 +35,8 @@ from mcbridge._checks import (
     positive_int,
     warn_from_logits,
 )
-from mcbridge._engine.plan import chunk_plan
-from mcbridge._engine.run import run_chunks, sampler_for
+from mcbridge._engine.plan import bfloat16_instructions, chunk_plan
+from mcbridge._engine.run import PRECISIONS, run_chunks, sampler_for
 from mcbridge.ensemble import ensemble_dispatch
 from mcbridge.result import TASKS, MCResult
 
@@ -68,6 +70,7 @@ def mc_predict(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     task: str = "classification",
     heteroscedastic: bool = False,
+    precision: str = "float32",
 ) -> MCResult:
     """Monte Carlo dropout prediction: `n_samples` stochastic forward passes per input.
 
@@ -109,6 +112,17 @@ def mc_predict(
             in Kendall & Gal, 2017). `samples` are then the means and
             `MCResult.noise_variance` the exponentiated log-variances, which
             splits the predictive variance into aleatoric and epistemic parts.
+        precision: `"float32"` (the model as it is) or `"bfloat16"`: the
+            layers after the first dropout, but the output layer, compute in
+            bfloat16 (about 3 significant digits; float32 weights, copied from
+            the model at each call), which on CPUs with bfloat16 instructions
+            (`avx512_bf16`, AMX, Arm `bf16`) is faster (the seed CNN: about
+            1.6x on a Xeon with AMX) while its rounding stays far below the
+            Monte Carlo spread. `samples` are float32 either way, and the same
+            seed gives the same bits for the same precision. On a CPU without
+            such instructions bfloat16 would be emulated (2.6x slower than
+            float32 with oneDNN capped at AVX512_CORE) or refused (AVX2 only):
+            a warning says so and float32 is computed instead.
 
     Returns:
         An `MCResult` for `task` whose `samples` has shape
@@ -133,6 +147,8 @@ def mc_predict(
             Rescaling layer (images in 0..255 that look unscaled).
         ProbabilityOutputWarning: `from_logits=True` for a model that ends
             in a softmax.
+        UserWarning: `precision="bfloat16"` on a CPU without bfloat16
+            instructions (float32 is computed).
     """
     check_model(model)
     n_samples = positive_int("n_samples", n_samples)
@@ -144,6 +160,7 @@ def mc_predict(
     if progress is not None:
         check_bool("progress", progress)
     _check_task(task, from_logits, heteroscedastic)
+    precision = _check_precision(precision)
     input_shape, input_dtype = check_single_io(model)
     n_outputs = check_classifier_output(model, model.outputs[0].shape, task=task)
     x = check_x(x, input_shape, input_dtype, rescales=has_rescaling(model))
@@ -152,8 +169,39 @@ def mc_predict(
         warn_from_logits(model, from_logits)
     return _mc_predict(
         model, x, n_samples, batch_size, seed, from_logits, progress, memory_budget,
-        task=task, heteroscedastic=heteroscedastic,
+        task=task, heteroscedastic=heteroscedastic, precision=precision,
     )
+
+
+def _check_precision(precision) -> str:
+    if not isinstance(precision, str):
+        raise TypeError(
+            "Invalid value received for argument `precision`. Expected one of "
+            f"{', '.join(map(repr, PRECISIONS))}. Received: precision={precision!r}"
+        )
+    if precision not in PRECISIONS:
+        raise ValueError(
+            "Invalid value received for argument `precision`. Expected one of "
+            f"{', '.join(map(repr, PRECISIONS))}. Received: precision={precision!r}"
+        )
+    if precision == "bfloat16" and not bfloat16_instructions():
+        warnings.warn(
+            "precision='bfloat16': this CPU has no bfloat16 instructions (avx512_bf16, "
+            "amx_bf16 or Arm bf16; or ONEDNN_MAX_CPU_ISA excludes them), so mc_predict "
+            f"computes in float32 instead. {_NO_BF16_COST} Pass precision='float32' here.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return "float32"
+    return precision
+
+
+#: What bfloat16 costs without bfloat16 instructions (BENCHMARKS.md, issue 11).
+_NO_BF16_COST = (
+    "Emulated, bfloat16 ran the seed CNN 2.6x slower than float32 (a Xeon with "
+    "oneDNN capped at AVX512_CORE), and with AVX2 only TensorFlow's oneDNN "
+    "convolutions refuse bfloat16."
+)
 
 
 def _mc_predict(
@@ -168,6 +216,7 @@ def _mc_predict(
     split: bool = True,
     task: str = "classification",
     heteroscedastic: bool = False,
+    precision: str = "float32",
 ) -> MCResult:
     """`mc_predict` on checked arguments; `split=False` replicates the whole model.
 
@@ -177,7 +226,7 @@ def _mc_predict(
     deterministic-prefix fast path is exact.
     """
     _check_task(task, from_logits, heteroscedastic)
-    sampler = _sampler_for(model, split)
+    sampler = _sampler_for(model, split, precision)
     x = _check_x(x, sampler.input_shape, sampler.input_dtype)
     if heteroscedastic and sampler.n_outputs % 2:
         raise ValueError(
@@ -232,6 +281,6 @@ def _check_classifier_block(block: np.ndarray) -> None:
         ) from None
 
 
-def _sampler_for(model: keras.Model, split: bool = True):
+def _sampler_for(model: keras.Model, split: bool = True, precision: str = "float32"):
     """The engine's cached sampler of `model` (`mcbridge._engine.run.Sampler`)."""
-    return sampler_for(model, _input_spec, split)
+    return sampler_for(model, _input_spec, split, precision)

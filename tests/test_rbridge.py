@@ -45,7 +45,7 @@ def r_images(n=5, seed=0):
 def call_predict(model, x, **kw):
     args = dict(n_samples=4, batch_size=3, seed=7, from_logits=False,
                 memory_budget=float(256 * 2**20), task="classification",
-                heteroscedastic=False, progress=False)  # fmt: skip
+                heteroscedastic=False, precision="float32", progress=False)  # fmt: skip
     args.update(kw)
     out, xs = Structs(), exported(x)  # both kept alive over the call, as R does
     answer = _rbridge.predict(model, xs.addr, out.addr, **args)

@@ -12,6 +12,8 @@ the model or its layers. The sampling copies get their part of the layout
 from __future__ import annotations
 
 import dataclasses
+import os
+import platform
 
 import keras
 
@@ -106,3 +108,35 @@ def chunk_plan(n: int, n_samples: int, batch_size: int, row_bytes: int, budget: 
     m = min(n_samples, max_rows)
     k = max(1, min(batch_size, n, max_rows // m))
     return ChunkPlan(n, n_samples, k, m)
+
+
+# Instruction-set flags (Linux `/proc/cpuinfo`) that give fast bfloat16 arithmetic.
+_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 AVX-512 / AMX; "bf16" on Arm
+# oneDNN caps (`ONEDNN_MAX_CPU_ISA`) that still include bfloat16 instructions.
+_BF16_ISAS = ("BF16", "AMX", "FP16", "AVX10", "ALL", "DEFAULT")
+
+
+def bfloat16_instructions(cpuinfo: str | None = None, isa_cap: str | None = None) -> list[str]:
+    """The CPU's bfloat16 instruction sets that TensorFlow (oneDNN) may use; [] if none.
+
+    Reads the flags of `/proc/cpuinfo` (`cpuinfo`: its text, for tests).
+    `ONEDNN_MAX_CPU_ISA` (`isa_cap`) set to an instruction set without
+    bfloat16 (e.g. `AVX2`, `AVX512_CORE`) hides them. Elsewhere than Linux
+    (no `/proc/cpuinfo`), [] unless the machine is an Apple Arm Mac.
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return ["arm64"] if platform.system() == "Darwin" and platform.machine() == "arm64" else []
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        if line.split(":")[0].strip().lower() in ("flags", "features"):
+            flags.update(line.split(":", 1)[1].split())
+            break
+    found = [f for f in _BF16_FLAGS if f in flags]
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "") if isa_cap is None else isa_cap
+    if found and cap and not any(isa in cap.upper() for isa in _BF16_ISAS):
+        return []
+    return found

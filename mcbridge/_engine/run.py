@@ -32,6 +32,12 @@ from mcbridge._engine import graph, masks, registry
 from mcbridge._engine.plan import ChunkPlan, Layout, layout_for
 from mcbridge.switch import iter_layers
 
+#: The `precision` values `mc_predict` accepts.
+PRECISIONS = ("float32", "bfloat16")
+#: The Keras dtype policy of the engine's bfloat16 copies: float32 weights
+#: (refreshed from the model's own at every call), bfloat16 computation.
+_LOW_POLICY = "mixed_bfloat16"
+
 
 def _compile(fn):
     if keras.backend.backend() == "tensorflow":
@@ -53,13 +59,65 @@ def activation_bytes(model) -> int:
     return max(total, 4)
 
 
-def _build(model: keras.Model, layout: Layout, input_spec, replicas: int | None = None):
+# The layers that run in bfloat16 under precision="bfloat16": those whose cost
+# is matrix work (oneDNN has bfloat16 kernels for them). The element-wise
+# work around them (dropout masks, pooling, activations of other layers) stays
+# float32: TensorFlow's element-wise bfloat16 kernels measured no faster, the
+# multiply slower, on CPU (BENCHMARKS.md).
+_MATMUL_LAYERS = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+    keras.layers.DepthwiseConv1D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv1D,
+    keras.layers.SeparableConv2D,
+    keras.layers.Dense,
+    keras.layers.EinsumDense,
+)
+
+
+def _low_precision_copy(layer, pairs: list):
+    """A copy of a matrix-work `layer` computing in bfloat16 (`_LOW_POLICY`); other layers as they are.
+
+    The copy is made from the layer's config and `(copy, layer)` appended to
+    `pairs`, so that its weights can be refreshed from the model's
+    (`Sampler.sync_weights`). Keras casts a bfloat16 copy's inputs to
+    bfloat16, and the float32 layer after it casts its output back.
+    """
+    if not isinstance(layer, _MATMUL_LAYERS) or registry.is_sampled(layer):
+        return layer
+    try:
+        copy = type(layer).from_config({**layer.get_config(), "dtype": _LOW_POLICY})
+    except Exception:  # a subclass without a complete config: keep it, in float32
+        return layer
+    pairs.append((copy, layer))
+    return copy
+
+
+def _build(
+    model: keras.Model,
+    layout: Layout,
+    input_spec,
+    replicas: int | None = None,
+    precision: str = "float32",
+    pairs: list | None = None,
+):
     """`(prefix or None, suffix)`: the rebuilt graph split as `layout` says.
 
     `replicas`: the `m` that per-replica copies (DropConnect) are built for.
+    `precision="bfloat16"`: the convolutions and dense layers of the
+    stochastic suffix, but the output layer, compute in bfloat16
+    (`_low_precision_copy`, each copy with its source appended to `pairs`);
+    in a general graph those of the whole model but the output layers.
     """
 
     made = set()  # ids of the sampling copies
+    low = precision == "bfloat16"
+    pairs = [] if pairs is None else pairs
 
     def plain_copy(layer):
         copy = registry.sampling_copy(layer, replicas=replicas)
@@ -69,7 +127,17 @@ def _build(model: keras.Model, layout: Layout, input_spec, replicas: int | None 
     if layout.chain is None:
         # A general graph: cut at the input of the first sampled layer when
         # every path from the inputs to the outputs goes through it.
-        view = graph.rebuild(model, plain_copy)
+        if low:
+            outputs = {id(t._keras_history[0]) for t in model.outputs}
+
+            def any_copy(layer):
+                if registry.is_sampled(layer):
+                    return plain_copy(layer)
+                return layer if id(layer) in outputs else _low_precision_copy(layer, pairs)
+
+            view = keras.models.clone_model(model, clone_function=any_copy, recursive=True)
+        else:
+            view = graph.rebuild(model, plain_copy)
         if not layout.split:
             return None, view
         first = next(layer for layer in view.layers if id(layer) in made)
@@ -91,10 +159,12 @@ def _build(model: keras.Model, layout: Layout, input_spec, replicas: int | None 
         return layer
 
     layers = [copy(i, layer) for i, layer in enumerate(layout.chain)]
+    first = layout.first if layout.split else 0
+    if low:  # the suffix but its output layer (float32 probabilities and their sums)
+        layers[first:-1] = [_low_precision_copy(layer, pairs) for layer in layers[first:-1]]
     view = graph.chain_model(input_spec, layers)
     if not layout.split:  # the reference: every layer runs on every replica
         return None, view
-    first = layout.first
     if layout.crop is None and first == 0:
         return None, view
     crop = [] if layout.crop is None else [graph.cropping_layer(*layout.crop)]
@@ -123,7 +193,14 @@ class Sampler:
         row_bytes: Activation bytes of one replica in the suffix (chunking).
     """
 
-    def __init__(self, model: keras.Model, split: bool, input_spec: Callable[[keras.Model], tuple]):
+    def __init__(
+        self,
+        model: keras.Model,
+        split: bool,
+        input_spec: Callable[[keras.Model], tuple],
+        precision: str = "float32",
+    ):
+        self.precision = precision
         self.signature = tuple(id(layer) for layer in iter_layers(model))
         if not registry.sampled_layers(iter_layers(model)):  # (refuses unknown randomness)
             raise ValueError(
@@ -142,7 +219,9 @@ class Sampler:
                 "with mcbridge.mc_dropout(model) and call the model yourself."
             )
         self.layout = layout = layout_for(model, split)
-        self.prefix, self.suffix = _build(model, layout, spec)
+        self._pairs: list = []  # (bfloat16 copy, the model's layer): weights to refresh
+        self.prefix, self.suffix = _build(model, layout, spec, precision=precision, pairs=self._pairs)
+        self._check_pairs()
         out_shape = tuple(self.suffix.outputs[0].shape) if self.suffix.outputs else None
         if out_shape is None or len(out_shape) != 2 or out_shape[1] is None:
             raise ValueError(
@@ -155,7 +234,9 @@ class Sampler:
         self._parts = {None: self._parts_of(self.suffix)}
         if layout.per_replica:  # built per replica count, on demand
             model_ref = weakref.ref(model)  # (the cache must not keep the model alive)
-            self._rebuild = lambda m: _build(model_ref(), layout, spec, replicas=m)[1]
+            self._rebuild = lambda m: _build(
+                model_ref(), layout, spec, replicas=m, precision=precision, pairs=self._pairs
+            )[1]
         self._prefix_fn = _compile(self._run_prefix) if self.prefix is not None else None
         self._suffix_fns: dict[tuple, Callable] = {}
 
@@ -185,7 +266,23 @@ class Sampler:
             return self._parts[None]
         if m not in self._parts:
             self._parts[m] = self._parts_of(self._rebuild(m))
+            self._check_pairs()
         return self._parts[m]
+
+    def _check_pairs(self) -> None:
+        for copy, layer in self._pairs:
+            if [tuple(w.shape) for w in copy.weights] != [tuple(w.shape) for w in layer.weights]:
+                raise ValueError(
+                    f"Layer {layer.name!r} ({type(layer).__name__}) cannot be copied to run in "
+                    "bfloat16 (its copy from its config has other weights). Use "
+                    "mc_predict(..., precision='float32')."
+                )
+
+    def sync_weights(self) -> None:
+        """Copy the model's current weights into the bfloat16 copies (cheap: a few assigns)."""
+        for copy, layer in self._pairs:
+            for w_copy, w in zip(copy.weights, layer.weights):
+                w_copy.assign(w)
 
     @property
     def generators(self) -> list:
@@ -228,7 +325,7 @@ class Sampler:
                     out = suffix(reps, training=False)
                 if from_logits:
                     out = keras.ops.softmax(out, axis=-1)
-                out = keras.ops.reshape(out, (m, k, n_out))
+                out = keras.ops.reshape(keras.ops.cast(out, "float32"), (m, k, n_out))
                 return keras.ops.transpose(out, (0, 2, 1))  # (m, outputs, k)
 
             self._suffix_fns[key] = _compile(run)
@@ -245,21 +342,25 @@ class Sampler:
             g.state.assign(np.array(states[2 * i : 2 * i + 2] >> 1, dtype=g.state.dtype))
 
 
-_SAMPLERS: "weakref.WeakKeyDictionary[keras.Model, dict[bool, Sampler]]" = weakref.WeakKeyDictionary()
+_SAMPLERS: "weakref.WeakKeyDictionary[keras.Model, dict[tuple[bool, str], Sampler]]" = weakref.WeakKeyDictionary()
 
 
 def sampler_for(
-    model: keras.Model, input_spec: Callable[[keras.Model], tuple], split: bool = True
+    model: keras.Model,
+    input_spec: Callable[[keras.Model], tuple],
+    split: bool = True,
+    precision: str = "float32",
 ) -> Sampler:
     """The cached `Sampler` of `model` (rebuilt when its layers changed).
 
     Args:
         input_spec: Returns `(input shape, dtype)` of `model` or raises.
+        precision: One of `PRECISIONS`: what the stochastic suffix computes in.
     """
     samplers = _SAMPLERS.setdefault(model, {})
-    sampler = samplers.get(split)
+    sampler = samplers.get((split, precision))
     if sampler is None or sampler.signature != tuple(id(l) for l in iter_layers(model)):
-        sampler = samplers[split] = Sampler(model, split, input_spec)
+        sampler = samplers[(split, precision)] = Sampler(model, split, input_spec, precision)
     return sampler
 
 
@@ -287,6 +388,7 @@ def run_chunks(
     keys = np.arange(n, dtype=np.int64) if keys is None else np.asarray(keys, dtype=np.int64)
     run = sampler.suffix_fn(m, from_logits)
     sampler.reseed(seed, m)
+    sampler.sync_weights()
     # (samples, outputs, n) in C order == (n, outputs, samples) in Fortran order.
     out = np.empty((n_samples, sampler.n_outputs, n), dtype=np.float32)
     bar = _progress_bar(progress, chunks.n_chunks, n * n_samples)

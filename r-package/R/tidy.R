@@ -71,6 +71,8 @@ mc_class_names <- function(x) {
 #'   (the columns a multiclass `roc_auc()` or `mn_log_loss()` takes).
 #' * `predictive_entropy`, `mutual_information`, `variation_ratio`,
 #'   `max_probability`: the uncertainty scores (see [mc_predictive_entropy()]).
+#' * `.pred_set` (only when `sets` is given): the conformal prediction set of
+#'   each input ([mc_conformal()]).
 #'
 #' @param res An `mc_prediction` or an array of sampled class probabilities
 #'   `c(n, classes, samples)`.
@@ -78,17 +80,28 @@ mc_class_names <- function(x) {
 #'   levels are the classes in column order.
 #' @param levels Class names, one per class; `NULL` uses the names the
 #'   prediction carries ([mc_class_names()]), else `"0"`, `"1"`, ...
+#' @param sets Optional conformal prediction sets for `res`: an
+#'   `mc_conformal` object (its sets for `res` are computed) or the logical
+#'   matrix `n x classes` its `predict()` returns. Adds `.pred_set`, a list
+#'   column holding each input's set as a character vector of `levels`.
 #' @return A data frame with one row per input.
 #' @family evaluation
 #' @examples
 #' s <- array(c(0.9, 0.2, 0.1, 0.8, 0.6, 0.3, 0.4, 0.7), c(2, 2, 2))
 #' mc_tidy(s, truth = c(0, 1), levels = c("cat", "dog"))
 #' @export
-mc_tidy <- function(res, truth = NULL, levels = NULL) {
+mc_tidy <- function(res, truth = NULL, levels = NULL, sets = NULL) {
   res <- .check_samples_arg(res, "res")
   m <- .mean_probs(res)
   k <- ncol(m)
   levels <- if (is.null(levels)) .class_labels(res, k) else .check_levels(levels, k)
+  if (inherits(sets, "mc_conformal")) sets <- stats::predict(sets, res)
+  if (!is.null(sets) && !(is.logical(sets) && is.matrix(sets) && identical(dim(sets), dim(m)) &&
+                          !anyNA(sets))) {
+    .metric_error(sprintf(paste("`sets` must be an mc_conformal object or a logical %d x %d matrix",
+                                "without NA (from predict() on one), not %s."),
+                          nrow(m), k, .describe(sets)))
+  }
   cols <- list()
   if (!is.null(truth)) {
     cols$truth <- factor(levels[.labels0(truth, nrow(m), k, "truth") + 1L], levels = levels)
@@ -96,5 +109,9 @@ mc_tidy <- function(res, truth = NULL, levels = NULL) {
   cols$.pred_class <- factor(levels[.top(m)], levels = levels)
   for (j in seq_len(k)) cols[[paste0(".pred_", levels[j])]] <- m[, j]
   for (name in names(.mc_scores)) cols[[name]] <- .mc_scores[[name]](res)
-  as.data.frame(cols, check.names = FALSE, stringsAsFactors = FALSE)
+  df <- as.data.frame(cols, check.names = FALSE, stringsAsFactors = FALSE)
+  if (!is.null(sets)) {
+    df$.pred_set <- lapply(seq_len(nrow(sets)), function(i) levels[sets[i, ]])
+  }
+  df
 }

@@ -49,3 +49,20 @@ test_that("print and summary show class names when the prediction has them", {
   mc_class_names(res) <- NULL
   expect_identical(summary(res)$class, 0:2)
 })
+
+test_that("mc_tidy adds the conformal sets as a .pred_set list column", {
+  set.seed(3)
+  p <- array(stats::runif(40 * 3 * 4), c(40, 3, 4))
+  p <- sweep(p, c(1, 3), apply(p, c(1, 3), sum), "/")       # probabilities over classes
+  y <- max.col(apply(p, c(1, 2), mean)) - 1L
+  cp <- mc_conformal(p, y, alpha = 0.2, method = "lac")
+  lv <- c("a", "b", "c")
+  df <- mc_tidy(p, levels = lv, sets = cp)
+  sets <- predict(cp, p)
+  expect_type(df$.pred_set, "list")
+  expect_identical(df$.pred_set[[1]], lv[sets[1, ]])
+  expect_identical(lengths(df$.pred_set), as.integer(rowSums(sets)))
+  expect_identical(mc_tidy(p, levels = lv, sets = sets)$.pred_set, df$.pred_set)
+  expect_false(".pred_set" %in% names(mc_tidy(p)))
+  expect_error(mc_tidy(p, sets = sets[-1, ]), class = "mcbridge_error")
+})
