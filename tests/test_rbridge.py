@@ -193,3 +193,63 @@ def test_predict_exports_the_noise_variance_of_a_heteroscedastic_model():
                               seed=7, task="regression", heteroscedastic=True)
     assert res.samples.tobytes(order="F") == ref.samples.tobytes(order="F")
     np.testing.assert_array_equal(noise.take(), ref.noise_variance)
+
+
+# deep ensembles ---------------------------------------------------------------
+
+_CNN = dict(input_shape=[8, 8, 1], n_classes=3, filters=[4], kernel_size=3, dense_units=0,
+            dropout=[0.1, 0.2], padding="same", seed=None)  # fmt: skip
+
+
+def train_r_ensemble(k=2, seed=5, build=None, progress=None, y=(0, 1, 2, 0, 1, 2)):
+    x, yy = exported(r_images(6)), labels(list(y))
+    return _rbridge.train_ensemble(build, None if build else _CNN, x.addr, yy.addr, k, 1, 3, seed, progress)
+
+
+def test_train_ensemble_is_one_call_and_reports_one_line_per_member():
+    lines = []
+    before = sum(_rbridge.calls.values())
+    answer = train_r_ensemble(progress=lines.append)
+    assert sum(_rbridge.calls.values()) - before == 1
+    info = answer["value"]
+    assert isinstance(info["ensemble"], mcbridge.Ensemble)
+    assert (info["k"], info["input_shape"], info["outputs"]) == (2, [8, 8, 1], 3)
+    assert [line.split(":")[0] for line in lines] == ["Ensemble member 1/2", "Ensemble member 2/2"]
+
+
+def test_train_ensemble_with_a_builder_and_bad_labels():
+    built = []
+
+    def build():
+        model = mcbridge.build_cnn(**{**_CNN, "input_shape": (8, 8, 1), "filters": (4,), "dropout": (0.1, 0.2)})
+        built.append(model)
+        return model
+
+    answer = train_r_ensemble(k=2, build=build)
+    assert len(built) == 3  # one probe for the input shape, then one per member
+    assert [m is b for m, b in zip(answer["value"]["ensemble"], built[1:])] == [True, True]
+    answer = train_r_ensemble(y=(0, 1, 2, 0, 1, 5))
+    assert answer["error"] == "input" and "up to 5, but the model has 3 classes" in answer["message"]
+    answer = train_r_ensemble(build=lambda: "not a model")
+    assert answer["error"] == "model" and "`build` must return a compiled Keras model" in answer["message"]
+
+
+def test_ensemble_predict_save_load_through_the_bridge(tmp_path):
+    ens = train_r_ensemble()["value"]["ensemble"]
+    x = r_images(4)
+    answer, out = call_predict(ens, x, n_samples=1, progress=lambda *a: None)
+    assert answer == {"value": [4, 3, 2]}
+    ref = mcbridge.mc_predict(ens, np.ascontiguousarray(x)[..., None], batch_size=3)
+    assert out.take().samples.tobytes(order="F") == ref.samples.tobytes(order="F")
+    answer, out = call_predict(ens, x, n_samples=3, seed=4)
+    ref = mcbridge.mc_predict(ens, np.ascontiguousarray(x)[..., None], n_samples=3, seed=4, batch_size=3)
+    assert answer == {"value": [4, 3, 6]}
+    assert out.take().samples.tobytes(order="F") == ref.samples.tobytes(order="F")
+    path = str(tmp_path / "e.ensemble")
+    assert _rbridge.save_ensemble(ens, path) == {"value": None}
+    loaded = _rbridge.load_ensemble(path)["value"]
+    assert loaded["k"] == 2 and loaded["input_shape"] == [8, 8, 1]
+    again = mcbridge.mc_predict(loaded["ensemble"], np.ascontiguousarray(x)[..., None])
+    assert again.samples.tobytes() == mcbridge.mc_predict(ens, np.ascontiguousarray(x)[..., None]).samples.tobytes()
+    assert _rbridge.load_ensemble(str(tmp_path / "missing"))["error"] == "model"
+    assert _rbridge.save_ensemble(ens, str(tmp_path / "no" / "dir" / "e"))["error"] == "io"

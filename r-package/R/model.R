@@ -32,6 +32,17 @@
 mc_cnn <- function(input_shape = c(28, 28, 1), n_classes = 10, filters = c(32, 64),
                    kernel_size = 3, dense_units = 128, dropout = c(0.25, 0.25, 0.5),
                    padding = "valid", seed = NULL) {
+  args <- .cnn_args(input_shape, n_classes, filters, kernel_size, dense_units, dropout,
+                    padding)
+  args["seed"] <- list(.check_seed(seed))
+  do.call(.bridge_call, c(list("build_cnn", convert = FALSE), args))
+}
+
+# mc_cnn()'s arguments (but `seed`), checked, as Python's build_cnn() takes
+# them (also for mc_train_ensemble()).
+.cnn_args <- function(input_shape = c(28, 28, 1), n_classes = 10, filters = c(32, 64),
+                      kernel_size = 3, dense_units = 128, dropout = c(0.25, 0.25, 0.5),
+                      padding = "valid") {
   ints <- function(x, arg, min = 1) {
     if (!is.numeric(x) || length(x) < 1) {
       .abort(sprintf("`%s` must be whole numbers >= %d, not %s.", arg, min, .describe(x)),
@@ -56,13 +67,11 @@ mc_cnn <- function(input_shape = c(28, 28, 1), n_classes = 10, filters = c(32, 6
            "argument", arg = "dropout")
   }
   padding <- .check_string(padding, "padding", c("valid", "same"))
-  seed <- .check_seed(seed)
   .check_cnn_size(input_shape, length(filters), kernel_size, padding)
-  .bridge_call("build_cnn", convert = FALSE,
-               input_shape = as.list(input_shape), n_classes = n_classes,
-               filters = as.list(filters), kernel_size = kernel_size,
-               dense_units = dense_units, dropout = as.list(as.numeric(dropout)),
-               padding = padding, seed = seed)
+  list(input_shape = as.list(input_shape), n_classes = n_classes,
+       filters = as.list(filters), kernel_size = kernel_size,
+       dense_units = dense_units, dropout = as.list(as.numeric(dropout)),
+       padding = padding)
 }
 
 # Image side after `blocks` x (conv, 2x2 max-pool), or NA when a layer

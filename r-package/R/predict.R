@@ -21,12 +21,21 @@
 #' the same arguments: `all_samples[i, k, s]` is Python's
 #' `samples[i - 1, k - 1, s - 1]`.
 #'
+#' For an `mc_ensemble` of `k` members the samples are member-major:
+#' `all_samples[, , (j - 1) * n_samples + s]` is sample `s` of member `j`,
+#' `k * n_samples` in all, bit-identical to Python's
+#' `mcbridge.mc_predict(ensemble, x, ...)`.
+#'
 #' @param model A Keras model (from [mc_cnn()], [mc_load_model()], keras3 or
-#'   `reticulate::import("keras")`) whose output is `(batch, classes)`.
+#'   `reticulate::import("keras")`) whose output is `(batch, classes)`; or an
+#'   `mc_ensemble` (from [mc_train_ensemble()] or [mc_load_ensemble()]).
 #' @param x Inputs: an array `c(n, height, width, channels)`, or
 #'   `c(n, height, width)` for one channel, or a matrix `c(n, features)`;
 #'   finite numbers only.
-#' @param n_samples Number of stochastic passes per input.
+#' @param n_samples Number of stochastic passes per input. For an
+#'   `mc_ensemble` the default is 1 (as in Python): one deterministic
+#'   prediction per member (dropout off, `progress` not shown); `n_samples > 1`
+#'   samples MC dropout inside each member.
 #' @param batch_size At most this many inputs per compiled call.
 #' @param seed `NULL` (fresh randomness on every call), or a non-negative
 #'   whole number: each input's masks then come from a random stream keyed by
@@ -65,7 +74,13 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
                        from_logits = FALSE, memory_budget = 256 * 2^20,
                        task = "classification", heteroscedastic = FALSE,
                        precision = "float32", progress = interactive()) {
-  .check_model(model)
+  ensemble <- inherits(model, "mc_ensemble")
+  if (ensemble) {
+    .check_ensemble(model, "model")
+    if (missing(n_samples)) n_samples <- 1L    # Python's default for an Ensemble
+  } else {
+    .check_model(model)
+  }
   n_samples <- .check_count(n_samples, "n_samples")
   batch_size <- .check_count(batch_size, "batch_size")
   seed <- .check_seed(seed)
@@ -89,8 +104,9 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
     report <- bar$update
   }
   noise <- if (heteroscedastic) .arrow_alloc_c() else NULL
-  .bridge_call("predict", model, input$addr, out$addr, n_samples, batch_size, seed,
-               from_logits, memory_budget, task, heteroscedastic, precision, report,
+  .bridge_call("predict", if (ensemble) model$ensemble else model, input$addr, out$addr,
+               n_samples, batch_size, seed, from_logits, memory_budget, task, heteroscedastic,
+               precision, report,
                if (heteroscedastic) noise$addr else NULL)
   res <- as_mc_prediction(.arrow_import_c(out$array, out$schema), task = task)
   if (heteroscedastic) res$noise_variance <- .arrow_import_c(noise$array, noise$schema)
