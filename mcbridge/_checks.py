@@ -31,11 +31,15 @@ INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
 
-class UnscaledInputWarning(UserWarning):
+class MCBridgeWarning(UserWarning):
+    """Base of mcbridge's own warnings (the R bridge hands these to R)."""
+
+
+class UnscaledInputWarning(MCBridgeWarning):
     """Integer images in 0..255 given to a model without a rescaling layer."""
 
 
-class ProbabilityOutputWarning(UserWarning):
+class ProbabilityOutputWarning(MCBridgeWarning):
     """`from_logits=True` on a model whose outputs are already probabilities."""
 
 

@@ -25,11 +25,13 @@ import collections
 import contextlib
 import functools
 import time
+import warnings
 from typing import Any, Callable
 
 import numpy as np
 
 from mcbridge import arrow
+from mcbridge._checks import MCBridgeWarning
 
 __all__ = [
     "calls",
@@ -65,21 +67,28 @@ class BridgeError(Exception):
 
 
 def _entry(fn: Callable) -> Callable:
-    """Counts the call and turns user errors into an error dict for R."""
+    """Counts the call; turns user errors into an error dict for R, and
+    mcbridge's own warnings (`MCBridgeWarning`) into a `warnings` list R raises."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         calls[fn.__name__] += 1
         start = time.perf_counter()
-        try:
-            out = fn(*args, **kwargs)
-        except BridgeError as e:
-            return {"error": e.kind, "message": str(e)}
-        except (ValueError, TypeError) as e:
-            return {"error": "python", "message": f"{type(e).__name__}: {e}"}
-        finally:
-            seconds[fn.__name__] = time.perf_counter() - start
-        return {"value": out}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MCBridgeWarning)
+            try:
+                out = fn(*args, **kwargs)
+            except BridgeError as e:
+                return {"error": e.kind, "message": str(e)}
+            except (ValueError, TypeError) as e:
+                return {"error": "python", "message": f"{type(e).__name__}: {e}"}
+            finally:
+                seconds[fn.__name__] = time.perf_counter() - start
+        for w in caught:  # anything else goes on as Python would show it
+            if not issubclass(w.category, MCBridgeWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        said = [str(w.message) for w in caught if issubclass(w.category, MCBridgeWarning)]
+        return {"value": out, "warnings": said} if said else {"value": out}
 
     return wrapper
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from mcbridge._checks import (
     INT64_MAX,
+    MCBridgeWarning,
     check_bool,
     check_classifier_output,
     check_int,
@@ -189,7 +190,7 @@ def _check_precision(precision) -> str:
             "precision='bfloat16': this CPU has no bfloat16 instructions (avx512_bf16, "
             "amx_bf16 or Arm bf16; or ONEDNN_MAX_CPU_ISA excludes them), so mc_predict "
             f"computes in float32 instead. {_NO_BF16_COST} Pass precision='float32' here.",
-            UserWarning,
+            MCBridgeWarning,
             stacklevel=3,
         )
         return "float32"

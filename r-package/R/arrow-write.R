@@ -84,6 +84,11 @@ mc_to_arrow <- function(x) {
 # R object -> freshly exported ArrowArray / ArrowSchema structs (the consumer
 # takes ownership); `type` overrides the value type (e.g. float32 inputs).
 .arrow_export_c <- function(x, type = NULL) {
+  # nanoarrow 0.6 converts integers to float only with the arrow package:
+  # widen them to doubles here (exact for the values images hold).
+  if (!is.null(type) && identical(type$format, "f") && (is.integer(x) || is.logical(x))) {
+    storage.mode(x) <- "double"
+  }
   p <- .payload(x)
   if (!is.null(type)) p$type <- type
   batch <- .to_arrow_batches(p)[[1]]

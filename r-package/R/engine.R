@@ -174,6 +174,10 @@ mcbridge_python <- function() {
   res <- reticulate::py_call(reticulate::py_get_attr(.bridge(), fun), ...)
   err <- reticulate::py_to_r(res$get("error"))
   if (!is.null(err)) .abort(reticulate::py_to_r(res$get("message")), err)
+  for (msg in unlist(reticulate::py_to_r(res$get("warnings")))) {  # mcbridge's own warnings
+    warning(structure(class = c("mcbridge_warning", "warning", "condition"),
+                      list(message = msg, call = NULL)))
+  }
   value <- res$get("value")
   if (convert) reticulate::py_to_r(value) else value
 }

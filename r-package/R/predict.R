@@ -95,7 +95,7 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
   precision <- .check_string(precision, "precision", c("float32", "bfloat16"))
   progress <- .check_flag(progress, "progress")
   x <- .check_x(x)
-  input <- .arrow_export_c(x, type = nanoarrow::na_float())
+  input <- .arrow_export_c(x, type = .x_type(x))
   out <- .arrow_alloc_c()
   report <- FALSE
   if (progress) {

@@ -13,11 +13,15 @@
   x[c(intersect(c("loss", "val_loss"), nm), setdiff(nm, c("loss", "val_loss")))]
 }
 
+# Inputs cross as float32, integers as int32 (exact; Python then warns when
+# integer images look unscaled for the model, as for a NumPy integer array).
+.x_type <- function(x) if (is.integer(x)) nanoarrow::na_int32() else nanoarrow::na_float()
+
 .xy_export <- function(x, y) {
   x <- .check_x(x)
   y <- .check_y(y, dim(x)[1])
   ytype <- if (is.integer(y) || is.logical(y)) nanoarrow::na_int32() else nanoarrow::na_float()
-  list(x = .arrow_export_c(x, type = nanoarrow::na_float()),
+  list(x = .arrow_export_c(x, type = .x_type(x)),
        y = .arrow_export_c(y, type = ytype))
 }
 

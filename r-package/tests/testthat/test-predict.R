@@ -194,3 +194,16 @@ test_that("precision reaches Python: bfloat16 samples agree with float32 within 
   expect_lt(max(abs(bf16$all_samples - f32$all_samples)), 0.05)
   expect_error(mc_predict(m, x, precision = "float16"), class = "mcbridge_error_argument")
 })
+
+test_that("integer images cross to Python as floats in mc_predict() and mc_fit()", {
+  skip_if_no_engine()
+  m <- tiny_model()
+  d <- digits()
+  xi <- d$test$x[1:4, , ]
+  expect_true(is.integer(xi))
+  # Integers up to 16 for a model without a Rescaling layer: Python's warning, as an R warning.
+  expect_warning(res <- mc_predict(m, xi, n_samples = 3, seed = 5), "look unscaled",
+                 class = "mcbridge_warning")
+  expect_identical(res, mc_predict(m, xi + 0, n_samples = 3, seed = 5))   # same as the doubles
+  expect_no_error(mc_fit(m, d$train$x[1:8, , ], d$train$y[1:8], epochs = 1, verbose = 0))
+})
