@@ -21,6 +21,9 @@ The full specification is in `docs/ARROW.md`; in short:
     fastest), which is R's native array order. R therefore needs one pass
     (widening `float32` to `double`) and no transpose, and Python reads it as
     a Fortran-ordered view.
+  - `mcbridge:class_names` (optional): JSON list of strings, one per entry of
+    axis 1 (the classes of an MC result); written when the result has class
+    names, read back into `MCResult.class_names`.
 * Record batches hold contiguous blocks of rows (the first axis): batch `k`
   holds rows `[r_k, r_k + m_k)` as the column-major flattening of the block of
   shape `(m_k, *shape[1:])`. A single-batch table is therefore exactly the
@@ -83,6 +86,7 @@ _KEY_KIND = "mcbridge:kind"
 _KEY_SHAPE = "mcbridge:shape"
 _KEY_DIM_NAMES = "mcbridge:dim_names"
 _KEY_ORDER = "mcbridge:order"
+_KEY_CLASS_NAMES = "mcbridge:class_names"
 
 _IPC_FILE_MAGIC = b"ARROW1"
 
@@ -97,10 +101,17 @@ def _is_mc_result(obj: Any) -> bool:
     )
 
 
-def _make_mc_result(samples: np.ndarray):
+def _make_mc_result(samples: np.ndarray, class_names=None):
     from mcbridge.result import MCResult
 
-    return MCResult(samples)
+    return MCResult(samples, class_names=class_names)
+
+
+def _class_names_of(obj: Any, class_names: Sequence[str] | None = None):
+    """The class names to store: `class_names`, else those of an `MCResult`."""
+    if class_names is None and _is_mc_result(obj):
+        class_names = getattr(obj, "class_names", None)
+    return None if class_names is None else tuple(class_names)
 
 
 def _check_dtype(dtype: np.dtype) -> np.dtype:
@@ -148,6 +159,7 @@ def make_schema(
     dtype: Any = np.float32,
     kind: str = KIND_ARRAY,
     dim_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> pa.Schema:
     """Builds the mcbridge Arrow schema.
 
@@ -156,9 +168,15 @@ def make_schema(
         dtype: NumPy dtype of the values.
         kind: `"mc_samples"` or `"array"`.
         dim_names: Optional axis names, one per axis.
+        class_names: Optional names of the entries of axis 1 (the classes),
+            stored as `mcbridge:class_names`.
 
     Returns:
         A `pyarrow.Schema` with one `values` column and the metadata.
+
+    Raises:
+        TypeError: a class name is not a string.
+        ValueError: a bad shape, or not one class name per entry of axis 1.
     """
     dtype = _check_dtype(dtype)
     shape = [None if s is None else int(s) for s in shape]
@@ -174,6 +192,20 @@ def make_schema(
     }
     if dim_names is not None:
         meta[_KEY_DIM_NAMES] = json.dumps([str(d) for d in dim_names])
+    if class_names is not None:
+        names = list(class_names)
+        if not all(isinstance(c, str) for c in names):
+            raise TypeError(
+                "Invalid value received for argument `class_names`. Expected a "
+                f"sequence of strings. Received: class_names={names!r}"
+            )
+        if len(shape) < 2 or len(names) != shape[1]:
+            raise ValueError(
+                "Invalid value received for argument `class_names`. Expected one "
+                f"name per entry of axis 1 of shape {shape}. Received: "
+                f"{len(names)} names"
+            )
+        meta[_KEY_CLASS_NAMES] = json.dumps(names)
     return pa.schema([pa.field(COLUMN, pa.from_numpy_dtype(dtype))], metadata=meta)
 
 
@@ -196,6 +228,7 @@ def to_arrow(
     kind: str | None = None,
     dim_names: Sequence[str] | None = None,
     rows_per_batch: int | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> pa.RecordBatch | pa.Table:
     """Converts an `MCResult` or array to mcbridge Arrow data.
 
@@ -207,13 +240,16 @@ def to_arrow(
             results, none for arrays).
         rows_per_batch: When given, return a `pyarrow.Table` of record batches
             of at most this many rows; otherwise a single `pyarrow.RecordBatch`.
+        class_names: Names of the entries of axis 1 (default: those of an
+            `MCResult`, if set), stored as `mcbridge:class_names`.
 
     Returns:
         A `pyarrow.RecordBatch` (zero-copy when the array is Fortran-ordered,
         as `MCResult.samples` is) or a `pyarrow.Table`.
     """
+    class_names = _class_names_of(obj, class_names)
     arr, kind, dim_names = _as_payload(obj, kind, dim_names)
-    schema = make_schema(arr.shape, arr.dtype, kind, dim_names)
+    schema = make_schema(arr.shape, arr.dtype, kind, dim_names, class_names)
     if arr.ndim == 0:
         return _batch(schema, arr.reshape(1))
     if rows_per_batch is None:
@@ -301,7 +337,27 @@ def _parse_meta(schema: pa.Schema) -> dict:
             "MC samples need a shape `(n, classes, samples)`. Received: "
             f"shape={shape}"
         )
-    return {"kind": kind, "shape": shape, "dim_names": dim_names}
+    class_names = None
+    if _KEY_CLASS_NAMES in meta:
+        class_names = _meta_json(meta, _KEY_CLASS_NAMES)
+        if not (
+            isinstance(class_names, list)
+            and all(isinstance(c, str) for c in class_names)
+            and shape is not None
+            and len(shape) >= 2
+            and len(class_names) == shape[1]
+        ):
+            raise ArrowFormatError(
+                "Metadata `mcbridge:class_names` must be a JSON list of strings, "
+                "one per entry of axis 1 of the shape "
+                f"{shape}. Received: {meta[_KEY_CLASS_NAMES][:80]!r}"
+            )
+    return {
+        "kind": kind,
+        "shape": shape,
+        "dim_names": dim_names,
+        "class_names": class_names,
+    }
 
 
 def _value_dtype(schema: pa.Schema, kind: str) -> np.dtype:
@@ -400,7 +456,7 @@ def _assemble(schema: pa.Schema, batches: Iterable[pa.RecordBatch], copy: bool):
                 out[row : row + m] = flat.reshape((m, *tail), order="F")
                 row += m
     if meta["kind"] == KIND_MC_SAMPLES:
-        return _make_mc_result(out.astype(np.float32, copy=False))
+        return _make_mc_result(out.astype(np.float32, copy=False), meta["class_names"])
     return out
 
 
@@ -423,7 +479,8 @@ def from_arrow(data: Any, *, copy: bool = True):
             read-only Fortran-ordered view on the Arrow buffer.
 
     Returns:
-        An `MCResult` for kind `"mc_samples"`, otherwise a Fortran-ordered
+        An `MCResult` for kind `"mc_samples"` (with the stored
+        `mcbridge:class_names`, if any), otherwise a Fortran-ordered
         `np.ndarray` with the stored shape and dtype.
 
     Raises:
@@ -484,7 +541,7 @@ def export_to_c(obj: Any, array_addr: Any, schema_addr: Any, **kwargs) -> None:
         array_addr: Address of an empty `struct ArrowArray` (int or decimal
             string, as R's `nanoarrow_pointer_addr_chr()` returns).
         schema_addr: Address of an empty `struct ArrowSchema`.
-        **kwargs: Passed to `to_arrow` (`kind`, `dim_names`).
+        **kwargs: Passed to `to_arrow` (`kind`, `dim_names`, `class_names`).
     """
     array_addr, schema_addr = _addr(array_addr, "array_addr"), _addr(schema_addr, "schema_addr")
     batch = to_arrow(obj, **kwargs)
@@ -541,6 +598,7 @@ class ArrowWriter:
         dtype: Value dtype (`float32` for MC samples).
         kind: `"mc_samples"` or `"array"`.
         dim_names: Axis names (default for MC samples: `n, classes, samples`).
+        class_names: Optional names of the entries of axis 1 (the classes).
     """
 
     def __init__(
@@ -551,6 +609,7 @@ class ArrowWriter:
         dtype: Any = np.float32,
         kind: str = KIND_MC_SAMPLES,
         dim_names: Sequence[str] | None = None,
+        class_names: Sequence[str] | None = None,
     ):
         if kind == KIND_MC_SAMPLES:
             if len(shape) != 3:
@@ -564,7 +623,7 @@ class ArrowWriter:
         self.path = check_output_path(path)
         self.shape = tuple(shape)
         self.dtype = _check_dtype(dtype)
-        self.schema = make_schema(shape, self.dtype, kind, dim_names)
+        self.schema = make_schema(shape, self.dtype, kind, dim_names, class_names)
         self._tail = tuple(int(s) for s in shape[1:])
         self.rows_written = 0
         try:
@@ -646,6 +705,7 @@ def write_arrow(
     rows_per_batch: int | None = None,
     kind: str | None = None,
     dim_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> Path:
     """Writes an `MCResult` or array to an Arrow IPC stream file, atomically.
 
@@ -655,10 +715,13 @@ def write_arrow(
         rows_per_batch: Rows per record batch (default: one batch).
         kind: Override the kind (see `to_arrow`).
         dim_names: Axis names.
+        class_names: Names of the entries of axis 1 (default: those of an
+            `MCResult`, if set), stored as `mcbridge:class_names`.
 
     Returns:
         The path written.
     """
+    class_names = _class_names_of(obj, class_names)
     arr, kind, dim_names = _as_payload(obj, kind, dim_names)
     if arr.ndim == 0:
         arr = arr.reshape(1)
@@ -667,7 +730,12 @@ def write_arrow(
     else:
         step = positive_int("rows_per_batch", rows_per_batch)
     with ArrowWriter(
-        path, arr.shape, dtype=arr.dtype, kind=kind, dim_names=dim_names
+        path,
+        arr.shape,
+        dtype=arr.dtype,
+        kind=kind,
+        dim_names=dim_names,
+        class_names=class_names,
     ) as w:
         for i in range(0, arr.shape[0], step):
             w.write(arr[i : i + step])
@@ -687,7 +755,8 @@ def read_arrow(path: str | os.PathLike, *, copy: bool = True):
         copy: See `from_arrow` (`False` keeps a view on the memory map).
 
     Returns:
-        An `MCResult` for kind `"mc_samples"`, otherwise an `np.ndarray`.
+        An `MCResult` for kind `"mc_samples"` (with its stored class names),
+        otherwise an `np.ndarray`.
 
     Raises:
         FileNotFoundError: `path` does not exist.

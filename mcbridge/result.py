@@ -212,8 +212,17 @@ class MCResult:
     def __len__(self) -> int:
         return self.n
 
+    def _repr_class_names(self) -> str:
+        if self.class_names is None:
+            return ""
+        names = ", ".join(repr(c) for c in self.class_names[:10])
+        more = f", ... ({len(self.class_names)} in all)" if len(self.class_names) > 10 else ""
+        return f" class_names=[{names}{more}]"
+
     def __repr__(self) -> str:
         return (
             f"<MCResult task={self.task} n={self.n} classes={self.n_classes} "
-            f"samples={self.n_samples} dtype={self.samples.dtype}>"
+            f"samples={self.n_samples} dtype={self.samples.dtype}"
+            + self._repr_class_names()
+            + ">"
         )

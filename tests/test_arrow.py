@@ -70,6 +70,53 @@ def test_mc_result_round_trip_in_memory_and_file(tmp_path):
     np.testing.assert_allclose(back.mutual_information(), res.mutual_information())
 
 
+def test_class_names_travel_in_memory_files_and_c_interface(tmp_path):
+    from pyarrow.cffi import ffi
+
+    names = ["T-shirt/top", "Trouser", "Pull\u00f6ver", 'say "hi"']
+    res = mcbridge.MCResult(probs(), class_names=names)
+    batch = arrow.to_arrow(res)
+    assert json.loads(batch.schema.metadata[b"mcbridge:class_names"]) == names
+    assert arrow.from_arrow(batch).class_names == tuple(names)
+    assert arrow.from_arrow(arrow.to_arrow(res, rows_per_batch=2)).class_names == tuple(names)
+    arrow.write_arrow(res, tmp_path / "r.arrow", rows_per_batch=4)
+    back = arrow.read_arrow(tmp_path / "r.arrow")
+    assert back.class_names == tuple(names)
+    np.testing.assert_array_equal(back.samples, res.samples)
+    c_array = ffi.new("struct ArrowArray*")
+    c_schema = ffi.new("struct ArrowSchema*")
+    addr = lambda p: int(ffi.cast("uintptr_t", p))  # noqa: E731
+    arrow.export_to_c(res, addr(c_array), addr(c_schema))
+    assert arrow.import_from_c(addr(c_array), addr(c_schema)).class_names == tuple(names)
+    # Without names: no key, and None back.
+    plain = arrow.to_arrow(mcbridge.MCResult(probs()))
+    assert b"mcbridge:class_names" not in plain.schema.metadata
+    assert arrow.from_arrow(plain).class_names is None
+    # The streaming writer and an explicit override.
+    with arrow.ArrowWriter(tmp_path / "w.arrow", (None, 4, 5), class_names=list("abcd")) as w:
+        w.write(res.samples[:3])
+        w.write(res.samples[3:])
+    assert arrow.read_arrow(tmp_path / "w.arrow").class_names == tuple("abcd")
+    assert arrow.from_arrow(arrow.to_arrow(res, class_names=list("wxyz"))).class_names == tuple("wxyz")
+
+
+def test_class_names_are_checked_when_written():
+    with pytest.raises(ValueError, match="one name per entry of axis 1"):
+        arrow.to_arrow(probs(), kind="mc_samples", class_names=["a", "b"])
+    with pytest.raises(TypeError, match="sequence of strings"):
+        arrow.make_schema([2, 3], class_names=[1, 2, 3])
+    with pytest.raises(ValueError, match="one name per entry of axis 1"):
+        arrow.make_schema([6], class_names=["a"])
+
+
+def test_mc_result_repr_shows_class_names():
+    assert "class_names" not in repr(mcbridge.MCResult(probs()))
+    text = repr(mcbridge.MCResult(probs(), class_names=["cat", "dog", "bird", "fish"]))
+    assert "class_names=['cat', 'dog', 'bird', 'fish']" in text
+    many = mcbridge.MCResult(probs(c=12), class_names=[f"c{i}" for i in range(12)])
+    assert "'c9', ... (12 in all)]" in repr(many) and "'c10'" not in repr(many)
+
+
 def test_float64_samples_become_float32():
     batch = arrow.to_arrow(mcbridge.MCResult(probs().astype(np.float64)))
     assert batch.column(0).type == pa.float32()
@@ -271,9 +318,14 @@ def test_read_claimed_shape_too_large_is_refused_before_allocation(tmp_path, mon
         (lambda m: m.pop("mcbridge:shape"), "no `mcbridge:shape`"),
         (lambda m: m.update({"mcbridge:dim_names": '["n"]'}), "one name per axis"),
         (lambda m: m.update({"mcbridge:kind": "mc_samples"}), r"\(n, classes, samples\)"),
+        (lambda m: m.update({"mcbridge:class_names": '["a", "b"]'}), "`mcbridge:class_names` must"),
+        (lambda m: m.update({"mcbridge:class_names": "[1, 2, 3]"}), "`mcbridge:class_names` must"),
+        (lambda m: m.update({"mcbridge:class_names": '"abc"'}), "`mcbridge:class_names` must"),
+        (lambda m: m.update({"mcbridge:class_names": '["a", '}), "not valid JSON"),
     ],
     ids=["version", "no-version", "kind", "order", "json", "negative", "fraction", "dict", "bool",
-         "ndim", "no-shape", "dim-names", "mc-2d"],
+         "ndim", "no-shape", "dim-names", "mc-2d", "class-count", "class-type", "class-str",
+         "class-json"],
 )
 def test_read_bad_metadata(tmp_path, edit, match):
     with pytest.raises(ValueError, match=match):

@@ -2,7 +2,8 @@
 # mcbridge/arrow.py): one `values` column, column-major ("F") order, which is
 # R's own order, so arrays arrive with one pass and no transpose. Schema
 # metadata: mcbridge:format ("1"), mcbridge:kind, mcbridge:shape (JSON),
-# mcbridge:dim_names (JSON), mcbridge:order ("F").
+# mcbridge:dim_names (JSON), mcbridge:order ("F"), and the optional
+# mcbridge:class_names (JSON list of strings, one per entry of axis 1).
 #
 # Everything read is checked before any value is converted or any memory
 # sized from the file is allocated: the metadata, the value type, nulls, and
@@ -55,7 +56,21 @@
     .arrow_error("Unknown mcbridge:kind '", substr(kind, 1, 40), "' (expected 'mc_samples' or 'array').")
   }
   shape <- get("mcbridge:shape")
-  list(kind = kind, shape = if (is.null(shape)) NULL else .parse_shape(shape))
+  list(kind = kind, shape = if (is.null(shape)) NULL else .parse_shape(shape),
+       class_names = get("mcbridge:class_names"))
+}
+
+# mcbridge:class_names: a JSON list of strings, one per entry of axis 1.
+.parse_class_names <- function(s, shape) {
+  v <- tryCatch(jsonlite::fromJSON(s, simplifyVector = FALSE), error = function(e) e)
+  ok <- !inherits(v, "error") && is.list(v) && is.null(names(v)) && length(shape) >= 2 &&
+    length(v) == shape[2] && all(vapply(v, function(x) is.character(x) && length(x) == 1, TRUE))
+  if (!ok) {
+    .arrow_error("Invalid mcbridge:class_names metadata ", encodeString(substr(s, 1, 80), quote = '"'),
+                 sprintf(": expected a JSON list of %s strings (one per entry of axis 1).",
+                         if (length(shape) >= 2) format(shape[2], scientific = FALSE) else "axis-1"))
+  }
+  enc2utf8(unlist(v, use.names = FALSE) %||% character())
 }
 
 .child_length <- function(child) {
@@ -117,6 +132,7 @@
   if (meta$kind == "mc_samples" && length(shape) != 3) {
     .arrow_error(sprintf("MC samples must be 3-d (n, classes, samples), not %d-d.", length(shape)))
   }
+  class_names <- if (is.null(meta$class_names)) NULL else .parse_class_names(meta$class_names, shape)
   tail_size <- if (length(shape) > 1) prod(shape[-1]) else 1
   if (length(children) > 1 && any(lens %% tail_size != 0)) {
     .arrow_error("A record batch does not hold whole rows of the array.")
@@ -141,7 +157,11 @@
     }
   }
   if (length(shape) >= 2) dim(out) <- shape else out <- as.vector(out)
-  if (meta$kind == "mc_samples") return(as_mc_prediction(out))
+  if (meta$kind == "mc_samples") {
+    res <- as_mc_prediction(out)
+    if (!is.null(class_names)) attr(res, "class_names") <- class_names
+    return(res)
+  }
   out
 }
 
@@ -161,8 +181,9 @@
 #' `nanoarrow_array_stream`.
 #'
 #' @param x A `nanoarrow_array` with its schema, or a `nanoarrow_array_stream`.
-#' @return An `mc_prediction` for MC samples, otherwise an R array (a vector
-#'   for 1-d data).
+#' @return An `mc_prediction` for MC samples (with the stored class names,
+#'   [mc_class_names()], if any), otherwise an R array (a vector for 1-d
+#'   data).
 #' @family Arrow
 #' @examples
 #' a <- mc_to_arrow(array(1:6, c(2, 3)))
@@ -193,7 +214,8 @@ mc_from_arrow <- function(x) {
 #' error of class `mcbridge_error_arrow`.
 #'
 #' @param path The file.
-#' @return An `mc_prediction` for MC results, otherwise an R array (a vector
+#' @return An `mc_prediction` for MC results (with the stored class names,
+#'   [mc_class_names()], if any), otherwise an R array (a vector
 #'   for 1-d data) with the stored shape: `x[i, j, ...]` is Python's
 #'   `x[i - 1, j - 1, ...]`.
 #' @family Arrow

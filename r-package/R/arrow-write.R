@@ -1,6 +1,6 @@
 # Writing the mcbridge Arrow format (see arrow-read.R) in memory and to files.
 
-.arrow_meta <- function(kind, shape, dim_names = NULL) {
+.arrow_meta <- function(kind, shape, dim_names = NULL, class_names = NULL) {
   meta <- list(
     "mcbridge:format" = .mc_format,
     "mcbridge:kind" = kind,
@@ -11,6 +11,10 @@
     quoted <- vapply(dim_names, function(d) as.character(jsonlite::toJSON(d, auto_unbox = TRUE)), "")
     meta[["mcbridge:dim_names"]] <- paste0("[", paste(quoted, collapse = ", "), "]")
   }
+  if (!is.null(class_names)) {
+    # A JSON list of strings, one per class (axis 1); I() keeps one name a list.
+    meta[["mcbridge:class_names"]] <- as.character(jsonlite::toJSON(I(as.character(class_names))))
+  }
   meta
 }
 
@@ -18,7 +22,8 @@
   if (inherits(x, "mc_prediction")) {
     s <- x$all_samples
     return(list(values = s, shape = dim(s), kind = "mc_samples",
-                type = nanoarrow::na_float(), dim_names = .mc_dim_names))
+                type = nanoarrow::na_float(), dim_names = .mc_dim_names,
+                class_names = mc_class_names(x)))
   }
   if (is.data.frame(x) || is.factor(x) || !(is.numeric(x) || is.logical(x))) {
     .abort(sprintf("`%s` must be an mc_prediction or a numeric, integer or logical array, not %s.",
@@ -48,7 +53,7 @@
 }
 
 .to_arrow_batches <- function(p, rows_per_batch = NULL) {
-  meta <- .arrow_meta(p$kind, p$shape, p$dim_names)
+  meta <- .arrow_meta(p$kind, p$shape, p$dim_names, p$class_names)
   n <- p$shape[1]
   if (is.null(rows_per_batch) || length(p$shape) < 2 || rows_per_batch >= n) {
     return(list(.arrow_batch(p$values, p$type, meta)))
@@ -69,8 +74,9 @@
 #' that Python's `mcbridge.arrow.from_arrow()` and `mcbridge.r` read through
 #' the Arrow C data interface.
 #'
-#' @param x An `mc_prediction` (its samples become float32) or a numeric,
-#'   integer or logical vector or array (float64, int32 or boolean).
+#' @param x An `mc_prediction` (its samples become float32, its
+#'   [mc_class_names()], if set, the metadata `mcbridge:class_names`) or a
+#'   numeric, integer or logical vector or array (float64, int32 or boolean).
 #' @return A `nanoarrow_array`.
 #' @family Arrow
 #' @examples
@@ -119,9 +125,10 @@ mc_to_arrow <- function(x) {
 #' when complete: a failed write (an error, a full disk, an interrupt) keeps
 #' the old file and leaves no temporary file.
 #'
-#' @param x An `mc_prediction` (its `all_samples` are written as float32) or a
-#'   numeric, integer or logical vector or array (written as float64, int32 or
-#'   boolean).
+#' @param x An `mc_prediction` (its `all_samples` are written as float32,
+#'   its [mc_class_names()], if set, as the metadata `mcbridge:class_names`)
+#'   or a numeric, integer or logical vector or array (written as float64,
+#'   int32 or boolean).
 #' @param path The file to write (conventionally `*.arrow`).
 #' @param rows_per_batch Optional number of rows (first index) per record
 #'   batch; by default one batch.

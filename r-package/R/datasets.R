@@ -1,12 +1,19 @@
 # Datasets, shaped as R keras' dataset_*() functions return them.
 
-.dataset <- function(name, path = NULL) {
+# Class names, label 0 first; the same as Python's
+# mcbridge.datasets.FASHION_MNIST_CLASSES and DIGITS_CLASSES (tested).
+.fashion_mnist_classes <- c("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+.digits_classes <- as.character(0:9)
+
+.dataset <- function(name, path = NULL, classes = NULL) {
   keys <- c("x_train", "y_train", "x_test", "y_test")
   outs <- stats::setNames(lapply(keys, function(k) .arrow_alloc_c()), keys)
   .bridge_call("dataset", name, path, lapply(outs, `[[`, "addr"))
   get <- function(key) .arrow_import_c(outs[[key]]$array, outs[[key]]$schema)
   list(train = list(x = get("x_train"), y = get("y_train")),
-       test = list(x = get("x_test"), y = get("y_test")))
+       test = list(x = get("x_test"), y = get("y_test")),
+       classes = classes)
 }
 
 #' Fashion-MNIST
@@ -17,9 +24,10 @@
 #'
 #' @param path Directory with the IDX files; `NULL` searches the environment
 #'   variable `MCBRIDGE_FASHION_MNIST` and the Debian location.
-#' @return `list(train = list(x, y), test = list(x, y))`: `x` integer arrays
-#'   `c(n, 28, 28)` with values 0-255, `y` integer labels 0-9 (60,000 train,
-#'   10,000 test).
+#' @return `list(train = list(x, y), test = list(x, y), classes)`: `x`
+#'   integer arrays `c(n, 28, 28)` with values 0-255, `y` integer labels 0-9
+#'   (60,000 train, 10,000 test), `classes` the 10 class names, label 0 first
+#'   (`"T-shirt/top"`, `"Trouser"`, ...), for `mc_class_names(res) <- fm$classes`.
 #' @family training
 #' @examplesIf mcbridge_available()
 #' fm <- tryCatch(mc_dataset_fashion_mnist(),
@@ -31,7 +39,8 @@ mc_dataset_fashion_mnist <- function(path = NULL) {
     .abort(sprintf("`path` must be NULL or an existing directory, not %s.", .describe(path)),
            "input", arg = "path")
   }
-  .dataset("fashion_mnist", if (is.null(path)) NULL else normalizePath(path))
+  .dataset("fashion_mnist", if (is.null(path)) NULL else normalizePath(path),
+           .fashion_mnist_classes)
 }
 
 #' Handwritten digits (8x8)
@@ -40,13 +49,14 @@ mc_dataset_fashion_mnist <- function(path = NULL) {
 #' train and 359 test images by a fixed shuffle. Small and offline: good for
 #' quick tests.
 #'
-#' @return `list(train = list(x, y), test = list(x, y))`: `x` integer arrays
-#'   `c(n, 8, 8)` with values 0-16, `y` integer labels 0-9.
+#' @return `list(train = list(x, y), test = list(x, y), classes)`: `x` integer
+#'   arrays `c(n, 8, 8)` with values 0-16, `y` integer labels 0-9, `classes`
+#'   the class names `"0"` to `"9"` (for [mc_class_names()]).
 #' @family training
 #' @examplesIf mcbridge_available()
 #' d <- mc_dataset_digits()
 #' dim(d$train$x)
 #' @export
 mc_dataset_digits <- function() {
-  .dataset("digits")
+  .dataset("digits", classes = .digits_classes)
 }

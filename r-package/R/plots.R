@@ -56,11 +56,7 @@
 plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = NULL,
                                x_out = NULL, images = NULL, k = 12, n_bins = 15,
                                adaptive = FALSE, ...) {
-  types <- c("spread", "reliability", "scores", "uncertain")
-  if (!is.character(type) || length(type) != 1 || !type %in% types) {
-    .metric_error(sprintf("`type` must be one of %s, not %s.",
-                          paste0("\"", types, "\"", collapse = ", "), .describe(type)))
-  }
+  .check_plot_type(type)
   switch(type,
     spread = .plot_spread(x, item, ...),
     reliability = .plot_reliability(x, y, n_bins, adaptive),
@@ -70,13 +66,21 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
   invisible(x)
 }
 
+.check_plot_type <- function(type) {
+  types <- c("spread", "reliability", "scores", "uncertain")
+  if (!is.character(type) || length(type) != 1 || !type %in% types) {
+    .metric_error(sprintf("`type` must be one of %s, not %s.",
+                          paste0("\"", types, "\"", collapse = ", "), .describe(type)))
+  }
+}
+
 .need <- function(value, arg, type) {
   if (is.null(value)) {
     .metric_error(sprintf("`plot(type = \"%s\")` needs `%s`.", type, arg))
   }
 }
 
-.plot_spread <- function(x, item, ...) {
+.check_item <- function(x, item) {
   d <- dim(x$all_samples)
   ok <- is.numeric(item) && length(item) == 1 && !is.na(item) && item == round(item) &&
     item >= 1 && item <= d[1]
@@ -84,6 +88,11 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
     .metric_error(sprintf("`item` must be a whole number >= 1 and at most %d, not %s.", d[1],
                           .describe(item)))
   }
+  d
+}
+
+.plot_spread <- function(x, item, ...) {
+  d <- .check_item(x, item)
   s <- matrix(x$all_samples[item, , ], d[2], d[3])
   labels <- .class_labels(x)
   long <- max(nchar(labels)) > 3
@@ -106,7 +115,9 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
   ((seq_len(k * s) * 0.618034) %% 1 - 0.5) * 0.3
 }
 
-.plot_reliability <- function(x, y, n_bins, adaptive) {
+# The bars of the reliability diagram: bin edges, accuracy, mean confidence,
+# counts (non-empty bins) and the ECE.
+.reliability_data <- function(x, y, n_bins, adaptive) {
   .need(y, "y", "reliability")
   n_bins <- .check_n_bins(n_bins)
   d <- .probs_labels(x, y)
@@ -123,16 +134,21 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
     lo <- (seq_len(n_bins) - 1) / n_bins
     hi <- seq_len(n_bins) / n_bins
   }
-  lo <- lo[keep]; hi <- hi[keep]
-  acc <- b$accuracy[keep]; conf <- b$confidence[keep]
+  list(lo = lo[keep], hi = hi[keep], acc = b$accuracy[keep], conf = b$confidence[keep],
+       count = b$count[keep], max_count = max(b$count), ece = ece, n_bins = n_bins,
+       title = sprintf("Reliability diagram (%s = %.3f, %d bins)",
+                       if (adaptive) "adaptive ECE" else "ECE", ece, n_bins))
+}
+
+.plot_reliability <- function(x, y, n_bins, adaptive) {
+  r <- .reliability_data(x, y, n_bins, adaptive)
+  lo <- r$lo; hi <- r$hi; acc <- r$acc; conf <- r$conf
   old <- graphics::par(no.readonly = TRUE)
   on.exit(graphics::par(old))
   graphics::layout(matrix(1:2), heights = c(4, 1.3))
   graphics::par(mar = c(1, 4.5, 3, 1))
   graphics::plot(NULL, xlim = c(0, 1), ylim = c(0, 1), xaxs = "i", yaxs = "i",
-                 xlab = "", ylab = "accuracy", xaxt = "n",
-                 main = sprintf("Reliability diagram (%s = %.3f, %d bins)",
-                                if (adaptive) "adaptive ECE" else "ECE", ece, n_bins))
+                 xlab = "", ylab = "accuracy", xaxt = "n", main = r$title)
   graphics::rect(lo, 0, hi, acc, col = .col_right, border = "white")
   graphics::rect(lo, pmin(acc, conf), hi, pmax(acc, conf), density = 25, col = .col_wrong,
                  border = .col_wrong)
@@ -143,12 +159,14 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
   graphics::legend("bottomright", bty = "n", legend = "perfect calibration", lty = 2,
                    col = "grey40")
   graphics::par(mar = c(4.5, 4.5, 0.5, 1))
-  graphics::plot(NULL, xlim = c(0, 1), ylim = c(0, max(b$count)), xaxs = "i",
+  graphics::plot(NULL, xlim = c(0, 1), ylim = c(0, r$max_count), xaxs = "i",
                  xlab = "confidence (largest mean probability)", ylab = "inputs")
-  graphics::rect(lo, 0, hi, b$count[keep], col = "grey60", border = "white")
+  graphics::rect(lo, 0, hi, r$count, col = "grey60", border = "white")
 }
 
-.plot_scores <- function(x, y, score, x_out) {
+# The two groups of scores (right/wrong or in/out), their labels, the AUROC
+# text and the 30 histogram bins shared by both.
+.scores_data <- function(x, y, score, x_out) {
   if (is.null(y) == is.null(x_out)) {
     .metric_error("`plot(type = \"scores\")` needs exactly one of `y` (right vs wrong) and `x_out` (in vs out).")
   }
@@ -169,10 +187,17 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
   rng <- range(all)
   if (diff(rng) == 0) rng <- rng + c(-0.5, 0.5)
   breaks <- seq(rng[1], rng[2], length.out = 31)
+  list(groups = groups, labels = labels, what = what, rng = rng, breaks = breaks,
+       title = sprintf("%s: %s", gsub("_", " ", score), what))
+}
+
+.plot_scores <- function(x, y, score, x_out) {
+  d <- .scores_data(x, y, score, x_out)
+  groups <- d$groups; labels <- d$labels; rng <- d$rng; breaks <- d$breaks
   h <- lapply(groups, function(g) graphics::hist(g, breaks = breaks, plot = FALSE))
   dens <- unlist(lapply(h, function(z) z$density[is.finite(z$density)]))
   graphics::plot(NULL, xlim = rng, ylim = c(0, max(c(dens, 1e-9))), xlab = gsub("_", " ", score),
-                 ylab = "density", main = sprintf("%s: %s", gsub("_", " ", score), what))
+                 ylab = "density", main = d$title)
   cols <- c(.col_right, .col_wrong)
   for (j in 1:2) {
     if (length(groups[[j]])) {
@@ -183,7 +208,7 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
   graphics::legend("topright", legend = labels, fill = .alpha(cols, 0.55), border = NA, bty = "n")
 }
 
-.plot_uncertain <- function(x, images, k, score, y) {
+.check_images <- function(x, images) {
   .need(images, "images", "uncertain")
   n <- dim(x$all_samples)[1]
   di <- dim(images)
@@ -191,6 +216,12 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
     .metric_error(sprintf("`images` must be a numeric array c(%d, height, width) (or with one channel), not %s.",
                           n, .describe(images)))
   }
+  di
+}
+
+.plot_uncertain <- function(x, images, k, score, y) {
+  di <- .check_images(x, images)
+  n <- di[1]
   idx <- mc_select_uncertain(x, k, score)
   s <- .score_of(x, score)
   labels <- .class_labels(x)
@@ -221,3 +252,163 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
                           if (is.null(truth)) ")" else "; blue: true class)"),
                   outer = TRUE, cex = 0.8)
 }
+
+# ---- ggplot2 versions ------------------------------------------------------
+
+#' ggplot2 pictures of an mc_prediction
+#'
+#' The four pictures of [plot.mc_prediction()] as `ggplot` objects, for
+#' users of 'ggplot2' (a suggested package: `autoplot()` is registered when
+#' 'ggplot2' is loaded; `plot()` keeps drawing in base graphics). Call it as
+#' `ggplot2::autoplot(res, type = ...)`; the result can be themed, added to
+#' and saved with `ggplot2::ggsave()`. The reliability diagram shows the
+#' inputs per bin as labels above the bars instead of a second panel.
+#'
+#' @param object An `mc_prediction`.
+#' @inheritParams plot.mc_prediction
+#' @param ... Unused.
+#' @return A `ggplot` object.
+#' @family evaluation
+#' @examplesIf requireNamespace("ggplot2", quietly = TRUE)
+#' set.seed(1)
+#' s <- array(runif(30 * 3 * 8), c(30, 3, 8))
+#' res <- as_mc_prediction(sweep(s, c(1, 3), apply(s, c(1, 3), sum), "/"))
+#' mc_class_names(res) <- c("cat", "dog", "bird")
+#' y <- sample(0:2, 30, replace = TRUE)
+#' ggplot2::autoplot(res, item = 2)
+#' ggplot2::autoplot(res, type = "reliability", y = y, n_bins = 5)
+#' ggplot2::autoplot(res, type = "scores", y = y)
+#' ggplot2::autoplot(res, type = "uncertain", images = array(runif(30 * 8 * 8), c(30, 8, 8)), k = 4)
+#' @exportS3Method ggplot2::autoplot
+autoplot.mc_prediction <- function(object, item = 1, type = "spread", y = NULL, score = NULL,
+                                   x_out = NULL, images = NULL, k = 12, n_bins = 15,
+                                   adaptive = FALSE, ...) {
+  if (!requireNamespace("ggplot2", quietly = TRUE)) {
+    .abort("autoplot() needs the 'ggplot2' package; install it (Debian: r-cran-ggplot2).", "input")
+  }
+  .check_plot_type(type)
+  switch(type,
+    spread = .gg_spread(object, item),
+    reliability = .gg_reliability(object, y, n_bins, adaptive),
+    scores = .gg_scores(object, y, if (is.null(score)) "predictive_entropy" else score, x_out),
+    uncertain = .gg_uncertain(object, images, k, if (is.null(score)) "mutual_information" else score, y)
+  )
+}
+
+.gg_spread <- function(x, item) {
+  d <- .check_item(x, item)
+  labels <- .class_labels(x)
+  s <- matrix(x$all_samples[item, , ], d[2], d[3])
+  pts <- data.frame(class = rep(seq_len(d[2]), d[3]), p = as.vector(s))
+  pts$xj <- pts$class + .fixed_jitter(d[2], d[3])
+  pts$class <- factor(labels[pts$class], levels = labels)
+  means <- data.frame(class = factor(labels, levels = labels), p = x$mean[item, ], what = "mean")
+  long <- max(nchar(labels)) > 3
+  ggplot2::ggplot(pts, ggplot2::aes(x = .data$class, y = .data$p)) +
+    ggplot2::geom_boxplot(outlier.shape = NA, colour = "grey30", fill = NA) +
+    ggplot2::geom_point(ggplot2::aes(x = .data$xj), colour = .col_right, alpha = 0.5, size = 1) +
+    ggplot2::geom_point(ggplot2::aes(shape = .data$what), data = means, fill = .col_wrong,
+                        colour = .col_wrong, size = 3) +
+    ggplot2::scale_shape_manual(NULL, values = c(mean = 23)) +
+    ggplot2::scale_y_continuous(limits = c(0, 1)) +
+    ggplot2::labs(x = NULL, y = "probability",
+                  title = sprintf("Input %d: %d MC samples per class", item, d[3])) +
+    ggplot2::theme_bw() +
+    ggplot2::theme(legend.position = c(0.98, 0.98), legend.justification = c(1, 1),
+                   axis.text.x = if (long) ggplot2::element_text(angle = 45, hjust = 1)
+                                 else ggplot2::element_text())
+}
+
+.gg_reliability <- function(x, y, n_bins, adaptive) {
+  r <- .reliability_data(x, y, n_bins, adaptive)
+  bars <- data.frame(lo = r$lo, hi = r$hi, acc = r$acc, gap_lo = pmin(r$acc, r$conf),
+                     gap_hi = pmax(r$acc, r$conf), count = r$count)
+  ggplot2::ggplot(bars) +
+    ggplot2::geom_rect(ggplot2::aes(xmin = .data$lo, xmax = .data$hi, ymin = 0, ymax = .data$acc,
+                                    fill = "accuracy"), colour = "white") +
+    ggplot2::geom_rect(ggplot2::aes(xmin = .data$lo, xmax = .data$hi, ymin = .data$gap_lo,
+                                    ymax = .data$gap_hi, fill = "gap to mean confidence"),
+                       colour = .col_wrong, alpha = 0.45) +
+    ggplot2::geom_text(ggplot2::aes(x = (.data$lo + .data$hi) / 2, y = .data$gap_hi,
+                                    label = .data$count), vjust = -0.4, size = 3, colour = "grey30") +
+    ggplot2::geom_abline(ggplot2::aes(intercept = 0, slope = 1, linetype = "perfect calibration"),
+                         colour = "grey40") +
+    ggplot2::scale_fill_manual(NULL, values = c(accuracy = .col_right,
+                                                "gap to mean confidence" = .col_wrong)) +
+    ggplot2::scale_linetype_manual(NULL, values = c("perfect calibration" = 2)) +
+    ggplot2::coord_cartesian(xlim = c(0, 1), ylim = c(0, 1.05), expand = FALSE) +
+    ggplot2::labs(x = "confidence (largest mean probability)", y = "accuracy", title = r$title,
+                  subtitle = "numbers: inputs per bin") +
+    ggplot2::theme_bw() +
+    ggplot2::theme(legend.position = c(0.02, 0.98), legend.justification = c(0, 1),
+                   legend.background = ggplot2::element_blank(), legend.spacing.y = ggplot2::unit(0, "pt"))
+}
+
+.gg_scores <- function(x, y, score, x_out) {
+  d <- .scores_data(x, y, score, x_out)
+  df <- data.frame(score = unlist(d$groups),
+                   group = factor(rep(d$labels, lengths(d$groups)), levels = d$labels))
+  ggplot2::ggplot(df, ggplot2::aes(x = .data$score, fill = .data$group)) +
+    ggplot2::geom_histogram(ggplot2::aes(y = ggplot2::after_stat(density)), breaks = d$breaks,
+                            position = "identity", alpha = 0.55) +
+    ggplot2::scale_fill_manual(NULL, values = stats::setNames(c(.col_right, .col_wrong), d$labels),
+                               drop = FALSE) +
+    ggplot2::labs(x = gsub("_", " ", score), y = "density", title = d$title) +
+    ggplot2::theme_bw() +
+    ggplot2::theme(legend.position = c(0.98, 0.98), legend.justification = c(1, 1))
+}
+
+.gg_uncertain <- function(x, images, k, score, y) {
+  di <- .check_images(x, images)
+  idx <- mc_select_uncertain(x, k, score)
+  s <- .score_of(x, score)
+  labels <- .class_labels(x)
+  kk <- length(labels)
+  truth <- if (is.null(y)) NULL else .labels0(y, di[1], kk)
+  panel <- function(i) {
+    sprintf("#%d  %s %.2f%s", i, substr(gsub("_", " ", score), 1, 11), s[i],
+            if (is.null(truth)) "" else paste0("\ntrue ", labels[truth[i] + 1L]))
+  }
+  panels <- vapply(idx, panel, "")
+  # Each panel: the image in [0, 1] x [0, 1], class names from x = 1.05, and
+  # the mean probability bars from x = 2 (length 1 = probability 1).
+  pix <- do.call(rbind, lapply(seq_along(idx), function(j) {
+    img <- matrix(images[idx[j], , , drop = TRUE], di[2], di[3])
+    data.frame(panel = panels[j], x = (as.vector(col(img)) - 0.5) / di[3],
+               y = 1 - (as.vector(row(img)) - 0.5) / di[2],
+               v = as.vector(img))
+  }))
+  bars <- do.call(rbind, lapply(seq_along(idx), function(j) {
+    i <- idx[j]
+    data.frame(panel = panels[j], cls = seq_len(kk), p = x$mean[i, ],
+               label = substr(labels, 1, 12),
+               true = if (is.null(truth)) FALSE else seq_len(kk) == truth[i] + 1L)
+  }))
+  h <- 1 / kk
+  bars$ymax <- 1 - (bars$cls - 1) * h - 0.1 * h
+  bars$ymin <- 1 - bars$cls * h + 0.1 * h
+  pix$panel <- factor(pix$panel, levels = panels)
+  bars$panel <- factor(bars$panel, levels = panels)
+  ggplot2::ggplot() +
+    ggplot2::geom_tile(ggplot2::aes(x = .data$x, y = .data$y, fill = .data$v), data = pix,
+                       width = 1 / di[3], height = 1 / di[2]) +
+    ggplot2::scale_fill_gradient(low = "black", high = "white", guide = "none") +
+    ggplot2::geom_rect(ggplot2::aes(xmin = 2, xmax = 2 + .data$p, ymin = .data$ymin, ymax = .data$ymax),
+                       data = bars[!bars$true, ], fill = .col_mean) +
+    ggplot2::geom_rect(ggplot2::aes(xmin = 2, xmax = 2 + .data$p, ymin = .data$ymin, ymax = .data$ymax),
+                       data = bars[bars$true, ], fill = .col_right) +
+    ggplot2::annotate("segment", x = 2, xend = 3, y = 0.005, yend = 0.005, colour = "grey60") +
+    ggplot2::geom_text(ggplot2::aes(x = 1.05, y = (.data$ymin + .data$ymax) / 2, label = .data$label),
+                       data = bars, hjust = 0, size = 2.6) +
+    ggplot2::facet_wrap(~panel, ncol = min(4, length(idx))) +
+    ggplot2::coord_fixed(xlim = c(0, 3), ylim = c(0, 1), expand = FALSE) +
+    ggplot2::labs(title = sprintf("The %d most uncertain inputs by %s", length(idx), gsub("_", " ", score)),
+                  subtitle = sprintf("bars: mean class probabilities (0 to 1)%s",
+                                     if (is.null(truth)) "" else "; blue: true class")) +
+    ggplot2::theme_void() +
+    ggplot2::theme(strip.text = ggplot2::element_text(size = 8, margin = ggplot2::margin(2, 0, 2, 0)),
+                   plot.margin = ggplot2::margin(6, 6, 6, 6))
+}
+
+# ggplot2's data pronoun and computed variable, for R CMD check.
+utils::globalVariables(c(".data", "density"))

@@ -1,7 +1,8 @@
 test_that("mc_dataset_digits() is shaped like keras' dataset_*()", {
   skip_if_no_engine()
   d <- mc_dataset_digits()
-  expect_named(d, c("train", "test"))
+  expect_named(d, c("train", "test", "classes"))
+  expect_identical(d$classes, as.character(0:9))
   expect_named(d$train, c("x", "y"))
   expect_identical(dim(d$train$x), c(1438L, 8L, 8L))
   expect_identical(dim(d$test$x), c(359L, 8L, 8L))
@@ -35,5 +36,18 @@ test_that("mc_dataset_fashion_mnist() reads the IDX files", {
   expect_type(fm$test$x, "integer")
   expect_identical(range(fm$train$x), c(0L, 255L))
   expect_setequal(unique(fm$test$y), 0:9)
+  expect_identical(fm$classes[c(1, 10)], c("T-shirt/top", "Ankle boot"))
   expect_error(mc_dataset_fashion_mnist(path = "/nonexistent"), "existing directory")
+})
+
+test_that("the datasets' class names are Python's", {
+  skip_if_no_engine()
+  py <- run_python(c(
+    "from mcbridge.datasets import FASHION_MNIST_CLASSES, DIGITS_CLASSES",
+    "print('|'.join(FASHION_MNIST_CLASSES))",
+    "print('|'.join(DIGITS_CLASSES))"
+  ))
+  n <- length(py)
+  expect_identical(strsplit(py[n - 1], "|", fixed = TRUE)[[1]], mcbridge:::.fashion_mnist_classes)
+  expect_identical(strsplit(py[n], "|", fixed = TRUE)[[1]], mc_dataset_digits()$classes)
 })

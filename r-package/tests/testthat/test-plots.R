@@ -47,3 +47,47 @@ test_that("plot arguments are checked with classed errors", {
                class = "mcbridge_error")
   expect_error(plot(res, item = 41), "`item`", class = "mcbridge_error")
 })
+
+test_that("ggplot2::autoplot() draws each plot type as a ggplot (PNG)", {
+  skip_if_not_installed("ggplot2")  # setup_r.sh installs it (r-cran-ggplot2)
+  res <- plot_res()
+  y <- rep(0:2, length.out = 40)
+  images <- array(runif(40 * 8 * 8), c(40, 8, 8))
+  flat <- as_mc_prediction(array(1 / 3, c(10, 3, 6)))
+  plots <- list(
+    spread = ggplot2::autoplot(res, item = 2),
+    reliability = ggplot2::autoplot(res, type = "reliability", y = y, n_bins = 5),
+    adaptive = ggplot2::autoplot(res, type = "reliability", y = y, adaptive = TRUE, n_bins = 4),
+    scores = ggplot2::autoplot(res, type = "scores", y = y),
+    ood = ggplot2::autoplot(res, type = "scores", x_out = flat, score = "max_probability"),
+    uncertain = ggplot2::autoplot(res, type = "uncertain", images = images, y = y, k = 8)
+  )
+  for (p in plots) expect_s3_class(p, "ggplot")
+  # The same numbers as the base pictures, and the class names.
+  ece <- mc_expected_calibration_error(res, y, n_bins = 5)
+  expect_identical(plots$reliability$labels$title, sprintf("Reliability diagram (ECE = %.3f, 5 bins)", ece))
+  expect_match(plots$adaptive$labels$title, "adaptive ECE")
+  expect_match(plots$scores$labels$title, "misclassification AUROC")
+  expect_match(plots$ood$labels$title, "OOD AUROC")
+  expect_identical(levels(plots$spread$data$class), c("T-shirt/top", "Trouser", "Pullover"))
+  text <- Filter(function(l) inherits(l$geom, "GeomText"), plots$uncertain$layers)[[1]]
+  expect_setequal(text$data$label, c("T-shirt/top", "Trouser", "Pullover"))
+  sizes <- list(spread = c(600, 450), reliability = c(500, 500), adaptive = c(500, 500),
+                scores = c(600, 450), ood = c(600, 450), uncertain = c(1000, 500))
+  for (name in names(plots)) {
+    wh <- sizes[[name]]
+    expect_png(print(plots[[name]]), wh[1], wh[2])
+  }
+  # plot() stays base graphics.
+  expect_png(expect_identical(withVisible(plot(res))$value, res))
+})
+
+test_that("autoplot() checks its arguments with classed errors", {
+  skip_if_not_installed("ggplot2")
+  res <- plot_res()
+  expect_error(ggplot2::autoplot(res, type = "histogram"), "`type`", class = "mcbridge_error")
+  expect_error(ggplot2::autoplot(res, type = "reliability"), "needs `y`", class = "mcbridge_error")
+  expect_error(ggplot2::autoplot(res, item = 41), "`item`", class = "mcbridge_error")
+  expect_error(ggplot2::autoplot(res, type = "uncertain", images = array(0, c(3, 8, 8))), "`images`",
+               class = "mcbridge_error")
+})
