@@ -112,7 +112,8 @@ mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128,
 #'
 #' Reads the `.arrow` output of [mc_predict_to_file()] or Python's
 #' `mcbridge.predict_to_file()` (an Arrow IPC stream) with nanoarrow, one
-#' record batch at a time, into a data.frame. Parquet output needs the arrow
+#' record batch at a time, into a data.frame (an Arrow IPC *file* with the
+#' same columns is read too, whole). Parquet output needs the arrow
 #' package (`arrow::read_parquet()`); write `.arrow` to read it here.
 #'
 #' @param path The file.
@@ -142,13 +143,16 @@ mc_read_predictions <- function(path) {
   }
   size <- file.size(path)
   if (is.na(size) || size == 0) .arrow_error(sprintf("'%s' is empty, not an Arrow IPC stream.", path))
+  # An IPC *file* (what predict_to_file wrote before it wrote streams): the
+  # stream after its 8 bytes of magic and padding (read whole, not per batch).
+  src <- if (identical(readBin(path, "raw", 6), charToRaw("ARROW1"))) readBin(path, "raw", size)[-(1:8)] else path
   fail <- function(e) {
     if (inherits(e, "mcbridge_error")) stop(e)
     .arrow_error(sprintf("'%s' is not a readable Arrow IPC stream (%s).", path,
                          sub("\\s+$", "", conditionMessage(e))))
   }
   tryCatch({
-    stream <- nanoarrow::read_nanoarrow(path)
+    stream <- nanoarrow::read_nanoarrow(src)
     on.exit(stream$release(), add = TRUE)
     .read_prediction_stream(stream, path)
   }, error = fail)

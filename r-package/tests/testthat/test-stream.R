@@ -47,6 +47,15 @@ test_that("R writes the same bits as Python's predict_to_file, from an array or 
   expect_identical(bytes("r.arrow"), bytes("py.arrow"))
   expect_identical(bytes("npy.arrow"), bytes("py.arrow"))
   expect_null(attr(mc_read_predictions(file.path(dir, "r.arrow")), "samples"))
+  # The same table as an Arrow IPC *file* (earlier predict_to_file output) reads the same.
+  reticulate::py_run_string(sprintf(paste(
+    "import pyarrow as pa",
+    "_t = pa.ipc.open_stream(pa.memory_map(%s)).read_all()",
+    "with pa.ipc.new_file(%s, _t.schema) as _w: _w.write_table(_t)", sep = "\n"),
+    shQuote(file.path(dir, "r.arrow")), shQuote(file.path(dir, "file.arrow"))))
+  expect_identical(readBin(file.path(dir, "file.arrow"), "raw", 6), charToRaw("ARROW1"))
+  expect_identical(mc_read_predictions(file.path(dir, "file.arrow")),
+                   mc_read_predictions(file.path(dir, "r.arrow")))
 })
 
 test_that("mc_predict_to_file rejects bad arguments in R, before Python", {
