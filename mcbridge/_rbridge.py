@@ -39,6 +39,7 @@ __all__ = [
     "export",
     "import_array",
     "predict",
+    "predict_to_file",
     "fit",
     "train_on_batch",
     "evaluate",
@@ -276,6 +277,58 @@ def predict(
     if noise_out is not None:
         export(res.noise_variance, *noise_out)
     return [int(d) for d in res.samples.shape]
+
+
+@_entry
+def predict_to_file(
+    model,
+    x: tuple | str,
+    path: str,
+    n_samples: int,
+    batch_size: int,
+    seed: int | None,
+    keep_samples: bool,
+    memory_budget: float,
+    progress: bool | Callable[[int, int], Any],
+) -> str:
+    """`mcbridge.predict_to_file` for R: one call, the file written by Python.
+
+    Args:
+        model: A Keras model.
+        x: `(array_addr, schema_addr)` of R's exported input array (read in
+            place), or the path of a `.npy` file (memory-mapped, read block
+            by block).
+        path: The output `.parquet` or `.arrow` (IPC stream) file.
+        n_samples, batch_size, seed, keep_samples: As `predict_to_file`.
+        memory_budget: Bytes (a whole number; R may pass a double).
+        progress: False, or R's function `(done, total)` (inputs written,
+            inputs in all), called once per written block.
+
+    Returns:
+        `path` as written (no file is left there on an error).
+    """
+    from mcbridge.stream import predict_to_file as to_file
+
+    data = str(x) if isinstance(x, str) else _fit_x(model, import_array(*x))
+    report = None
+    if callable(progress):
+        total = len(np.load(data, mmap_mode="r")) if isinstance(data, str) else len(data)
+
+        def report(done: int) -> None:
+            progress(int(done), int(total))
+
+    written = to_file(
+        model,
+        data,
+        str(path),
+        n_samples=int(n_samples),
+        batch_size=int(batch_size),
+        seed=None if seed is None else int(seed),
+        keep_samples=bool(keep_samples),
+        memory_budget=int(memory_budget),
+        progress=report,
+    )
+    return str(written)
 
 
 # --------------------------------------------------------------------------

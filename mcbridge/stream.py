@@ -1,4 +1,4 @@
-"""MC prediction streamed to a Parquet or Arrow IPC file, one row per input.
+"""MC prediction streamed to a Parquet file or an Arrow IPC stream, one row per input.
 
 `predict_to_file` runs `mc_predict`'s engine block by block: each block's
 `(rows, classes, samples)` samples are summarised (mean, variance,
@@ -17,7 +17,10 @@ variance with ddof = 1 as `MCResult.variance`), `predictive_entropy`,
 `mutual_information`, `variation_ratio` (float32, nats) and, with
 `keep_samples=True`, `samples` (a fixed-size list of `classes` fixed-size
 lists of `n_samples` float32: the input's `(classes, samples)` block,
-class-major). See docs/SCALING.md.
+class-major). `.arrow` output is an Arrow IPC *stream* (as mcbridge's other
+`.arrow` files, docs/ARROW.md): read it with `pyarrow.ipc.open_stream`, or in
+R with `mc_read_predictions()` (nanoarrow, batch by batch). See
+docs/SCALING.md.
 """
 
 from __future__ import annotations
@@ -131,7 +134,7 @@ class _AtomicWriter:
 
                 self.writer = pq.ParquetWriter(self.tmp, schema)
             else:
-                self.writer = pa.ipc.new_file(self.tmp, schema)
+                self.writer = pa.ipc.new_stream(self.tmp, schema)
         self.writer.write_batch(batch.replace_schema_metadata(self.metadata))
 
     def commit(self) -> None:
@@ -161,14 +164,15 @@ def predict_to_file(
     progress: bool | Callable[[int], None] | None = None,
     first_index: int = 0,
 ) -> Path:
-    """MC dropout prediction written to a Parquet or Arrow IPC file, block by block.
+    """MC dropout prediction written to a Parquet file or Arrow IPC stream, block by block.
 
     Args:
         model: A single-input Keras classifier with dropout (as `mc_predict`).
         data: Inputs `(n, *input_shape)`: an array, the path of a `.npy`
             file (memory-mapped, read block by block) or an iterable of
             arrays (blocks of inputs, e.g. a generator reading files).
-        path: The output file: `.parquet` or `.arrow` (Arrow IPC file).
+        path: The output file: `.parquet`, or `.arrow` (Arrow IPC stream
+            format, one record batch per block).
         n_samples: MC samples per input.
         batch_size: At most this many inputs per compiled call (see `mc_predict`).
         seed: Non-negative integer, or None. With a seed, input `i`'s

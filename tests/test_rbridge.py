@@ -253,3 +253,41 @@ def test_ensemble_predict_save_load_through_the_bridge(tmp_path):
     assert again.samples.tobytes() == mcbridge.mc_predict(ens, np.ascontiguousarray(x)[..., None]).samples.tobytes()
     assert _rbridge.load_ensemble(str(tmp_path / "missing"))["error"] == "model"
     assert _rbridge.save_ensemble(ens, str(tmp_path / "no" / "dir" / "e"))["error"] == "io"
+
+
+def test_predict_to_file_is_one_call_and_writes_what_python_writes(cnn, tmp_path):
+    import pyarrow as pa
+
+    x = r_images(n=7)
+    xs = exported(x)
+    seen = []
+    before = sum(_rbridge.calls.values())
+    answer = _rbridge.predict_to_file(cnn, xs.addr, str(tmp_path / "r.arrow"), 4, 3, 5, True,
+                                      float(256 * 2**20), lambda *a: seen.append(a))
+    assert sum(_rbridge.calls.values()) - before == 1
+    assert answer == {"value": str(tmp_path / "r.arrow")}
+    assert seen[-1] == (7, 7)
+    c_order = np.ascontiguousarray(x)[..., None]
+    np.save(tmp_path / "x.npy", c_order)
+    from_npy = _rbridge.predict_to_file(cnn, str(tmp_path / "x.npy"), str(tmp_path / "n.arrow"), 4, 3, 5,
+                                        True, 1e9, False)
+    assert from_npy == {"value": str(tmp_path / "n.arrow")}
+    mcbridge.predict_to_file(cnn, c_order, tmp_path / "p.arrow", n_samples=4, batch_size=3, seed=5,
+                             keep_samples=True)
+
+    def read(name):
+        with pa.memory_map(str(tmp_path / name)) as source:
+            return pa.ipc.open_stream(source).read_all()
+
+    assert read("r.arrow").equals(read("p.arrow"))
+    assert read("n.arrow").equals(read("p.arrow"))
+
+
+def test_predict_to_file_bad_path_is_a_python_error_and_leaves_no_file(cnn, tmp_path):
+    xs = exported(r_images(n=2))
+    answer = _rbridge.predict_to_file(cnn, xs.addr, str(tmp_path / "out.csv"), 4, 3, 5, False, 1e9, False)
+    assert answer["error"] == "python" and "`path`" in answer["message"]
+    wrong = exported(np.zeros((2, 5, 5), dtype=np.float32, order="F"))
+    answer = _rbridge.predict_to_file(cnn, wrong.addr, str(tmp_path / "out.arrow"), 4, 3, 5, False, 1e9, False)
+    assert answer["error"] == "input"
+    assert list(tmp_path.iterdir()) == []

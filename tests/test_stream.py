@@ -18,7 +18,7 @@ def _read(path):
     if str(path).endswith(".parquet"):
         return pq.read_table(path)
     with pa.memory_map(str(path)) as source:
-        return pa.ipc.open_file(source).read_all()
+        return pa.ipc.open_stream(source).read_all()  # .arrow: an IPC stream
 
 
 def _matrix(column):
@@ -66,6 +66,7 @@ def test_arrow_from_npy_and_blocks_give_the_same_rows(cnn, x12, tmp_path):
     b = mcbridge.predict_to_file(cnn, blocks, tmp_path / "b.parquet", n_samples=5, seed=9, batch_size=2,
                                  progress=seen.append)
     ta, tb = _read(a), _read(b)
+    assert a.read_bytes()[:6] != b"ARROW1"  # an IPC stream (R's nanoarrow reads it), not the file format
     assert "samples" not in ta.column_names
     assert seen[-1] == 12
     np.testing.assert_array_equal(ta["index"].to_numpy(), tb["index"].to_numpy())
