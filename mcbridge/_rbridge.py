@@ -363,11 +363,16 @@ def _snapshot(model) -> Callable[[], None]:
 
 
 def _keeping_state_on_interrupt(model, fn: Callable):
-    """Runs `fn()`; on an interrupt the model is put back as it was."""
+    """Runs `fn()`; on an interrupt the model is put back as it was.
+
+    Any exception counts: an R interrupt that lands while R's epoch callback
+    runs reaches Python as whatever reticulate makes of it, not always as a
+    `KeyboardInterrupt`.
+    """
     restore = _snapshot(model)
     try:
         return fn()
-    except KeyboardInterrupt:
+    except BaseException:
         restore()
         raise
 
