@@ -97,7 +97,7 @@ def _labels(y, n: int, k: int) -> np.ndarray:
             "Invalid value received for argument `y`. Expected labels of shape "
             f"({n},) (one per input). Received: shape={y_arr.shape}"
         )
-    if y_arr.min() < 0 or y_arr.max() >= k:
+    if n and (y_arr.min() < 0 or y_arr.max() >= k):
         raise ValueError(
             f"Invalid value received for argument `y`. Expected labels in "
             f"[0, {k - 1}]. Received: range [{y_arr.min()}, {y_arr.max()}]"

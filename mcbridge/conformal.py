@@ -20,6 +20,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+from mcbridge.calibration import _labels  # one label check for both
 from mcbridge.result import MCResult
 
 __all__ = [
@@ -103,26 +104,6 @@ def _cube(result, task: str, arg: str = "result") -> np.ndarray:
             )
         x = np.clip(x, 0.0, 1.0)
     return x
-
-
-def _labels(y, n: int, k: int) -> np.ndarray:
-    y_arr = np.asarray(y)
-    if y_arr.dtype.kind not in "iu":
-        raise TypeError(
-            "Invalid value received for argument `y`. Expected integer class "
-            f"labels. Received: y of dtype {y_arr.dtype}"
-        )
-    if y_arr.shape != (n,):
-        raise ValueError(
-            "Invalid value received for argument `y`. Expected labels of shape "
-            f"({n},) (one per input). Received: shape={y_arr.shape}"
-        )
-    if n and (y_arr.min() < 0 or y_arr.max() >= k):
-        raise ValueError(
-            f"Invalid value received for argument `y`. Expected labels in "
-            f"[0, {k - 1}]. Received: range [{y_arr.min()}, {y_arr.max()}]"
-        )
-    return y_arr.astype(np.intp)
 
 
 def conformal_quantile(scores: ArrayLike, alpha: float) -> float:
