@@ -112,14 +112,14 @@ def test_plan_is_a_frozen_value_and_the_model_gets_no_attributes(x_small):
     x = np.random.default_rng(0).random((3, 13, 15, 1), dtype=np.float32)
     mcbridge.mc_predict(model, x, n_samples=3, seed=0)
     for layer in iter_layers(model):
-        assert not hasattr(layer, "live") and not hasattr(layer, "pool_windows")
+        assert not hasattr(layer, "live") and not hasattr(layer, "mask_layout")
         assert set(vars(layer)) == set(before[id(layer)])  # nothing written onto the user's layers
     layout = _sampler_for(model).layout
     with pytest.raises(dataclasses.FrozenInstanceError):
         layout.first = 0
     # 13x15 -> conv2 -> 12x14 -> [dropout] -> pool -> 6x7 -> conv2 -> 5x6 -> pool -> 2x3: the last
     # pool reads 4x6, the conv 5x7, the first pool 10x14: the dropout's input is cropped to it.
-    assert layout.crop == ((12, 14), (10, 14)) and layout.pool_window == layout.first and layout.fused_head
+    assert layout.crop == ((12, 14), (10, 14)) and layout.pooled == (layout.first, 4) and layout.fused_head  # both dropouts pool
     assert layout == plan.layout_for(model)  # a value: the same model gives an equal layout
     chunks = plan.chunk_plan(10, 7, 4, row_bytes=100, budget=1000)
     assert (chunks.k, chunks.m, chunks.n_chunks) == (1, 7, 10)

@@ -10,9 +10,11 @@ that is `X >= j` for the top `b = 23 - t` bits `X` of `k`. So `b` uniform
 bit-planes (32 elements per uint32 word each) and a bit-sliced comparison
 with the constant `j` give each element's keep bit with exactly Keras' keep
 probability: 2 bits per element for rate 0.25, 1 for rate 0.5, at most 23.
-One gather of a 256 x 8 table turns each byte of keep bits into 8
-multipliers in {0, 1 / (1 - rate)}, and one multiply applies them, so kept
-values are `x * scale`, bit for bit what Keras computes.
+Each keep bit selects a multiplier in {0, 1 / (1 - rate)} and one multiply
+applies it, so kept values are `x * scale`, bit for bit what Keras computes.
+In the engine's compiled calls the expansion, the multiply and a 2x2 max-pool
+after it run as one XLA kernel (`keyed_dropout`): no float mask is ever
+written to memory.
 
 Keyed random streams (reproducible wherever a row is computed). Inside the
 engine's compiled calls (`keyed_rows`), the bits are not drawn from a
@@ -45,10 +47,6 @@ def bernoulli_plan(rate: float) -> tuple[int, int]:
         j, b = j // 2, b - 1
     return j, b
 
-
-_BYTE_BITS = np.unpackbits(
-    np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little"
-).astype(np.float64)  # row v: the 8 bits of byte v, least significant first
 
 
 # SplitMix64 constants (Steele, Lea & Flood, 2014).
@@ -94,23 +92,26 @@ def mix64(z):
     return xor(z, shift(z, _u64(31)))
 
 
-def _layer_key(seed_generator, salt: int = 0):
-    """The layer's 64-bit key: its seed generator's state (set by the engine from `seed`).
+def _layer_key(state, salt: int = 0):
+    """The layer's 64-bit key from its seed generator's `state` (set by the engine from `seed`).
 
     `salt` tells apart several masks of one layer (a recurrent layer's gates).
     """
     import tensorflow as tf
 
-    state = tf.cast(tf.convert_to_tensor(seed_generator.state), tf.uint64)
+    state = tf.cast(tf.convert_to_tensor(state), tf.uint64)
     key = mix64(tf.bitwise.left_shift(state[0], _u64(32)) + state[1])
     return key if not salt else mix64(key + _u64(salt) * _u64(_GOLDEN))
 
 
-def row_bases(seed_generator, keys, samples, salt: int = 0):
-    """`(m * k,)` uint64 stream starts, replica-major: hash of (layer key, `keys[i]`, `samples[r]`)."""
+def row_bases(state, keys, samples, salt: int = 0):
+    """`(m * k,)` uint64 stream starts, replica-major: hash of (layer key, `keys[i]`, `samples[r]`).
+
+    `state`: the layer's seed generator's state.
+    """
     import tensorflow as tf
 
-    layer = _layer_key(seed_generator, salt)
+    layer = _layer_key(state, salt)
     per_input = mix64(layer + mix64(keys + _u64(_GOLDEN)))  # (k,)
     sample_ctr = (samples + _u64(1)) * _u64(_GOLDEN)  # (m,)
     return tf.reshape(mix64(per_input[None, :] + sample_ctr[:, None]), [-1])
@@ -134,6 +135,51 @@ def current_keys():
     return getattr(_KEYS, "value", None)
 
 
+def _keep_words(planes, rate: float):
+    """Bit-sliced `X >= j` over `b` uniform bit-planes: `planes(i)` gives plane `i` (uint32 words)."""
+    import tensorflow as tf
+
+    j, b = bernoulli_plan(rate)
+    keep = None  # from the least significant bit up
+    for i in range(b):
+        if (j >> i) & 1:
+            keep = planes(i) if keep is None else tf.bitwise.bitwise_and(planes(i), keep)
+        elif keep is not None:
+            keep = tf.bitwise.bitwise_or(planes(i), keep)
+        # else: bit of j is 0 with nothing below it: X_i >= 0 always holds.
+    return keep
+
+
+def _keyed_keep_words(bases, n: int, rate: float):
+    """Packed keep bits `(rows, ceil(n / 32))` (uint32) of the keyed streams started at `bases`."""
+    import tensorflow as tf
+
+    rows = tf.shape(bases)[0]
+    _, b = bernoulli_plan(rate)
+    words = (n + 31) // 32
+    if b == 0:  # keeps nothing (rate 1)
+        return tf.zeros(tf.stack([rows, words]), tf.uint32)
+    planes = tf.reshape(keyed_words(bases, b * words), tf.stack([rows, b, words]))
+    return _keep_words(lambda i: planes[:, i], rate)
+
+
+def _bits(words, n):
+    """`(rows, words)` uint32 -> `(rows, n)` bool: element `e` is bit `e % 32` of word `e // 32`."""
+    import tensorflow as tf
+
+    shifts = tf.constant(np.arange(32, dtype=np.uint32))
+    bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(words[:, :, None], shifts), tf.constant(1, tf.uint32))
+    return tf.reshape(bits, tf.stack([tf.shape(words)[0], -1]))[:, :n] > 0
+
+
+def _multipliers(keep, rate: float, dtype):
+    """{0, 1 / (1 - rate)} in `dtype` (the scale Keras uses, rounded to the input dtype)."""
+    import tensorflow as tf
+
+    scale = tf.constant(1.0 / (1.0 - float(rate)), dtype=dtype)
+    return tf.where(keep, scale, tf.zeros([], dtype))
+
+
 def bit_mask(noise_shape, rate: float, seed_generator, dtype, salt: int = 0):
     """Dropout multipliers in {0, 1 / (1 - rate)} of shape `noise_shape`, or None (rate 0).
 
@@ -151,41 +197,94 @@ def bit_mask(noise_shape, rate: float, seed_generator, dtype, salt: int = 0):
 
     if rate <= 0:
         return None
-    j, b = bernoulli_plan(rate)
+    _, b = bernoulli_plan(rate)
     if b == 0:  # keeps nothing (rate 1)
         return tf.zeros(noise_shape, dtype=dtype)
     keyed = current_keys()
     if keyed is not None:  # one stream per replica row
-        rows = noise_shape[0]
         n = tf.reduce_prod(noise_shape[1:])
-        words = (n + 31) // 32
-        bases = row_bases(seed_generator, *keyed, salt=salt)
-        planes = tf.reshape(keyed_words(bases, b * words), tf.stack([rows, b, words]))
-        n_out = rows * n
+        keep = _bits(_keyed_keep_words(row_bases(seed_generator.state, *keyed, salt=salt), n, rate), n)
     else:
-        n = n_out = tf.reduce_prod(noise_shape)
+        n = tf.reduce_prod(noise_shape)
         words = (n + 31) // 32
         seed = tf.cast(tf.math.floormod(seed_generator.next(), 2**31 - 2), tf.int32)
         planes = tf.random.stateless_uniform(
             tf.stack([b, words]), seed, minval=None, maxval=None, dtype=tf.uint32
         )
-    keep = None  # bit-sliced `X >= j`, from the least significant bit up
-    for i in range(b):
-        plane = planes[:, i] if keyed is not None else planes[i]
-        if (j >> i) & 1:
-            keep = plane if keep is None else tf.bitwise.bitwise_and(plane, keep)
-        elif keep is not None:
-            keep = tf.bitwise.bitwise_or(plane, keep)
-        # else: bit of j is 0 with nothing below it: X_i >= 0 always holds.
-    # Rows of {0, 1} times the scale Keras uses, rounded to the input dtype.
-    scale = tf.constant(1.0 / (1.0 - float(rate)), dtype=dtype)
-    table = tf.constant(_BYTE_BITS, dtype=dtype) * scale
-    byte_values = tf.cast(tf.bitcast(keep, tf.uint8), tf.int32)
-    if keyed is not None:  # (rows, words, 4, 8) -> each row's first n multipliers
-        mask = tf.reshape(tf.gather(table, byte_values), tf.stack([rows, -1]))[:, :n]
-    else:
-        mask = tf.reshape(tf.gather(table, byte_values), [-1])[:n_out]
-    return tf.reshape(mask, noise_shape)
+        keep = _bits(_keep_words(lambda i: planes[i : i + 1], rate), n)
+    return tf.reshape(_multipliers(keep, rate, dtype), noise_shape)
+
+
+#: Mask layouts of `keyed_dropout`.
+LAYOUTS = ("elements", "windows", "pooled")
+_FUSED: dict[tuple, tuple] = {}
+
+
+def keyed_dropout(x, rate: float, seed_generator, *, mask_dims=None, layout="elements", replicate=False):
+    """Inside `keyed_rows`: `x` times its dropout mask, without a mask tensor in memory.
+
+    Two XLA kernels (`jit_compile=True`): one draws the packed keep bits
+    (`(rows, words)` uint32, 1/32 of the mask's size), the other expands and
+    applies them (and pools), fused, so no float mask is ever written to
+    memory: on CPU that traffic cost more than the random bits. (One kernel
+    for both would let XLA recompute each word's hash for each of its 32 bits.)
+    The keep bits are those of `bit_mask` (the same keyed streams, the same
+    keep probability) and kept values are `x * scale`, bit for bit Keras'.
+
+    Args:
+        x: `(m * k, ...)` replica rows, or `(k, ...)` inputs if `replicate`
+            (each input's `m` replicas made inside the kernel, never copied).
+        mask_dims: The mask's shape per row, `x`'s if None; a 1 broadcasts
+            over that axis (spatial dropout).
+        layout: `"elements"`: mask bits in `x`'s element order;
+            `"windows"`: an NHWC `x` of even height and width, bits in 2x2
+            window order `(y // 2, x // 2, y % 2, x % 2, c)`; `"pooled"`: the
+            same bits, and the result 2x2-max-pooled `(m * k, h / 2, w / 2, c)`.
+
+    Returns:
+        The masked `x` (pooled for `"pooled"`), rows replica-major.
+    """
+    import tensorflow as tf
+
+    keys, samples = current_keys()
+    dims = tuple(x.shape[1:]) if mask_dims is None else tuple(mask_dims)
+    if layout != "elements":
+        h, w, c = dims
+        dims = (h // 2, w // 2, 2, 2, c)
+    config = (float(rate), dims, layout, bool(replicate))
+    if config not in _FUSED:
+        n = int(np.prod(dims))
+        _FUSED[config] = (
+            tf.function(lambda state, keys, samples: _keyed_keep_words(row_bases(state, keys, samples), n, rate),
+                        jit_compile=True, reduce_retracing=True, autograph=False),
+            tf.function(lambda x, words: _apply(x, words, *config), jit_compile=True, reduce_retracing=True, autograph=False),
+        )
+    draw, apply = _FUSED[config]
+    words = draw(tf.convert_to_tensor(seed_generator.state), keys, samples)
+    return apply(x, tf.reshape(words, tf.stack([tf.shape(samples)[0], tf.shape(keys)[0], -1])))
+
+
+def _apply(x, words, rate, dims, layout, replicate):
+    """`keyed_dropout`'s second kernel: `words` `(m, k, words)` expanded and applied to `x`."""
+    import tensorflow as tf
+
+    m, k = tf.shape(words)[0], tf.shape(words)[1]
+    x_dims = tuple(x.shape[1:])
+    keep = tf.reshape(_bits(tf.reshape(words, tf.stack([m * k, -1])), int(np.prod(dims))), tf.stack([m, k, *dims]))
+    xs = x[None] if replicate else tf.reshape(x, tf.stack([m, k, *x_dims]))
+    mult = _multipliers(keep, rate, x.dtype)
+    if layout == "elements":
+        return tf.reshape(xs * mult, tf.stack([m * k, *x_dims]))
+    h, w, c = x_dims
+    if layout == "windows":
+        mult = tf.reshape(tf.transpose(mult, [0, 1, 2, 4, 3, 5, 6]), tf.stack([m, k, h, w, c]))
+        return tf.reshape(xs * mult, tf.stack([m * k, h, w, c]))
+    # The max of the four masked window elements as element-wise steps (XLA's
+    # CPU reduction over a short middle axis measured several times slower).
+    xw = tf.reshape(xs, tf.stack([tf.shape(xs)[0], tf.shape(xs)[1], h // 2, 2, w // 2, 2, c]))
+    part = [xw[:, :, :, dy, :, dx] * mult[:, :, :, :, dy, dx] for dy in (0, 1) for dx in (0, 1)]
+    pooled = tf.maximum(tf.maximum(part[0], part[1]), tf.maximum(part[2], part[3]))
+    return tf.reshape(pooled, tf.stack([m * k, h // 2, w // 2, c]))
 
 
 def replica_mask(kernel_shape, rate: float, seed_generator, dtype):
@@ -211,6 +310,6 @@ def keyed_uniform(shape, seed_generator):
 
     rows = shape[0]
     n = tf.reduce_prod(shape[1:])
-    words = keyed_words(row_bases(seed_generator, *current_keys()), n)
+    words = keyed_words(row_bases(seed_generator.state, *current_keys()), n)
     u = (tf.cast(words, tf.float64) + 0.5) * 2.0**-32
     return tf.reshape(u, tf.concat([[rows], tf.reshape(tf.cast(shape[1:], tf.int32), [-1])], 0))

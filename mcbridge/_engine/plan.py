@@ -6,7 +6,7 @@ its output is cropped, what is replicated per MC sample and which steps are
 fused. `chunk_plan(...)` adds the request: how many inputs `k` and samples `m`
 one compiled call takes. Both are frozen dataclasses; nothing is written onto
 the model or its layers. The sampling copies get their part of the layout
-(`live`, `pool_windows`) when they are constructed (`graph`, `run`).
+(`live`, `mask_layout`) when they are constructed (`graph`, `run`).
 """
 
 from __future__ import annotations
@@ -37,13 +37,14 @@ class Layout:
         live: Per chain position: for a bit-mask layer that passes regions
             on, the leading spatial region of its input that the output
             depends on (None: all of it, or not such a layer).
-        pool_window: Chain index of the dropout whose masks are drawn in
-            2x2 windows for the max-pool after it (None: no such fusion).
+        pooled: Chain indices of the dropouts whose masks are drawn in 2x2
+            windows for the max-pool after them: the fast path runs each
+            with its pool as one step.
         crop: `(full, needed)` spatial extents: the prefix output is cropped
             to its leading `needed` region once per input (None: no crop).
         fused_head: The first sampled layer is applied to the broadcast
-            prefix output instead of a tiled copy (and, with `pool_window`
-            at `first`, pooled in the same step).
+            prefix output instead of a tiled copy (and pooled in the same
+            step when `first` is in `pooled`).
         per_replica: Some sampled layer draws one mask per MC replica
             (DropConnect): the suffix is built for each replica count `m`.
     """
@@ -52,7 +53,7 @@ class Layout:
     chain: tuple | None
     first: int | None
     live: tuple
-    pool_window: int | None
+    pooled: tuple
     crop: tuple | None
     fused_head: bool
     per_replica: bool = False
@@ -63,20 +64,20 @@ def layout_for(model: keras.Model, split: bool = True) -> Layout:
     chain = graph.as_chain(model)
     per_replica = any(registry.is_sampled(l) and registry.is_per_replica(l) for l in iter_layers(model))
     if chain is None:
-        return Layout(split, None, None, (), None, None, False, per_replica)
+        return Layout(split, None, None, (), (), None, False, per_replica)
     first = next(i for i, layer in enumerate(chain) if graph.contains_sampled(layer))
     needs = graph.needed_input_extents(chain, passes=graph.crops_pointwise)
     # `live` is what each bit-mask layer masks: the same in both modes, so
     # the fast path and the reference draw the same masks.
     live = tuple(need if registry.is_bit_mask(layer) else None for layer, need in zip(chain, needs))
-    pool_window = None
-    if first + 1 < len(chain) and graph.pools_in_windows(chain[first], chain[first + 1], live[first]):
-        pool_window = first
+    pooled = tuple(
+        i for i in range(first, len(chain) - 1) if graph.pools_in_windows(chain[i], chain[i + 1], live[i])
+    )
     crop = None
     if split and live[first] is not None:  # only a bit-mask layer that passes regions on has one
         crop = (graph.spatial_dims(chain[first].input.shape), live[first])
     fused_head = split and registry.is_bit_mask(chain[first])
-    return Layout(split, tuple(chain), first, live, pool_window, crop, fused_head, per_replica)
+    return Layout(split, tuple(chain), first, live, pooled, crop, fused_head, per_replica)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -227,7 +227,7 @@ def is_per_replica(layer) -> bool:
 
 
 def sampling_copy(
-    layer, live: tuple | None = None, pool_windows: bool = False, replicas: int | None = None
+    layer, live: tuple | None = None, mask_layout: str = "elements", replicas: int | None = None
 ) -> keras.layers.Layer:
     """An always-sampling copy of the sampled layer `layer`, with fresh random state.
 
@@ -235,8 +235,10 @@ def sampling_copy(
         layer: A layer for which `is_sampled(layer)`.
         live: For bit-mask copies: the leading spatial region of the input
             that the model's output depends on (None: all of it).
-        pool_windows: For bit-mask copies: draw the mask window by window
-            for a fused 2x2 max-pool (see `sampling.BitMaskSampling`).
+        mask_layout: For bit-mask copies: `"elements"`, `"windows"` (mask
+            drawn window by window for the 2x2 max-pool after it) or
+            `"pooled"` (the same, and the copy pools too; see
+            `sampling.BitMaskSampling`).
         replicas: For per-replica copies (DropConnect): the MC replicas `m`
             of one compiled call, whose rows come replica-major (`r * k + i`).
             None: one mask for the whole call.
@@ -261,7 +263,7 @@ def sampling_copy(
     if is_bit_mask(layer):
         from mcbridge._engine.sampling import bit_mask_class
 
-        return bit_mask_class(entry.cls).from_config({**config, "live": live, "pool_windows": pool_windows})
+        return bit_mask_class(entry.cls).from_config({**config, "live": live, "mask_layout": mask_layout})
     if entry.cls in (keras.layers.GaussianDropout, keras.layers.AlphaDropout) and (
         keras.backend.backend() == "tensorflow"
     ):

@@ -11,7 +11,8 @@ always-sampling copy (`registry.sampling_copy`), and splits it as its
   and the stochastic suffix runs on all replicas in one compiled call, so
   each replica draws its own masks. The first sampled layer of a chain is
   applied to the broadcast prefix output, so the replicas are never copied;
-  when a 2x2 max-pool follows it, the two run as one step.
+  a dropout followed by a 2x2 max-pool runs with it as one step (one fused
+  kernel, `masks.keyed_dropout`).
 
 Calls have a fixed shape (`k` inputs x `m` samples, the last chunk padded),
 so the compiled functions are traced once. Every other layer runs in
@@ -43,7 +44,7 @@ def _compile(fn):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(fn, jit_compile=False, reduce_retracing=True)
+        return tf.function(fn, jit_compile=False, reduce_retracing=True, autograph=False)
     return fn
 
 
@@ -151,14 +152,17 @@ def _build(
 
     def copy(i, layer):
         if registry.is_sampled(layer):
-            return registry.sampling_copy(
-                layer, live=layout.live[i], pool_windows=layout.pool_window == i, replicas=replicas
-            )
+            mask_layout = "elements"
+            if i in layout.pooled:  # the fast path pools in the same step and leaves the pool out
+                mask_layout = "pooled" if layout.split else "windows"
+            return registry.sampling_copy(layer, live=layout.live[i], mask_layout=mask_layout, replicas=replicas)
         if isinstance(layer, keras.Model) and graph.contains_sampled(layer):
             return graph.rebuild(layer, plain_copy)
         return layer
 
-    layers = [copy(i, layer) for i, layer in enumerate(layout.chain)]
+    layers = [
+        copy(i, layer) for i, layer in enumerate(layout.chain) if not (layout.split and i - 1 in layout.pooled)
+    ]  # (the pools left out all come after `first`)
     first = layout.first if layout.split else 0
     if low:  # the suffix but its output layer (float32 probabilities and their sums)
         layers[first:-1] = [_low_precision_copy(layer, pairs) for layer in layers[first:-1]]
@@ -179,7 +183,7 @@ class _Parts:
 
     suffix: keras.Model
     head: keras.layers.Layer | None  # the first sampled layer, fused with the replication
-    rest: keras.Model | None  # what follows the head (and its fused pool)
+    rest: keras.Model | None  # what follows the head
     generators: list  # its sampling copies' seed generators, in a fixed order
 
 
@@ -251,13 +255,10 @@ class Sampler:
         head = rest = None
         if self.layout.fused_head:
             head = suffix.layers[0]
-            start = 2 if self.layout.pool_window == self.layout.first else 1
-            if len(suffix.layers) > start:
+            if len(suffix.layers) > 1:
                 # (The layers' own `.input` is that of the uncropped view.)
-                shape = suffix.inputs[0].shape
-                for layer in suffix.layers[:start]:
-                    shape = layer.compute_output_shape(shape)
-                rest = keras.Sequential([keras.Input(shape[1:]), *suffix.layers[start:]])
+                shape = head.compute_output_shape(suffix.inputs[0].shape)
+                rest = keras.Sequential([keras.Input(shape[1:]), *suffix.layers[1:]])
         return _Parts(suffix, head, rest, generators)
 
     def parts(self, m: int) -> _Parts:
@@ -303,7 +304,6 @@ class Sampler:
         if key not in self._suffix_fns:
             parts = self.parts(m)
             suffix, head, rest, n_out = parts.suffix, parts.head, parts.rest, self.n_outputs
-            pooled = self.layout.pool_window is not None and self.layout.pool_window == self.layout.first
 
             def run(h, keys, first_sample):
                 import tensorflow as tf
@@ -315,10 +315,7 @@ class Sampler:
 
             def body(h, k):
                 if head is not None:  # first dropout fused with the replication
-                    if pooled:  # ... and with the max-pool after it
-                        reps = head.call_replicated_pooled(h, m)
-                    else:
-                        reps = head.call_replicated(h, m)
+                    reps = head.call_replicated(h, m)
                     out = reps if rest is None else rest(reps, training=False)
                 else:
                     reps = keras.ops.tile(h, (m,) + (1,) * (len(h.shape) - 1))

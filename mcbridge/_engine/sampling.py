@@ -2,7 +2,7 @@
 
 The copies are built by `registry.sampling_copy` from a layer's config, with
 what the plan decided for them passed at construction (`live`,
-`pool_windows`); they own fresh random state, so the user's layers are never
+`mask_layout`); they own fresh random state, so the user's layers are never
 called in a way that changes them.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from mcbridge._engine import registry
+from mcbridge._engine import masks, registry
 from mcbridge._engine.graph import spatial_dims
 from mcbridge._engine.masks import bit_mask, current_keys, keyed_uniform, replica_mask
 
@@ -18,31 +18,37 @@ from mcbridge._engine.masks import bit_mask, current_keys, keyed_uniform, replic
 class BitMaskSampling:
     """Mixin for a Keras `Dropout` / `SpatialDropout*` class: always drops, cheap masks.
 
+    Inside the engine's compiled calls (`masks.keyed_rows`) the mask is drawn
+    and applied in one fused kernel (`masks.keyed_dropout`); elsewhere (the
+    layer called on its own) from the layer's seed generator, as `bit_mask`.
+
     Args (keyword, on top of the Keras layer's):
         live: The leading spatial extents of the input that the model's
             output depends on (`graph.needed_input_extents`), or None for
             all of it: only that region is masked.
-        pool_windows: For a plain `Dropout` followed by a 2x2 max-pool: lay
-            the mask bits out window by window, so the replicated path can
-            pool with one reduction (`call_replicated_pooled`).
+        mask_layout: `"elements"`; `"windows"`: for a plain `Dropout`
+            followed by a 2x2 max-pool, the mask bits laid out window by
+            window; `"pooled"`: the same masks, and this layer also does the
+            max-pool (output `(rows, h // 2, w // 2, c)`): the engine's fast
+            path then leaves the pool layer out. Same values in all three.
     """
 
-    def __init__(self, *args, live: tuple | None = None, pool_windows: bool = False, **kwargs):
+    def __init__(self, *args, live: tuple | None = None, mask_layout: str = "elements", **kwargs):
         super().__init__(*args, **kwargs)
+        if mask_layout not in masks.LAYOUTS:
+            raise ValueError(f"mask_layout must be one of {masks.LAYOUTS}, not {mask_layout!r}")
         self.live = None if live is None else tuple(live)
-        self.pool_windows = bool(pool_windows)
+        self.mask_layout = mask_layout
 
-    def _noise_shape(self, shape, rank: int):
-        import tensorflow as tf
-
+    def _mask_dims(self, dims: tuple) -> tuple:
+        """The mask's shape per row for an input of shape `(rows, *dims)`: a 1 broadcasts."""
         if registry.entry_for(self).feature_maps:  # one mask entry per (row, channel)
-            ones = [1] * (rank - 2)
             if getattr(self, "data_format", "channels_last") == "channels_first":
-                return tf.stack([shape[0], shape[1], *ones])
-            return tf.stack([shape[0], *ones, shape[rank - 1]])
+                return (dims[0], *[1] * (len(dims) - 1))
+            return (*[1] * (len(dims) - 1), dims[-1])
         if self.noise_shape is None:
-            return shape
-        return tf.stack([shape[i] if d is None else d for i, d in enumerate(self.noise_shape)])
+            return dims
+        return tuple(d if n is None else n for d, n in zip(dims, self.noise_shape[1:]))
 
     def call(self, inputs, training=False):
         import tensorflow as tf
@@ -54,70 +60,52 @@ class BitMaskSampling:
             # before replicating) does, so both draw the same masks.
             live = inputs[(slice(None), *(slice(0, e) for e in self.live))]
             pads = [[0, 0], *([0, f - e] for f, e in zip(full, self.live)), [0, 0]]
-            return tf.pad(self._masked(live), pads)
-        return self._masked(inputs)
-
-    def _masked(self, inputs):
-        import tensorflow as tf
-
-        if self.pool_windows:
-            return self._call_pool_windows(inputs)
-        noise = self._noise_shape(tf.shape(inputs), len(inputs.shape))
-        mask = bit_mask(noise, self.rate, self.seed_generator, inputs.dtype)
-        return inputs if mask is None else inputs * mask
-
-    def _call_pool_windows(self, inputs):
-        """`call` with the mask bits in window-major order: (row, y // 2, x // 2, y % 2, x % 2, c)."""
-        import tensorflow as tf
-
-        rows = tf.shape(inputs)[0]
-        _, h, w, c = inputs.shape
-        mask = bit_mask(tf.stack([rows, h // 2, w // 2, 2, 2, c]), self.rate, self.seed_generator, inputs.dtype)
-        if mask is None:
-            return inputs
-        mask = tf.reshape(tf.transpose(mask, [0, 1, 3, 2, 4, 5]), tf.shape(inputs))
-        return inputs * mask
-
-    def call_replicated_pooled(self, inputs, m: int):
-        """`MaxPooling2D(2)(call(tile(inputs, m)))` for a `pool_windows` layer.
-
-        The same masks as `call` (window-major bits), so the same values: the
-        inputs are rearranged once per input into windows `(k, windows, 4, c)`,
-        and each replica's masked windows are reduced with one `reduce_max`
-        (cheaper on CPU than a multiply with broadcasting and a `MaxPool`).
-        """
-        import tensorflow as tf
-
-        k = tf.shape(inputs)[0]
-        _, h, w, c = inputs.shape
-        windows = tf.reshape(inputs, [k, h // 2, 2, w // 2, 2, c])
-        windows = tf.reshape(tf.transpose(windows, [0, 1, 3, 2, 4, 5]), [k, (h // 2) * (w // 2), 4, c])
-        mask = bit_mask(tf.stack([m * k, h // 2, w // 2, 2, 2, c]), self.rate, self.seed_generator, inputs.dtype)
-        if mask is None:
-            pooled = tf.tile(tf.reduce_max(windows, 2)[None], [m, 1, 1, 1])
-        else:
-            # One multiply per replica: same shapes, no broadcasting.
-            mask = tf.reshape(mask, [m, k, (h // 2) * (w // 2), 4, c])
-            pooled = tf.stack([tf.reduce_max(windows * part, 2) for part in tf.unstack(mask, m)])
-        return tf.reshape(pooled, [m * k, h // 2, w // 2, c])
+            layout = "windows" if self.mask_layout == "pooled" else self.mask_layout
+            out = tf.pad(self._masked(live, layout), pads)
+            return tf.nn.max_pool2d(out, 2, 2, "VALID") if self.mask_layout == "pooled" else out
+        return self._masked(inputs, self.mask_layout)
 
     def call_replicated(self, inputs, m: int):
-        """`call(tile(inputs, m))` without materialising the tiled copy.
+        """`call(tile(inputs, m))` inside `keyed_rows`, without materialising the tiled copy.
 
         Row `r * k + i` of the result is replica `r` of input `i`, with the
-        same masks `call` would draw for the tiled batch.
+        same masks `call` draws for the tiled batch.
         """
+        if self.rate <= 0:
+            tiled = keras.ops.tile(inputs, (m,) + (1,) * (len(inputs.shape) - 1))
+            return self._pool(tiled) if self.mask_layout == "pooled" else tiled
+        return masks.keyed_dropout(
+            inputs, self.rate, self.seed_generator, mask_dims=self._mask_dims(tuple(inputs.shape[1:])),
+            layout=self.mask_layout, replicate=True,
+        )
+
+    def _masked(self, inputs, layout: str):
         import tensorflow as tf
 
-        shape = tf.shape(inputs)
-        rank = len(inputs.shape)
-        k = shape[0]
-        tiled = tf.concat([[m * k], shape[1:]], axis=0)
-        mask = bit_mask(self._noise_shape(tiled, rank), self.rate, self.seed_generator, inputs.dtype)
-        if mask is None:
-            return tf.tile(inputs, [m] + [1] * (rank - 1))
-        mask = tf.reshape(mask, tf.concat([[m, k], tf.shape(mask)[1:]], axis=0))
-        return tf.reshape(inputs[None] * mask, tiled)
+        if self.rate <= 0:
+            return self._pool(inputs) if layout == "pooled" else inputs
+        dims = self._mask_dims(tuple(inputs.shape[1:]))
+        if masks.current_keys() is not None:
+            return masks.keyed_dropout(inputs, self.rate, self.seed_generator, mask_dims=dims, layout=layout)
+        rows = tf.shape(inputs)[0]
+        if layout == "elements":
+            return inputs * masks.bit_mask(tf.stack([rows, *dims]), self.rate, self.seed_generator, inputs.dtype)
+        h, w, c = dims  # window-major bits: (row, y // 2, x // 2, y % 2, x % 2, c)
+        mask = masks.bit_mask(tf.stack([rows, h // 2, w // 2, 2, 2, c]), self.rate, self.seed_generator, inputs.dtype)
+        out = inputs * tf.reshape(tf.transpose(mask, [0, 1, 3, 2, 4, 5]), tf.shape(inputs))
+        return self._pool(out) if layout == "pooled" else out
+
+    @staticmethod
+    def _pool(x):
+        import tensorflow as tf
+
+        return tf.nn.max_pool2d(x, 2, 2, "VALID")
+
+    def compute_output_shape(self, input_shape):
+        if self.mask_layout != "pooled":
+            return tuple(input_shape)
+        rows, h, w, c = input_shape
+        return (rows, None if h is None else h // 2, None if w is None else w // 2, c)
 
 
 _BIT_MASK_CLASSES: dict[type, type] = {}
