@@ -7,7 +7,7 @@ Bernoulli masks from far fewer random bits. TensorFlow keeps an element
 iff `u >= rate` with `u = k / 2**23`, `k` uniform on 23 bits, i.e. iff
 `k >= J` with `J = ceil(rate * 2**23)`. Writing `J = j * 2**t` with `j` odd,
 that is `X >= j` for the top `b = 23 - t` bits `X` of `k`. So `b` uniform
-bit-planes (32 elements per uint32 word each) and a bit-sliced comparison
+bit-planes (32 or 64 elements per word each) and a bit-sliced comparison
 with the constant `j` give each element's keep bit with exactly Keras' keep
 probability: 2 bits per element for rate 0.25, 1 for rate 0.5, at most 23.
 Each keep bit selects a multiplier in {0, 1 / (1 - rate)} and one multiply
@@ -117,13 +117,20 @@ def row_bases(state, keys, samples, salt: int = 0):
     return tf.reshape(mix64(per_input[None, :] + sample_ctr[:, None]), [-1])
 
 
+def keyed_words64(bases, n_words):
+    """`uint64` words `(rows, n_words)`: row `j` is the SplitMix64 stream started at `bases[j]`."""
+    import tensorflow as tf
+
+    ctr = (tf.cast(tf.range(n_words, dtype=tf.int64), tf.uint64) + _u64(1)) * _u64(_GOLDEN)
+    return mix64(bases[:, None] + ctr[None, :])
+
+
 def keyed_words(bases, n_words):
-    """`uint32` words `(rows, n_words)`: row `j` is the SplitMix64 stream started at `bases[j]`."""
+    """`uint32` words `(rows, n_words)`: the low, then the high half of each `keyed_words64` word."""
     import tensorflow as tf
 
     n64 = (n_words + 1) // 2
-    ctr = (tf.cast(tf.range(n64, dtype=tf.int64), tf.uint64) + _u64(1)) * _u64(_GOLDEN)
-    z = mix64(bases[:, None] + ctr[None, :])  # (rows, n64)
+    z = keyed_words64(bases, n64)
     lo = tf.bitwise.bitwise_and(z, _u64(0xFFFFFFFF))
     hi = tf.bitwise.right_shift(z, _u64(32))
     words = tf.reshape(tf.stack([lo, hi], axis=-1), [tf.shape(bases)[0], 2 * n64])
@@ -151,24 +158,30 @@ def _keep_words(planes, rate: float):
 
 
 def _keyed_keep_words(bases, n: int, rate: float):
-    """Packed keep bits `(rows, ceil(n / 32))` (uint32) of the keyed streams started at `bases`."""
+    """Packed keep bits `(rows, ceil(n / 64))` (uint64) of the keyed streams started at `bases`.
+
+    64-bit words straight from the hash: splitting them into uint32 words
+    inside an XLA kernel corrupted the heap when the kernel's output was a
+    single word per row (TensorFlow 2.21, CPU; see BENCHMARKS.md section 5).
+    """
     import tensorflow as tf
 
     rows = tf.shape(bases)[0]
     _, b = bernoulli_plan(rate)
-    words = (n + 31) // 32
+    words = (n + 63) // 64
     if b == 0:  # keeps nothing (rate 1)
-        return tf.zeros(tf.stack([rows, words]), tf.uint32)
-    planes = tf.reshape(keyed_words(bases, b * words), tf.stack([rows, b, words]))
+        return tf.zeros(tf.stack([rows, words]), tf.uint64)
+    planes = tf.reshape(keyed_words64(bases, b * words), tf.stack([rows, b, words]))
     return _keep_words(lambda i: planes[:, i], rate)
 
 
 def _bits(words, n):
-    """`(rows, words)` uint32 -> `(rows, n)` bool: element `e` is bit `e % 32` of word `e // 32`."""
+    """`(rows, words)` uint32 or uint64 -> `(rows, n)` bool: element `e` is bit `e % w` of word `e // w`."""
     import tensorflow as tf
 
-    shifts = tf.constant(np.arange(32, dtype=np.uint32))
-    bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(words[:, :, None], shifts), tf.constant(1, tf.uint32))
+    dtype = words.dtype
+    shifts = tf.constant(np.arange(8 * dtype.size, dtype=dtype.as_numpy_dtype))
+    bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(words[:, :, None], shifts), tf.ones([], dtype))
     return tf.reshape(bits, tf.stack([tf.shape(words)[0], -1]))[:, :n] > 0
 
 
@@ -224,7 +237,7 @@ def keyed_dropout(x, rate: float, seed_generator, *, mask_dims=None, layout="ele
     """Inside `keyed_rows`: `x` times its dropout mask, without a mask tensor in memory.
 
     Two XLA kernels (`jit_compile=True`): one draws the packed keep bits
-    (`(rows, words)` uint32, 1/32 of the mask's size), the other expands and
+    (`(rows, words)` uint64, 1/64 of the mask's size), the other expands and
     applies them (and pools), fused, so no float mask is ever written to
     memory: on CPU that traffic cost more than the random bits. (One kernel
     for both would let XLA recompute each word's hash for each of its 32 bits.)
