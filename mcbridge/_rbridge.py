@@ -256,9 +256,6 @@ def predict(
     report = progress if callable(progress) else None
     if is_ensemble and int(n_samples) == 1:
         report = None  # one deterministic predict per member: no MC chunks to report
-    # An Ensemble takes `precision` (passed on to its members) only where
-    # Python's mc_predict(ensemble, ...) does: not at the default.
-    extra = {} if is_ensemble and str(precision) == "float32" else {"precision": str(precision)}
     with _progress_to(report) if report is not None else contextlib.nullcontext():
         res = mc_predict(
             model,
@@ -271,7 +268,7 @@ def predict(
             memory_budget=int(memory_budget),
             task=str(task),
             heteroscedastic=bool(heteroscedastic),
-            **extra,
+            precision=str(precision),
         )
     export(res, *out)
     if noise_out is not None:
@@ -289,6 +286,7 @@ def predict_to_file(
     seed: int | None,
     keep_samples: bool,
     memory_budget: float,
+    precision: str,
     progress: bool | Callable[[int, int], Any],
 ) -> str:
     """`mcbridge.predict_to_file` for R: one call, the file written by Python.
@@ -301,6 +299,7 @@ def predict_to_file(
         path: The output `.parquet` or `.arrow` (IPC stream) file.
         n_samples, batch_size, seed, keep_samples: As `predict_to_file`.
         memory_budget: Bytes (a whole number; R may pass a double).
+        precision: As `predict_to_file`.
         progress: False, or R's function `(done, total)` (inputs written,
             inputs in all), called once per written block.
 
@@ -327,6 +326,7 @@ def predict_to_file(
         keep_samples=bool(keep_samples),
         memory_budget=int(memory_budget),
         progress=report,
+        precision=str(precision),
     )
     return str(written)
 

@@ -419,6 +419,7 @@ def mc_predict_ensemble(
     memory_budget: int | None = None,
     task: str = "classification",
     heteroscedastic: bool = False,
+    precision: str = "float32",
     **kwargs,
 ) -> MCResult:
     """`mcbridge.mc_predict` on an `Ensemble`: every member's prediction as samples.
@@ -446,6 +447,9 @@ def mc_predict_ensemble(
             variances (`exp` of the log-variances) as `noise_variance`, as
             `mc_predict` does for one model (needs an `MCResult` with
             `noise_variance`).
+        precision: `"float32"`, or with `n_samples > 1` `"bfloat16"` (see
+            `mcbridge.mc_predict`); `n_samples=1` predicts with each
+            member's own `model.predict`.
         **kwargs: Further arguments of `mcbridge.mc_predict`, for
             `n_samples > 1` only.
 
@@ -487,6 +491,18 @@ def mc_predict_ensemble(
         )
     if heteroscedastic and "noise_variance" not in inspect.signature(MCResult).parameters:
         raise ValueError("heteroscedastic=True needs an MCResult with `noise_variance`, which this mcbridge lacks.")
+    if precision != "float32" or n_samples > 1:
+        from mcbridge.predict import _check_precision
+
+        precision = _check_precision(precision)
+    if n_samples == 1 and precision != "float32":
+        raise ValueError(
+            f"precision={precision!r} applies to MC sampling (n_samples > 1): with n_samples=1 "
+            "each member predicts once with its own model.predict(), in the model's precision. "
+            "Pass precision='float32', or n_samples > 1."
+        )
+    if n_samples > 1:
+        kwargs["precision"] = precision
     if n_samples == 1 and kwargs:
         raise TypeError(
             "mc_predict on an ensemble with n_samples=1 got unexpected keyword "

@@ -163,6 +163,7 @@ def predict_to_file(
     from_logits: bool = False,
     progress: bool | Callable[[int], None] | None = None,
     first_index: int = 0,
+    precision: str = "float32",
 ) -> Path:
     """MC dropout prediction written to a Parquet file or Arrow IPC stream, block by block.
 
@@ -185,6 +186,7 @@ def predict_to_file(
         progress: True for a progress bar, a callable called with the
             number of inputs written so far after each block, or None/False.
         first_index: Key of the first input (to split one job over files).
+        precision: `"float32"` or `"bfloat16"`, as in `mc_predict`.
 
     Returns:
         The `Path` written. The file holds one row per input (columns in the
@@ -202,6 +204,7 @@ def predict_to_file(
     from mcbridge.predict import (
         DEFAULT_MEMORY_BUDGET,
         _check_classifier_block,
+        _check_precision,
         _check_seed,
         _check_x,
         _sampler_for,
@@ -213,6 +216,7 @@ def predict_to_file(
     batch_size = positive_int("batch_size", batch_size)
     memory_budget = positive_int("memory_budget", DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget)
     seed = _check_seed(seed)
+    precision = _check_precision(precision)
     if not isinstance(first_index, (int, np.integer)) or isinstance(first_index, (bool, np.bool_)) or first_index < 0:
         raise ValueError(
             "Invalid value received for argument `first_index`. Expected a "
@@ -228,7 +232,7 @@ def predict_to_file(
         shown_seed = ""
     else:
         shown_seed = str(seed)
-    sampler = _sampler_for(model)
+    sampler = _sampler_for(model, precision=precision)
     classes = sampler.n_outputs
     per_input = classes * n_samples * 4 * (2 if keep_samples else 1)
     block_rows = max(batch_size, (_BLOCK_BYTES // per_input) // batch_size * batch_size)

@@ -57,6 +57,24 @@ def test_predict_on_npy_file_is_reproducible(trained, tmp_path):
     assert outs[0].shape == (7, 10, 4) and np.array_equal(outs[0], outs[1])
 
 
+def test_predict_precision_gives_the_python_bits(trained, tmp_path):
+    """`--precision bfloat16` is `mc_predict(..., precision="bfloat16")`: same model, inputs and seed, same bits."""
+    import warnings
+
+    import mcbridge
+    from mcbridge.datasets import load_digits
+
+    x = load_digits()[1][0][:5]
+    np.save(tmp_path / "x.npy", x)
+    run("predict", str(trained), "-i", str(tmp_path / "x.npy"), "--n-samples", "4", "--seed", "3",
+        "--precision", "bfloat16", "-o", str(tmp_path / "b.npz"), "-q")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # (a CPU without bfloat16 computes float32)
+        expected = mcbridge.mc_predict(mcbridge.load_model(trained), x, 4, seed=3, precision="bfloat16").samples
+    with np.load(tmp_path / "b.npz") as z:
+        assert np.array_equal(z["samples"], expected)
+
+
 def test_demo_prints_the_table():
     out = run("demo", "--dataset", "digits", "--epochs", "1", "--n-samples", "5", "--test-limit", "100").stdout
     for text in ("accuracy", "NLL (nats)", "deterministic", "MC dropout mean", "mean mutual information",
@@ -110,13 +128,14 @@ def in_process(argv, capsys):
         (["predict", "m.keras", "-o", "o.npz", "--seed", "-1"], "argument --seed: expected a non-negative integer, got -1"),
         (["predict", "m.keras", "-o", "o.npz", "--limit", "0"], "argument --limit: expected a positive integer, got 0"),
         (["predict", "m.keras"], "the following arguments are required: --output/-o"),
+        (["predict", "m.keras", "-o", "o.npz", "--precision", "float16"], "argument --precision: invalid choice: 'float16'"),
         (["train", "-o", "m.keras", "--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
         (["train", "-o", "m.keras", "--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar'"),
         (["demo", "--n-samples", "x"], "argument --n-samples: expected a positive integer, got 'x'"),
         (["bogus"], "argument COMMAND: invalid choice: 'bogus'"),
         ([], "the following arguments are required: COMMAND"),
     ],
-    ids=["negative", "fraction", "text", "int32", "seed", "limit", "no-output", "epochs", "dataset", "demo",
+    ids=["negative", "fraction", "text", "int32", "seed", "limit", "no-output", "precision", "epochs", "dataset", "demo",
          "command", "nothing"],
 )
 def test_usage_errors_are_one_line_exit_2(argv, message, capsys):

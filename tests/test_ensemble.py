@@ -148,6 +148,26 @@ def test_mc_predict_ensemble_argument_errors(ens, data):
         mcbridge.mc_predict(ens, np.array([["a"] * 4]))
     with pytest.raises(TypeError, match="unexpected keyword"):
         mcbridge.mc_predict(ens, x, bogus=1)
+    with pytest.raises(ValueError, match="precision='bfloat16' applies to MC sampling"):
+        mcbridge.mc_predict(ens, x, precision="bfloat16")
+    with pytest.raises(ValueError, match="Received: precision='half'"):
+        mcbridge.mc_predict(ens, x, n_samples=2, precision="half")
+
+
+def test_mc_predict_ensemble_precision(ens, data):
+    """float32 is accepted with n_samples=1; with n_samples > 1 the precision reaches each member's mc_predict."""
+    import warnings
+
+    x = data[0][:5]
+    np.testing.assert_array_equal(mcbridge.mc_predict(ens, x, precision="float32").samples,
+                                  mcbridge.mc_predict(ens, x).samples)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # (a CPU without bfloat16 computes float32)
+        result = mcbridge.mc_predict(ens, x, n_samples=3, seed=2, precision="bfloat16")
+        seeds = _member_seeds(2, 2)
+        for j, member in enumerate(ens):
+            alone = mcbridge.mc_predict(member, x, n_samples=3, seed=seeds[j], precision="bfloat16")
+            np.testing.assert_array_equal(result.samples[:, :, 3 * j : 3 * j + 3], alone.samples)
 
 
 def test_ensemble_constructor_checks():

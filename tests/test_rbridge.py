@@ -263,14 +263,14 @@ def test_predict_to_file_is_one_call_and_writes_what_python_writes(cnn, tmp_path
     seen = []
     before = sum(_rbridge.calls.values())
     answer = _rbridge.predict_to_file(cnn, xs.addr, str(tmp_path / "r.arrow"), 4, 3, 5, True,
-                                      float(256 * 2**20), lambda *a: seen.append(a))
+                                      float(256 * 2**20), "float32", lambda *a: seen.append(a))
     assert sum(_rbridge.calls.values()) - before == 1
     assert answer == {"value": str(tmp_path / "r.arrow")}
     assert seen[-1] == (7, 7)
     c_order = np.ascontiguousarray(x)[..., None]
     np.save(tmp_path / "x.npy", c_order)
     from_npy = _rbridge.predict_to_file(cnn, str(tmp_path / "x.npy"), str(tmp_path / "n.arrow"), 4, 3, 5,
-                                        True, 1e9, False)
+                                        True, 1e9, "float32", False)
     assert from_npy == {"value": str(tmp_path / "n.arrow")}
     mcbridge.predict_to_file(cnn, c_order, tmp_path / "p.arrow", n_samples=4, batch_size=3, seed=5,
                              keep_samples=True)
@@ -285,9 +285,11 @@ def test_predict_to_file_is_one_call_and_writes_what_python_writes(cnn, tmp_path
 
 def test_predict_to_file_bad_path_is_a_python_error_and_leaves_no_file(cnn, tmp_path):
     xs = exported(r_images(n=2))
-    answer = _rbridge.predict_to_file(cnn, xs.addr, str(tmp_path / "out.csv"), 4, 3, 5, False, 1e9, False)
+    answer = _rbridge.predict_to_file(cnn, xs.addr, str(tmp_path / "out.csv"), 4, 3, 5, False, 1e9, "float32",
+                                      False)
     assert answer["error"] == "python" and "`path`" in answer["message"]
     wrong = exported(np.zeros((2, 5, 5), dtype=np.float32, order="F"))
-    answer = _rbridge.predict_to_file(cnn, wrong.addr, str(tmp_path / "out.arrow"), 4, 3, 5, False, 1e9, False)
+    answer = _rbridge.predict_to_file(cnn, wrong.addr, str(tmp_path / "out.arrow"), 4, 3, 5, False, 1e9,
+                                      "float32", False)
     assert answer["error"] == "input"
     assert list(tmp_path.iterdir()) == []

@@ -1,6 +1,7 @@
 """predict_to_file: streamed summaries in Parquet / Arrow IPC, the same numbers as mc_predict."""
 
 import os
+import warnings
 
 import numpy as np
 import pyarrow as pa
@@ -56,6 +57,19 @@ def test_parquet_rows_match_mc_predict(cnn, x12, tmp_path, monkeypatch):
     for name in ["predictive_entropy", "mutual_information", "variation_ratio"]:
         np.testing.assert_allclose(table[name].to_numpy(), getattr(ref, name)(), atol=1e-4)
     np.testing.assert_array_equal(table["prediction"].to_numpy(), ref.predicted_class)
+
+
+def test_bfloat16_rows_match_mc_predict_in_bfloat16(cnn, x12, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # (a CPU without bfloat16 computes float32)
+        ref = mcbridge.mc_predict(cnn, x12, n_samples=6, seed=3, precision="bfloat16")
+        path = mcbridge.predict_to_file(cnn, x12, tmp_path / "b.arrow", n_samples=6, batch_size=5, seed=3,
+                                        keep_samples=True, precision="bfloat16")
+    # bfloat16 keeps 8 significant bits: batches of another shape may round otherwise.
+    np.testing.assert_allclose(_matrix(_read(path)["samples"]).reshape(12, 3, 6), ref.samples, rtol=0, atol=2e-2)
+    with pytest.raises(ValueError, match="precision"):
+        mcbridge.predict_to_file(cnn, x12, tmp_path / "h.arrow", precision="float16")
+    assert not (tmp_path / "h.arrow").exists()
 
 
 def test_arrow_from_npy_and_blocks_give_the_same_rows(cnn, x12, tmp_path):

@@ -48,7 +48,7 @@
 #' @export
 mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128, seed = NULL,
                                keep_samples = FALSE, memory_budget = 256 * 2^20,
-                               progress = interactive()) {
+                               precision = "float32", progress = interactive()) {
   .check_model(model)
   path <- .check_path(path)
   if (!.stream_ext(path) %in% c(".parquet", ".arrow")) {
@@ -64,6 +64,7 @@ mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128,
   seed <- .check_seed(seed)
   keep_samples <- .check_flag(keep_samples, "keep_samples")
   memory_budget <- .check_bytes(memory_budget, "memory_budget")
+  precision <- .check_string(precision, "precision", c("float32", "bfloat16"))
   progress <- .check_flag(progress, "progress")
   if (is.character(x)) {
     x_arg <- .check_path(x, "x", exists = TRUE)
@@ -84,7 +85,7 @@ mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128,
     report <- bar$update
   }
   .bridge_call("predict_to_file", model, x_arg, path, n_samples, batch_size, seed, keep_samples,
-               memory_budget, report)
+               memory_budget, precision, report)
   invisible(path)
 }
 

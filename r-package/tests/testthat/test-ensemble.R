@@ -161,3 +161,12 @@ test_that("mc_train_ensemble() has Python's argument names and defaults", {
   }
   expect_identical(names(f)[1:7], c("x", "y", "k", "epochs", "batch_size", "seed", "build"))
 })
+
+test_that("mc_predict() on an ensemble takes precision as Python does", {
+  ens <- tiny_ensemble()
+  x <- digits()$test$x[1:3, , ] / 16
+  expect_identical(mc_predict(ens, x, precision = "float32"), mc_predict(ens, x))
+  expect_mcb_error(mc_predict(ens, x, precision = "bfloat16"), "python", "applies to MC sampling")
+  both <- suppressWarnings(mc_predict(ens, x, n_samples = 2, seed = 1, precision = "bfloat16"))
+  expect_identical(dim(both$all_samples), c(3L, 10L, 4L))
+})

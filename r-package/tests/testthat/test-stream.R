@@ -69,6 +69,7 @@ test_that("mc_predict_to_file rejects bad arguments in R, before Python", {
   expect_mcb_error(mc_predict_to_file(m, x, f, n_samples = 0), "argument", "n_samples")
   expect_mcb_error(mc_predict_to_file(m, x, f, keep_samples = NA), "argument", "keep_samples")
   expect_mcb_error(mc_predict_to_file(m, x, f, seed = -1), "argument", "seed")
+  expect_mcb_error(mc_predict_to_file(m, x, f, precision = "half"), "argument", "precision")
   expect_mcb_error(mc_predict_to_file(m, "missing.npy", f), "input", "does not exist")
   csv <- withr::local_tempfile(fileext = ".csv", lines = "1,2")
   expect_mcb_error(mc_predict_to_file(m, csv, f), "input", "\\.npy")
