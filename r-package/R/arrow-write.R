@@ -160,7 +160,13 @@ mc_write_arrow <- function(x, path, rows_per_batch = NULL) {
   }
   tryCatch({
     stream <- nanoarrow::basic_array_stream(batches, nanoarrow::infer_nanoarrow_schema(batches[[1]]))
-    nanoarrow::write_nanoarrow(stream, tmp)
+    # Created unopened, then opened, so a failed open is closed too: a
+    # warning turned error inside file(tmp, "wb") would leave it unreachable.
+    con <- file(tmp)
+    tryCatch({
+      open(con, "wb")
+      nanoarrow::write_nanoarrow(stream, con)
+    }, finally = close(con))
     if (!suppressWarnings(file.rename(tmp, path))) stop("the written file could not be moved into place")
   }, error = function(e) fail(e), warning = function(w) fail(w))
   ok <- TRUE

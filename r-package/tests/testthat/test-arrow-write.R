@@ -32,8 +32,10 @@ test_that("a read-only directory keeps the old file and leaves no temporary file
 
 test_that("a directory that cannot hold files is an mcbridge_error_io", {
   skip_if_not(dir.exists("/proc"), "no /proc")
+  open_before <- length(getAllConnections())
   expect_mcb_error(mc_write_arrow(1:3, "/proc/x.arrow"), "io", "Cannot write '/proc/x.arrow'")
   expect_false(any(grepl("x\\.arrow", list.files("/proc", all.files = TRUE))))
+  expect_identical(length(getAllConnections()), open_before)  # no connection left behind
 })
 
 test_that("an error in the middle of a write keeps the old file and leaves no temporary file", {
