@@ -156,7 +156,7 @@ def cmd_predict(args) -> int:
         raise UserError(f"input file {args.input} does not exist.")
     from mcbridge import load_model, mc_predict
 
-    model = load_model(args.model, safe_mode=not args.unsafe_load)
+    model = load_model(args.model, safe_mode=not args.unsafe_load, compile=False)  # predicts only
     to_parquet = str(args.output).endswith(".parquet")
     if args.input:
         x, y = _read_inputs(args.input, args.key, mmap=to_parquet)

@@ -191,7 +191,7 @@ def evaluate_model(
         raise FileNotFoundError(f"model file {model_path} does not exist.")
     source, x, y, names = _inputs(dataset, data_dir, input_path)
     x, y = x[:limit], y[:limit]
-    model = load_model(model_path)
+    model = load_model(model_path, compile=False)  # predicts only: no optimizer to rebuild
     res = mc_predict(model, x, n_samples=n_samples, batch_size=batch_size, seed=seed, progress=False)
     if names is not None and len(names) == res.n_classes:
         res = MCResult(res.samples, class_names=names)
