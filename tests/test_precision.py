@@ -86,6 +86,20 @@ def test_same_seed_same_bits_per_precision(cnn, x_small, bf16):
     assert runs[0].dtype == np.float32
 
 
+def test_casts_fused_into_the_mask_kernels_change_no_bits(bf16, monkeypatch):
+    # Dropouts next to bfloat16 layers (conv -> dropout -> conv, dropout ->
+    # flatten -> dense) cast in their mask kernel: the same bits as casting
+    # in passes of their own.
+    from mcbridge._engine import run
+
+    x = np.random.default_rng(1).random((10, 12, 12, 1), dtype=np.float32)
+    make = lambda: mcbridge.build_cnn(input_shape=(12, 12, 1), n_classes=3, filters=(4, 8), dense_units=16, seed=2)
+    fused = mcbridge.mc_predict(make(), x, n_samples=7, seed=4, precision="bfloat16").samples
+    monkeypatch.setattr(run, "_cast_in_masks", lambda layers: None)
+    apart = mcbridge.mc_predict(make(), x, n_samples=7, seed=4, precision="bfloat16").samples
+    np.testing.assert_array_equal(fused, apart)
+
+
 def test_model_and_global_policy_untouched(cnn, x_small, bf16):
     before = [w.copy() for w in cnn.get_weights()]
     mcbridge.mc_predict(cnn, x_small, n_samples=3, seed=0, precision="bfloat16")

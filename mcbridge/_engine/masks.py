@@ -230,10 +230,13 @@ def bit_mask(noise_shape, rate: float, seed_generator, dtype, salt: int = 0):
 
 #: Mask layouts of `keyed_dropout`.
 LAYOUTS = ("elements", "windows", "pooled")
-_FUSED: dict[tuple, tuple] = {}
+_DRAW: dict[tuple, object] = {}  # (rate, mask elements per row) -> the draw kernel
+_APPLY: dict[tuple, object] = {}  # config -> the expand-and-apply kernel
 
 
-def keyed_dropout(x, rate: float, seed_generator, *, mask_dims=None, layout="elements", replicate=False):
+def keyed_dropout(
+    x, rate: float, seed_generator, *, mask_dims=None, layout="elements", replicate=False, dtype=None, out_dtype=None
+):
     """Inside `keyed_rows`: `x` times its dropout mask, without a mask tensor in memory.
 
     Two XLA kernels (`jit_compile=True`): one draws the packed keep bits
@@ -253,6 +256,9 @@ def keyed_dropout(x, rate: float, seed_generator, *, mask_dims=None, layout="ele
             `"windows"`: an NHWC `x` of even height and width, bits in 2x2
             window order `(y // 2, x // 2, y % 2, x % 2, c)`; `"pooled"`: the
             same bits, and the result 2x2-max-pooled `(m * k, h / 2, w / 2, c)`.
+        dtype: What the mask is applied in (`x` cast to it in the same
+            kernel), `x`'s dtype if None.
+        out_dtype: The result's dtype (cast in the same kernel), `dtype` if None.
 
     Returns:
         The masked `x` (pooled for `"pooled"`), rows replica-major.
@@ -264,21 +270,30 @@ def keyed_dropout(x, rate: float, seed_generator, *, mask_dims=None, layout="ele
     if layout != "elements":
         h, w, c = dims
         dims = (h // 2, w // 2, 2, 2, c)
-    config = (float(rate), dims, layout, bool(replicate))
-    if config not in _FUSED:
-        n = int(np.prod(dims))
-        _FUSED[config] = (
-            tf.function(lambda state, keys, samples: _keyed_keep_words(row_bases(state, keys, samples), n, rate),
-                        jit_compile=True, reduce_retracing=True, autograph=False),
-            tf.function(lambda x, words: _apply(x, words, *config), jit_compile=True, reduce_retracing=True, autograph=False),
+    n = int(np.prod(dims))
+    if (rate, n) not in _DRAW:
+        _DRAW[rate, n] = tf.function(
+            lambda state, keys, samples: _keyed_keep_words(row_bases(state, keys, samples), n, rate),
+            jit_compile=True, reduce_retracing=True, autograph=False,
         )
-    draw, apply = _FUSED[config]
-    words = draw(tf.convert_to_tensor(seed_generator.state), keys, samples)
-    return apply(x, tf.reshape(words, tf.stack([tf.shape(samples)[0], tf.shape(keys)[0], -1])))
+    config = (float(rate), dims, layout, bool(replicate), str(dtype or x.dtype.name), out_dtype and str(out_dtype))
+    if config not in _APPLY:
+        _APPLY[config] = tf.function(
+            lambda x, words: _apply(x, words, *config), jit_compile=True, reduce_retracing=True, autograph=False
+        )
+    words = _DRAW[rate, n](tf.convert_to_tensor(seed_generator.state), keys, samples)
+    return _APPLY[config](x, tf.reshape(words, tf.stack([tf.shape(samples)[0], tf.shape(keys)[0], -1])))
 
 
-def _apply(x, words, rate, dims, layout, replicate):
-    """`keyed_dropout`'s second kernel: `words` `(m, k, words)` expanded and applied to `x`."""
+def _apply(x, words, rate, dims, layout, replicate, dtype, out_dtype):
+    """`keyed_dropout`'s second kernel: `words` `(m, k, words)` expanded and applied to `x` in `dtype`."""
+    import tensorflow as tf
+
+    out = _masked(tf.cast(x, dtype), words, rate, dims, layout, replicate)
+    return out if out_dtype is None else tf.cast(out, out_dtype)
+
+
+def _masked(x, words, rate, dims, layout, replicate):
     import tensorflow as tf
 
     m, k = tf.shape(words)[0], tf.shape(words)[1]

@@ -30,6 +30,7 @@ import keras
 import numpy as np
 
 from mcbridge._engine import graph, masks, registry
+from mcbridge._engine.sampling import BitMaskSampling
 from mcbridge._engine.plan import ChunkPlan, Layout, layout_for
 from mcbridge.switch import iter_layers
 
@@ -99,6 +100,27 @@ def _low_precision_copy(layer, pairs: list):
     return copy
 
 
+def _cast_in_masks(layers: list) -> None:
+    """Bit-mask dropouts whose output a bfloat16 layer reads (through reshapes) cast it themselves.
+
+    The values are the same; the cast is fused into the mask kernel instead
+    of a pass over the tensor of its own. The reshapes in between become
+    bfloat16 copies (they would cast back to float32).
+    """
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, BitMaskSampling):
+            continue
+        j = i + 1
+        while j < len(layers) and isinstance(layers[j], _RESHAPES):
+            j += 1
+        if j < len(layers) and getattr(layers[j], "compute_dtype", None) == "bfloat16":
+            layer.output_dtype = "bfloat16"
+            layers[i + 1 : j] = [type(l).from_config({**l.get_config(), "dtype": _LOW_POLICY}) for l in layers[i + 1 : j]]
+
+
+_RESHAPES = (keras.layers.Flatten, keras.layers.Reshape)
+
+
 def _build(
     model: keras.Model,
     layout: Layout,
@@ -166,6 +188,7 @@ def _build(
     first = layout.first if layout.split else 0
     if low:  # the suffix but its output layer (float32 probabilities and their sums)
         layers[first:-1] = [_low_precision_copy(layer, pairs) for layer in layers[first:-1]]
+        _cast_in_masks(layers)
     view = graph.chain_model(input_spec, layers)
     if not layout.split:  # the reference: every layer runs on every replica
         return None, view

@@ -31,10 +31,19 @@ class BitMaskSampling:
             window; `"pooled"`: the same masks, and this layer also does the
             max-pool (output `(rows, h // 2, w // 2, c)`): the engine's fast
             path then leaves the pool layer out. Same values in all three.
+
+    Inputs are not cast by Keras (`autocast=False`) but by the layer: in
+    the mask kernel, to the layer's compute dtype. Attribute `output_dtype`
+    (None: the compute dtype): set by the engine to `"bfloat16"` where the
+    next layer computes in bfloat16 anyway. So around bfloat16 layers both
+    casts happen in the mask kernel instead of a pass of their own each.
     """
+
+    output_dtype: str | None = None
 
     def __init__(self, *args, live: tuple | None = None, mask_layout: str = "elements", **kwargs):
         super().__init__(*args, **kwargs)
+        self.autocast = False  # (not every Keras dropout's __init__ takes it)
         if mask_layout not in masks.LAYOUTS:
             raise ValueError(f"mask_layout must be one of {masks.LAYOUTS}, not {mask_layout!r}")
         self.live = None if live is None else tuple(live)
@@ -58,12 +67,12 @@ class BitMaskSampling:
             # The full-replication reference sees the whole input: mask only
             # the live region, as the fast path (which crops the rest off
             # before replicating) does, so both draw the same masks.
-            live = inputs[(slice(None), *(slice(0, e) for e in self.live))]
+            live = _cast(inputs[(slice(None), *(slice(0, e) for e in self.live))], self.compute_dtype)
             pads = [[0, 0], *([0, f - e] for f, e in zip(full, self.live)), [0, 0]]
             layout = "windows" if self.mask_layout == "pooled" else self.mask_layout
             out = tf.pad(self._masked(live, layout), pads)
-            return tf.nn.max_pool2d(out, 2, 2, "VALID") if self.mask_layout == "pooled" else out
-        return self._masked(inputs, self.mask_layout)
+            return _cast(tf.nn.max_pool2d(out, 2, 2, "VALID") if self.mask_layout == "pooled" else out, self.output_dtype)
+        return self._masked(inputs, self.mask_layout, self.output_dtype)
 
     def call_replicated(self, inputs, m: int):
         """`call(tile(inputs, m))` inside `keyed_rows`, without materialising the tiled copy.
@@ -72,21 +81,28 @@ class BitMaskSampling:
         same masks `call` draws for the tiled batch.
         """
         if self.rate <= 0:
-            tiled = keras.ops.tile(inputs, (m,) + (1,) * (len(inputs.shape) - 1))
-            return self._pool(tiled) if self.mask_layout == "pooled" else tiled
+            tiled = keras.ops.tile(_cast(inputs, self.compute_dtype), (m,) + (1,) * (len(inputs.shape) - 1))
+            return _cast(self._pool(tiled) if self.mask_layout == "pooled" else tiled, self.output_dtype)
         return masks.keyed_dropout(
             inputs, self.rate, self.seed_generator, mask_dims=self._mask_dims(tuple(inputs.shape[1:])),
-            layout=self.mask_layout, replicate=True,
+            layout=self.mask_layout, replicate=True, dtype=self.compute_dtype, out_dtype=self.output_dtype,
         )
 
-    def _masked(self, inputs, layout: str):
+    def _masked(self, inputs, layout: str, out_dtype: str | None = None):
+        if masks.current_keys() is not None and self.rate > 0:  # the cast fused into the mask kernel
+            dims = self._mask_dims(tuple(inputs.shape[1:]))
+            return masks.keyed_dropout(
+                inputs, self.rate, self.seed_generator, mask_dims=dims, layout=layout, dtype=self.compute_dtype,
+                out_dtype=out_dtype,
+            )
+        return _cast(self._unkeyed(_cast(inputs, self.compute_dtype), layout), out_dtype)
+
+    def _unkeyed(self, inputs, layout: str):
         import tensorflow as tf
 
         if self.rate <= 0:
             return self._pool(inputs) if layout == "pooled" else inputs
         dims = self._mask_dims(tuple(inputs.shape[1:]))
-        if masks.current_keys() is not None:
-            return masks.keyed_dropout(inputs, self.rate, self.seed_generator, mask_dims=dims, layout=layout)
         rows = tf.shape(inputs)[0]
         if layout == "elements":
             return inputs * masks.bit_mask(tf.stack([rows, *dims]), self.rate, self.seed_generator, inputs.dtype)
@@ -101,11 +117,18 @@ class BitMaskSampling:
 
         return tf.nn.max_pool2d(x, 2, 2, "VALID")
 
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.output_dtype or self.compute_dtype)
+
     def compute_output_shape(self, input_shape):
         if self.mask_layout != "pooled":
             return tuple(input_shape)
         rows, h, w, c = input_shape
         return (rows, None if h is None else h // 2, None if w is None else w // 2, c)
+
+
+def _cast(x, dtype: str | None):
+    return x if dtype is None or keras.backend.standardize_dtype(x.dtype) == dtype else keras.ops.cast(x, dtype)
 
 
 _BIT_MASK_CLASSES: dict[type, type] = {}
