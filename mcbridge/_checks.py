@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
 from typing import Any
 
@@ -33,6 +34,21 @@ INT64_MAX = 2**63 - 1
 
 class MCBridgeWarning(UserWarning):
     """Base of mcbridge's own warnings (the R bridge hands these to R)."""
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """`warnings.warn` attributed to the first caller outside mcbridge.
+
+    The warning names the user's own line however deep inside mcbridge it
+    was raised (Python 3.12's `skip_file_prefixes`, for 3.10 and 3.11 too).
+    """
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is the frame calling warn()
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)
 
 
 class UnscaledInputWarning(MCBridgeWarning):
@@ -236,12 +252,11 @@ def outputs_probabilities(model: Any) -> bool:
 def warn_from_logits(model: Any, from_logits: bool) -> None:
     """Warns when `from_logits=True` is asked of a model that outputs probabilities."""
     if from_logits and outputs_probabilities(model):
-        warnings.warn(
+        warn(
             f"from_logits=True, but model {model.name!r} ends in a softmax: its "
             "outputs already sum to 1, and a second softmax flattens them towards "
             "uniform. Use from_logits=False for this model.",
             ProbabilityOutputWarning,
-            stacklevel=3,
         )
 
 
@@ -357,13 +372,12 @@ def check_x(
             f"shape {want} for this model. Received: {name}.shape={arr.shape}.{hint}"
         )
     if arr.dtype.kind in "iub" and not rescales and arr.size and arr.max() > 1:
-        warnings.warn(
+        warn(
             f"`{name}` holds integers up to {arr.max()} (dtype {arr.dtype}) and the "
             "model has no Rescaling layer: the inputs look unscaled. If the model "
             "was trained on images in [0, 1], divide by 255 first "
             f"({name} = {name}.astype('float32') / 255).",
             UnscaledInputWarning,
-            stacklevel=3,
         )
     arr = arr.astype(dtype, copy=False)
     bad = count_nonfinite(arr)

@@ -15,8 +15,6 @@ state are left untouched.
 
 from __future__ import annotations
 
-import warnings
-
 import keras
 import numpy as np
 
@@ -34,6 +32,7 @@ from mcbridge._checks import (
     check_x,
     has_rescaling,
     positive_int,
+    warn,
     warn_from_logits,
 )
 from mcbridge._engine.plan import bfloat16_instructions, chunk_plan
@@ -186,12 +185,11 @@ def _check_precision(precision) -> str:
             f"{', '.join(map(repr, PRECISIONS))}. Received: precision={precision!r}"
         )
     if precision == "bfloat16" and not bfloat16_instructions():
-        warnings.warn(
+        warn(
             "precision='bfloat16': this CPU has no bfloat16 instructions (avx512_bf16, "
             "amx_bf16 or Arm bf16; or ONEDNN_MAX_CPU_ISA excludes them), so mc_predict "
             f"computes in float32 instead. {_NO_BF16_COST} Pass precision='float32' here.",
             MCBridgeWarning,
-            stacklevel=3,
         )
         return "float32"
     return precision

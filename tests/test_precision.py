@@ -136,6 +136,23 @@ def test_without_bfloat16_instructions_a_warning_and_float32(cnn, x_small, monke
         assert predict._check_precision("float32") == "float32"
 
 
+def test_the_warning_names_the_callers_line(cnn, x_small, tmp_path, monkeypatch):
+    """Through every entry point (the ensemble dispatch, the streaming writer),
+    the warning points at the user's call, not at mcbridge's internals."""
+    monkeypatch.setattr(predict, "bfloat16_instructions", lambda: [])
+    calls = [
+        lambda: mcbridge.mc_predict(cnn, x_small, n_samples=2, precision="bfloat16"),
+        lambda: mcbridge.predict_to_file(cnn, x_small, tmp_path / "p.arrow", n_samples=2, precision="bfloat16"),
+        lambda: mcbridge.mc_predict(mcbridge.Ensemble([cnn, cnn]), x_small, n_samples=2, precision="bfloat16"),
+    ]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        said = [w for w in caught if "no bfloat16 instructions" in str(w.message)]
+        assert len(said) == 1 and said[0].filename == __file__, [(w.filename, w.lineno) for w in said]
+
+
 def test_cpu_check_reads_flags_and_the_onednn_cap():
     intel = "processor : 0\nflags : fpu sse avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
     assert bfloat16_instructions(intel, isa_cap="") == ["avx512_bf16", "amx_bf16"]
