@@ -53,7 +53,7 @@
 #'   samples)`, the predicted noise variance of each sample).
 #' @param precision `"float32"`, or `"bfloat16"` to compute the convolutions and
 #'   dense layers after the first dropout in bfloat16 on CPUs with bfloat16
-#'   instructions (about 1.4-1.6x faster there; samples still come back as
+#'   instructions (about 1.5-1.6x faster there; samples still come back as
 #'   float32; elsewhere a warning and float32).
 #' @param progress Show a progress bar while Python works (default: in
 #'   interactive sessions): cli's if installed, else [utils::txtProgressBar()];
