@@ -93,11 +93,19 @@ def _low_precision_copy(layer, pairs: list):
     if not isinstance(layer, _MATMUL_LAYERS) or registry.is_sampled(layer):
         return layer
     try:
-        copy = type(layer).from_config({**layer.get_config(), "dtype": _LOW_POLICY})
+        copy = _in_low_precision(layer)
     except Exception:  # a subclass without a complete config: keep it, in float32
         return layer
     pairs.append((copy, layer))
     return copy
+
+
+def _in_low_precision(layer):
+    """`layer` rebuilt from its config under `_LOW_POLICY` (new weights, if it has any)."""
+    return type(layer).from_config({**layer.get_config(), "dtype": _LOW_POLICY})
+
+
+_RESHAPES = (keras.layers.Flatten, keras.layers.Reshape)
 
 
 def _cast_in_masks(layers: list) -> None:
@@ -115,10 +123,7 @@ def _cast_in_masks(layers: list) -> None:
             j += 1
         if j < len(layers) and getattr(layers[j], "compute_dtype", None) == "bfloat16":
             layer.output_dtype = "bfloat16"
-            layers[i + 1 : j] = [type(l).from_config({**l.get_config(), "dtype": _LOW_POLICY}) for l in layers[i + 1 : j]]
-
-
-_RESHAPES = (keras.layers.Flatten, keras.layers.Reshape)
+            layers[i + 1 : j] = [_in_low_precision(reshape) for reshape in layers[i + 1 : j]]
 
 
 def _build(

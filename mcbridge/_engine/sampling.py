@@ -67,7 +67,7 @@ class BitMaskSampling:
             # The full-replication reference sees the whole input: mask only
             # the live region, as the fast path (which crops the rest off
             # before replicating) does, so both draw the same masks.
-            live = _cast(inputs[(slice(None), *(slice(0, e) for e in self.live))], self.compute_dtype)
+            live = inputs[(slice(None), *(slice(0, e) for e in self.live))]
             pads = [[0, 0], *([0, f - e] for f, e in zip(full, self.live)), [0, 0]]
             layout = "windows" if self.mask_layout == "pooled" else self.mask_layout
             out = tf.pad(self._masked(live, layout), pads)
