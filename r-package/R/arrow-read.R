@@ -16,8 +16,6 @@
                     S = "integer", i = "integer", I = "double", l = "double", L = "double",
                     b = "logical")
 
-.arrow_error <- function(...) .abort(paste0(...), "arrow")
-
 .parse_shape <- function(s) {
   v <- tryCatch(jsonlite::fromJSON(s, simplifyVector = TRUE), error = function(e) e)
   ok <- !inherits(v, "error") && (is.numeric(v) || is.logical(v)) && is.null(dim(v)) &&
@@ -27,8 +25,9 @@
     ok <- all(is.finite(w) & w >= 0 & w == round(w))
   }
   if (!ok) {
-    .arrow_error("Invalid mcbridge:shape metadata ", encodeString(substr(s, 1, 80), quote = '"'),
-                 ": expected a JSON list of non-negative whole numbers (the first may be null).")
+    .abort(paste0("Invalid mcbridge:shape metadata ", encodeString(substr(s, 1, 80), quote = '"'),
+                  ": expected a JSON list of non-negative whole numbers (the first may be null)."),
+           "arrow")
   }
   as.numeric(v)
 }
@@ -41,19 +40,22 @@
   }
   format <- get("mcbridge:format")
   if (is.null(format)) {
-    .arrow_error("This Arrow data is not an mcbridge array (no mcbridge:format metadata); ",
-                 "read it with nanoarrow::read_nanoarrow() or arrow::read_ipc_stream().")
+    .abort(paste0("This Arrow data is not an mcbridge array (no mcbridge:format metadata); ",
+                  "read it with nanoarrow::read_nanoarrow() or arrow::read_ipc_stream()."), "arrow")
   }
   if (!identical(format, .mc_format)) {
-    .arrow_error(sprintf(paste0("Unknown mcbridge:format version %s (this package reads version %s); ",
-                                "update the mcbridge R package."),
-                         encodeString(substr(format, 1, 20), quote = '"'), .mc_format))
+    .abort(sprintf(paste0("Unknown mcbridge:format version %s (this package reads version %s); ",
+                          "update the mcbridge R package."),
+                   encodeString(substr(format, 1, 20), quote = '"'), .mc_format), "arrow")
   }
   order <- get("mcbridge:order") %||% "F"
-  if (!identical(order, "F")) .arrow_error("Unsupported mcbridge:order '", substr(order, 1, 20), "' (expected 'F').")
+  if (!identical(order, "F")) {
+    .abort(sprintf("Unsupported mcbridge:order '%s' (expected 'F').", substr(order, 1, 20)), "arrow")
+  }
   kind <- get("mcbridge:kind") %||% "array"
   if (!kind %in% c("mc_samples", "array")) {
-    .arrow_error("Unknown mcbridge:kind '", substr(kind, 1, 40), "' (expected 'mc_samples' or 'array').")
+    .abort(sprintf("Unknown mcbridge:kind '%s' (expected 'mc_samples' or 'array').", substr(kind, 1, 40)),
+           "arrow")
   }
   shape <- get("mcbridge:shape")
   list(kind = kind, shape = if (is.null(shape)) NULL else .parse_shape(shape),
@@ -66,26 +68,32 @@
   ok <- !inherits(v, "error") && is.list(v) && is.null(names(v)) && length(shape) >= 2 &&
     length(v) == shape[2] && all(vapply(v, function(x) is.character(x) && length(x) == 1, TRUE))
   if (!ok) {
-    .arrow_error("Invalid mcbridge:class_names metadata ", encodeString(substr(s, 1, 80), quote = '"'),
-                 sprintf(": expected a JSON list of %s strings (one per entry of axis 1).",
-                         if (length(shape) >= 2) format(shape[2], scientific = FALSE) else "axis-1"))
+    .abort(sprintf(paste0("Invalid mcbridge:class_names metadata %s: expected a JSON list of %s ",
+                          "strings (one per entry of axis 1)."),
+                   encodeString(substr(s, 1, 80), quote = '"'),
+                   if (length(shape) >= 2) format(shape[2], scientific = FALSE) else "axis-1"),
+           "arrow")
   }
   enc2utf8(unlist(v, use.names = FALSE) %||% character())
 }
 
 .child_length <- function(child) {
   n <- child$length
-  if (!is.numeric(n) || length(n) != 1 || is.na(n) || n < 0) .arrow_error("Invalid Arrow array length.")
+  if (!is.numeric(n) || length(n) != 1 || is.na(n) || n < 0) {
+    .abort("Invalid Arrow array length.", "arrow")
+  }
   n
 }
 
 .check_no_nulls <- function(child) {
   nc <- child$null_count
-  if (nc > 0) .arrow_error(sprintf("mcbridge Arrow data must not contain nulls (found %s).", format(nc)))
+  if (nc > 0) {
+    .abort(sprintf("mcbridge Arrow data must not contain nulls (found %s).", format(nc)), "arrow")
+  }
   if (nc < 0) {
     validity <- child$buffers[[1]]
     if (!is.null(validity) && length(validity) > 0) {
-      .arrow_error("mcbridge Arrow data must not contain nulls (it has a validity bitmap).")
+      .abort("mcbridge Arrow data must not contain nulls (it has a validity bitmap).", "arrow")
     }
   }
 }
@@ -94,19 +102,19 @@
 .from_arrow_batches <- function(schema, batches) {
   meta <- .read_meta(schema)
   if (!identical(schema$format, "+s") || length(schema$children) < 1) {
-    .arrow_error("mcbridge Arrow data must be a record batch with a `values` column.")
+    .abort("mcbridge Arrow data must be a record batch with a `values` column.", "arrow")
   }
   format <- schema$children[[1]]$format
   if (!format %in% names(.value_formats)) {
-    .arrow_error(sprintf("Unsupported Arrow value type '%s' for mcbridge values (expected a number or boolean).",
-                         substr(format, 1, 20)))
+    .abort(sprintf("Unsupported Arrow value type '%s' for mcbridge values (expected a number or boolean).",
+                   substr(format, 1, 20)), "arrow")
   }
   if (meta$kind == "mc_samples" && !format %in% c("f", "g")) {
-    .arrow_error(sprintf("MC samples must be float32 values, not Arrow type '%s'.", format))
+    .abort(sprintf("MC samples must be float32 values, not Arrow type '%s'.", format), "arrow")
   }
   ptype <- vector(.value_formats[[format]], 0)
   children <- lapply(batches, function(b) {
-    if (length(b$children) < 1) .arrow_error("A record batch has no `values` column.")
+    if (length(b$children) < 1) .abort("A record batch has no `values` column.", "arrow")
     b$children[[1]]
   })
   lens <- vapply(children, .child_length, 0)
@@ -118,24 +126,26 @@
   shape <- meta$shape %||% total
   if (length(shape) >= 1 && is.na(shape[1])) {
     tail_size <- prod(shape[-1])
-    if (tail_size == 0 || total %% tail_size != 0) .arrow_error("Cannot infer the row count from the data.")
+    if (tail_size == 0 || total %% tail_size != 0) {
+      .abort("Cannot infer the row count from the data.", "arrow")
+    }
     shape[1] <- total / tail_size
   }
   if (prod(shape) != total) {
-    .arrow_error(sprintf("Arrow data holds %s values but its mcbridge:shape [%s] needs %s.",
-                         format(total, scientific = FALSE), paste(format(shape, scientific = FALSE), collapse = ", "),
-                         format(prod(shape), scientific = FALSE)))
+    .abort(sprintf("Arrow data holds %s values but its mcbridge:shape [%s] needs %s.",
+                   format(total, scientific = FALSE), paste(format(shape, scientific = FALSE), collapse = ", "),
+                   format(prod(shape), scientific = FALSE)), "arrow")
   }
   if (total > .Machine$integer.max && length(shape) > 1 && any(shape > .Machine$integer.max)) {
-    .arrow_error("An array dimension exceeds R's limit of .Machine$integer.max.")
+    .abort("An array dimension exceeds R's limit of .Machine$integer.max.", "arrow")
   }
   if (meta$kind == "mc_samples" && length(shape) != 3) {
-    .arrow_error(sprintf("MC samples must be 3-d (n, classes, samples), not %d-d.", length(shape)))
+    .abort(sprintf("MC samples must be 3-d (n, classes, samples), not %d-d.", length(shape)), "arrow")
   }
   class_names <- if (is.null(meta$class_names)) NULL else .parse_class_names(meta$class_names, shape)
   tail_size <- if (length(shape) > 1) prod(shape[-1]) else 1
   if (length(children) > 1 && any(lens %% tail_size != 0)) {
-    .arrow_error("A record batch does not hold whole rows of the array.")
+    .abort("A record batch does not hold whole rows of the array.", "arrow")
   }
   for (ch in children) .check_no_nulls(ch)
   convert <- function(child) {
@@ -227,7 +237,9 @@ mc_from_arrow <- function(x) {
 mc_read_arrow <- function(path) {
   path <- .check_path(path, exists = TRUE)
   size <- file.size(path)
-  if (is.na(size) || size == 0) .arrow_error(sprintf("'%s' is empty, not an Arrow IPC file.", path))
+  if (is.na(size) || size == 0) {
+    .abort(sprintf("'%s' is empty, not an Arrow IPC file.", path), "arrow")
+  }
   magic <- readBin(path, "raw", 6)
   src <- if (identical(magic, charToRaw("ARROW1"))) {
     # IPC file format: 8 bytes of magic + padding, then an IPC stream.
@@ -237,8 +249,8 @@ mc_read_arrow <- function(path) {
   }
   fail <- function(e) {
     if (inherits(e, "mcbridge_error")) stop(e)
-    .arrow_error(sprintf("'%s' is not a readable Arrow IPC file (%s).", path,
-                         sub("\\s+$", "", conditionMessage(e))))
+    .abort(sprintf("'%s' is not a readable Arrow IPC file (%s).", path,
+                   sub("\\s+$", "", conditionMessage(e))), "arrow")
   }
   tryCatch({
     stream <- nanoarrow::read_nanoarrow(src)

@@ -1,13 +1,6 @@
 # Temperature scaling of MC samples, natively in R (the same algorithm and
 # temperature as Python's mcbridge.calibration.TemperatureScaler).
 
-# A classed error (`mcbridge_error`), raised before any Python or C code runs.
-.mcb_abort <- function(...) {
-  msg <- paste0(...)
-  stop(structure(class = c("mcbridge_error", "error", "condition"),
-                 list(message = msg, call = NULL)))
-}
-
 .cal_what <- function(x) {
   if (is.null(x)) return("NULL")
   if (is.atomic(x) && length(x) == 1) return(sprintf("%s (%s)", format(x), class(x)[1]))
@@ -20,27 +13,30 @@
                          hint = "for logits use `from_logits = TRUE`.") {
   if (!inherits(res, "mc_prediction")) {
     if (!is.numeric(res) || length(dim(res)) != 3) {
-      .mcb_abort(sprintf("`%s` must be an mc_prediction or a numeric array with dim ",
-                         arg), sprintf("c(n, classes, samples), not %s.", .cal_what(res)))
+      .abort(sprintf(paste0("`%s` must be an mc_prediction or a numeric array with dim ",
+                            "c(n, classes, samples), not %s."), arg, .cal_what(res)),
+             "input", arg = arg)
     }
     res <- as_mc_prediction(res)
   }
   s <- res$all_samples
   if (!is.double(s)) storage.mode(s) <- "double"
   if (length(s) == 0 || dim(s)[2] < min_classes) {
-    .mcb_abort(sprintf("`%s` must have at least one input and %d classes (dim c(%s)).",
-                       arg, min_classes, paste(dim(s), collapse = ", ")))
+    .abort(sprintf("`%s` must have at least one input and %d classes (dim c(%s)).",
+                   arg, min_classes, paste(dim(s), collapse = ", ")), "input", arg = arg)
   }
-  if (anyNA(s) || any(!is.finite(s))) .mcb_abort(sprintf("`%s` must hold finite values.", arg))
+  if (anyNA(s) || any(!is.finite(s))) {
+    .abort(sprintf("`%s` must hold finite values.", arg), "input", arg = arg)
+  }
   if (probs) {
     if (min(s) < -1e-6 || max(s) > 1 + 1e-6) {
-      .mcb_abort(sprintf("`%s` must hold probabilities in [0, 1]; %s", arg, hint))
+      .abort(sprintf("`%s` must hold probabilities in [0, 1]; %s", arg, hint), "input", arg = arg)
     }
     total <- s[, 1, ]
     for (k in seq_len(dim(s)[2])[-1]) total <- total + s[, k, ]
     if (max(abs(total - 1)) > 1e-3) {
-      .mcb_abort(sprintf("`%s` must hold probabilities that sum to 1 over the classes ", arg),
-                 "(2nd) dimension.")
+      .abort(sprintf("`%s` must hold probabilities that sum to 1 over the classes (2nd) dimension.",
+                     arg), "input", arg = arg)
     }
     s[s < 0] <- 0
     s[s > 1] <- 1
@@ -53,21 +49,23 @@
 .cal_labels <- function(y, n, k, arg = "y") {
   if (is.factor(y)) y <- as.integer(y) - 1L
   if (!is.numeric(y) || !is.null(dim(y))) {
-    .mcb_abort(sprintf("`%s` must be a vector of class labels (whole numbers from 0, ", arg),
-               sprintf("or a factor), not %s.", .cal_what(y)))
+    .abort(sprintf(paste0("`%s` must be a vector of class labels (whole numbers from 0, ",
+                          "or a factor), not %s."), arg, .cal_what(y)), "input", arg = arg)
   }
   if (length(y) != n) {
-    .mcb_abort(sprintf("`%s` must have one label per input (%d), not %d.", arg, n, length(y)))
+    .abort(sprintf("`%s` must have one label per input (%d), not %d.", arg, n, length(y)), "input",
+           arg = arg)
   }
   if (anyNA(y) || any(y != round(y)) || min(y) < 0 || max(y) > k - 1) {
-    .mcb_abort(sprintf("`%s` must hold whole numbers in [0, %d] without NA.", arg, k - 1))
+    .abort(sprintf("`%s` must hold whole numbers in [0, %d] without NA.", arg, k - 1), "input",
+           arg = arg)
   }
   as.integer(y)
 }
 
 .cal_flag <- function(x, arg) {
   if (!is.logical(x) || length(x) != 1 || is.na(x)) {
-    .mcb_abort(sprintf("`%s` must be TRUE or FALSE, not %s.", arg, .cal_what(x)))
+    .abort(sprintf("`%s` must be TRUE or FALSE, not %s.", arg, .cal_what(x)), "argument", arg = arg)
   }
   x
 }

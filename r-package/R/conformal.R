@@ -55,16 +55,17 @@
     (!whole || x == round(x))
   if (!isTRUE(ok)) {
     range <- if (open) sprintf("in (%s, %s)", lower, upper) else sprintf(">= %s", lower)
-    .mcb_abort(sprintf("`%s` must be a single %s %s, not %s.", arg,
-                       if (whole) "whole number" else "number", range, .cal_what(x)))
+    .abort(sprintf("`%s` must be a single %s %s, not %s.", arg,
+                   if (whole) "whole number" else "number", range, .cal_what(x)),
+           "argument", arg = arg)
   }
   x
 }
 
 .cp_choice <- function(x, choices, arg) {
   if (!is.character(x) || length(x) != 1 || !(x %in% choices)) {
-    .mcb_abort(sprintf("`%s` must be one of %s, not %s.", arg,
-                       paste0('"', choices, '"', collapse = ", "), .cal_what(x)))
+    .abort(sprintf("`%s` must be one of %s, not %s.", arg,
+                   paste0('"', choices, '"', collapse = ", "), .cal_what(x)), "argument", arg = arg)
   }
   x
 }
@@ -146,8 +147,8 @@ mc_conformal <- function(res, y, alpha = 0.1, method = "aps", lam = 0.01, k_reg 
 predict.mc_conformal <- function(object, res, ...) {
   s <- .cal_samples(res, min_classes = 1, hint = .cp_hint)
   if (dim(s)[2] != object$n_classes) {
-    .mcb_abort(sprintf("`res` has %d classes but the conformal object was fitted on %d.",
-                       dim(s)[2], object$n_classes))
+    .abort(sprintf("`res` has %d classes but the conformal object was fitted on %d.",
+                   dim(s)[2], object$n_classes), "input", arg = "res")
   }
   .cp_class_scores(object, s) <= object$qhat
 }
@@ -192,14 +193,17 @@ mc_conformal_interval <- function(res, y, alpha = 0.1, eps = 1e-6) {
   eps <- .cp_number(eps, "eps")
   ms <- .cp_mean_sd(res, eps)
   if (is.data.frame(y)) y <- as.matrix(y)
-  if (!is.numeric(y)) .mcb_abort(sprintf("`y` must be numeric targets, not %s.", .cal_what(y)))
+  if (!is.numeric(y)) {
+    .abort(sprintf("`y` must be numeric targets, not %s.", .cal_what(y)), "input", arg = "y")
+  }
   y <- matrix(y, nrow = if (is.null(dim(y))) length(y) else nrow(y))
   if (!identical(dim(y), dim(ms$mean)) || anyNA(y) || any(!is.finite(y))) {
-    .mcb_abort(sprintf("`y` must hold finite targets, a vector of length %d or a matrix %d x %d.",
-                       nrow(ms$mean), nrow(ms$mean), ncol(ms$mean)))
+    .abort(sprintf("`y` must hold finite targets, a vector of length %d or a matrix %d x %d.",
+                   nrow(ms$mean), nrow(ms$mean), ncol(ms$mean)), "input", arg = "y")
   }
   if (any(ms$scale <= 0)) {
-    .mcb_abort("`eps` must be positive: some inputs have an MC standard deviation of 0.")
+    .abort("`eps` must be positive: some inputs have an MC standard deviation of 0.", "argument",
+           arg = "eps")
   }
   scores <- abs(y - ms$mean) / ms$scale
   qhat <- vapply(seq_len(ncol(scores)), function(j) .cp_quantile(scores[, j], alpha), numeric(1))
@@ -210,7 +214,8 @@ mc_conformal_interval <- function(res, y, alpha = 0.1, eps = 1e-6) {
 .cp_mean_sd <- function(res, eps, arg = "res") {
   s <- .cal_samples(res, probs = FALSE, arg = arg, min_classes = 1)
   if (dim(s)[3] < 2) {
-    .mcb_abort(sprintf("`%s` must have at least 2 MC samples (for a standard deviation).", arg))
+    .abort(sprintf("`%s` must have at least 2 MC samples (for a standard deviation).", arg), "input",
+           arg = arg)
   }
   p <- as_mc_prediction(s)
   m <- matrix(p$mean, dim(s)[1], dim(s)[2])
@@ -232,8 +237,8 @@ mc_conformal_interval <- function(res, y, alpha = 0.1, eps = 1e-6) {
 predict.mc_conformal_interval <- function(object, res, ...) {
   ms <- .cp_mean_sd(res, object$eps)
   if (ncol(ms$mean) != length(object$qhat)) {
-    .mcb_abort(sprintf("`res` has %d outputs but the object was fitted on %d.",
-                       ncol(ms$mean), length(object$qhat)))
+    .abort(sprintf("`res` has %d outputs but the object was fitted on %d.",
+                   ncol(ms$mean), length(object$qhat)), "input", arg = "res")
   }
   half <- sweep(ms$scale, 2, object$qhat, `*`)
   cols <- list()

@@ -5,8 +5,9 @@
 .check_samples_arg <- function(x, arg) {
   if (inherits(x, "mc_prediction")) return(x)
   if (!is.numeric(x) || length(dim(x)) != 3) {
-    .metric_error(sprintf(paste0("`%s` must be an mc_prediction or a numeric array with ",
-                                 "dim c(n, classes, samples), not %s."), arg, .describe(x)))
+    .abort(sprintf(paste0("`%s` must be an mc_prediction or a numeric array with ",
+                          "dim c(n, classes, samples), not %s."), arg, .describe(x)),
+           "input", arg = arg)
   }
   x
 }
@@ -192,7 +193,8 @@ mc_select_uncertain <- function(res, k, score = "mutual_information") {
   res <- .check_samples_arg(res, "res")
   ok <- is.numeric(k) && length(k) == 1 && !is.na(k) && is.finite(k) && k == round(k) && k >= 1
   if (!isTRUE(ok)) {
-    .metric_error(sprintf("`k` must be a single whole number >= 1, not %s.", .describe(k)))
+    .abort(sprintf("`k` must be a single whole number >= 1, not %s.", .describe(k)), "argument",
+           arg = "k")
   }
   s <- .score_of(res, score)
   order(-s, method = "radix")[seq_len(min(k, length(s)))]

@@ -1,20 +1,18 @@
 # Regression metrics in native R (they agree with Python's
 # mcbridge.metrics.regression to 1e-6). No Python is needed.
 
-.mcreg_abort <- function(msg) {
-  stop(structure(class = c("mcbridge_error", "error", "condition"),
-                 list(message = msg, call = NULL)))
-}
-
 .mcreg_is_samples <- function(x) {
   inherits(x, "mc_prediction") || length(dim(x)) == 3
 }
 
 .mcreg_finite <- function(x, arg) {
   if (!is.numeric(x) || length(x) == 0) {
-    .mcreg_abort(sprintf("`%s` must be a non-empty numeric array, not %s.", arg, .mcreg_describe(x)))
+    .abort(sprintf("`%s` must be a non-empty numeric array, not %s.", arg, .mcreg_describe(x)),
+           "input", arg = arg)
   }
-  if (any(!is.finite(x))) .mcreg_abort(sprintf("`%s` must not contain NA, NaN or infinite values.", arg))
+  if (any(!is.finite(x))) {
+    .abort(sprintf("`%s` must not contain NA, NaN or infinite values.", arg), "input", arg = arg)
+  }
   storage.mode(x) <- "double"
   x
 }
@@ -28,8 +26,9 @@
 .mcreg_samples <- function(x, arg = "x") {
   if (inherits(x, "mc_prediction")) x <- x$all_samples
   if (length(dim(x)) != 3) {
-    .mcreg_abort(sprintf(paste0("`%s` must be an mc_prediction or a numeric array with ",
-                                "dim c(n, outputs, samples), not %s."), arg, .mcreg_describe(x)))
+    .abort(sprintf(paste0("`%s` must be an mc_prediction or a numeric array with ",
+                          "dim c(n, outputs, samples), not %s."), arg, .mcreg_describe(x)),
+           "input", arg = arg)
   }
   .mcreg_finite(x, arg)
 }
@@ -40,8 +39,8 @@
   d <- dim(x)
   if (is.null(d)) return(matrix(x, ncol = 1))
   if (length(d) != 2) {
-    .mcreg_abort(sprintf("`%s` must be a vector or a matrix c(n, outputs), not an array with %d dimensions.",
-                         arg, length(d)))
+    .abort(sprintf("`%s` must be a vector or a matrix c(n, outputs), not an array with %d dimensions.",
+                   arg, length(d)), "input", arg = arg)
   }
   x
 }
@@ -49,9 +48,9 @@
 .mcreg_targets <- function(y, n, outputs) {
   y <- .mcreg_matrix(y, "y")
   if (!identical(as.integer(dim(y)), as.integer(c(n, outputs)))) {
-    .mcreg_abort(sprintf("`y` must have dim c(%d, %d)%s, not c(%s).", n, outputs,
-                         if (outputs == 1) sprintf(" (or be a vector of length %d)", n) else "",
-                         paste(dim(y), collapse = ", ")))
+    .abort(sprintf("`y` must have dim c(%d, %d)%s, not c(%s).", n, outputs,
+                   if (outputs == 1) sprintf(" (or be a vector of length %d)", n) else "",
+                   paste(dim(y), collapse = ", ")), "input", arg = "y")
   }
   y
 }
@@ -113,23 +112,25 @@ NULL
 #' @export
 mc_gaussian_nll <- function(mean, var = NULL, y = NULL, var_floor = 1e-6) {
   if (!is.numeric(var_floor) || length(var_floor) != 1 || !is.finite(var_floor) || var_floor <= 0) {
-    .mcreg_abort("`var_floor` must be a single positive number.")
+    .abort("`var_floor` must be a single positive number.", "argument", arg = "var_floor")
   }
   if (.mcreg_is_samples(mean)) {
     s <- .mcreg_samples(mean, "mean")
     if (is.null(y)) y <- var
     m <- dim(s)[3]
-    if (m < 2) .mcreg_abort("A variance needs at least 2 samples; `mean` has 1.")
+    if (m < 2) .abort("A variance needs at least 2 samples; `mean` has 1.", "input", arg = "mean")
     mu <- rowMeans(s, dims = 2)
     v <- rowSums((s - as.vector(mu))^2, dims = 2) / (m - 1)
   } else {
-    if (is.null(var) || is.null(y)) .mcreg_abort("`mean`, `var` and `y` are all needed.")
+    if (is.null(var) || is.null(y)) .abort("`mean`, `var` and `y` are all needed.", "argument")
     mu <- .mcreg_matrix(mean, "mean")
     v <- .mcreg_matrix(var, "var")
-    if (!identical(dim(mu), dim(v))) .mcreg_abort("`mean` and `var` must have the same shape.")
-    if (min(v) < 0) .mcreg_abort("`var` must hold variances >= 0.")
+    if (!identical(dim(mu), dim(v))) {
+      .abort("`mean` and `var` must have the same shape.", "input", arg = "var")
+    }
+    if (min(v) < 0) .abort("`var` must hold variances >= 0.", "input", arg = "var")
   }
-  if (is.null(y)) .mcreg_abort("`y` is missing.")
+  if (is.null(y)) .abort("`y` is missing.", "argument", arg = "y")
   y <- .mcreg_targets(y, nrow(mu), ncol(mu))
   v <- pmax(v, var_floor)
   mean(0.5 * (log(2 * pi * v) + (y - mu)^2 / v))
@@ -160,8 +161,9 @@ mc_rmse <- function(mean, y) {
 #' @export
 mc_interval_coverage <- function(x, y, level = 0.9) {
   if (!is.numeric(level) || length(level) != 1 || !is.finite(level) || level <= 0 || level >= 1) {
-    .mcreg_abort(sprintf("`level` must be a single number in (0, 1), not %s.",
-                         if (is.numeric(level) && length(level) == 1) format(level) else .mcreg_describe(level)))
+    .abort(sprintf("`level` must be a single number in (0, 1), not %s.",
+                   if (is.numeric(level) && length(level) == 1) format(level) else .mcreg_describe(level)),
+           "argument", arg = "level")
   }
   s <- .mcreg_samples(x)
   d <- dim(s)

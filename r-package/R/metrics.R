@@ -4,23 +4,23 @@
   if (inherits(x, "mc_prediction")) x <- x$all_samples
   d <- dim(x)
   if (!is.numeric(x) || length(d) != 3) {
-    stop(sprintf(paste0("`%s` must be an mc_prediction or a numeric array with ",
-                        "dim c(n, classes, samples), not %s."), arg, .describe(x)),
-         call. = FALSE)
+    .abort(sprintf(paste0("`%s` must be an mc_prediction or a numeric array with ",
+                          "dim c(n, classes, samples), not %s."), arg, .describe(x)),
+           "input", arg = arg)
   }
-  if (length(x) == 0) stop(sprintf("`%s` is empty.", arg), call. = FALSE)
+  if (length(x) == 0) .abort(sprintf("`%s` is empty.", arg), "input", arg = arg)
   x
 }
 
 .check_probs <- function(p) {
   if (anyNA(p) || any(!is.finite(p)) || min(p) < -1e-6 || max(p) > 1 + 1e-6) {
-    stop(paste0("`x` must hold probabilities in [0, 1]; if these are logits, ",
-                "apply a softmax over the classes (2nd) dimension first."), call. = FALSE)
+    .abort(paste0("`x` must hold probabilities in [0, 1]; if these are logits, ",
+                  "apply a softmax over the classes (2nd) dimension first."), "input", arg = "x")
   }
   sums <- Reduce(`+`, lapply(seq_len(dim(p)[2]), function(j) p[, j, ]))
   if (max(abs(sums - 1)) > 1e-3) {
-    stop("`x` must hold probabilities that sum to 1 over the classes (2nd) dimension.",
-         call. = FALSE)
+    .abort("`x` must hold probabilities that sum to 1 over the classes (2nd) dimension.", "input",
+           arg = "x")
   }
   p[p < 0] <- 0
   p[p > 1] <- 1
@@ -120,18 +120,15 @@ mc_max_probability <- function(x) {
 
 # ---- errors and checks of the evaluation functions ---------------------------
 
-.metric_error <- function(msg) {
-  stop(structure(class = c("mcbridge_error", "error", "condition"),
-                 list(message = msg, call = NULL)))
-}
-
 .check_score <- function(score) {
   if (!is.character(score) || length(score) != 1 || is.na(score)) {
-    .metric_error(sprintf("`score` must be a single string, not %s.", .describe(score)))
+    .abort(sprintf("`score` must be a single string, not %s.", .describe(score)), "argument",
+           arg = "score")
   }
   if (!score %in% names(.mc_scores)) {
-    .metric_error(sprintf("`score` must be one of %s, not \"%s\".",
-                          paste0("\"", names(.mc_scores), "\"", collapse = ", "), score))
+    .abort(sprintf("`score` must be one of %s, not \"%s\".",
+                   paste0("\"", names(.mc_scores), "\"", collapse = ", "), score),
+           "argument", arg = "score")
   }
   score
 }
@@ -142,8 +139,8 @@ mc_max_probability <- function(x) {
   ok <- is.numeric(n_bins) && length(n_bins) == 1 && !is.na(n_bins) &&
     is.finite(n_bins) && n_bins == round(n_bins) && n_bins >= 1
   if (!isTRUE(ok)) {
-    .metric_error(sprintf("`n_bins` must be a single whole number >= 1, not %s.",
-                          .describe(n_bins)))
+    .abort(sprintf("`n_bins` must be a single whole number >= 1, not %s.",
+                   .describe(n_bins)), "argument", arg = "n_bins")
   }
   as.integer(n_bins)
 }
@@ -153,14 +150,14 @@ mc_max_probability <- function(x) {
 .mean_probs <- function(probs) {
   if (inherits(probs, "mc_prediction")) return(probs$mean)
   if (is.numeric(probs) && length(dim(probs)) == 2) {
-    if (length(probs) == 0) .metric_error("`probs` is empty.")
-    if (anyNA(probs)) .metric_error("`probs` must not contain NA values.")
+    if (length(probs) == 0) .abort("`probs` is empty.", "input", arg = "probs")
+    if (anyNA(probs)) .abort("`probs` must not contain NA values.", "input", arg = "probs")
     return(probs)
   }
   if (!is.numeric(probs) || length(dim(probs)) != 3) {
-    .metric_error(sprintf(paste0("`probs` must be an mc_prediction, a numeric array with ",
-                                 "dim c(n, classes, samples) or a matrix c(n, classes), not %s."),
-                          .describe(probs)))
+    .abort(sprintf(paste0("`probs` must be an mc_prediction, a numeric array with ",
+                          "dim c(n, classes, samples) or a matrix c(n, classes), not %s."),
+                   .describe(probs)), "input", arg = "probs")
   }
   rowMeans(.check_probs(.as_samples(probs)), dims = 2)
 }
@@ -170,17 +167,18 @@ mc_max_probability <- function(x) {
 .labels0 <- function(y, n, k, arg = "y") {
   if (is.factor(y)) y <- as.integer(y) - 1L
   if (!is.numeric(y) || length(dim(y)) > 1 && sum(dim(y) > 1) > 1) {
-    .metric_error(sprintf("`%s` must be whole-number labels from 0 or a factor, not %s.",
-                          arg, .describe(y)))
+    .abort(sprintf("`%s` must be whole-number labels from 0 or a factor, not %s.",
+                   arg, .describe(y)), "input", arg = arg)
   }
   y <- as.vector(y)
   if (length(y) != n) {
-    .metric_error(sprintf("`%s` has %d labels but there are %d inputs.", arg, length(y), n))
+    .abort(sprintf("`%s` has %d labels but there are %d inputs.", arg, length(y), n), "input",
+           arg = arg)
   }
   if (anyNA(y) || any(y != round(y)) || any(y < 0) || any(y >= k)) {
-    .metric_error(sprintf(paste0("`%s` must hold whole-number labels in [0, %d] (classes ",
-                                 "counted from 0, as in Python), or a factor with at most ",
-                                 "%d levels."), arg, k - 1L, k))
+    .abort(sprintf(paste0("`%s` must hold whole-number labels in [0, %d] (classes ",
+                          "counted from 0, as in Python), or a factor with at most ",
+                          "%d levels."), arg, k - 1L, k), "input", arg = arg)
   }
   as.integer(y)
 }
@@ -288,11 +286,12 @@ mc_expected_calibration_error <- function(probs, y, n_bins = 15, adaptive = FALS
                                           norm = "l1") {
   n_bins <- .check_n_bins(n_bins)
   if (!is.logical(adaptive) || length(adaptive) != 1 || is.na(adaptive)) {
-    .metric_error(sprintf("`adaptive` must be TRUE or FALSE, not %s.", .describe(adaptive)))
+    .abort(sprintf("`adaptive` must be TRUE or FALSE, not %s.", .describe(adaptive)), "argument",
+           arg = "adaptive")
   }
   if (!is.character(norm) || length(norm) != 1 || !norm %in% c("l1", "l2", "max")) {
-    .metric_error(sprintf("`norm` must be one of \"l1\", \"l2\", \"max\", not %s.",
-                          .describe(norm)))
+    .abort(sprintf("`norm` must be one of \"l1\", \"l2\", \"max\", not %s.",
+                   .describe(norm)), "argument", arg = "norm")
   }
   d <- .probs_labels(probs, y)
   b <- .calibration_bins(d$p, d$y, n_bins, adaptive)

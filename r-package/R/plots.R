@@ -69,14 +69,15 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
 .check_plot_type <- function(type) {
   types <- c("spread", "reliability", "scores", "uncertain")
   if (!is.character(type) || length(type) != 1 || !type %in% types) {
-    .metric_error(sprintf("`type` must be one of %s, not %s.",
-                          paste0("\"", types, "\"", collapse = ", "), .describe(type)))
+    .abort(sprintf("`type` must be one of %s, not %s.",
+                   paste0("\"", types, "\"", collapse = ", "), .describe(type)),
+           "argument", arg = "type")
   }
 }
 
 .need <- function(value, arg, type) {
   if (is.null(value)) {
-    .metric_error(sprintf("`plot(type = \"%s\")` needs `%s`.", type, arg))
+    .abort(sprintf("`plot(type = \"%s\")` needs `%s`.", type, arg), "argument", arg = arg)
   }
 }
 
@@ -85,8 +86,8 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
   ok <- is.numeric(item) && length(item) == 1 && !is.na(item) && item == round(item) &&
     item >= 1 && item <= d[1]
   if (!isTRUE(ok)) {
-    .metric_error(sprintf("`item` must be a whole number >= 1 and at most %d, not %s.", d[1],
-                          .describe(item)))
+    .abort(sprintf("`item` must be a whole number >= 1 and at most %d, not %s.", d[1],
+                   .describe(item)), "argument", arg = "item")
   }
   d
 }
@@ -168,7 +169,8 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
 # text and the 30 histogram bins shared by both.
 .scores_data <- function(x, y, score, x_out) {
   if (is.null(y) == is.null(x_out)) {
-    .metric_error("`plot(type = \"scores\")` needs exactly one of `y` (right vs wrong) and `x_out` (in vs out).")
+    .abort(paste("`plot(type = \"scores\")` needs exactly one of `y` (right vs wrong) and `x_out`",
+                 "(in vs out)."), "argument")
   }
   s <- .score_of(x, score)
   if (!is.null(y)) {
@@ -213,8 +215,8 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
   n <- dim(x$all_samples)[1]
   di <- dim(images)
   if (!is.numeric(images) || !(length(di) == 3 || (length(di) == 4 && di[4] == 1)) || di[1] != n) {
-    .metric_error(sprintf("`images` must be a numeric array c(%d, height, width) (or with one channel), not %s.",
-                          n, .describe(images)))
+    .abort(sprintf("`images` must be a numeric array c(%d, height, width) (or with one channel), not %s.",
+                   n, .describe(images)), "input", arg = "images")
   }
   di
 }

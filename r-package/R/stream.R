@@ -100,12 +100,14 @@ mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128,
 
 # The `rows * width` values of fixed-size list column `col` (parent offset applied).
 .list_values <- function(col, width) {
-  if (length(col$children) != 1) .arrow_error("A fixed-size list column has no values.")
+  if (length(col$children) != 1) .abort("A fixed-size list column has no values.", "arrow")
   child <- col$children[[1]]
   .check_no_nulls(child)
   v <- .float_values(child)
   want <- (col$offset + col$length) * width
-  if (length(v) < want) .arrow_error("A fixed-size list column holds fewer values than its rows need.")
+  if (length(v) < want) {
+    .abort("A fixed-size list column holds fewer values than its rows need.", "arrow")
+  }
   v[col$offset * width + seq_len(col$length * width)]
 }
 
@@ -138,19 +140,21 @@ mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128,
 mc_read_predictions <- function(path) {
   path <- .check_path(path, exists = TRUE)
   if (.stream_ext(path) == ".parquet") {
-    .arrow_error(sprintf(paste0("'%s' is Parquet, which R reads with the arrow package ",
-                                "(arrow::read_parquet()); write the predictions to a .arrow file ",
-                                "instead to read them with mc_read_predictions()."), path))
+    .abort(sprintf(paste0("'%s' is Parquet, which R reads with the arrow package ",
+                          "(arrow::read_parquet()); write the predictions to a .arrow file ",
+                          "instead to read them with mc_read_predictions()."), path), "arrow")
   }
   size <- file.size(path)
-  if (is.na(size) || size == 0) .arrow_error(sprintf("'%s' is empty, not an Arrow IPC stream.", path))
+  if (is.na(size) || size == 0) {
+    .abort(sprintf("'%s' is empty, not an Arrow IPC stream.", path), "arrow")
+  }
   # An IPC *file* (what predict_to_file wrote before it wrote streams): the
   # stream after its 8 bytes of magic and padding (read whole, not per batch).
   src <- if (identical(readBin(path, "raw", 6), charToRaw("ARROW1"))) readBin(path, "raw", size)[-(1:8)] else path
   fail <- function(e) {
     if (inherits(e, "mcbridge_error")) stop(e)
-    .arrow_error(sprintf("'%s' is not a readable Arrow IPC stream (%s).", path,
-                         sub("\\s+$", "", conditionMessage(e))))
+    .abort(sprintf("'%s' is not a readable Arrow IPC stream (%s).", path,
+                   sub("\\s+$", "", conditionMessage(e))), "arrow")
   }
   tryCatch({
     stream <- nanoarrow::read_nanoarrow(src)
@@ -167,8 +171,9 @@ mc_read_predictions <- function(path) {
     if (is.null(v)) NULL else if (is.raw(v)) rawToChar(v[v != as.raw(0)]) else as.character(v)
   }
   not_ours <- function(why) {
-    .arrow_error(sprintf(paste0("'%s' is not an mcbridge predictions file (%s); it is written by ",
-                                "mc_predict_to_file() or mcbridge.predict_to_file()."), path, why))
+    .abort(sprintf(paste0("'%s' is not an mcbridge predictions file (%s); it is written by ",
+                          "mc_predict_to_file() or mcbridge.predict_to_file()."), path, why),
+           "arrow")
   }
   classes <- suppressWarnings(as.integer(get("mcbridge.classes") %||% NA))
   n_samples <- suppressWarnings(as.integer(get("mcbridge.n_samples") %||% NA))

@@ -26,7 +26,7 @@ mc_class_names <- function(x) {
 #' @export
 `mc_class_names<-` <- function(x, value) {
   if (!inherits(x, "mc_prediction")) {
-    .metric_error(sprintf("`x` must be an mc_prediction, not %s.", .describe(x)))
+    .abort(sprintf("`x` must be an mc_prediction, not %s.", .describe(x)), "input", arg = "x")
   }
   if (!is.null(value)) value <- .check_levels(value, dim(x$all_samples)[2], "value")
   attr(x, "class_names") <- value
@@ -37,8 +37,8 @@ mc_class_names <- function(x) {
   if (is.factor(levels)) levels <- as.character(levels)
   if (!is.character(levels) || length(levels) != k || anyNA(levels) ||
       anyDuplicated(levels) || any(levels == "")) {
-    .metric_error(sprintf("`%s` must be %d distinct, non-empty class names (one per class), not %s.",
-                          arg, k, .describe(levels)))
+    .abort(sprintf("`%s` must be %d distinct, non-empty class names (one per class), not %s.",
+                   arg, k, .describe(levels)), "argument", arg = arg)
   }
   levels
 }
@@ -98,9 +98,9 @@ mc_tidy <- function(res, truth = NULL, levels = NULL, sets = NULL) {
   if (inherits(sets, "mc_conformal")) sets <- stats::predict(sets, res)
   if (!is.null(sets) && !(is.logical(sets) && is.matrix(sets) && identical(dim(sets), dim(m)) &&
                           !anyNA(sets))) {
-    .metric_error(sprintf(paste("`sets` must be an mc_conformal object or a logical %d x %d matrix",
-                                "without NA (from predict() on one), not %s."),
-                          nrow(m), k, .describe(sets)))
+    .abort(sprintf(paste("`sets` must be an mc_conformal object or a logical %d x %d matrix",
+                         "without NA (from predict() on one), not %s."),
+                   nrow(m), k, .describe(sets)), "input", arg = "sets")
   }
   cols <- list()
   if (!is.null(truth)) {

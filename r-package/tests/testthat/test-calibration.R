@@ -49,13 +49,12 @@ test_that("predict() rescales each sample and returns an mc_prediction", {
 
 test_that("bad input raises mcbridge_error before any computation", {
   p <- array(0.5, c(3, 2, 2))
-  expect_error(mc_temperature_scaling("p", 0:2), class = "mcbridge_error")
-  expect_error(mc_temperature_scaling(p, c(0, 1)), "one label per input", class = "mcbridge_error")
-  expect_error(mc_temperature_scaling(p, c(0, 1, 2)), "\\[0, 1\\]", class = "mcbridge_error")
-  expect_error(mc_temperature_scaling(p, c(0, 1, NA)), class = "mcbridge_error")
-  expect_error(mc_temperature_scaling(p * 3, 0:2 %% 2), "from_logits", class = "mcbridge_error")
-  expect_error(mc_temperature_scaling(p * 0.5, 0:2 %% 2), "sum to 1", class = "mcbridge_error")
-  expect_error(mc_temperature_scaling(p, 0:2 %% 2, from_logits = NA), class = "mcbridge_error")
-  expect_error(mc_temperature_scaling(p[, 1, , drop = FALSE], c(0, 0, 0)), "2 classes",
-               class = "mcbridge_error")
+  expect_mcb_error(mc_temperature_scaling("p", 0:2), "input", "`res` must be an mc_prediction")
+  expect_mcb_error(mc_temperature_scaling(p, c(0, 1)), "input", "one label per input")
+  expect_mcb_error(mc_temperature_scaling(p, c(0, 1, 2)), "input", "\\[0, 1\\]")
+  expect_mcb_error(mc_temperature_scaling(p, c(0, 1, NA)), "input", "without NA")
+  expect_mcb_error(mc_temperature_scaling(p * 3, 0:2 %% 2), "input", "from_logits")
+  expect_mcb_error(mc_temperature_scaling(p * 0.5, 0:2 %% 2), "input", "sum to 1")
+  expect_mcb_error(mc_temperature_scaling(p, 0:2 %% 2, from_logits = NA), "argument", "`from_logits`")
+  expect_mcb_error(mc_temperature_scaling(p[, 1, , drop = FALSE], c(0, 0, 0)), "input", "2 classes")
 })

@@ -62,8 +62,7 @@ test_that("mc_select_uncertain is 1-based, ordered and stable on ties", {
   expect_equal(mc_select_uncertain(s, 5), order(-mi)[1:5])
   expect_equal(mc_select_uncertain(array(0.5, c(4, 2, 1)), 3, "max_probability"), 1:3)
   expect_length(mc_select_uncertain(s, 1000), 60)
-  expect_error(mc_select_uncertain(s, 0), "`k`", class = "mcbridge_error")
-  expect_error(mc_select_uncertain(s, 2, score = "entropy"), "\"predictive_entropy\"",
-               class = "mcbridge_error")
-  expect_error(mc_aurc(matrix(0.5, 2, 2), c(0, 1)), "`x`", class = "mcbridge_error")
+  expect_mcb_error(mc_select_uncertain(s, 0), "argument", "`k`")
+  expect_mcb_error(mc_select_uncertain(s, 2, score = "entropy"), "argument", "\"predictive_entropy\"")
+  expect_mcb_error(mc_aurc(matrix(0.5, 2, 2), c(0, 1)), "input", "`x`")
 })

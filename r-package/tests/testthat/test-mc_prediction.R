@@ -10,8 +10,8 @@ test_that("print, summary and plot methods", {
   pdf(NULL)
   on.exit(dev.off())
   expect_invisible(plot(res, item = 2))
-  expect_error(plot(res, item = 3), "at most 2")
-  expect_error(as_mc_prediction(matrix(0, 2, 2)), "dim c\\(n, classes, samples\\)")
+  expect_mcb_error(plot(res, item = 3), "argument", "at most 2")
+  expect_mcb_error(as_mc_prediction(matrix(0, 2, 2)), "input", "dim c\\(n, classes, samples\\)")
 })
 
 test_that("as_mc_prediction() gives mean() and var() over the samples", {

@@ -21,10 +21,11 @@ test_that("metrics match hand-computed values", {
 })
 
 test_that("metrics validate their input", {
-  expect_error(mc_predictive_entropy(matrix(1, 2, 2)), "dim c\\(n, classes, samples\\)")
-  expect_error(mc_expected_entropy(array(2, c(1, 1, 1))), "probabilities in \\[0, 1\\]")
-  expect_error(mc_mutual_information(array(0.2, c(1, 2, 1))), "sum to 1")
-  expect_error(mc_variation_ratio(array(NA_real_, c(1, 1, 1))), "probabilities")
+  expect_mcb_error(mc_predictive_entropy(matrix(1, 2, 2)), "input", "dim c\\(n, classes, samples\\)")
+  expect_mcb_error(mc_predictive_entropy(array(0, c(0, 2, 2))), "input", "is empty")
+  expect_mcb_error(mc_expected_entropy(array(2, c(1, 1, 1))), "input", "probabilities in \\[0, 1\\]")
+  expect_mcb_error(mc_mutual_information(array(0.2, c(1, 2, 1))), "input", "sum to 1")
+  expect_mcb_error(mc_variation_ratio(array(NA_real_, c(1, 1, 1))), "input", "probabilities")
 })
 
 test_that("R and Python metrics agree to 1e-6", {
@@ -83,11 +84,10 @@ test_that("max probability is one minus the top mean probability", {
 
 test_that("calibration arguments are checked with classed errors", {
   p <- hand_p()
-  expect_error(mc_expected_calibration_error(p, hand_y, norm = "l3"), "`norm`",
-               class = "mcbridge_error")
-  expect_error(mc_expected_calibration_error(p, hand_y, n_bins = 0), "`n_bins`",
-               class = "mcbridge_error")
-  expect_error(mc_accuracy(p, c(0, 1, 2, 3, 0)), "\\[0, 2\\]", class = "mcbridge_error")
-  expect_error(mc_accuracy(p, 1:2), "2 labels but there are 5", class = "mcbridge_error")
-  expect_error(mc_brier_score(1:3, 1), "`probs`", class = "mcbridge_error")
+  expect_mcb_error(mc_expected_calibration_error(p, hand_y, norm = "l3"), "argument", "`norm`")
+  expect_mcb_error(mc_expected_calibration_error(p, hand_y, n_bins = 0), "argument", "`n_bins`")
+  expect_mcb_error(mc_expected_calibration_error(p, hand_y, adaptive = NA), "argument", "`adaptive`")
+  expect_mcb_error(mc_accuracy(p, c(0, 1, 2, 3, 0)), "input", "\\[0, 2\\]")
+  expect_mcb_error(mc_accuracy(p, 1:2), "input", "2 labels but there are 5")
+  expect_mcb_error(mc_brier_score(1:3, 1), "input", "`probs`")
 })

@@ -40,12 +40,11 @@ test_that("each plot type renders a PNG", {
 
 test_that("plot arguments are checked with classed errors", {
   res <- plot_res()
-  expect_error(plot(res, type = "histogram"), "`type`", class = "mcbridge_error")
-  expect_error(plot(res, type = "reliability"), "needs `y`", class = "mcbridge_error")
-  expect_error(plot(res, type = "scores"), "exactly one", class = "mcbridge_error")
-  expect_error(plot(res, type = "uncertain", images = array(0, c(3, 8, 8))), "`images`",
-               class = "mcbridge_error")
-  expect_error(plot(res, item = 41), "`item`", class = "mcbridge_error")
+  expect_mcb_error(plot(res, type = "histogram"), "argument", "`type`")
+  expect_mcb_error(plot(res, type = "reliability"), "argument", "needs `y`")
+  expect_mcb_error(plot(res, type = "scores"), "argument", "exactly one")
+  expect_mcb_error(plot(res, type = "uncertain", images = array(0, c(3, 8, 8))), "input", "`images`")
+  expect_mcb_error(plot(res, item = 41), "argument", "`item`")
 })
 
 test_that("ggplot2::autoplot() draws each plot type as a ggplot (PNG)", {
@@ -85,9 +84,9 @@ test_that("ggplot2::autoplot() draws each plot type as a ggplot (PNG)", {
 test_that("autoplot() checks its arguments with classed errors", {
   skip_if_not_installed("ggplot2")
   res <- plot_res()
-  expect_error(ggplot2::autoplot(res, type = "histogram"), "`type`", class = "mcbridge_error")
-  expect_error(ggplot2::autoplot(res, type = "reliability"), "needs `y`", class = "mcbridge_error")
-  expect_error(ggplot2::autoplot(res, item = 41), "`item`", class = "mcbridge_error")
-  expect_error(ggplot2::autoplot(res, type = "uncertain", images = array(0, c(3, 8, 8))), "`images`",
-               class = "mcbridge_error")
+  expect_mcb_error(ggplot2::autoplot(res, type = "histogram"), "argument", "`type`")
+  expect_mcb_error(ggplot2::autoplot(res, type = "reliability"), "argument", "needs `y`")
+  expect_mcb_error(ggplot2::autoplot(res, item = 41), "argument", "`item`")
+  expect_mcb_error(ggplot2::autoplot(res, type = "uncertain", images = array(0, c(3, 8, 8))),
+                   "input", "`images`")
 })

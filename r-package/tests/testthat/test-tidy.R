@@ -35,9 +35,9 @@ test_that("mc_tidy levels come from the prediction, else 0-based indices", {
   df <- mc_tidy(res, truth = factor(c("a", "c", "c"), levels = c("a", "b", "c")))
   expect_identical(levels(df$truth), c("a", "b", "c"))
   expect_identical(as.character(df$.pred_class), c("a", "b", "c"))
-  expect_error(mc_tidy(s, levels = c("a", "a", "b")), "distinct", class = "mcbridge_error")
-  expect_error(mc_tidy(s, truth = c(0, 3, 1)), "\\[0, 2\\]", class = "mcbridge_error")
-  expect_error(mc_class_names(res) <- "x", "3 distinct", class = "mcbridge_error")
+  expect_mcb_error(mc_tidy(s, levels = c("a", "a", "b")), "argument", "distinct")
+  expect_mcb_error(mc_tidy(s, truth = c(0, 3, 1)), "input", "\\[0, 2\\]")
+  expect_mcb_error(mc_class_names(res) <- "x", "argument", "3 distinct")
 })
 
 test_that("print and summary show class names when the prediction has them", {
@@ -64,5 +64,5 @@ test_that("mc_tidy adds the conformal sets as a .pred_set list column", {
   expect_identical(lengths(df$.pred_set), as.integer(rowSums(sets)))
   expect_identical(mc_tidy(p, levels = lv, sets = sets)$.pred_set, df$.pred_set)
   expect_false(".pred_set" %in% names(mc_tidy(p)))
-  expect_error(mc_tidy(p, sets = sets[-1, ]), class = "mcbridge_error")
+  expect_mcb_error(mc_tidy(p, sets = sets[-1, ]), "input", "`sets`")
 })
