@@ -1,6 +1,12 @@
-# Shared helpers. Tests that need the Python engine skip (one by one, with the
-# reason) only when it is truly absent; with MCBRIDGE_TESTS_REQUIRE_PYTHON=true
-# (set by the project's test command) they fail instead.
+# Shared helpers and fixtures. Tests that need the Python engine skip (one by
+# one, with the reason) only when it is truly absent; with
+# MCBRIDGE_TESTS_REQUIRE_PYTHON=true (set by the project's test command) they
+# fail instead.
+#
+# What is slow to make is made once per test run and cached in `.fixtures`
+# (helpers are sourced once for the whole run): the digits, the trained tiny
+# model and ensemble, one fresh R session and one fresh Python process whose
+# output several tests read. Tests must not change a cached model.
 
 skip_if_no_engine <- function() {
   if (mcbridge_available()) return(invisible(TRUE))
@@ -16,6 +22,146 @@ engine_python <- function() {
   skip_if_no_engine()
   reticulate::py_config()$python
 }
+
+.fixtures <- new.env()
+
+# Caches the value of `make` under `name`, or the error it raised (so that a
+# failing fixture fails each test that needs it once, not again and again).
+cached <- function(name, make) {
+  if (!exists(name, envir = .fixtures, inherits = FALSE)) {
+    assign(name, tryCatch(make(), error = identity), envir = .fixtures)
+  }
+  value <- get(name, envir = .fixtures)
+  if (inherits(value, "error")) stop(value)
+  value
+}
+
+# ---- data ------------------------------------------------------------------------
+
+digits <- function() {
+  skip_if_no_engine()
+  cached("digits", mc_dataset_digits)
+}
+
+# Digits images `rows` of a split, scaled to [0, 1] (exact in float32).
+scaled_digits <- function(rows, split = "test") digits()[[split]]$x[rows, , , drop = FALSE] / 16
+
+# Known non-symmetric array: value encodes its (0-based) index.
+index_array <- function(d = c(4, 3, 5)) {
+  idx <- arrayInd(seq_len(prod(d)), d) - 1
+  array(as.vector(idx %*% c(100, 10, 1)), d)
+}
+
+# Positive values c(n, classes, samples) scaled to sum to 1 over the classes.
+as_probs <- function(raw) sweep(raw, c(1, 3), apply(raw, c(1, 3), sum), "/")
+
+# softmax over the classes (2nd dimension) of logits c(n, classes, samples).
+softmax_classes <- function(z) {
+  e <- exp(z)
+  total <- e[, 1, ]
+  for (k in 2:dim(z)[2]) total <- total + e[, k, ]
+  for (k in 1:dim(z)[2]) e[, k, ] <- e[, k, ] / total
+  e
+}
+
+# MC logits `z` c(n, k, s) (a value per input and class, `sd`, plus noise per
+# sample, `noise`) and labels `y` drawn from the MC mean of their softmax `p`:
+# probabilities calibrated by construction.
+calibrated_samples <- function(n, k, s, sd = 1.5, noise = 0.7, seed = 1) {
+  set.seed(seed)
+  z <- array(rnorm(n * k, sd = sd), c(n, k, s)) + array(rnorm(n * k * s, sd = noise), c(n, k, s))
+  p <- softmax_classes(z)
+  cum <- rowMeans(p, dims = 2)
+  for (j in 2:k) cum[, j] <- cum[, j - 1] + cum[, j]
+  y <- max.col(cum > runif(n), ties.method = "first") - 1L
+  list(z = z, p = p, y = y)
+}
+
+as_f32_vec <- function(v) readBin(writeBin(as.double(v), raw(), size = 4), "double", size = 4, n = length(v))
+
+# Replaces the first occurrence of `from` by `to` (same length) in raw bytes.
+raw_replace <- function(bytes, from, to) {
+  from <- charToRaw(from); to <- charToRaw(to)
+  stopifnot(length(from) == length(to))
+  n <- length(from)
+  for (i in seq_len(length(bytes) - n + 1)) {
+    if (identical(bytes[i:(i + n - 1)], from)) {
+      bytes[i:(i + n - 1)] <- to
+      return(bytes)
+    }
+  }
+  stop("pattern not found")
+}
+
+# ---- models ----------------------------------------------------------------------
+
+fake_model <- function() {
+  structure(list(), class = c("keras.src.models.model.Model", "python.builtin.object"))
+}
+
+# A new, untrained tiny CNN for 8x8 digits.
+digits_cnn <- function(seed) {
+  mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8, dropout = c(0.25, 0.5), seed = seed)
+}
+
+# A tiny CNN for 8x8 digits, trained for one epoch (cached per test run).
+tiny_model <- function() {
+  skip_if_no_engine()
+  cached("model", function() {
+    d <- digits()
+    m <- digits_cnn(seed = 7)
+    mc_fit(m, d$train$x / 16, d$train$y, epochs = 1, verbose = 0)
+    m
+  })
+}
+
+# A tiny k = 2 ensemble for 8x8 digits (a handful of images, 1 epoch), cached;
+# what training printed is in .fixtures$ensemble_out.
+tiny_ensemble <- function() {
+  skip_if_no_engine()
+  cached("ensemble", function() {
+    d <- digits()
+    out <- capture.output(ens <- mc_train_ensemble(
+      d$train$x[1:40, , ] / 16, d$train$y[1:40], k = 2, epochs = 1, batch_size = 8,
+      seed = 3, input_shape = c(8, 8, 1), filters = 4, dense_units = 8, dropout = c(0.25, 0.5)))
+    .fixtures$ensemble_out <- out
+    ens
+  })
+}
+
+# A small Keras Sequential built through reticulate::import("keras") (as a
+# user of keras3 or reticulate would): Input, Flatten, an optional relu layer
+# of `hidden` units, Dropout(`dropout`) unless 0, Dense(`units`, `activation`).
+dense_model <- function(input_shape = c(8, 8, 1), units = 3, activation = "softmax",
+                        dropout = 0.5, hidden = NULL) {
+  skip_if_no_engine()
+  keras <- reticulate::import("keras", convert = FALSE)
+  layers <- c(
+    list(keras$Input(shape = as.list(as.integer(input_shape))), keras$layers$Flatten()),
+    if (!is.null(hidden)) list(keras$layers$Dense(as.integer(hidden), activation = "relu")),
+    if (dropout > 0) list(keras$layers$Dropout(dropout)),
+    list(keras$layers$Dense(as.integer(units), activation = activation))
+  )
+  keras$Sequential(layers)
+}
+
+# ---- conditions and the bridge ------------------------------------------------
+
+# expect_error() for mcbridge's classed conditions: class mcbridge_error_<kind>.
+expect_mcb_error <- function(object, kind, regexp = NULL, ...) {
+  expect_error(object, regexp, class = paste0("mcbridge_error_", kind), ...)
+}
+
+# Calls into mcbridge._rbridge so far, by function name.
+bridge_calls <- function() {
+  unlist(reticulate::py_eval("dict(__import__('mcbridge._rbridge', fromlist=['calls']).calls)"))
+}
+
+py_to_r_c <- function(obj) mcbridge:::.py_to_r(obj)
+
+# ---- fresh processes ---------------------------------------------------------------
+# Each one costs seconds (R, Python and TensorFlow start); a test that needs
+# another process reads the output of a shared one where it can.
 
 # Runs a Python script in a fresh process; returns its stdout.
 run_python <- function(code, ...) {
@@ -33,71 +179,83 @@ run_python <- function(code, ...) {
   out
 }
 
-.fixtures <- new.env()
+rscript <- function() file.path(R.home("bin"), "Rscript")
 
-digits <- function() {
-  if (is.null(.fixtures$digits)) .fixtures$digits <- mc_dataset_digits()
-  .fixtures$digits
+# Writes `dir`/run.R: library(mcbridge), then the lines in `...`; returns its path.
+mcbridge_script <- function(dir, ...) {
+  script <- file.path(dir, "run.R")
+  writeLines(c("library(mcbridge)", ...), script)
+  script
 }
 
-# A tiny CNN for 8x8 digits, trained for one epoch (cached per test run).
-tiny_model <- function() {
-  skip_if_no_engine()
-  if (is.null(.fixtures$model)) {
-    d <- digits()
-    m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8,
-                dropout = c(0.25, 0.5), seed = 7)
-    mc_fit(m, d$train$x / 16, d$train$y, epochs = 1, verbose = 0)
-    .fixtures$model <- m
-  }
-  .fixtures$model
-}
-
-# Known non-symmetric array: value encodes its (0-based) index.
-index_array <- function(d = c(4, 3, 5)) {
-  idx <- arrayInd(seq_len(prod(d)), d) - 1
-  array(as.vector(idx %*% c(100, 10, 1)), d)
-}
-
-fake_model <- function() {
-  structure(list(), class = c("keras.src.models.model.Model", "python.builtin.object"))
-}
-
-# expect_error() for mcbridge's classed conditions: class mcbridge_error_<kind>.
-expect_mcb_error <- function(object, kind, regexp = NULL, ...) {
-  expect_error(object, regexp, class = paste0("mcbridge_error_", kind), ...)
-}
-
-# Calls into mcbridge._rbridge so far, by function name.
-bridge_calls <- function() {
-  unlist(reticulate::py_eval("dict(__import__('mcbridge._rbridge', fromlist=['calls']).calls)"))
-}
-
-py_to_r_c <- function(obj) mcbridge:::.py_to_r(obj)
-
-# Replaces the first occurrence of `from` by `to` (same length) in raw bytes.
-raw_replace <- function(bytes, from, to) {
-  from <- charToRaw(from); to <- charToRaw(to)
-  stopifnot(length(from) == length(to))
-  n <- length(from)
-  for (i in seq_len(length(bytes) - n + 1)) {
-    if (identical(bytes[i:(i + n - 1)], from)) {
-      bytes[i:(i + n - 1)] <- to
-      return(bytes)
-    }
-  }
-  stop("pattern not found")
-}
-
-as_f32_vec <- function(v) readBin(writeBin(as.double(v), raw(), size = 4), "double", size = 4, n = length(v))
-
-# Runs an R script in a fresh Rscript with this engine; returns its output.
-run_rscript <- function(script, ...) {
+# The environment of a fresh Rscript with this engine, until the caller ends.
+# `tf_log_level`: TF_CPP_MIN_LOG_LEVEL (NA: unset, as most users have it).
+local_rscript_env <- function(tf_log_level = "3", .local_envir = parent.frame()) {
   withr::local_envvar(MCBRIDGE_PYTHON = engine_python(), PYTHONHOME = NA,
-                      TF_CPP_MIN_LOG_LEVEL = "3")
-  out <- suppressWarnings(system2(file.path(R.home("bin"), "Rscript"), c(script, ...),
-                                  stdout = TRUE, stderr = TRUE))
+                      TF_CPP_MIN_LOG_LEVEL = tf_log_level, .local_envir = .local_envir)
+}
+
+# Runs an R script in a fresh Rscript with this engine; returns its output
+# (stdout and stderr).
+run_rscript <- function(script, ..., tf_log_level = "3") {
+  local_rscript_env(tf_log_level)
+  out <- suppressWarnings(system2(rscript(), c(script, ...), stdout = TRUE, stderr = TRUE))
   status <- attr(out, "status")
   if (!is.null(status) && status != 0) stop("Rscript failed:\n", paste(out, collapse = "\n"), call. = FALSE)
   out
+}
+
+# The console (stdout and stderr) of one fresh R session as a user starts it,
+# for the tests that need a new session and mcbridge to start Python
+# (test-engine.R, test-train.R): a folder named mcbridge in the working
+# directory (e.g. an R library holding this package); mc_cnn(), mc_predict()
+# and mc_fit() for 3 epochs.
+fresh_session <- function() {
+  skip_if_no_engine()
+  cached("fresh_session", function() {
+    dir <- tempfile("session-")
+    dir.create(file.path(dir, "mcbridge"), recursive = TRUE)
+    script <- mcbridge_script(dir,
+      "m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8, dropout = c(0.25, 0.5),",
+      "            seed = 1)",
+      "cat('classes:', ncol(mc_predict(m, array(0.5, c(2, 8, 8)), n_samples = 2)$mean), '\\n')",
+      "d <- mc_dataset_digits()",
+      "h <- mc_fit(m, d$train$x[1:64, , ] / 16, d$train$y[1:64], epochs = 3, batch_size = 32)",
+      "cat('done\\n')"
+    )
+    withr::local_dir(dir)
+    run_rscript(script)
+  })
+}
+
+# One fresh Python process reads what R saved (the tiny model, the tiny
+# ensemble, 9 digits as an Arrow file) and writes what it computes from them:
+# for the tests that compare R with Python in another process. Returns the
+# folder (from_py.keras, model.arrow, ensemble_one.arrow, ensemble_both.arrow),
+# the process's output and the inputs.
+python_reads_r <- function() {
+  skip_if_no_engine()
+  cached("python_reads_r", function() {
+    dir <- tempfile("python-")
+    dir.create(dir)
+    mc_save_model(tiny_model(), file.path(dir, "from_r.keras"))
+    mc_save_ensemble(tiny_ensemble(), file.path(dir, "tiny.ensemble"))
+    x <- scaled_digits(1:9)
+    mc_write_arrow(array(x, c(dim(x), 1)), file.path(dir, "x.arrow"))
+    out <- run_python(c(
+      "import sys, keras, mcbridge, mcbridge.arrow",
+      "d = sys.argv[1]",
+      "x = mcbridge.arrow.read_arrow(d + '/x.arrow').astype('float32')",
+      "m = keras.models.load_model(d + '/from_r.keras')",
+      "print('params:', m.count_params())",
+      "m.save(d + '/from_py.keras')",
+      "res = mcbridge.mc_predict(m, x, n_samples=5, batch_size=4, seed=123)",
+      "mcbridge.arrow.write_arrow(res, d + '/model.arrow')",
+      "ens = mcbridge.load_ensemble(d + '/tiny.ensemble')",
+      "mcbridge.arrow.write_arrow(mcbridge.mc_predict(ens, x), d + '/ensemble_one.arrow')",
+      "res = mcbridge.mc_predict(ens, x, n_samples=2, seed=4, batch_size=4)",
+      "mcbridge.arrow.write_arrow(res, d + '/ensemble_both.arrow')"
+    ), dir)
+    list(dir = dir, out = out, x = x)
+  })
 }

@@ -62,12 +62,11 @@ test_that("Python -> R in memory (C data interface) keeps index semantics", {
 test_that("float32 values arrive as the exact doubles, whatever the array offset", {
   skip_if_no_engine()
   vals <- c(0.1, -0, 1e-45, 3.4e38, -Inf, 1 / 3, 2^-126)
-  as_f32 <- function(v) readBin(writeBin(v, raw(), size = 4), "double", size = 4, n = length(v))
   a <- reticulate::py_eval(sprintf("__import__('numpy').array([%s], dtype='float32')",
                                    "0.1, -0.0, 1e-45, 3.4e38, float('-inf'), 1 / 3, 2.0**-126"),
                            convert = FALSE)
   x <- py_to_r_c(a)
-  expect_identical(x, as_f32(vals))
+  expect_identical(x, as_f32_vec(vals))
   expect_identical(1 / x[2], -Inf)  # the sign of zero survives
   # A sliced Arrow array (offset 2) converts only its own elements.
   arr <- nanoarrow::as_nanoarrow_array(vals, schema = nanoarrow::na_float())
@@ -78,7 +77,7 @@ test_that("float32 values arrive as the exact doubles, whatever the array offset
       list(metadata = mcbridge:::.arrow_meta("array", 3)))),
     list(length = 3, children = list(values = sliced)))
   schema <- nanoarrow::infer_nanoarrow_schema(batch)
-  expect_identical(mcbridge:::.from_arrow_batches(schema, list(batch)), as_f32(vals[3:5]))
+  expect_identical(mcbridge:::.from_arrow_batches(schema, list(batch)), as_f32_vec(vals[3:5]))
 })
 
 test_that("R -> Python in memory keeps index semantics", {
@@ -99,16 +98,20 @@ test_that("R -> Python in memory keeps index semantics", {
 test_that("Python-written files read in R and R-written files read in Python", {
   skip_if_no_engine()
   dir <- withr::local_tempdir()
-  out <- run_python(c(
-    "import sys, numpy as np, pyarrow as pa, mcbridge, mcbridge.arrow",
-    "d = sys.argv[1]",
+  # In the engine's Python: files are the contract, not the process.
+  in_python <- function(...) {
+    reticulate::py_run_string(paste(c(sprintf("d = %s", encodeString(dir, quote = "'")), ...),
+                                    collapse = "\n"), local = TRUE)
+  }
+  in_python(
+    "import numpy as np, pyarrow as pa, mcbridge, mcbridge.arrow",
     "a = np.fromfunction(lambda i, j, k: 100 * i + 10 * j + k, (4, 3, 5), dtype='float32')",
     "mcbridge.arrow.write_arrow(mcbridge.MCResult(a), d + '/py_res.arrow', rows_per_batch=3)",
     "mcbridge.arrow.write_arrow(a.astype('int32'), d + '/py_int.arrow')",
     "b = mcbridge.arrow.to_arrow(a.astype('float64'))",
     "with pa.OSFile(d + '/py_file_format.arrow', 'wb') as f:",
     "    with pa.ipc.new_file(f, b.schema) as w: w.write_batch(b)"
-  ), dir)
+  )
   res <- mc_read_arrow(file.path(dir, "py_res.arrow"))
   expect_s3_class(res, "mc_prediction")
   expect_identical(res$all_samples, index_array())
@@ -119,9 +122,8 @@ test_that("Python-written files read in R and R-written files read in Python", {
   mc_write_arrow(as_mc_prediction(index_array() / 1000), file.path(dir, "r_res.arrow"),
                  rows_per_batch = 2)
   mc_write_arrow(index_array(), file.path(dir, "r_dbl.arrow"))
-  out <- run_python(c(
-    "import sys, numpy as np, pyarrow as pa, mcbridge, mcbridge.arrow",
-    "d = sys.argv[1]",
+  py <- in_python(
+    "import numpy as np, pyarrow as pa, mcbridge, mcbridge.arrow",
     "a = np.fromfunction(lambda i, j, k: 100 * i + 10 * j + k, (4, 3, 5))",
     "r = mcbridge.arrow.read_arrow(d + '/r_res.arrow')",
     "assert isinstance(r, mcbridge.MCResult) and r.samples.dtype == np.float32",
@@ -129,9 +131,9 @@ test_that("Python-written files read in R and R-written files read in Python", {
     "x = mcbridge.arrow.read_arrow(d + '/r_dbl.arrow')",
     "assert x.dtype == np.float64 and np.array_equal(x, a)",
     "t = pa.ipc.open_stream(d + '/r_dbl.arrow').read_all()",
-    "print(t.schema.metadata[b'mcbridge:shape'].decode())"
-  ), dir)
-  expect_identical(out[length(out)], "[4, 3, 5]")
+    "shape = t.schema.metadata[b'mcbridge:shape'].decode()"
+  )
+  expect_identical(py[["shape"]], "[4, 3, 5]")
 })
 
 # ---- bad files: every one is an mcbridge_error_arrow, never a crash --------

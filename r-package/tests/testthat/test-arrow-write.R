@@ -1,14 +1,24 @@
-test_that("bad data is refused before anything is written", {
-  dir <- withr::local_tempdir()
-  f <- file.path(dir, "x.arrow")
+# A folder of its own holding x.arrow (1:3): the old file a failed write keeps.
+local_old_file <- function(.local_envir = parent.frame()) {
+  f <- file.path(withr::local_tempdir(.local_envir = .local_envir), "x.arrow")
   mc_write_arrow(1:3, f)
+  f
+}
+
+# The old file is unchanged and alone in its folder (no temporary file left).
+expect_old_file_kept <- function(f) {
+  expect_identical(mc_read_arrow(f), 1:3)
+  expect_identical(list.files(dirname(f), all.files = TRUE, no.. = TRUE), "x.arrow")
+}
+
+test_that("bad data is refused before anything is written", {
+  f <- local_old_file()
   expect_mcb_error(mc_write_arrow(c(1, NA), f), "input", "must not contain NA values \\(found 1\\)")
   expect_mcb_error(mc_write_arrow("a", f), "input", "numeric, integer or logical array")
   expect_mcb_error(mc_write_arrow(data.frame(a = 1), f), "input", "not a data.frame")
   expect_mcb_error(mc_write_arrow(1:3, c(f, f)), "input", "single file path")
   expect_mcb_error(mc_write_arrow(1:3, f, rows_per_batch = 0), "argument", "rows_per_batch")
-  expect_identical(mc_read_arrow(f), 1:3)
-  expect_identical(list.files(dir, all.files = TRUE, no.. = TRUE), "x.arrow")
+  expect_old_file_kept(f)
 })
 
 test_that("a missing directory is an mcbridge_error_io", {
@@ -19,15 +29,13 @@ test_that("a missing directory is an mcbridge_error_io", {
 
 test_that("a read-only directory keeps the old file and leaves no temporary file", {
   skip_on_os("windows")
-  dir <- withr::local_tempdir()
-  f <- file.path(dir, "x.arrow")
-  mc_write_arrow(1:3, f)
+  f <- local_old_file()
+  dir <- dirname(f)
   Sys.chmod(dir, "0555")
   withr::defer(Sys.chmod(dir, "0755"))
   if (file.access(dir, 2) == 0) skip("running as a user who can write anywhere (root)")
   expect_mcb_error(mc_write_arrow(4:6, f), "io", "Cannot write .* The old file, if any, is unchanged")
-  expect_identical(mc_read_arrow(f), 1:3)
-  expect_identical(list.files(dir, all.files = TRUE, no.. = TRUE), "x.arrow")
+  expect_old_file_kept(f)
 })
 
 test_that("a directory that cannot hold files is an mcbridge_error_io", {
@@ -39,16 +47,13 @@ test_that("a directory that cannot hold files is an mcbridge_error_io", {
 })
 
 test_that("an error in the middle of a write keeps the old file and leaves no temporary file", {
-  dir <- withr::local_tempdir()
-  f <- file.path(dir, "x.arrow")
-  mc_write_arrow(1:3, f)
+  f <- local_old_file()
   # The writer fails after it has written part of the data.
   trace("write_nanoarrow", where = asNamespace("nanoarrow"), print = FALSE,
         exit = quote(stop("disk full")))
   withr::defer(untrace("write_nanoarrow", where = asNamespace("nanoarrow")))
   expect_mcb_error(mc_write_arrow(index_array(), f), "io", "disk full")
-  expect_identical(mc_read_arrow(f), 1:3)
-  expect_identical(list.files(dir, all.files = TRUE, no.. = TRUE), "x.arrow")
+  expect_old_file_kept(f)
 })
 
 test_that("mc_to_arrow() and mc_from_arrow() round-trip in memory", {

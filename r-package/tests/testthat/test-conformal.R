@@ -1,15 +1,8 @@
 # Conformal sets and intervals in native R (no Python needed).
 
+# Probabilities c(n, k, s) with labels drawn from their MC mean (helper-mcbridge.R).
 known_probs <- function(n = 3000, k = 5, s = 4, seed = 2) {
-  set.seed(seed)
-  z <- array(rnorm(n * k, sd = 1.5), c(n, k, s)) + array(rnorm(n * k * s, sd = 0.6), c(n, k, s))
-  e <- exp(z)
-  total <- e[, 1, ]
-  for (j in 2:k) total <- total + e[, j, ]
-  for (j in 1:k) e[, j, ] <- e[, j, ] / total
-  truth <- apply(e, c(1, 2), mean)
-  y <- max.col(t(apply(truth, 1, cumsum)) > runif(n), ties.method = "first") - 1L
-  list(p = e, y = y)
+  calibrated_samples(n, k, s, sd = 1.5, noise = 0.6, seed = seed)
 }
 
 split_coverage <- function(d, splits = 100, n_cal = 400, ...) {

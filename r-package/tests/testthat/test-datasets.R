@@ -1,6 +1,5 @@
 test_that("mc_dataset_digits() is shaped like keras' dataset_*()", {
-  skip_if_no_engine()
-  d <- mc_dataset_digits()
+  d <- digits()   # mc_dataset_digits(), cached
   expect_named(d, c("train", "test", "classes"))
   expect_identical(d$classes, as.character(0:9))
   expect_named(d$train, c("x", "y"))
@@ -13,15 +12,12 @@ test_that("mc_dataset_digits() is shaped like keras' dataset_*()", {
 })
 
 test_that("digits pixels keep their orientation (index semantics)", {
-  skip_if_no_engine()
-  d <- mc_dataset_digits()
-  py <- run_python(c(
+  d <- digits()
+  py <- reticulate::py_run_string(paste(
     "from mcbridge.datasets import load_digits",
     "(x, y), _ = load_digits(normalize=False)",
-    "print(int(x[0, 2, 5, 0]), int(x[10, 7, 1, 0]), int(y[3]))"
-  ))
-  expect_identical(py[length(py)],
-                   paste(d$train$x[1, 3, 6], d$train$x[11, 8, 2], d$train$y[4]))
+    "seen = [int(x[0, 2, 5, 0]), int(x[10, 7, 1, 0]), int(y[3])]", sep = "\n"), local = TRUE)
+  expect_identical(unlist(py[["seen"]]), c(d$train$x[1, 3, 6], d$train$x[11, 8, 2], d$train$y[4]))
 })
 
 test_that("mc_dataset_fashion_mnist() reads the IDX files", {
@@ -42,12 +38,7 @@ test_that("mc_dataset_fashion_mnist() reads the IDX files", {
 
 test_that("the datasets' class names are Python's", {
   skip_if_no_engine()
-  py <- run_python(c(
-    "from mcbridge.datasets import FASHION_MNIST_CLASSES, DIGITS_CLASSES",
-    "print('|'.join(FASHION_MNIST_CLASSES))",
-    "print('|'.join(DIGITS_CLASSES))"
-  ))
-  n <- length(py)
-  expect_identical(strsplit(py[n - 1], "|", fixed = TRUE)[[1]], mcbridge:::.fashion_mnist_classes)
-  expect_identical(strsplit(py[n], "|", fixed = TRUE)[[1]], mc_dataset_digits()$classes)
+  py <- reticulate::import("mcbridge.datasets")
+  expect_identical(unlist(py$FASHION_MNIST_CLASSES), mcbridge:::.fashion_mnist_classes)
+  expect_identical(unlist(py$DIGITS_CLASSES), digits()$classes)
 })

@@ -48,32 +48,13 @@ test_that("the engine loads and is the mcbridge package", {
   expect_identical(name, "mcbridge")
 })
 
-test_that("a directory named mcbridge in the working directory does not shadow the engine", {
-  skip_if_no_engine()
-  dir <- withr::local_tempdir()
-  dir.create(file.path(dir, "mcbridge"))   # e.g. an R library holding this package
-  script <- file.path(dir, "run.R")
-  writeLines(c("library(mcbridge)",
-               "m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8, dropout = c(0.25, 0.5))",
-               "cat('classes:', mc_predict(m, array(0.5, c(2, 8, 8)), n_samples = 2)$mean |> ncol(), '\\n')"),
-             script)
-  withr::local_dir(dir)
-  withr::local_envvar(MCBRIDGE_PYTHON = engine_python(), PYTHONHOME = NA,
-                      TF_CPP_MIN_LOG_LEVEL = "3")
-  out <- suppressWarnings(system2(file.path(R.home("bin"), "Rscript"), script, stdout = TRUE, stderr = TRUE))
-  expect_null(attr(out, "status"))
-  expect_true(any(grepl("classes: 10", out, fixed = TRUE)), info = paste(out, collapse = "\n"))
-})
-
 test_that("after library(mcbridge), reticulate::import(\"keras\") starts mcbridge's Python", {
   skip_if_no_engine()
   # A project folder with a Poetry pyproject.toml: reticulate < 1.41 would
   # look at it (and warn) before an unset use_python().
   dir <- withr::local_tempdir()
   writeLines(c("[tool.poetry]", "name = \"x\""), file.path(dir, "pyproject.toml"))
-  script <- file.path(dir, "run.R")
-  writeLines(c(
-    "library(mcbridge)",
+  script <- mcbridge_script(dir,
     "stopifnot(!reticulate::py_available(initialize = FALSE))  # loading started nothing",
     "keras <- reticulate::import('keras', convert = FALSE)     # the user's first call",
     "m <- keras$Sequential(list(keras$Input(shape = list(4L)), keras$layers$Dropout(0.5),",
@@ -81,7 +62,7 @@ test_that("after library(mcbridge), reticulate::import(\"keras\") starts mcbridg
     "res <- mc_predict(m, matrix(0.5, 2, 4), n_samples = 3, seed = 1)",
     "cat('python:', reticulate::py_config()$python, '\\n')",
     "cat('dims:', dim(res$all_samples), '\\n')"
-  ), script)
+  )
   withr::local_dir(dir)
   withr::local_envvar(RETICULATE_PYTHON = NA)
   out <- run_rscript(script)
@@ -89,4 +70,13 @@ test_that("after library(mcbridge), reticulate::import(\"keras\") starts mcbridg
   expect_true("dims: 2 3 3 " %in% out, info = info)
   expect_true(any(grepl(paste0("python: ", engine_python()), out, fixed = TRUE)), info = info)
   expect_false(any(grepl("Poetry|ModuleNotFoundError", out)), info = info)
+})
+
+# Reads the console of one fresh R session where mcbridge starts Python
+# (fresh_session() in helper-mcbridge.R; test-train.R reads it too), with a
+# folder named mcbridge in its working directory.
+
+test_that("a directory named mcbridge in the working directory does not shadow the engine", {
+  out <- fresh_session()
+  expect_true("classes: 10 " %in% out, info = paste(out, collapse = "\n"))
 })

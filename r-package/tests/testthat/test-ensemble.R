@@ -1,19 +1,6 @@
 # Deep ensembles in R: training, printing, prediction (member-major), saving
-# and loading, and the same bits as Python's mcbridge.mc_predict.
-
-# A tiny k = 2 ensemble for 8x8 digits (a handful of images, 1 epoch), cached.
-tiny_ensemble <- function() {
-  skip_if_no_engine()
-  if (is.null(.fixtures$ensemble)) {
-    d <- digits()
-    .fixtures$ensemble_out <- capture.output(
-      .fixtures$ensemble <- mc_train_ensemble(
-        d$train$x[1:40, , ] / 16, d$train$y[1:40], k = 2, epochs = 1, batch_size = 8,
-        seed = 3, input_shape = c(8, 8, 1), filters = 4, dense_units = 8,
-        dropout = c(0.25, 0.5)))
-  }
-  .fixtures$ensemble
-}
+# and loading, and the same bits as Python's mcbridge.mc_predict. The tiny
+# ensemble (tiny_ensemble()) is trained once, in helper-mcbridge.R.
 
 test_that("mc_train_ensemble() trains k members in one crossing, one line each, and prints", {
   ens <- tiny_ensemble()
@@ -39,7 +26,7 @@ test_that("mc_train_ensemble() trains k members in one crossing, one line each, 
 
 test_that("mc_predict() on an ensemble: one sample per member by default, member-major", {
   ens <- tiny_ensemble()
-  x <- digits()$test$x[1:5, , ] / 16
+  x <- scaled_digits(1:5)
   res <- mc_predict(ens, x)
   expect_s3_class(res, "mc_prediction")
   expect_identical(dim(res$all_samples), c(5L, 10L, 2L))
@@ -66,34 +53,25 @@ test_that("ensembles save to one file, load with identical predictions, and matc
   expect_identical(list.files(dir), "tiny.ensemble")
   loaded <- mc_load_ensemble(f)
   expect_s3_class(loaded, "mc_ensemble")
-  x <- digits()$test$x[1:9, , ] / 16        # exact in float32
-  expect_identical(mc_predict(loaded, x), mc_predict(ens, x))
-  expect_identical(mc_predict(loaded, x, n_samples = 2, seed = 4, batch_size = 4),
-                   mc_predict(ens, x, n_samples = 2, seed = 4, batch_size = 4))
+  # A fresh Python loaded the same ensemble (saved by R) and predicted these 9
+  # digits, exact in float32 (python_reads_r() in helper-mcbridge.R).
+  py_side <- python_reads_r()
+  x <- py_side$x
   r_one <- mc_predict(ens, x)
   r_both <- mc_predict(ens, x, n_samples = 2, seed = 4, batch_size = 4)
-  mc_write_arrow(array(x, c(dim(x), 1)), file.path(dir, "x.arrow"))
-  run_python(c(
-    "import sys, numpy as np, mcbridge, mcbridge.arrow",
-    "d = sys.argv[1]",
-    "ens = mcbridge.load_ensemble(d + '/tiny.ensemble')",
-    "x = mcbridge.arrow.read_arrow(d + '/x.arrow').astype('float32')",
-    "mcbridge.arrow.write_arrow(mcbridge.mc_predict(ens, x), d + '/one.arrow')",
-    "res = mcbridge.mc_predict(ens, x, n_samples=2, seed=4, batch_size=4)",
-    "mcbridge.arrow.write_arrow(res, d + '/both.arrow')"
-  ), dir)
-  expect_identical(r_one$all_samples, mc_read_arrow(file.path(dir, "one.arrow"))$all_samples)
-  expect_identical(r_both$all_samples, mc_read_arrow(file.path(dir, "both.arrow"))$all_samples)
+  expect_identical(mc_predict(loaded, x), r_one)
+  expect_identical(mc_predict(loaded, x, n_samples = 2, seed = 4, batch_size = 4), r_both)
+  expect_identical(r_one$all_samples,
+                   mc_read_arrow(file.path(py_side$dir, "ensemble_one.arrow"))$all_samples)
+  expect_identical(r_both$all_samples,
+                   mc_read_arrow(file.path(py_side$dir, "ensemble_both.arrow"))$all_samples)
 })
 
 test_that("an ensemble from an R builder function", {
-  skip_if_no_engine()
-  keras <- reticulate::import("keras", convert = FALSE)
   calls <- 0
   build <- function() {
     calls <<- calls + 1
-    m <- keras$Sequential(list(keras$Input(shape = list(8L, 8L)), keras$layers$Flatten(),
-                               keras$layers$Dense(3L, activation = "softmax")))
+    m <- dense_model(c(8, 8), dropout = 0)   # Flatten, Dense(3, softmax)
     m$compile(optimizer = "adam", loss = "sparse_categorical_crossentropy")
     m
   }
@@ -103,7 +81,7 @@ test_that("an ensemble from an R builder function", {
                            progress = FALSE)
   expect_identical(calls, 3)                # one probe for the shapes, then k members
   expect_identical(ens$input_shape, c(8L, 8L))
-  expect_identical(dim(mc_predict(ens, d$test$x[1:2, , ] / 16)$all_samples), c(2L, 3L, 2L))
+  expect_identical(dim(mc_predict(ens, scaled_digits(1:2))$all_samples), c(2L, 3L, 2L))
   expect_mcb_error(mc_train_ensemble(d$train$x[1:4, , ] / 16, 0:3, build = function() 42,
                                      progress = FALSE),
                    "model", "`build` must return a compiled Keras model")
@@ -164,7 +142,7 @@ test_that("mc_train_ensemble() has Python's argument names and defaults", {
 
 test_that("mc_predict() on an ensemble takes precision as Python does", {
   ens <- tiny_ensemble()
-  x <- digits()$test$x[1:3, , ] / 16
+  x <- scaled_digits(1:3)
   expect_identical(mc_predict(ens, x, precision = "float32"), mc_predict(ens, x))
   expect_mcb_error(mc_predict(ens, x, precision = "bfloat16"), "python", "applies to MC sampling")
   both <- suppressWarnings(mc_predict(ens, x, n_samples = 2, seed = 1, precision = "bfloat16"))

@@ -1,7 +1,6 @@
 rand_samples <- function(n = 60, k = 3, s = 5, seed = 1) {
   set.seed(seed)
-  raw <- array(exp(2 * rnorm(n * k * s)), c(n, k, s))
-  sweep(raw, c(1, 3), apply(raw, c(1, 3), sum), "/")
+  as_probs(array(exp(2 * rnorm(n * k * s)), c(n, k, s)))
 }
 
 # Direct rank-sum-free AUROC: share of (positive, negative) pairs ordered right.

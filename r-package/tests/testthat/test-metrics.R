@@ -34,7 +34,7 @@ test_that("R and Python metrics agree to 1e-6", {
   raw <- array(rexp(50 * 7 * 9), c(50, 7, 9))
   raw[1:5, , ] <- 0; raw[1:5, 2, ] <- 1          # certain inputs (0 log 0)
   raw[6, , ] <- 1                                # ties everywhere
-  s <- sweep(raw, c(1, 3), apply(raw, c(1, 3), sum), "/")
+  s <- as_probs(raw)
   expect_equal(apply(s, c(1, 3), sum), matrix(1, 50, 9))
   py <- mcbridge:::.r_to_py(s, type = nanoarrow::na_double())
   met <- reticulate::import("mcbridge.metrics", convert = FALSE)

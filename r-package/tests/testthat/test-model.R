@@ -10,8 +10,8 @@ test_that("mc_cnn() builds a Keras model and checks its arguments", {
 })
 
 test_that("mc_set_dropout() switches and pipes", {
-  skip_if_no_engine()
-  m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8, dropout = c(0.25, 0.5))
+  m <- tiny_model()
+  withr::defer(mc_set_dropout(m, FALSE))  # the shared model as it was
   expect_invisible(mc_set_dropout(m, TRUE))
   expect_true(mc_dropout_enabled(m))
   m2 <- m |> mc_set_dropout(FALSE)
@@ -20,23 +20,17 @@ test_that("mc_set_dropout() switches and pipes", {
 })
 
 test_that("models saved in Python load in R and the other way round", {
-  skip_if_no_engine()
-  dir <- withr::local_tempdir()
   m <- tiny_model()
-  r_file <- file.path(dir, "from_r.keras")
-  mc_save_model(m, r_file)
+  dir <- withr::local_tempdir()
   expect_mcb_error(mc_save_model(m, file.path(dir, "x.h5")), "input", "\\.keras")
-  out <- run_python(c(
-    "import sys, keras, mcbridge",
-    "d = sys.argv[1]",
-    "m = keras.models.load_model(d + '/from_r.keras')",
-    "print(m.count_params())",
-    "m.save(d + '/from_py.keras')"
-  ), dir)
+  # A fresh Python loaded the model mc_save_model() wrote (from_r.keras),
+  # printed its parameter count and saved it again (from_py.keras): see
+  # python_reads_r() in helper-mcbridge.R.
+  py_side <- python_reads_r()
   n_params <- reticulate::py_to_r(reticulate::py_call(reticulate::py_get_attr(m, "count_params")))
-  expect_identical(out[length(out)], as.character(n_params))
-  m3 <- mc_load_model(file.path(dir, "from_py.keras"))
-  x <- digits()$test$x[1:4, , ] / 16
+  expect_true(paste("params:", n_params) %in% py_side$out, info = paste(py_side$out, collapse = "\n"))
+  m3 <- mc_load_model(file.path(py_side$dir, "from_py.keras"))
+  x <- scaled_digits(1:4)
   expect_identical(mc_predict(m3, x, n_samples = 3, seed = 5)$all_samples,
                    mc_predict(m, x, n_samples = 3, seed = 5)$all_samples)
   expect_mcb_error(mc_load_model(file.path(dir, "missing.keras")), "input", "does not exist")
@@ -45,12 +39,12 @@ test_that("models saved in Python load in R and the other way round", {
 test_that("mc_load_model() refuses code in a .keras file unless safe_mode = FALSE", {
   skip_if_no_engine()
   dir <- withr::local_tempdir()
-  run_python(c(
-    "import sys, keras",
-    "m = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda t: t * 2), keras.layers.Dense(2, activation='softmax')])",
-    "m.save(sys.argv[1] + '/lambda.keras')"
-  ), dir)
   f <- file.path(dir, "lambda.keras")
+  # Saved by the engine's Python (keras cannot build a Lambda layer from R code).
+  reticulate::py_run_string(paste(
+    "import keras",
+    "m = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda t: t * 2), keras.layers.Dense(2, activation='softmax')])",
+    sprintf("m.save(%s)", encodeString(f, quote = "'")), sep = "\n"), local = TRUE)
   expect_mcb_error(mc_load_model(f), "model", "Cannot load")
   expect_true(mcbridge:::.is_keras_model(mc_load_model(f, safe_mode = FALSE)))
   expect_mcb_error(mc_load_model(f, safe_mode = NA), "argument", "safe_mode")

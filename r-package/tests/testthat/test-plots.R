@@ -1,7 +1,6 @@
 plot_res <- function() {
   set.seed(3)
-  s <- array(exp(2 * rnorm(40 * 3 * 6)), c(40, 3, 6))
-  res <- as_mc_prediction(sweep(s, c(1, 3), apply(s, c(1, 3), sum), "/"))
+  res <- as_mc_prediction(as_probs(array(exp(2 * rnorm(40 * 3 * 6)), c(40, 3, 6))))
   mc_class_names(res) <- c("T-shirt/top", "Trouser", "Pullover")
   res
 }

@@ -3,7 +3,7 @@
 
 test_that("mc_predict_to_file then mc_read_predictions gives mc_predict's mean and variance", {
   m <- tiny_model()
-  x <- digits()$test$x[1:7, , ] / 16
+  x <- scaled_digits(1:7)
   f <- withr::local_tempfile(fileext = ".arrow")
   before <- bridge_calls()
   expect_identical(withVisible(mc_predict_to_file(m, x, f, n_samples = 5, batch_size = 3, seed = 4,
@@ -26,7 +26,7 @@ test_that("mc_predict_to_file then mc_read_predictions gives mc_predict's mean a
 
 test_that("R writes the same bits as Python's predict_to_file, from an array or a .npy file", {
   m <- tiny_model()
-  x <- digits()$test$x[1:6, , ] / 16
+  x <- scaled_digits(1:6)
   dir <- withr::local_tempdir()
   mc_predict_to_file(m, x, file.path(dir, "r.arrow"), n_samples = 4, batch_size = 2, seed = 11,
                      progress = FALSE)

@@ -52,8 +52,7 @@ test_that("print and summary show class names when the prediction has them", {
 
 test_that("mc_tidy adds the conformal sets as a .pred_set list column", {
   set.seed(3)
-  p <- array(stats::runif(40 * 3 * 4), c(40, 3, 4))
-  p <- sweep(p, c(1, 3), apply(p, c(1, 3), sum), "/")       # probabilities over classes
+  p <- as_probs(array(stats::runif(40 * 3 * 4), c(40, 3, 4)))
   y <- max.col(apply(p, c(1, 2), mean)) - 1L
   cp <- mc_conformal(p, y, alpha = 0.2, method = "lac")
   lv <- c("a", "b", "c")

@@ -1,8 +1,7 @@
 test_that("mc_fit(), mc_train_on_batch() and mc_evaluate() return R values", {
   skip_if_no_engine()
   d <- digits()
-  m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8,
-              dropout = c(0.25, 0.5), seed = 2)
+  m <- digits_cnn(seed = 2)   # a model of its own: this test trains it
   h <- mc_fit(m, d$train$x / 16, d$train$y, epochs = 2, batch_size = 64,
               validation_split = 0.1, verbose = 0)
   expect_s3_class(h, "data.frame")
@@ -24,13 +23,16 @@ test_that("mc_fit(), mc_train_on_batch() and mc_evaluate() return R values", {
   expect_true(is.finite(mc_evaluate(m, x4, d$test$y[1:8])[["loss"]]))
   expect_mcb_error(mc_evaluate(m, array(0, c(2, 8, 8, 1, 1)), 1:2), "input",
                    "has dim c\\(2, 8, 8, 1, 1\\) but the model expects c\\(n, 8, 8, 1\\)")
+  # integer images cross to Python as floats (as in mc_predict(), test-predict.R)
+  expect_true(is.integer(d$train$x))
+  expect_no_error(mc_fit(m, d$train$x[1:8, , ], d$train$y[1:8], epochs = 1, verbose = 0))
 })
 
 
 test_that("labels outside 0..classes-1 are refused with the model's class count", {
   skip_if_no_engine()
   m <- tiny_model()
-  x <- digits()$test$x[1:4, , ] / 16
+  x <- scaled_digits(1:4)
   expect_mcb_error(mc_fit(m, x, c(0, 1, 10, 12), verbose = 0), "input",
                    "holds class codes up to 12, but the model has 10 classes \\(codes 0..9\\); 2 labels")
   expect_mcb_error(mc_train_on_batch(m, x, c(0, 1, 2, 10)), "input", "codes 0..9")
@@ -39,15 +41,7 @@ test_that("labels outside 0..classes-1 are refused with the model's class count"
 })
 
 test_that("mc_fit() in a script prints one plain line per epoch", {
-  skip_if_no_engine()
-  script <- withr::local_tempfile(fileext = ".R")
-  writeLines(c(
-    "library(mcbridge)",
-    "d <- mc_dataset_digits()",
-    "m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8, dropout = c(0.25, 0.5), seed = 1)",
-    "h <- mc_fit(m, d$train$x[1:64, , ] / 16, d$train$y[1:64], epochs = 3, batch_size = 32)"
-  ), script)
-  out <- run_rscript(script)
+  out <- fresh_session()  # a fresh Rscript (helper-mcbridge.R) ran mc_fit(epochs = 3)
   epochs <- grep("^Epoch", out, value = TRUE)
   expect_identical(length(epochs), 3L, info = paste(out, collapse = "\n"))
   expect_match(epochs[1], "^Epoch 1/3 - loss: [0-9.]+ - accuracy: [0-9.]+$")
@@ -58,9 +52,7 @@ test_that("Ctrl-C during mc_predict() or mc_fit() leaves the model as it was", {
   skip_if_no_engine()
   skip_on_os("windows")
   dir <- withr::local_tempdir()
-  script <- file.path(dir, "run.R")
-  writeLines(c(
-    "library(mcbridge)",
+  script <- mcbridge_script(dir,
     "writeLines(as.character(Sys.getpid()), file.path(commandArgs(TRUE)[1], 'pid'))",
     "d <- mc_dataset_digits()",
     "m <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8, dropout = c(0.25, 0.5), seed = 1)",
@@ -77,11 +69,10 @@ test_that("Ctrl-C during mc_predict() or mc_fit() leaves the model as it was", {
     "              interrupt = function(e) 'interrupted')",
     "cat('fit:', if (is.character(r)) r else 'finished', '\\n')",
     "cat('unchanged after fit:', identical(unlist(state(m)), w0), '\\n')"
-  ), script)
+  )
   out_file <- file.path(dir, "out.txt")
-  withr::local_envvar(MCBRIDGE_PYTHON = engine_python(), PYTHONHOME = NA, TF_CPP_MIN_LOG_LEVEL = "3")
-  system2(file.path(R.home("bin"), "Rscript"), c(script, dir), stdout = out_file,
-          stderr = out_file, wait = FALSE)
+  local_rscript_env()
+  system2(rscript(), c(script, dir), stdout = out_file, stderr = out_file, wait = FALSE)
   wait_for <- function(pattern, timeout = 120) {
     for (i in seq_len(timeout * 4)) {
       if (file.exists(out_file) && any(grepl(pattern, readLines(out_file, warn = FALSE)))) return(TRUE)
@@ -91,7 +82,7 @@ test_that("Ctrl-C during mc_predict() or mc_fit() leaves the model as it was", {
   }
   expect_true(wait_for("PREDICTING"))
   pid <- as.integer(readLines(file.path(dir, "pid")))
-  Sys.sleep(3)
+  Sys.sleep(1)  # inside Python by then: the inputs are checked and sent in milliseconds
   tools::pskill(pid, tools::SIGINT)
   expect_true(wait_for("^Epoch 1/500"))
   tools::pskill(pid, tools::SIGINT)
