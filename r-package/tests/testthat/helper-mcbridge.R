@@ -145,6 +145,29 @@ dense_model <- function(input_shape = c(8, 8, 1), units = 3, activation = "softm
   keras$Sequential(layers)
 }
 
+# Replaces mcbridge._engine.plan.bfloat16_instructions() until the calling
+# test (or function) ends: the CPU answers that it has bfloat16 instructions
+# (`bf16 = TRUE`) or none. What mcbridge decides from the CPU is tested under
+# both answers, whatever CPU runs the suite.
+local_bf16_cpu <- function(bf16, .local_envir = parent.frame()) {
+  skip_if_no_engine()
+  plan <- reticulate::import("mcbridge._engine.plan", convert = FALSE)
+  real <- reticulate::py_get_attr(plan, "bfloat16_instructions")
+  if (is.null(.fixtures$cpu_bf16)) {  # the real answer, before any replacement
+    .fixtures$cpu_bf16 <- length(reticulate::py_to_r(reticulate::py_call(real))) > 0
+  }
+  answer <- if (bf16) "lambda: ['avx512_bf16']" else "lambda: []"
+  reticulate::py_set_attr(plan, "bfloat16_instructions", reticulate::py_eval(answer, convert = FALSE))
+  withr::defer(reticulate::py_set_attr(plan, "bfloat16_instructions", real), envir = .local_envir)
+}
+
+# Computing in bfloat16 needs a CPU that has the instructions: with AVX2 only,
+# TensorFlow's oneDNN convolutions refuse it (whatever the patched answer says).
+skip_unless_cpu_computes_bf16 <- function() {
+  stopifnot(is.logical(.fixtures$cpu_bf16))  # set by local_bf16_cpu()
+  if (!.fixtures$cpu_bf16) skip("this CPU has no bfloat16 instructions to compute with")
+}
+
 # ---- conditions and the bridge ------------------------------------------------
 
 # expect_error() for mcbridge's classed conditions: class mcbridge_error_<kind>.

@@ -140,11 +140,28 @@ test_that("mc_train_ensemble() has Python's argument names and defaults", {
   expect_identical(names(f)[1:7], c("x", "y", "k", "epochs", "batch_size", "seed", "build"))
 })
 
-test_that("mc_predict() on an ensemble takes precision as Python does", {
-  ens <- tiny_ensemble()
-  x <- scaled_digits(1:3)
-  expect_identical(mc_predict(ens, x, precision = "float32"), mc_predict(ens, x))
-  expect_mcb_error(mc_predict(ens, x, precision = "bfloat16"), "python", "applies to MC sampling")
-  both <- suppressWarnings(mc_predict(ens, x, n_samples = 2, seed = 1, precision = "bfloat16"))
-  expect_identical(dim(both$all_samples), c(3L, 10L, 4L))
-})
+# Argument errors come before mcbridge looks at the CPU: the same with and
+# without bfloat16 instructions (local_bf16_cpu() in helper-mcbridge.R).
+for (bf16_cpu in c(FALSE, TRUE)) {
+  test_that(sprintf("mc_predict() on an ensemble takes precision as Python does (CPU with bfloat16: %s)",
+                    bf16_cpu), {
+    local_bf16_cpu(bf16_cpu)
+    ens <- tiny_ensemble()
+    x <- scaled_digits(1:3)
+    expect_no_warning(f32 <- mc_predict(ens, x, precision = "float32"))
+    expect_identical(f32, mc_predict(ens, x))
+    expect_mcb_error(mc_predict(ens, x, precision = "bfloat16"), "python", "applies to MC sampling")
+    ref <- mc_predict(ens, x, n_samples = 2, seed = 1)
+    if (!bf16_cpu) {
+      expect_warning(both <- mc_predict(ens, x, n_samples = 2, seed = 1, precision = "bfloat16"),
+                     "no bfloat16 instructions", class = "mcbridge_warning")
+      expect_identical(both, ref)                                # float32 instead
+    } else {
+      skip_unless_cpu_computes_bf16()
+      expect_no_warning(both <- mc_predict(ens, x, n_samples = 2, seed = 1, precision = "bfloat16"))
+      expect_identical(dim(both$all_samples), c(3L, 10L, 4L))
+      expect_false(identical(both$all_samples, ref$all_samples))  # computed in bfloat16
+      expect_lt(max(abs(both$all_samples - ref$all_samples)), 0.05)
+    }
+  })
+}

@@ -163,17 +163,34 @@ test_that("task = 'regression' gives real-valued samples; heteroscedastic adds t
   expect_error(mc_predict(model, x, heteroscedastic = TRUE), class = "mcbridge_error_argument")
 })
 
-test_that("precision reaches Python: bfloat16 samples agree with float32 within bfloat16 rounding", {
-  m <- tiny_model()
-  x <- scaled_digits(1:6)
-  f32 <- mc_predict(m, x, n_samples = 5, seed = 4)
-  bf16 <- suppressWarnings(mc_predict(m, x, n_samples = 5, seed = 4, precision = "bfloat16"))
-  expect_identical(dim(bf16$all_samples), dim(f32$all_samples))
-  expect_true(is.double(bf16$all_samples))
-  # Same masks; bfloat16 keeps 8 significant bits: probabilities within a few 2^-8.
-  expect_lt(max(abs(bf16$all_samples - f32$all_samples)), 0.05)
-  expect_error(mc_predict(m, x, precision = "float16"), class = "mcbridge_error_argument")
-})
+# Whether the CPU has bfloat16 instructions decides what precision = "bfloat16"
+# does: each answer is tested on any CPU (local_bf16_cpu() in helper-mcbridge.R).
+for (bf16_cpu in c(FALSE, TRUE)) {
+  test_that(sprintf("precision reaches Python: bfloat16 samples agree with float32 within bfloat16 rounding (CPU with bfloat16: %s)",
+                    bf16_cpu), {
+    local_bf16_cpu(bf16_cpu)
+    m <- tiny_model()
+    x <- scaled_digits(1:6)
+    f32 <- mc_predict(m, x, n_samples = 5, seed = 4)
+    # Argument errors, in R or in Python, whatever the CPU.
+    expect_mcb_error(mc_predict(m, x, precision = "float16"), "argument", "precision")
+    expect_mcb_error(mc_predict(m, array(0, c(2, 7, 8)), n_samples = 2, precision = "bfloat16"),
+                     "input", "but the model expects")
+    if (!bf16_cpu) {
+      expect_warning(low <- mc_predict(m, x, n_samples = 5, seed = 4, precision = "bfloat16"),
+                     "no bfloat16 instructions.*float32 instead", class = "mcbridge_warning")
+      expect_identical(low, f32)
+    } else {
+      skip_unless_cpu_computes_bf16()
+      expect_no_warning(bf16 <- mc_predict(m, x, n_samples = 5, seed = 4, precision = "bfloat16"))
+      expect_identical(dim(bf16$all_samples), dim(f32$all_samples))
+      expect_true(is.double(bf16$all_samples))
+      expect_false(identical(bf16$all_samples, f32$all_samples))  # computed in bfloat16
+      # Same masks; bfloat16 keeps 8 significant bits: probabilities within a few 2^-8.
+      expect_lt(max(abs(bf16$all_samples - f32$all_samples)), 0.05)
+    }
+  })
+}
 
 test_that("integer images cross to Python as floats in mc_predict()", {
   m <- tiny_model()
