@@ -230,9 +230,9 @@ run_rscript <- function(script, ..., tf_log_level = "3") {
 
 # The console (stdout and stderr) of one fresh R session as a user starts it,
 # for the tests that need a new session and mcbridge to start Python
-# (test-engine.R, test-train.R): a folder named mcbridge in the working
-# directory (e.g. an R library holding this package); mc_cnn(), mc_predict()
-# and mc_fit() for 3 epochs.
+# (test-engine.R, test-train.R): TF_CPP_MIN_LOG_LEVEL unset, a folder named
+# mcbridge in the working directory (e.g. an R library holding this package);
+# mc_cnn(), mc_predict() and mc_fit() for 3 epochs.
 fresh_session <- function() {
   skip_if_no_engine()
   cached("fresh_session", function() {
@@ -247,7 +247,7 @@ fresh_session <- function() {
       "cat('done\\n')"
     )
     withr::local_dir(dir)
-    run_rscript(script)
+    run_rscript(script, tf_log_level = NA)
   })
 }
 

@@ -72,11 +72,26 @@ test_that("after library(mcbridge), reticulate::import(\"keras\") starts mcbridg
   expect_false(any(grepl("Poetry|ModuleNotFoundError", out)), info = info)
 })
 
-# Reads the console of one fresh R session where mcbridge starts Python
-# (fresh_session() in helper-mcbridge.R; test-train.R reads it too), with a
-# folder named mcbridge in its working directory.
+# The next two read the console of one fresh R session where mcbridge starts
+# Python (fresh_session() in helper-mcbridge.R; test-train.R reads it too): a
+# folder named mcbridge in its working directory, TF_CPP_MIN_LOG_LEVEL unset.
 
 test_that("a directory named mcbridge in the working directory does not shadow the engine", {
   out <- fresh_session()
   expect_true("classes: 10 " %in% out, info = paste(out, collapse = "\n"))
+})
+
+test_that("TensorFlow's C++ log stays out of the console when TF_CPP_MIN_LOG_LEVEL is unset", {
+  # mcbridge imports TensorFlow for the user, who has not set the variable.
+  out <- fresh_session()
+  tf_log <- paste(c(
+    "^[IWEF][0-9]{4} [0-9:.]+ ",                      # absl: I0000 00:00:1712345678.123 ...
+    "^[0-9-]+ [0-9:.]+: [IWEF] (tensorflow|external)/",  # 2024-05-01 12:00:00.12: I tensorflow/...
+    "cpu_feature_guard", "rebuild TensorFlow with the appropriate compiler flags",
+    "XLA service", "StreamExecutor", "Compiled cluster using XLA",
+    "oneDNN custom operations", "absl::InitializeLog"), collapse = "|")
+  expect_true("done" %in% out, info = paste(out, collapse = "\n"))
+  noise <- grep(tf_log, out, value = TRUE)
+  expect(length(noise) == 0,
+         sprintf("TensorFlow's C++ log reached the console:\n%s", paste(noise, collapse = "\n")))
 })
