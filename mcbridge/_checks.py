@@ -157,6 +157,79 @@ def check_choice(name: str, value: Any, choices: tuple) -> Any:
     return value
 
 
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    minimum: float = -math.inf,
+    maximum: float = math.inf,
+    min_open: bool = False,
+    max_open: bool = False,
+) -> float:
+    """Returns `value` as a finite Python `float` within the bounds.
+
+    Args:
+        name: The argument's name in messages.
+        value: An `int` or `float` (NumPy's too; a `bool` is refused).
+        minimum, maximum: The bounds.
+        min_open, max_open: Whether a bound itself is excluded.
+
+    Raises:
+        TypeError: `value` is not a real number (a `str`, `bool`, None, ...).
+        ValueError: `value` is NaN, infinite or outside the bounds.
+    """
+    if minimum == 0 and maximum == math.inf:
+        expected = "a positive number" if min_open else "a non-negative number"
+    elif minimum == -math.inf and maximum == math.inf:
+        expected = "a finite number"
+    else:
+        expected = (
+            f"a number in {'(' if min_open else '['}{minimum:g}, {maximum:g}{')' if max_open else ']'}"
+        )
+    if _is_bool(value) or not isinstance(value, (int, float, np.integer, np.floating)):
+        hint = ""
+        if isinstance(value, str):
+            try:
+                hint = f"Pass the number itself: {name}={float(value)!r}"
+            except ValueError:
+                pass
+        raise TypeError(invalid(name, expected, value, hint))
+    low_ok = value > minimum if min_open else value >= minimum
+    high_ok = value < maximum if max_open else value <= maximum
+    if not (math.isfinite(value) and low_ok and high_ok):
+        raise ValueError(invalid(name, expected, value))
+    return float(value)
+
+
+#: The tasks a prediction is for (`mcbridge.result.TASKS`: the same two).
+TASKS = ("classification", "regression")
+
+
+def check_task(task: Any, from_logits: Any, heteroscedastic: Any) -> tuple[str, bool, bool]:
+    """`(task, from_logits, heteroscedastic)` of a prediction, checked together.
+
+    Raises:
+        TypeError: `task` is not a string, or a flag is not `True`/`False`.
+        ValueError: an unknown `task`, `from_logits=True` for regression, or
+            `heteroscedastic=True` for classification.
+    """
+    task = check_choice("task", task, TASKS)
+    from_logits = check_bool("from_logits", from_logits)
+    heteroscedastic = check_bool("heteroscedastic", heteroscedastic)
+    if task == "regression" and from_logits:
+        raise ValueError(
+            "Invalid value received for argument `from_logits`. Expected False "
+            "for task='regression': the softmax of from_logits=True applies to "
+            "classification only (class logits). Received: from_logits=True"
+        )
+    if heteroscedastic and task != "regression":
+        raise ValueError(
+            "Invalid value received for argument `heteroscedastic`. Expected "
+            "False unless task='regression'. Received: heteroscedastic=True"
+        )
+    return task, from_logits, heteroscedastic
+
+
 # --------------------------------------------------------------------------
 # models
 
@@ -390,38 +463,76 @@ def check_x(
     return arr
 
 
-def check_labels(y: Any, n: int, n_classes: int, name: str = "y") -> np.ndarray:
-    """Integer class labels `0..n_classes-1`, one per input; returned as `int64`.
+def check_labels(y: Any, n: int, n_classes: int | None, name: str = "y") -> np.ndarray:
+    """Class labels: integer codes `0..n_classes-1`, one per input, as `int64` `(n,)`.
+
+    The one rule for labels in mcbridge: the metrics, `evaluate`, the
+    reports and plots, `TemperatureScaler`, the conformal sets and the
+    command line all check labels here. An `(n, 1)` column counts as `(n,)`
+    and whole-number floats (`2.0`, as R and `.npz` files often hold them)
+    as their integers; booleans are refused (`y.astype(int)` says what is
+    meant).
+
+    Args:
+        y: The labels.
+        n: Inputs: one label each.
+        n_classes: Classes; None accepts any non-negative code (the classes
+            are not known).
+        name: The argument's name in messages.
+
+    Returns:
+        The labels, `int64` of shape `(n,)`.
 
     Raises:
-        TypeError: `y` is not numeric, or holds fractional values.
-        ValueError: wrong length or shape, or labels outside `0..n_classes-1`.
+        TypeError: `y` is not numeric, is boolean, or holds fractional values.
+        ValueError: wrong length or shape, NaN or infinite values, or labels
+            outside `0..n_classes-1`.
     """
     arr = as_numeric_array(y, name)
+    if arr.dtype.kind == "b":
+        raise TypeError(
+            f"Invalid value received for argument `{name}`. Expected integer class "
+            f"labels. Received: {name} with dtype=bool. For the classes 0 (False) "
+            f"and 1 (True), pass {name}.astype(int)"
+        )
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1 or arr.shape[0] != n:
+        hint = ""
+        if arr.ndim == 2 and arr.shape[0] == n and arr.shape[1] == n_classes:
+            hint = f". These look one-hot encoded: pass {name}.argmax(axis=1)"
         raise ValueError(
             f"Invalid value received for argument `{name}`. Expected {n} labels "
-            f"(shape ({n},)), one per input. Received: {name}.shape={arr.shape}"
+            f"(shape ({n},)), one per input. Received: {name}.shape={arr.shape}{hint}"
         )
-    if arr.dtype.kind == "f":
-        if count_nonfinite(arr):
-            raise ValueError(
-                f"Invalid value received for argument `{name}`: it holds "
-                f"{count_nonfinite(arr)} NaN or infinite labels."
-            )
-        if np.any(arr != np.round(arr)):
-            raise TypeError(
-                f"Invalid value received for argument `{name}`. Expected integer "
-                "class labels. Received: fractional values"
-            )
-    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
-        outside = int(np.count_nonzero((arr < 0) | (arr >= n_classes)))
+    bad = count_nonfinite(arr)
+    if bad:
         raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected class labels "
-            f"in 0..{n_classes - 1}. Received: {outside} label(s) outside, from "
-            f"{arr.min()} to {arr.max()}"
+            f"Invalid value received for argument `{name}`: it holds {bad} NaN or "
+            "infinite labels. Leave out the inputs that have no label."
+        )
+    if arr.dtype.kind == "f" and np.any(arr != np.round(arr)):
+        example = arr[arr != np.round(arr)][0]
+        raise TypeError(
+            f"Invalid value received for argument `{name}`. Expected integer class "
+            f"labels (codes 0, 1, ..., classes - 1). Received: fractional values, "
+            f"e.g. {float(example)}"
+        )
+    top = INT32_MAX if n_classes is None else n_classes - 1
+    if arr.size and (arr.min() < 0 or arr.max() > top):
+        lo, hi = int(arr.min()), int(arr.max())
+        outside = int(np.count_nonzero((arr < 0) | (arr > top)))
+        if n_classes is None:
+            expected = "class labels counted from 0"
+            hint = "Recode them as 0, 1, ..., classes - 1"
+        else:
+            expected = f"class labels in 0..{top}"
+            hint = f"Recode them as 0..{top}"
+            if lo >= 1 and hi == n_classes:
+                hint = f"They look counted from 1: pass {name} - 1"
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected {expected}. "
+            f"Received: {outside} label(s) outside, from {lo} to {hi}. {hint}"
         )
     return arr.astype(np.int64)
 

@@ -23,6 +23,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+from mcbridge._checks import check_bool, check_labels, check_number
 from mcbridge.result import MCResult
 
 __all__ = ["TemperatureScaler", "apply_temperature"]
@@ -85,26 +86,6 @@ def _log_probs(x: np.ndarray, from_logits: bool, arg: str = "result") -> np.ndar
         return np.log(np.clip(x, 0.0, 1.0))  # exact zeros stay zero: 0**(1/T) = 0
 
 
-def _labels(y, n: int, k: int) -> np.ndarray:
-    y_arr = np.asarray(y)
-    if y_arr.dtype.kind not in "iu":
-        raise TypeError(
-            "Invalid value received for argument `y`. Expected integer class "
-            f"labels. Received: y of dtype {y_arr.dtype}"
-        )
-    if y_arr.shape != (n,):
-        raise ValueError(
-            "Invalid value received for argument `y`. Expected labels of shape "
-            f"({n},) (one per input). Received: shape={y_arr.shape}"
-        )
-    if n and (y_arr.min() < 0 or y_arr.max() >= k):
-        raise ValueError(
-            f"Invalid value received for argument `y`. Expected labels in "
-            f"[0, {k - 1}]. Received: range [{y_arr.min()}, {y_arr.max()}]"
-        )
-    return y_arr.astype(np.intp)
-
-
 def _softmax(logp: np.ndarray, temperature: float) -> np.ndarray:
     z = logp / temperature
     z = z - z.max(axis=1, keepdims=True)
@@ -131,23 +112,9 @@ def apply_temperature(
         TypeError: `samples` is not numeric.
         ValueError: bad shape, values or `temperature`.
     """
-    t = _positive_float("temperature", temperature)
+    t = check_number("temperature", temperature, minimum=0, min_open=True)
     x, _ = _cube(samples, "samples")
     return _softmax(_log_probs(x, from_logits, "samples"), t)
-
-
-def _positive_float(name: str, value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(
-            f"Invalid value received for argument `{name}`. Expected a positive "
-            f"number. Received: {name} of type {type(value).__name__}"
-        )
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected a positive "
-            f"finite number. Received: {name}={value!r}"
-        )
-    return float(value)
 
 
 def _row_blocks(shape: tuple[int, ...]):
@@ -218,12 +185,7 @@ class TemperatureScaler:
     """
 
     def __init__(self, from_logits: bool = False):
-        if not isinstance(from_logits, (bool, np.bool_)):
-            raise TypeError(
-                "Invalid value received for argument `from_logits`. Expected a "
-                f"bool. Received: from_logits of type {type(from_logits).__name__}"
-            )
-        self.from_logits = bool(from_logits)
+        self.from_logits = check_bool("from_logits", from_logits)
 
     def fit(self, result: MCResult | ArrayLike, y: ArrayLike) -> TemperatureScaler:
         """Finds the temperature on labelled data.
@@ -231,7 +193,7 @@ class TemperatureScaler:
         Args:
             result: An `MCResult` (classification) or an array of shape
                 `(n, classes, samples)`.
-            y: Integer labels of shape `(n,)`, in `[0, classes - 1]`.
+            y: Class labels of shape `(n,)`: integer codes `0..classes-1`.
 
         Returns:
             `self`, with `temperature_`, `nll_before_` and `nll_after_` set.
@@ -242,7 +204,7 @@ class TemperatureScaler:
         """
         x, _ = _cube(result)
         logp = _log_probs(x, self.from_logits)
-        y = _labels(y, x.shape[0], x.shape[1])
+        y = check_labels(y, x.shape[0], x.shape[1])
         f = lambda log_t: _mean_nll(logp, y, log_t)  # noqa: E731
         log_t = _minimise(f, _LOG_T_MIN, _LOG_T_MAX, _GRID)
         self.temperature_ = math.exp(log_t)

@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mcbridge.calibration import _labels  # one label check for both
+from mcbridge._checks import check_bool, check_choice, check_int, check_labels, check_number, check_seed
 from mcbridge.result import MCResult
 
 __all__ = [
@@ -37,35 +37,8 @@ METHODS = ("lac", "aps", "raps")
 _MC_SCORES = ("mean", "average")
 
 
-def _bad_value(name, expected, received):
-    return ValueError(
-        f"Invalid value received for argument `{name}`. Expected {expected}. "
-        f"Received: {name}={received!r}"
-    )
-
-
 def _check_alpha(alpha) -> float:
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.integer, np.floating)):
-        raise TypeError(
-            "Invalid value received for argument `alpha`. Expected a number in "
-            f"(0, 1). Received: alpha of type {type(alpha).__name__}"
-        )
-    if not 0 < alpha < 1:
-        raise _bad_value("alpha", "a number in (0, 1)", alpha)
-    return float(alpha)
-
-
-def _check_nonneg(name, value, integer=False) -> float:
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kinds):
-        what = "a non-negative integer" if integer else "a non-negative number"
-        raise TypeError(
-            f"Invalid value received for argument `{name}`. Expected {what}. "
-            f"Received: {name} of type {type(value).__name__}"
-        )
-    if not (math.isfinite(value) and value >= 0):
-        raise _bad_value(name, "a non-negative finite number", value)
-    return int(value) if integer else float(value)
+    return check_number("alpha", alpha, minimum=0, maximum=1, min_open=True, max_open=True)
 
 
 def _cube(result, task: str, arg: str = "result") -> np.ndarray:
@@ -214,24 +187,13 @@ class ConformalClassifier:
         seed: int | None = None,
         mc_score: str = "mean",
     ):
-        if method not in METHODS:
-            raise _bad_value("method", f"one of {', '.join(map(repr, METHODS))}", method)
-        if mc_score not in _MC_SCORES:
-            raise _bad_value("mc_score", f"one of {', '.join(map(repr, _MC_SCORES))}", mc_score)
-        if not isinstance(randomized, (bool, np.bool_)):
-            raise TypeError(
-                "Invalid value received for argument `randomized`. Expected a "
-                f"bool. Received: randomized of type {type(randomized).__name__}"
-            )
-        if seed is not None:
-            _check_nonneg("seed", seed, integer=True)
-        self.method = method
+        self.method = check_choice("method", method, METHODS)
+        self.mc_score = check_choice("mc_score", mc_score, _MC_SCORES)
+        self.randomized = check_bool("randomized", randomized) and method != "lac"
+        self.seed = check_seed(seed)
         self.alpha = _check_alpha(alpha)
-        self.lam = _check_nonneg("lam", lam)
-        self.k_reg = _check_nonneg("k_reg", k_reg, integer=True)
-        self.randomized = bool(randomized) and method != "lac"
-        self.seed = seed
-        self.mc_score = mc_score
+        self.lam = check_number("lam", lam, minimum=0)
+        self.k_reg = check_int("k_reg", k_reg, minimum=0)
 
     def _u(self, n: int, stream: int) -> np.ndarray:
         if not self.randomized:
@@ -267,7 +229,7 @@ class ConformalClassifier:
             result: An `MCResult` (classification) or probabilities
                 `(n, classes, samples)`, for calibration inputs only (not the
                 data the model was trained on).
-            y: Integer labels `(n,)` in `[0, classes - 1]`.
+            y: Class labels `(n,)`: integer codes `0..classes-1`.
 
         Returns:
             `self`, with `qhat_` and `n_calibration_` set.
@@ -277,7 +239,7 @@ class ConformalClassifier:
             ValueError: bad shapes or values.
         """
         x = _cube(result, "classification")
-        y = _labels(y, x.shape[0], x.shape[1])
+        y = check_labels(y, x.shape[0], x.shape[1])
         s = self.scores(x, self._u(x.shape[0], 0))
         self.qhat_ = conformal_quantile(s[np.arange(len(y)), y], self.alpha)
         self.n_calibration_ = len(y)
@@ -317,13 +279,13 @@ def coverage(sets: ArrayLike, y: ArrayLike) -> float:
 
     Args:
         sets: `bool` array `(n, classes)` (from `predict_sets`).
-        y: Integer labels `(n,)`.
+        y: Class labels `(n,)`: integer codes `0..classes-1`.
 
     Returns:
         A float in `[0, 1]`.
     """
     s = _sets(sets)
-    y = _labels(y, s.shape[0], s.shape[1])
+    y = check_labels(y, s.shape[0], s.shape[1])
     return float(s[np.arange(len(y)), y].mean())
 
 
@@ -371,7 +333,7 @@ class ConformalRegressor:
 
     def __init__(self, alpha: float = 0.1, eps: float = 1e-6):
         self.alpha = _check_alpha(alpha)
-        self.eps = _check_nonneg("eps", eps)
+        self.eps = check_number("eps", eps, minimum=0)
 
     def _mean_scale(self, result):
         x = _cube(result, "regression")

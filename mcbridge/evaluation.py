@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcbridge._checks import INT64_MAX, check_int
 from mcbridge.metrics import calibration, detection
 from mcbridge.metrics._common import _mean_probs_and_labels, _probs
 from mcbridge.metrics.uncertainty import SCORES, uncertainty_score
@@ -33,6 +34,7 @@ def evaluate(result, y, n_bins: int = 15) -> dict[str, float]:
         `mc_evaluate_uncertainty()` returns the same names and values.
 
     Raises:
+        TypeError: labels that are not integer class codes.
         ValueError: the samples are not probabilities `(n, classes, samples)`
             or the labels do not match them.
     """
@@ -73,14 +75,6 @@ def select_uncertain(result, k: int, score: str = "mutual_information") -> np.nd
         TypeError: `k` is not an integer.
         ValueError: `k` is not positive, or `score` is unknown.
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(
-            "Invalid type received for argument `k`. Expected an integer. "
-            f"Received: k={k!r} of type {type(k).__name__}"
-        )
-    if k < 1:
-        raise ValueError(
-            f"Invalid value received for argument `k`. Expected a positive integer. Received: k={k}"
-        )
+    k = check_int("k", k, maximum=INT64_MAX)
     s = uncertainty_score(result, score)
-    return np.argsort(-s, kind="stable")[: int(k)].astype(np.int64)
+    return np.argsort(-s, kind="stable")[:k].astype(np.int64)

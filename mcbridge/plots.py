@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mcbridge import metrics
+from mcbridge._checks import check_labels
 from mcbridge.metrics._common import _mean_probs_and_labels, _probs
 from mcbridge.metrics.uncertainty import uncertainty_score
 
@@ -169,7 +170,8 @@ def uncertain_grid(
             (1 or 3 channels).
         k: How many inputs (see `mcbridge.select_uncertain`).
         score: Name of the uncertainty score that ranks them.
-        y: Optional `(n,)` labels: the true class is marked.
+        y: Optional `(n,)` class labels (integer codes `0..classes-1`): the
+            true class is marked.
         class_names: Names of the classes (default: `result.class_names`,
             else the indices).
         ncols: Inputs per row.
@@ -188,6 +190,8 @@ def uncertain_grid(
             "Invalid value received for argument `x`. Expected images of shape "
             f"({n}, height, width[, channels]). Received: shape={x.shape}"
         )
+    if y is not None:
+        y = check_labels(y, n, c)
     names = _names(result, class_names, c)
     idx = select_uncertain(samples, k, score=score)
     s = uncertainty_score(samples, score)
@@ -206,13 +210,13 @@ def uncertain_grid(
         bar_ax.set_axis_on()
         colors = [_MEAN] * c
         if y is not None:
-            colors[int(y[i])] = _RIGHT
+            colors[y[i]] = _RIGHT
         bar_ax.barh(np.arange(c), mean[i], color=colors)
         bar_ax.set_yticks(np.arange(c), [nm[:12] for nm in names], fontsize=6)
         bar_ax.invert_yaxis()
         bar_ax.set_xlim(0, 1)
         bar_ax.tick_params(axis="x", labelsize=6)
-        truth = f"true {names[int(y[i])][:12]}" if y is not None else ""
+        truth = f"true {names[y[i]][:12]}" if y is not None else ""
         bar_ax.set_title(truth, fontsize=7)
     fig.suptitle(f"The {len(idx)} most uncertain inputs by {score.replace('_', ' ')} "
                  "(bars: mean class probabilities" + ("; blue: true class)" if y is not None else ")"),

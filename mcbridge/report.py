@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from mcbridge import metrics
+from mcbridge._checks import check_labels
 from mcbridge.evaluation import evaluate, select_uncertain
+from mcbridge.metrics._common import _probs
 from mcbridge.metrics.uncertainty import SCORES
 
 __all__ = ["write_report", "evaluate_model", "PICTURES"]
@@ -53,7 +55,7 @@ def write_report(
     Args:
         result: An `MCResult` (its `class_names` label the pictures) or
             `(n, classes, samples)` probabilities.
-        y: `(n,)` integer labels from 0.
+        y: `(n,)` class labels: integer codes `0..classes-1`.
         output_dir: Folder to write to (created if needed).
         x: Optional inputs `(n, height, width[, channels])`: with them the
             grid of the most uncertain images is drawn.
@@ -68,9 +70,10 @@ def write_report(
     """
     from mcbridge import plots
 
+    n, c, s = _probs(result).shape
+    y = check_labels(y, n, c)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    y = np.asarray(y)
     measures = evaluate(result, y, n_bins=n_bins)
     pics = {"reliability": plots.reliability_diagram(result, y, n_bins=n_bins)}
     pics["scores"] = plots.score_histogram(result, y, "predictive_entropy")
@@ -83,8 +86,6 @@ def write_report(
     for key, fig in pics.items():
         fig.savefig(out / PICTURES[key], dpi=100)
 
-    samples = getattr(result, "samples", result)
-    n, c, s = np.shape(samples)
     names = getattr(result, "class_names", None)
     lines = [f"# {title}", "", f"{n} inputs, {c} classes, {s} MC samples each."]
     if names:
@@ -140,7 +141,7 @@ def _inputs(dataset, data_dir, input_path):
             if "x" not in z or "y" not in z:
                 raise ValueError(f"{path} must hold arrays `x` and `y`; it holds {sorted(z.keys())}.")
             names = tuple(str(c) for c in z["class_names"]) if "class_names" in z else None
-            return str(path), z["x"], z["y"].astype(np.int64), names
+            return str(path), z["x"], z["y"], names  # (labels are checked with the samples)
     if dataset == "auto":
         try:
             return _inputs("fashion-mnist", data_dir, None)
@@ -192,6 +193,8 @@ def evaluate_model(
     source, x, y, names = _inputs(dataset, data_dir, input_path)
     x, y = x[:limit], y[:limit]
     model = load_model(model_path, compile=False)  # predicts only: no optimizer to rebuild
+    outputs = getattr(model, "outputs", None)
+    check_labels(y, len(x), outputs[0].shape[-1] if outputs else None)  # before the long prediction
     res = mc_predict(model, x, n_samples=n_samples, batch_size=batch_size, seed=seed, progress=False)
     if names is not None and len(names) == res.n_classes:
         res = MCResult(res.samples, class_names=names)

@@ -145,14 +145,116 @@ def test_unscaled_integer_images_warn_unless_the_model_rescales():
 def test_check_labels():
     np.testing.assert_array_equal(C.check_labels([0, 2, 1], 3, 3), [0, 2, 1])
     np.testing.assert_array_equal(C.check_labels(np.array([[1.0], [0.0]]), 2, 3), [1, 0])
+    assert C.check_labels(np.array([2.0, 0.0]), 2, 3).dtype == np.int64
+    assert C.check_labels([], 0, 3).shape == (0,)
+    np.testing.assert_array_equal(C.check_labels([0, 70], 2, None), [0, 70])  # classes unknown
     with pytest.raises(ValueError, match=r"Expected class labels in 0..2. Received: 2 label\(s\) outside"):
         C.check_labels([0, 3, -1], 3, 3)
+    with pytest.raises(ValueError, match="look counted from 1: pass y - 1"):
+        C.check_labels([1, 2, 3], 3, 3)
+    with pytest.raises(ValueError, match="Expected class labels counted from 0"):
+        C.check_labels([0, -1], 2, None)
     with pytest.raises(ValueError, match=r"Expected 4 labels \(shape \(4,\)\)"):
         C.check_labels([0, 1], 4, 3)
-    with pytest.raises(TypeError, match="integer class labels"):
+    with pytest.raises(ValueError, match=r"one-hot encoded: pass y.argmax\(axis=1\)"):
+        C.check_labels(np.eye(3), 3, 3)
+    with pytest.raises(TypeError, match="integer class labels .* e.g. 0.5"):
         C.check_labels([0.5, 1], 2, 3)
+    with pytest.raises(ValueError, match="1 NaN or infinite labels"):
+        C.check_labels([0, np.nan], 2, 3)
+    with pytest.raises(TypeError, match=r"dtype=bool. .* pass y.astype\(int\)"):
+        C.check_labels([True, False], 2, 3)
     with pytest.raises(TypeError, match="numeric"):
         C.check_labels(["a", "b"], 2, 3)
+
+
+def _label_entry_points():
+    """Every public function that takes class labels, as `f(y)` on 6 inputs of 3 classes."""
+    from mcbridge import conformal, evaluation, metrics
+    from mcbridge.calibration import TemperatureScaler
+
+    p = np.random.default_rng(0).dirichlet(np.ones(3), size=(6, 4)).transpose(0, 2, 1)  # (6, 3, 4)
+    sets = np.ones((6, 3), dtype=bool)
+    return {
+        "accuracy": lambda y: metrics.accuracy(p, y),
+        "nll": lambda y: metrics.nll(p.mean(axis=2), y),
+        "brier_score": lambda y: metrics.brier_score(p, y),
+        "expected_calibration_error": lambda y: metrics.expected_calibration_error(p, y, n_bins=3),
+        "calibration_bins": lambda y: metrics.calibration_bins(p, y, n_bins=3)["accuracy"],
+        "misclassification_auroc": lambda y: metrics.misclassification_auroc(p, y),
+        "aurc": lambda y: metrics.aurc(p, y),
+        "augrc": lambda y: metrics.augrc(p, y),
+        "risk_coverage": lambda y: metrics.risk_coverage(p, y)["risk"],
+        "evaluate": lambda y: list(evaluation.evaluate(p, y, n_bins=3).values()),
+        "TemperatureScaler.fit": lambda y: TemperatureScaler().fit(p, y).temperature_,
+        "ConformalClassifier.fit": lambda y: conformal.ConformalClassifier().fit(p, y).qhat_,
+        "coverage": lambda y: conformal.coverage(sets, y),
+    }
+
+
+BAD_LABELS = {
+    "outside": [0, 1, 2, 3, 0, 1],
+    "negative": [0, 1, 2, -1, 0, 1],
+    "too-few": [0, 1],
+    "fraction": [0, 1.5, 2, 0, 1, 2],
+    "nan": [0, np.nan, 2, 0, 1, 2],
+    "bool": [True, False, True, False, True, False],
+    "strings": ["0", "1", "2", "0", "1", "2"],
+    "one-hot": np.eye(3)[[0, 1, 2, 0, 1, 2]],
+}
+
+
+@pytest.mark.parametrize("entry", list(_label_entry_points()))
+def test_every_label_check_is_the_one_rule(entry):
+    """Labels mean the same everywhere: check_labels' errors, word for word, and its whole-number floats."""
+    call = _label_entry_points()[entry]
+    for name, bad in BAD_LABELS.items():
+        with pytest.raises((TypeError, ValueError)) as rule:
+            C.check_labels(bad, 6, 3)
+        with pytest.raises(type(rule.value)) as got:
+            call(bad)
+        assert str(got.value) == str(rule.value), name
+    y = np.array([0, 1, 2, 2, 1, 0])
+    np.testing.assert_array_equal(call(y.astype(np.float64)), call(y))
+    np.testing.assert_array_equal(call(y.astype(np.uint8)[:, None]), call(y))
+
+
+# numbers and tasks ---------------------------------------------------------
+
+
+def test_check_number():
+    assert C.check_number("alpha", np.float32(0.25), minimum=0, maximum=1, min_open=True) == 0.25
+    assert C.check_number("eps", 0, minimum=0) == 0.0
+    with pytest.raises(ValueError, match=r"`alpha`. Expected a number in \(0, 1\). Received: alpha=1"):
+        C.check_number("alpha", 1, minimum=0, maximum=1, min_open=True, max_open=True)
+    with pytest.raises(ValueError, match="Expected a positive number. Received: temperature=0"):
+        C.check_number("temperature", 0, minimum=0, min_open=True)
+    with pytest.raises(ValueError, match="Expected a non-negative number. Received: lam=nan"):
+        C.check_number("lam", float("nan"), minimum=0)
+    with pytest.raises(ValueError, match="Received: x=inf"):
+        C.check_number("x", float("inf"))
+    with pytest.raises(TypeError, match="Pass the number itself: alpha=0.1"):
+        C.check_number("alpha", "0.1", minimum=0, maximum=1)
+    for value in (True, None, [0.5]):
+        with pytest.raises(TypeError, match="`alpha`"):
+            C.check_number("alpha", value, minimum=0, maximum=1)
+
+
+def test_check_task():
+    from mcbridge.result import TASKS
+
+    assert C.TASKS == TASKS
+    assert C.check_task("regression", np.bool_(False), True) == ("regression", False, True)
+    with pytest.raises(ValueError, match="Expected one of 'classification', 'regression'. Received: task='tabular'"):
+        C.check_task("tabular", False, False)
+    with pytest.raises(TypeError, match="`task`"):
+        C.check_task(None, False, False)
+    with pytest.raises(TypeError, match="`from_logits`. Expected True or False"):
+        C.check_task("classification", 1, False)
+    with pytest.raises(ValueError, match="Expected False for task='regression'.*classification only"):
+        C.check_task("regression", True, False)
+    with pytest.raises(ValueError, match="`heteroscedastic`. Expected False unless task='regression'"):
+        C.check_task("classification", False, True)
 
 
 def test_check_probabilities():

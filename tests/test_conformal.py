@@ -140,7 +140,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="sum to 1"):
         ConformalClassifier().fit(p * 2 - 0.5, y)
     with pytest.raises(TypeError, match="integer class labels"):
-        ConformalClassifier().fit(p, y.astype(float))
+        ConformalClassifier().fit(p, y + 0.5)
     with pytest.raises(ValueError, match="Expected 6 classes"):
         ConformalClassifier().fit(p, y).predict_sets(p[:, :3] / p[:, :3].sum(1, keepdims=True))
     with pytest.raises(ValueError, match="Expected a classification result"):

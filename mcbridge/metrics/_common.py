@@ -1,16 +1,20 @@
-"""Validation shared by the metrics: probabilities `(n, classes, samples)` and labels."""
+"""Validation shared by the metrics: probabilities `(n, classes, samples)` and labels.
+
+Labels follow mcbridge's one rule, `mcbridge._checks.check_labels`.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from mcbridge._checks import as_numeric_array, check_labels
 
 _SUM_TOL = 1e-3
 
 
 def _probs(samples) -> np.ndarray:
     """Validate `(n, classes, samples)` probabilities; return them as an array."""
-    samples = getattr(samples, "samples", samples)
-    p = np.asarray(samples)
+    p = as_numeric_array(getattr(samples, "samples", samples), "samples")
     if p.ndim != 3:
         raise ValueError(
             "Invalid value received for argument `samples`. Expected an array "
@@ -45,9 +49,9 @@ def _probs(samples) -> np.ndarray:
     return p
 
 
-def _mean_probs_and_labels(probs, y):
-    probs = getattr(probs, "samples", probs)
-    p = np.asarray(probs, dtype=np.float64)
+def _mean_probs_and_labels(probs, y) -> tuple[np.ndarray, np.ndarray]:
+    """`(n, classes)` mean probabilities and the `int64` `(n,)` labels, both checked."""
+    p = as_numeric_array(getattr(probs, "samples", probs), "probs").astype(np.float64, copy=False)
     if p.ndim == 3:
         p = _probs(p).mean(axis=2, dtype=np.float64)
     if p.ndim != 2:
@@ -55,15 +59,4 @@ def _mean_probs_and_labels(probs, y):
             "Invalid value received for argument `probs`. Expected shape "
             f"(n, classes) or (n, classes, samples). Received: shape={p.shape}"
         )
-    y = np.asarray(y)
-    if y.shape != (p.shape[0],) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(
-            "Invalid value received for argument `y`. Expected integer labels "
-            f"of shape ({p.shape[0]},). Received: shape={y.shape}, dtype={y.dtype}"
-        )
-    if y.size and (y.min() < 0 or y.max() >= p.shape[1]):
-        raise ValueError(
-            f"Invalid value received for argument `y`. Expected labels in "
-            f"[0, {p.shape[1] - 1}]. Received: range [{y.min()}, {y.max()}]"
-        )
-    return p, y
+    return p, check_labels(y, p.shape[0], p.shape[1])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcbridge._checks import check_choice, positive_int
 from mcbridge.metrics._common import _mean_probs_and_labels
 
 __all__ = [
@@ -39,6 +40,8 @@ def accuracy(probs, y) -> float:
         A float in `[0, 1]`.
 
     Raises:
+        TypeError: labels that are not integer class codes (see
+            `mcbridge._checks.check_labels`).
         ValueError: the shapes do not match or a label is out of range.
     """
     p, y = _mean_probs_and_labels(probs, y)
@@ -62,6 +65,8 @@ def negative_log_likelihood(probs, y, eps: float = 1e-12) -> float:
         A float, at least 0.
 
     Raises:
+        TypeError: labels that are not integer class codes (see
+            `mcbridge._checks.check_labels`).
         ValueError: the shapes do not match or a label is out of range.
     """
     p, y = _mean_probs_and_labels(probs, y)
@@ -84,26 +89,14 @@ def brier_score(probs, y) -> float:
         A float in `[0, 2]`.
 
     Raises:
+        TypeError: labels that are not integer class codes (see
+            `mcbridge._checks.check_labels`).
         ValueError: the shapes do not match or a label is out of range.
     """
     p, y = _mean_probs_and_labels(probs, y)
     onehot = np.zeros_like(p)
     onehot[np.arange(len(y)), y] = 1.0
     return float(np.mean(np.sum((p - onehot) ** 2, axis=1)))
-
-
-def _check_bins(n_bins) -> int:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)):
-        raise TypeError(
-            "Invalid type received for argument `n_bins`. Expected an integer. "
-            f"Received: n_bins={n_bins!r} of type {type(n_bins).__name__}"
-        )
-    if n_bins < 1:
-        raise ValueError(
-            "Invalid value received for argument `n_bins`. Expected a positive "
-            f"integer. Received: n_bins={n_bins}"
-        )
-    return int(n_bins)
 
 
 def calibration_bins(probs, y, n_bins: int = 15, adaptive: bool = False):
@@ -124,7 +117,7 @@ def calibration_bins(probs, y, n_bins: int = 15, adaptive: bool = False):
     Raises:
         TypeError, ValueError: invalid `n_bins`, shapes or labels.
     """
-    n_bins = _check_bins(n_bins)
+    n_bins = positive_int("n_bins", n_bins)
     p, y = _mean_probs_and_labels(probs, y)
     conf = p.max(axis=1)
     correct = (p.argmax(axis=1) == y).astype(np.float64)
@@ -173,14 +166,11 @@ def expected_calibration_error(
         A float in `[0, 1]`.
 
     Raises:
-        TypeError: `n_bins` is not an integer.
+        TypeError: `n_bins` is not an integer, `norm` not a string, or the
+            labels are not integer class codes.
         ValueError: `n_bins` or `norm` is invalid, or the shapes or labels are.
     """
-    if norm not in CALIBRATION_NORMS:
-        raise ValueError(
-            "Invalid value received for argument `norm`. Expected one of "
-            f"{', '.join(map(repr, CALIBRATION_NORMS))}. Received: norm={norm!r}"
-        )
+    check_choice("norm", norm, CALIBRATION_NORMS)
     b = calibration_bins(probs, y, n_bins=n_bins, adaptive=adaptive)
     keep = b["count"] > 0
     weight = b["count"][keep] / b["count"].sum()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcbridge._checks import as_numeric_array, check_number
 from mcbridge.metrics._common import _mean_probs_and_labels
 from mcbridge.metrics.uncertainty import uncertainty_score
 
@@ -27,8 +28,8 @@ __all__ = [
 
 
 def _scores_and_positives(scores, positives):
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    positives = np.asarray(positives, dtype=bool).ravel()
+    scores = as_numeric_array(scores, "scores").astype(np.float64).ravel()
+    positives = as_numeric_array(positives, "positives").astype(bool).ravel()
     if scores.shape != positives.shape:
         raise ValueError(
             "Arguments `scores` and `positives` must have the same length. "
@@ -85,13 +86,10 @@ def fpr_at_tpr(scores, positives, tpr: float = 0.95) -> float:
         A float in `[0, 1]` (lower is better); NaN when either class is empty.
 
     Raises:
+        TypeError: `tpr` is not a number, or the scores are not numeric.
         ValueError: `tpr` is not in `(0, 1]` or the lengths differ.
     """
-    if not 0 < tpr <= 1:
-        raise ValueError(
-            "Invalid value received for argument `tpr`. Expected a number in "
-            f"(0, 1]. Received: tpr={tpr!r}"
-        )
+    tpr = check_number("tpr", tpr, minimum=0, maximum=1, min_open=True)
     scores, positives = _scores_and_positives(scores, positives)
     pos = np.sort(scores[positives])[::-1]
     neg = scores[~positives]

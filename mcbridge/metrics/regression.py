@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcbridge._checks import as_numeric_array, check_number
+
 __all__ = ["gaussian_nll", "crps", "rmse", "interval_coverage", "VAR_FLOOR"]
 
 #: Default floor on the predictive variance in `gaussian_nll`, in the units
@@ -30,13 +32,7 @@ def _is_result(obj) -> bool:
 
 
 def _array(a, name: str, ndim: tuple[int, ...]) -> np.ndarray:
-    try:
-        arr = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"Invalid value received for argument `{name}`. Expected a numeric "
-            f"array. Received: {type(a).__name__}"
-        ) from None
+    arr = as_numeric_array(a, name).astype(np.float64, copy=False)
     if arr.ndim not in ndim or arr.size == 0:
         raise ValueError(
             f"Invalid value received for argument `{name}`. Expected a non-empty "
@@ -136,11 +132,7 @@ def gaussian_nll(mean, var=None, y=None, *, var_floor: float = VAR_FLOOR) -> flo
                 "Arguments `mean` and `var` must have the same shape. Received: "
                 f"{mu.shape} and {v.shape}"
             )
-    if not (np.isfinite(var_floor) and var_floor > 0):
-        raise ValueError(
-            "Invalid value received for argument `var_floor`. Expected a "
-            f"positive number. Received: var_floor={var_floor!r}"
-        )
+    var_floor = check_number("var_floor", var_floor, minimum=0, min_open=True)
     if v.min() < 0:
         raise ValueError("Invalid value received for argument `var`: variances must be >= 0.")
     y = _targets(y, mu.shape)
@@ -215,11 +207,7 @@ def interval_coverage(samples, y, level: float = 0.9) -> float:
         ValueError: shapes disagree, `level` is not in (0, 1), or `samples`
             is a result with a predicted noise variance (see the module doc).
     """
-    if isinstance(level, (bool, np.bool_)) or not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
-        raise ValueError(
-            "Invalid value received for argument `level`. Expected a number in "
-            f"(0, 1). Received: level={level!r}"
-        )
+    level = check_number("level", level, minimum=0, maximum=1, min_open=True, max_open=True)
     s = _samples(samples, noise_ok=False)
     y = _targets(y, s.shape[:2])
     lo, hi = np.quantile(s, [(1 - level) / 2, (1 + level) / 2], axis=2)

@@ -14,6 +14,7 @@ import numpy as np
 
 from collections.abc import Callable
 
+from mcbridge._checks import check_choice
 from mcbridge.metrics._common import _probs
 
 __all__ = [
@@ -121,14 +122,5 @@ def uncertainty_score(samples, score: str = "predictive_entropy") -> np.ndarray:
         ValueError: `score` is not a registered name, or `samples` are not
             probabilities of shape `(n, classes, samples)`.
     """
-    if not isinstance(score, str):
-        raise TypeError(
-            "Invalid type received for argument `score`. Expected a string. "
-            f"Received: score={score!r} of type {type(score).__name__}"
-        )
-    if score not in SCORES:
-        raise ValueError(
-            "Invalid value received for argument `score`. Expected one of "
-            f"{', '.join(map(repr, SCORES))}. Received: score={score!r}"
-        )
+    check_choice("score", score, tuple(SCORES))
     return np.asarray(SCORES[score](samples), dtype=np.float64)
