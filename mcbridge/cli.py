@@ -167,8 +167,8 @@ def cmd_predict(args) -> int:
     if y is not None:  # labels stored with the inputs: one per input, in the model's classes
         from mcbridge._checks import check_labels
 
-        n_classes = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
-        y = check_labels(y, len(x), n_classes or int(np.max(y, initial=0)) + 1)
+        outputs = getattr(model, "outputs", None)
+        y = check_labels(y, len(x), outputs[0].shape[-1] if outputs else None)
     if to_parquet:
         return _predict_to_parquet(model, x, y, source, args)
     start = time.perf_counter()
@@ -399,6 +399,20 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(default: {default})")
         p.add_argument("--data-dir", help="directory with the Fashion-MNIST *-ubyte.gz files")
 
+    # `predict` and `evaluate` share these, declared once; each adds its own
+    # output options between the two (the order --help lists them in).
+    def model_args(p, input_help):
+        p.add_argument("model", help="saved Keras model (.keras) with dropout layers")
+        data_args(p)
+        p.add_argument("--input", "-i", help=input_help)
+
+    def sampling_args(p, n_samples):
+        p.add_argument("--n-samples", type=positive_int, default=n_samples,
+                       help=f"MC samples (default: {n_samples})")
+        p.add_argument("--batch-size", type=positive_int, default=128, help="inputs per batch (default: 128)")
+        p.add_argument("--limit", type=positive_int, metavar="N", help="use the first N inputs only")
+        p.add_argument("--seed", type=seed_int, help="seed for bit-identical samples")
+
     demo = sub.add_parser("demo", parents=[common], help="train a small CNN and show what MC dropout adds",
                           description="Train the seed CNN briefly, then compare the deterministic "
                                       "prediction with the MC dropout mean and list the most "
@@ -429,18 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Predict each input --n-samples times with dropout on and "
                                       "save the samples (n, classes, samples) with their mean, "
                                       "variance and uncertainty measures.")
-    pred.add_argument("model", help="saved Keras model (.keras) with dropout layers")
-    data_args(pred)
-    pred.add_argument("--input", "-i", help=".npy or .npz file of inputs (instead of the test "
-                                            "split of --dataset); .npz may hold labels as `y`")
+    model_args(pred, input_help=".npy or .npz file of inputs (instead of the test split of "
+                                "--dataset); .npz may hold labels as `y`")
     pred.add_argument("--key", help="name of the inputs array inside an .npz file")
     pred.add_argument("--output", "-o", required=True,
                       help="where to save the samples: .npz, or .arrow (readable from R); "
                            ".parquet streams one row of summaries per input (docs/SCALING.md)")
-    pred.add_argument("--n-samples", type=positive_int, default=50, help="MC samples (default: 50)")
-    pred.add_argument("--batch-size", type=positive_int, default=128, help="inputs per batch (default: 128)")
-    pred.add_argument("--limit", type=positive_int, metavar="N", help="use the first N inputs only")
-    pred.add_argument("--seed", type=seed_int, help="seed for bit-identical samples")
+    sampling_args(pred, n_samples=50)
     pred.add_argument("--from-logits", action="store_true",
                       help="the model outputs logits: apply a softmax to each sample")
     pred.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
@@ -462,15 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
                         description="MC-predict labelled inputs with a saved model and write "
                                     "DIR/report.md (accuracy, NLL, Brier, ECE, AUROC of each "
                                     "uncertainty score, ...) with four PNG pictures.")
-    ev.add_argument("model", help="saved Keras model (.keras) with dropout layers")
-    data_args(ev)
-    ev.add_argument("--input", "-i", help=".npz file holding inputs `x` and labels `y` "
-                                          "(instead of the test split of --dataset)")
+    model_args(ev, input_help=".npz file holding inputs `x` and labels `y` (instead of the test "
+                              "split of --dataset)")
     ev.add_argument("--output-dir", "-o", required=True, help="folder for report.md and the PNGs")
-    ev.add_argument("--n-samples", type=positive_int, default=30, help="MC samples (default: 30)")
-    ev.add_argument("--batch-size", type=positive_int, default=128, help="inputs per batch (default: 128)")
-    ev.add_argument("--limit", type=positive_int, metavar="N", help="use the first N inputs only")
-    ev.add_argument("--seed", type=seed_int, help="seed for bit-identical samples")
+    sampling_args(ev, n_samples=30)
     ev.set_defaults(func=cmd_evaluate)
     return parser
 
