@@ -22,9 +22,7 @@ the format name and version, the member file names and the seeds used.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import inspect
 import json
 import os
 import tempfile
@@ -35,9 +33,21 @@ from collections.abc import Callable, Iterator, Sequence
 import keras
 import numpy as np
 
-from mcbridge._checks import check_model, positive_int
+from mcbridge._checks import (
+    INT64_MAX,
+    check_bool,
+    check_int,
+    check_model,
+    check_seed,
+    check_single_io,
+    check_task,
+    check_x,
+    has_rescaling,
+    positive_int,
+)
+from mcbridge._predict_model import _check_classifier_block, _check_precision, mc_predict_model
 from mcbridge.layers import is_switchable
-from mcbridge.result import TASKS, MCResult
+from mcbridge.result import MCResult
 from mcbridge.switch import iter_layers
 
 __all__ = ["Ensemble", "train_ensemble", "load_ensemble", "mc_predict_ensemble"]
@@ -49,17 +59,6 @@ _MANIFEST = "ensemble.json"
 
 def _member_file(j: int) -> str:
     return f"member_{j}.keras"
-
-
-def _check_seed(seed) -> int | None:
-    if seed is None:
-        return None
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(
-            "Invalid value received for argument `seed`. Expected None or a "
-            f"non-negative integer. Received: seed={seed!r}"
-        )
-    return int(seed)
 
 
 def _member_seeds(seed: int | None, k: int) -> list[int]:
@@ -299,12 +298,8 @@ def train_ensemble(
     k = positive_int("k", k)
     epochs = positive_int("epochs", epochs)
     batch_size = positive_int("batch_size", batch_size)
-    seed = _check_seed(seed)
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(
-            "Invalid value received for argument `progress`. Expected True or "
-            f"False. Received: progress={progress!r}"
-        )
+    seed = check_seed(seed)
+    progress = check_bool("progress", progress)
     fit_kwargs.setdefault("verbose", 0)
     fit_kwargs.setdefault("shuffle", True)
     seeds = _member_seeds(seed, k)
@@ -354,39 +349,6 @@ def train_ensemble(
 # prediction
 
 
-def _check_inputs(model: keras.Model, x) -> np.ndarray:
-    try:
-        arr = np.asarray(x)
-    except Exception as err:  # ragged lists and the like
-        raise TypeError(
-            "Invalid value received for argument `x`. Expected a numeric array. "
-            f"Received: x of type {type(x).__name__} ({err})"
-        ) from None
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise TypeError(
-            "Invalid value received for argument `x`. Expected a numeric array. "
-            f"Received: x with dtype={arr.dtype}"
-        )
-    inputs = model.inputs
-    if not inputs or len(inputs) != 1:
-        raise ValueError(f"Model {model.name!r} needs one input with a known shape.")
-    expected = tuple(inputs[0].shape)
-    fits = arr.ndim == len(expected) and all(d is None or d == a for d, a in zip(expected[1:], arr.shape[1:]))
-    if not fits or arr.shape[0] == 0:
-        want = "(n, " + ", ".join("?" if d is None else str(d) for d in expected[1:]) + ")"
-        raise ValueError(
-            "Invalid value received for argument `x`. Expected an array of "
-            f"shape {want} with n >= 1 for this ensemble. Received: x.shape={arr.shape}"
-        )
-    arr = arr.astype(inputs[0].dtype, copy=False)
-    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-        raise ValueError(
-            "Invalid value received for argument `x`: it holds NaN or infinite "
-            "values. Remove or impute them before predicting."
-        )
-    return arr
-
-
 def _deterministic(model: keras.Model, x: np.ndarray, batch_size: int, verbose: int) -> np.ndarray:
     """`model.predict(x)` with every switchable dropout layer off (restored after)."""
     switches = [layer for layer in iter_layers(model) if is_switchable(layer)]
@@ -420,7 +382,6 @@ def mc_predict_ensemble(
     task: str = "classification",
     heteroscedastic: bool = False,
     precision: str = "float32",
-    **kwargs,
 ) -> MCResult:
     """`mcbridge.mc_predict` on an `Ensemble`: every member's prediction as samples.
 
@@ -445,13 +406,10 @@ def mc_predict_ensemble(
         heteroscedastic: Regression only: each member outputs `d` means then
             `d` log-variances; the result holds the means as samples and the
             variances (`exp` of the log-variances) as `noise_variance`, as
-            `mc_predict` does for one model (needs an `MCResult` with
-            `noise_variance`).
+            `mc_predict` does for one model.
         precision: `"float32"`, or with `n_samples > 1` `"bfloat16"` (see
             `mcbridge.mc_predict`); `n_samples=1` predicts with each
             member's own `model.predict`.
-        **kwargs: Further arguments of `mcbridge.mc_predict`, for
-            `n_samples > 1` only.
 
     Returns:
         An `MCResult` with `samples` of shape `(n, classes, k * n_samples)`
@@ -462,38 +420,15 @@ def mc_predict_ensemble(
         ValueError: a bad argument; classification outputs that are not
             probabilities while `from_logits=False`; `n_samples > 1` on
             members without dropout.
-        TypeError: `x` is not numeric.
+        TypeError: an argument of the wrong type, or `x` is not numeric.
     """
     n_samples = positive_int("n_samples", n_samples)
     batch_size = positive_int("batch_size", batch_size)
-    seed = _check_seed(seed)
-    if task not in TASKS:
-        raise ValueError(
-            "Invalid value received for argument `task`. Expected one of "
-            f"{', '.join(map(repr, TASKS))}. Received: task={task!r}"
-        )
-    if not isinstance(from_logits, (bool, np.bool_)):
-        raise TypeError(
-            "Invalid value received for argument `from_logits`. Expected True "
-            f"or False. Received: from_logits={from_logits!r}"
-        )
-    if from_logits and task == "regression":
-        raise ValueError("`from_logits=True` applies to classification only, not task='regression'.")
-    if not isinstance(heteroscedastic, (bool, np.bool_)):
-        raise TypeError(
-            "Invalid value received for argument `heteroscedastic`. Expected True "
-            f"or False. Received: heteroscedastic={heteroscedastic!r}"
-        )
-    if heteroscedastic and task != "regression":
-        raise ValueError(
-            "Invalid value received for argument `heteroscedastic`. Expected "
-            "False unless task='regression'. Received: heteroscedastic=True"
-        )
-    if heteroscedastic and "noise_variance" not in inspect.signature(MCResult).parameters:
-        raise ValueError("heteroscedastic=True needs an MCResult with `noise_variance`, which this mcbridge lacks.")
+    seed = check_seed(seed)
+    task, from_logits, heteroscedastic = check_task(task, from_logits, heteroscedastic)
+    if progress is not None:
+        progress = check_bool("progress", progress)
     if precision != "float32" or n_samples > 1:
-        from mcbridge.predict import _check_precision
-
         precision = _check_precision(precision)
     if n_samples == 1 and precision != "float32":
         raise ValueError(
@@ -501,23 +436,24 @@ def mc_predict_ensemble(
             "each member predicts once with its own model.predict(), in the model's precision. "
             "Pass precision='float32', or n_samples > 1."
         )
-    if n_samples > 1:
-        kwargs["precision"] = precision
-    if n_samples == 1 and kwargs:
-        raise TypeError(
-            "mc_predict on an ensemble with n_samples=1 got unexpected keyword "
-            f"arguments: {', '.join(kwargs)}"
-        )
+    sampling = {}  # for each member's mc_predict_model (n_samples > 1)
     if memory_budget is not None:
-        kwargs["memory_budget"] = positive_int("memory_budget", memory_budget)
+        sampling["memory_budget"] = check_int("memory_budget", memory_budget, maximum=INT64_MAX)
     k = len(model)
-    x = _check_inputs(model.members[0], x)
+    first = model.members[0]
+    input_shape, input_dtype = check_single_io(first, "mc_predict on an ensemble")
+    x = check_x(x, input_shape, input_dtype, rescales=has_rescaling(first))
+    if n_samples > 1:
+        sampling["precision"] = precision
     n = x.shape[0]
     seeds = [None] * k if seed is None else _member_seeds(seed, k)
     out = noise = None  # (k * n_samples, classes, n) in C order: (n, classes, samples) in Fortran order
     for j, member in enumerate(model.members):
         if n_samples == 1:
-            pred = _deterministic(member, x, batch_size, verbose=int(bool(progress)))
+            if n:
+                pred = _deterministic(member, x, batch_size, verbose=int(bool(progress)))
+            else:  # (Keras cannot predict no inputs)
+                pred = np.zeros((0, _output_width(member)), np.float32)
             if pred.ndim != 2 or pred.shape[0] != n:
                 raise ValueError(
                     f"Member {j + 1} ({member.name!r}) returned shape {pred.shape}; "
@@ -526,14 +462,18 @@ def mc_predict_ensemble(
             if from_logits:
                 pred = _softmax(pred)
             elif task == "classification":
-                _check_probs(pred, member)
+                try:
+                    _check_classifier_block(pred)
+                except ValueError as err:
+                    raise ValueError(f"Member {j + 1} ({member.name!r}): {err}") from None
             block = pred.T[None]  # (1, classes, n)
             if heteroscedastic:
                 block, block_noise = _split_mean_log_var(block, member)
         else:
-            if heteroscedastic:
-                kwargs["heteroscedastic"] = True
-            result = _member_mc(member, x, n_samples, batch_size, seeds[j], from_logits, progress, task, kwargs)
+            result = _member_mc(
+                member, x, n_samples=n_samples, batch_size=batch_size, seed=seeds[j], from_logits=from_logits,
+                progress=progress, task=task, heteroscedastic=heteroscedastic, **sampling,
+            )
             block = np.asarray(result.samples).transpose(2, 1, 0)
             if heteroscedastic:
                 block_noise = np.asarray(result.noise_variance).transpose(2, 1, 0)
@@ -561,34 +501,10 @@ def _split_mean_log_var(block: np.ndarray, member: keras.Model):
         return block[:, :d], np.exp(block[:, d:])
 
 
-def _check_probs(pred: np.ndarray, member: keras.Model) -> None:
-    sums = pred.sum(axis=1, dtype=np.float64)
-    if pred.min() < -1e-5 or pred.max() > 1 + 1e-5 or np.max(np.abs(sums - 1)) > 1e-3:
-        raise ValueError(
-            f"The outputs of member {member.name!r} are not probabilities (they must "
-            "lie in [0, 1] and sum to 1 over classes). If the members output logits, "
-            "pass from_logits=True; for real-valued outputs, pass task='regression'."
-        )
-
-
-def _member_mc(member, x, n_samples, batch_size, seed, from_logits, progress, task, kwargs):
-    from mcbridge.predict import mc_predict
-
-    predict = getattr(mc_predict, "__wrapped__", mc_predict)
-    extra = dict(kwargs)
-    if task != "classification":
-        if "task" not in inspect.signature(predict).parameters:
-            raise ValueError(
-                "MC dropout inside ensemble members (n_samples > 1) with "
-                "task='regression' needs mc_predict(..., task='regression'), which this "
-                "version of mcbridge lacks. Use n_samples=1."
-            )
-        extra["task"] = task
+def _member_mc(member: keras.Model, x: np.ndarray, **kwargs) -> MCResult:
+    """`mc_predict_model` of one member; a member without dropout is told what to do."""
     try:
-        result = predict(
-            member, x, n_samples=n_samples, batch_size=batch_size, seed=seed,
-            from_logits=from_logits, progress=progress, **extra,
-        )
+        return mc_predict_model(member, x, **kwargs)
     except ValueError as err:
         if "no dropout" in str(err):
             raise ValueError(
@@ -596,27 +512,3 @@ def _member_mc(member, x, n_samples, batch_size, seed, from_logits, progress, ta
                 "ensemble member; for a plain deep ensemble pass n_samples=1.)"
             ) from None
         raise
-    return result
-
-
-def ensemble_dispatch(fn: Callable) -> Callable:
-    """Decorator for `mc_predict`: an `Ensemble` as `model` goes to `mc_predict_ensemble`.
-
-    The wrapper forwards only the arguments the caller gave, so the
-    ensemble's own defaults apply (`n_samples=1`: one deterministic
-    prediction per member).
-    """
-
-    @functools.wraps(fn)
-    def mc_predict(model, *args, **kwargs):
-        if isinstance(model, Ensemble):
-            return mc_predict_ensemble(model, *args, **kwargs)
-        return fn(model, *args, **kwargs)
-
-    mc_predict.__doc__ = (fn.__doc__ or "") + (
-        "\n    `model` may also be an `mcbridge.Ensemble`: see "
-        "`mcbridge.ensemble.mc_predict_ensemble`\n    (there `n_samples` "
-        "defaults to 1, one deterministic prediction per member).\n"
-    )
-    return mc_predict
-

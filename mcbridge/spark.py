@@ -61,7 +61,7 @@ def _predict_batches(batches, *, model_path, input_col, key_col, keep, n_samples
 
     from mcbridge._engine.plan import chunk_plan
     from mcbridge._engine.run import run_chunks
-    from mcbridge.predict import _check_classifier_block, _sampler_for
+    from mcbridge._predict_model import _check_classifier_block, _sampler_for
     from mcbridge.stream import summary_batch
 
     model = _worker_model(model_path)
@@ -139,14 +139,14 @@ def mc_predict_spark(
     """
     from pyspark.sql import types as T
 
-    from mcbridge._checks import positive_int
+    from mcbridge._checks import check_seed, positive_int
+    from mcbridge._predict_model import DEFAULT_MEMORY_BUDGET, _sampler_for
     from mcbridge.models import load_model
-    from mcbridge.predict import DEFAULT_MEMORY_BUDGET, _check_seed, _sampler_for
 
     n_samples = positive_int("n_samples", n_samples)
     batch_size = positive_int("batch_size", batch_size)
     memory_budget = positive_int("memory_budget", DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**63)
     if not isinstance(keep_samples, (bool, np.bool_)):

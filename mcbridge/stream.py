@@ -198,35 +198,29 @@ def predict_to_file(
             (or interruption) no file is left at `path`.
         TypeError: `data` or `path` of the wrong type.
     """
-    from mcbridge._checks import check_model, positive_int
+    from mcbridge._checks import (
+        INT64_MAX,
+        check_bool,
+        check_int,
+        check_model,
+        check_seed,
+        check_x,
+        positive_int,
+    )
     from mcbridge._engine.plan import chunk_plan
     from mcbridge._engine.run import run_chunks
-    from mcbridge.predict import (
-        DEFAULT_MEMORY_BUDGET,
-        _check_classifier_block,
-        _check_precision,
-        _check_seed,
-        _check_x,
-        _sampler_for,
-    )
+    from mcbridge._predict_model import DEFAULT_MEMORY_BUDGET, _check_classifier_block, _check_precision, _sampler_for
 
     fmt = _format_of(path)
     check_model(model)
     n_samples = positive_int("n_samples", n_samples)
     batch_size = positive_int("batch_size", batch_size)
     memory_budget = positive_int("memory_budget", DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     precision = _check_precision(precision)
-    if not isinstance(first_index, (int, np.integer)) or isinstance(first_index, (bool, np.bool_)) or first_index < 0:
-        raise ValueError(
-            "Invalid value received for argument `first_index`. Expected a "
-            f"non-negative integer. Received: first_index={first_index!r}"
-        )
-    if not isinstance(keep_samples, (bool, np.bool_)):
-        raise TypeError(
-            "Invalid value received for argument `keep_samples`. Expected True or "
-            f"False. Received: keep_samples={keep_samples!r}"
-        )
+    first_index = check_int("first_index", first_index, minimum=0, maximum=INT64_MAX)
+    keep_samples = check_bool("keep_samples", keep_samples)
+    from_logits = check_bool("from_logits", from_logits)
     if seed is None:  # one random seed for the whole file: keys stay distinct streams
         seed = int(np.random.SeedSequence().entropy % 2**63)
         shown_seed = ""
@@ -253,11 +247,11 @@ def predict_to_file(
         for block in _blocks(data, block_rows):
             if len(block) == 0:
                 continue
-            x = _check_x(block, sampler.input_shape, sampler.input_dtype)
+            x = check_x(block, sampler.input_shape, sampler.input_dtype)
             keys = np.arange(first_index + done, first_index + done + len(x), dtype=np.int64)
             chunks = chunk_plan(len(x), n_samples, batch_size, sampler.row_bytes, memory_budget)
-            samples = run_chunks(sampler, chunks, x, seed, bool(from_logits), check=check, keys=keys)
-            writer.write(summary_batch(samples, keys, bool(keep_samples)))
+            samples = run_chunks(sampler, chunks, x, seed, from_logits, check=check, keys=keys)
+            writer.write(summary_batch(samples, keys, keep_samples))
             done += len(x)
             if bar is not None:
                 bar.update(done)

@@ -121,7 +121,7 @@ def test_mc_predict_ensemble_without_dropout(data):
 def test_mc_predict_ensemble_regression_and_logits(data):
     x = data[0]
     regressors = Ensemble([dense_builder(2, None, loss="mse")() for _ in range(3)])
-    with pytest.raises(ValueError, match="task='regression'"):
+    with pytest.raises(ValueError, match=r"Member 1 .* not probabilities.*task=\"regression\""):
         mcbridge.mc_predict(regressors, x)
     result = mcbridge.mc_predict(regressors, x, task="regression")
     assert result.task == "regression" and result.samples.shape == (32, 2, 3)
@@ -152,6 +152,37 @@ def test_mc_predict_ensemble_argument_errors(ens, data):
         mcbridge.mc_predict(ens, x, precision="bfloat16")
     with pytest.raises(ValueError, match="Received: precision='half'"):
         mcbridge.mc_predict(ens, x, n_samples=2, precision="half")
+
+
+def test_mc_predict_ensemble_checks_arguments_as_mc_predict_does(ens, data):
+    """One set of checks (mcbridge._checks): an ensemble refuses what its member refuses, in the same words."""
+    x = data[0]
+    nan = x.copy()
+    nan[1, 2] = np.nan
+    for args, kwargs in [
+        ((x,), dict(seed=-1)), ((x,), dict(seed="1")), ((x,), dict(from_logits=1)), ((x,), dict(progress="no")),
+        ((x,), dict(task=3)), ((x,), dict(heteroscedastic=1)), ((x,), dict(from_logits=True, task="regression")),
+        ((x[:, :3],), {}), ((nan,), {}), ((x[0],), {}), ((np.array([["a"] * 4]),), {}),
+    ]:
+        with pytest.raises((TypeError, ValueError)) as member:
+            mcbridge.mc_predict(ens[0], *args, **kwargs)
+        with pytest.raises(type(member.value)) as ensemble:
+            mcbridge.mc_predict(ens, *args, **kwargs)
+        assert str(ensemble.value) == str(member.value)
+
+
+def test_mc_predict_ensemble_of_no_inputs_is_empty(ens, data):
+    assert mcbridge.mc_predict(ens, data[0][:0]).samples.shape == (0, 3, 2)
+    assert mcbridge.mc_predict(ens, data[0][:0], n_samples=3, seed=1).samples.shape == (0, 3, 6)
+
+
+def test_train_ensemble_argument_errors(data):
+    with pytest.raises(TypeError, match="Received: seed='1'"):
+        mcbridge.train_ensemble(dense_builder(), *data, k=2, seed="1")
+    with pytest.raises(ValueError, match="Received: seed=-1"):
+        mcbridge.train_ensemble(dense_builder(), *data, k=2, seed=-1)
+    with pytest.raises(TypeError, match="Received: progress=1"):
+        mcbridge.train_ensemble(dense_builder(), *data, k=2, progress=1)
 
 
 def test_mc_predict_ensemble_precision(ens, data):
@@ -241,15 +272,8 @@ def test_load_refuses_what_is_not_an_ensemble(tmp_path):
 
 
 def test_regression_with_mc_dropout_inside_members(data):
-    import inspect
-
     x = data[0][:6]
     regressors = Ensemble([dense_builder(2, None, dropout=0.5, loss="mse")() for _ in range(2)])
-    if "task" not in inspect.signature(mcbridge.mc_predict).parameters:
-        # Before mc_predict(model, ..., task=) exists, the ensemble says what is missing.
-        with pytest.raises(ValueError, match="Use n_samples=1"):
-            mcbridge.mc_predict(regressors, x, n_samples=3, task="regression")
-        return
     result = mcbridge.mc_predict(regressors, x, n_samples=3, seed=2, task="regression")
     assert result.task == "regression" and result.samples.shape == (6, 2, 6)
     seeds = _member_seeds(2, 2)
@@ -258,16 +282,10 @@ def test_regression_with_mc_dropout_inside_members(data):
 
 
 def test_heteroscedastic_members_give_means_and_noise_variances(data):
-    import inspect
-
     x = data[0][:6]
     members = Ensemble([dense_builder(4, None, loss="mse")() for _ in range(2)])  # 2 means, 2 log-variances
     with pytest.raises(ValueError, match="unless task='regression'"):
         mcbridge.mc_predict(members, x, heteroscedastic=True)
-    if "noise_variance" not in inspect.signature(mcbridge.MCResult).parameters:
-        with pytest.raises(ValueError, match="noise_variance"):
-            mcbridge.mc_predict(members, x, task="regression", heteroscedastic=True)
-        return
     result = mcbridge.mc_predict(members, x, task="regression", heteroscedastic=True)
     assert result.samples.shape == result.noise_variance.shape == (6, 2, 2)
     out = members[1].predict(x, batch_size=128, verbose=0)
