@@ -157,6 +157,20 @@ def check_choice(name: str, value: Any, choices: tuple) -> Any:
     return value
 
 
+#: The `precision` values every prediction entry point accepts.
+PRECISIONS = ("float32", "bfloat16")
+
+
+def check_precision(precision: Any) -> str:
+    """`precision` if it is one of `PRECISIONS` (`TypeError` / `ValueError` otherwise).
+
+    The argument only: what the CPU offers is decided after every argument
+    is checked (`mcbridge._engine.plan.resolve_precision`), so an argument
+    error never depends on the machine.
+    """
+    return check_choice("precision", precision, PRECISIONS)
+
+
 def check_number(
     name: str,
     value: Any,

@@ -23,11 +23,11 @@ import numpy as np
 
 from mcbridge._checks import (
     INT64_MAX,
-    MCBridgeWarning,
     check_bool,
     check_classifier_output,
     check_int,
     check_model,
+    check_precision,
     check_probabilities,
     check_result_size,
     check_seed,
@@ -36,11 +36,10 @@ from mcbridge._checks import (
     check_x,
     has_rescaling,
     positive_int,
-    warn,
     warn_from_logits,
 )
-from mcbridge._engine.plan import bfloat16_instructions, chunk_plan
-from mcbridge._engine.run import PRECISIONS, run_chunks, sampler_for
+from mcbridge._engine.plan import chunk_plan, resolve_precision
+from mcbridge._engine.run import run_chunks, sampler_for
 from mcbridge.result import MCResult
 
 __all__ = ["DEFAULT_MEMORY_BUDGET", "mc_predict_model"]
@@ -76,47 +75,18 @@ def mc_predict_model(
     task, from_logits, heteroscedastic = check_task(task, from_logits, heteroscedastic)
     if progress is not None:
         check_bool("progress", progress)
-    precision = _check_precision(precision)
+    precision = check_precision(precision)
     input_shape, input_dtype = check_single_io(model)
     n_outputs = check_classifier_output(model, model.outputs[0].shape, task=task)
     x = check_x(x, input_shape, input_dtype, rescales=has_rescaling(model))
     check_result_size(x.shape[0], n_outputs, n_samples)  # before anything is allocated
     if task == "classification":
         warn_from_logits(model, from_logits)
+    precision = resolve_precision(precision)  # (what the CPU offers: after every argument check)
     return _mc_predict(
         model, x, n_samples, batch_size, seed, from_logits, progress, memory_budget,
         task=task, heteroscedastic=heteroscedastic, precision=precision,
     )
-
-
-def _check_precision(precision) -> str:
-    if not isinstance(precision, str):
-        raise TypeError(
-            "Invalid value received for argument `precision`. Expected one of "
-            f"{', '.join(map(repr, PRECISIONS))}. Received: precision={precision!r}"
-        )
-    if precision not in PRECISIONS:
-        raise ValueError(
-            "Invalid value received for argument `precision`. Expected one of "
-            f"{', '.join(map(repr, PRECISIONS))}. Received: precision={precision!r}"
-        )
-    if precision == "bfloat16" and not bfloat16_instructions():
-        warn(
-            "precision='bfloat16': this CPU has no bfloat16 instructions (avx512_bf16, "
-            "amx_bf16 or Arm bf16; or ONEDNN_MAX_CPU_ISA excludes them), so mc_predict "
-            f"computes in float32 instead. {_NO_BF16_COST} Pass precision='float32' here.",
-            MCBridgeWarning,
-        )
-        return "float32"
-    return precision
-
-
-#: What bfloat16 costs without bfloat16 instructions (BENCHMARKS.md, issue 11).
-_NO_BF16_COST = (
-    "Emulated, bfloat16 ran the seed CNN 2.6x slower than float32 (a Xeon with "
-    "oneDNN capped at AVX512_CORE), and with AVX2 only TensorFlow's oneDNN "
-    "convolutions refuse bfloat16."
-)
 
 
 def _mc_predict(

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,7 @@ from mcbridge._checks import (
     check_bool,
     check_int,
     check_model,
+    check_precision,
     check_seed,
     check_single_io,
     check_task,
@@ -45,7 +47,8 @@ from mcbridge._checks import (
     has_rescaling,
     positive_int,
 )
-from mcbridge._predict_model import _check_classifier_block, _check_precision, mc_predict_model
+from mcbridge._engine.plan import resolve_precision
+from mcbridge._predict_model import _check_classifier_block, mc_predict_model
 from mcbridge.layers import is_switchable
 from mcbridge.result import MCResult
 from mcbridge.switch import iter_layers
@@ -349,9 +352,22 @@ def train_ensemble(
 # prediction
 
 
+#: Held while a member's switch is turned off for its deterministic prediction:
+#: concurrent ensemble calls must neither see another call's switch state nor
+#: restore the wrong one.
+_SWITCHING = threading.Lock()
+
+
 def _deterministic(model: keras.Model, x: np.ndarray, batch_size: int, verbose: int) -> np.ndarray:
     """`model.predict(x)` with every switchable dropout layer off (restored after)."""
     switches = [layer for layer in iter_layers(model) if is_switchable(layer)]
+    if not switches:
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=verbose))
+    with _SWITCHING:
+        return _switched_off(model, switches, x, batch_size, verbose)
+
+
+def _switched_off(model, switches, x, batch_size, verbose) -> np.ndarray:
     before = [layer.mc_enabled for layer in switches]
     try:
         for layer in switches:
@@ -428,8 +444,7 @@ def mc_predict_ensemble(
     task, from_logits, heteroscedastic = check_task(task, from_logits, heteroscedastic)
     if progress is not None:
         progress = check_bool("progress", progress)
-    if precision != "float32" or n_samples > 1:
-        precision = _check_precision(precision)
+    precision = check_precision(precision)
     if n_samples == 1 and precision != "float32":
         raise ValueError(
             f"precision={precision!r} applies to MC sampling (n_samples > 1): with n_samples=1 "
@@ -443,8 +458,8 @@ def mc_predict_ensemble(
     first = model.members[0]
     input_shape, input_dtype = check_single_io(first, "mc_predict on an ensemble")
     x = check_x(x, input_shape, input_dtype, rescales=has_rescaling(first))
-    if n_samples > 1:
-        sampling["precision"] = precision
+    if n_samples > 1:  # (what the CPU offers: after every argument check)
+        sampling["precision"] = resolve_precision(precision)
     n = x.shape[0]
     seeds = [None] * k if seed is None else _member_seeds(seed, k)
     out = noise = None  # (k * n_samples, classes, n) in C order: (n, classes, samples) in Fortran order

@@ -203,13 +203,14 @@ def predict_to_file(
         check_bool,
         check_int,
         check_model,
+        check_precision,
         check_seed,
         check_x,
         positive_int,
     )
-    from mcbridge._engine.plan import chunk_plan
+    from mcbridge._engine.plan import chunk_plan, resolve_precision
     from mcbridge._engine.run import run_chunks
-    from mcbridge._predict_model import DEFAULT_MEMORY_BUDGET, _check_classifier_block, _check_precision, _sampler_for
+    from mcbridge._predict_model import DEFAULT_MEMORY_BUDGET, _check_classifier_block, _sampler_for
 
     fmt = _format_of(path)
     check_model(model)
@@ -217,7 +218,7 @@ def predict_to_file(
     batch_size = positive_int("batch_size", batch_size)
     memory_budget = positive_int("memory_budget", DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget)
     seed = check_seed(seed)
-    precision = _check_precision(precision)
+    precision = check_precision(precision)
     first_index = check_int("first_index", first_index, minimum=0, maximum=INT64_MAX)
     keep_samples = check_bool("keep_samples", keep_samples)
     from_logits = check_bool("from_logits", from_logits)
@@ -226,6 +227,7 @@ def predict_to_file(
         shown_seed = ""
     else:
         shown_seed = str(seed)
+    precision = resolve_precision(precision)  # (what the CPU offers: after the argument checks)
     sampler = _sampler_for(model, precision=precision)
     classes = sampler.n_outputs
     per_input = classes * n_samples * 4 * (2 if keep_samples else 1)

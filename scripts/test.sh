@@ -19,17 +19,19 @@ py_passed=$(echo "$summary" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print
 py_failed=$(echo "$summary" | grep -Eo '[0-9]+ (failed|errors?)' | awk '{s+=$1} END {print s+0}')
 rm -f "$py_log"
 
-# The numeric tests again with the kernels capped at AVX2 (oneDNN's, NumPy's
-# dispatched loops, OpenBLAS): a result that holds only with AVX-512 kernels
-# fails here on any machine, not just on an AVX2-only CPU (docs/RELIABILITY.md).
+# The numeric tests (marked `numeric`) and those whose behaviour depends on
+# what the CPU offers (marked `cpu`: bfloat16 detection, oneDNN's instruction
+# set) again with the kernels capped at AVX2 (oneDNN's, NumPy's dispatched
+# loops, OpenBLAS): a result or a decision that holds only with AVX-512 fails
+# here on any machine, not just on an AVX2-only CPU (docs/RELIABILITY.md).
 # Skipped when pytest arguments are given.
 isa_rc=0; isa_passed=0; isa_failed=0
 if [ $# -eq 0 ]; then
-    echo "==> numeric Python tests again with the kernels capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2)"
+    echo "==> numeric and CPU-dependent Python tests again with the kernels capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2)"
     isa_log="$(mktemp)"
     ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell \
     NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL" \
-        .venv/bin/python -m pytest -q -p no:cacheprovider tests -m numeric \
+        .venv/bin/python -m pytest -q -p no:cacheprovider tests -m "numeric or cpu" \
         --deselect tests/test_predict.py::test_mean_matches_slow_reference_loop 2>&1 | tee "$isa_log"
     isa_rc=${PIPESTATUS[0]}
     isa_summary="$(grep -E ' in [0-9.]+s' "$isa_log" | tail -1)"

@@ -11,6 +11,19 @@ import pytest
 import mcbridge
 
 
+@pytest.fixture(params=[True, False], ids=["bf16-cpu", "no-bf16-cpu"])
+def cpu_bf16(request, monkeypatch):
+    """Runs a test under both answers to "does this CPU have bfloat16 instructions?".
+
+    What mcbridge decides from the CPU must be tested under both answers
+    whatever CPU runs the suite (AVX2-only and AVX-512 machines both occur).
+    """
+    from mcbridge._engine import plan
+
+    monkeypatch.setattr(plan, "bfloat16_instructions", lambda: ["avx512_bf16"] if request.param else [])
+    return request.param
+
+
 @pytest.fixture
 def x_small():
     """`(6, 8, 8, 1)` float32 inputs in [0, 1]."""

@@ -136,7 +136,8 @@ def test_mc_predict_ensemble_regression_and_logits(data):
         mcbridge.mc_predict(regressors, x, from_logits=True, task="regression")
 
 
-def test_mc_predict_ensemble_argument_errors(ens, data):
+@pytest.mark.cpu
+def test_mc_predict_ensemble_argument_errors(ens, data, cpu_bf16):
     x = data[0]
     with pytest.raises(ValueError, match="Received: n_samples=0"):
         mcbridge.mc_predict(ens, x, n_samples=0)
@@ -293,3 +294,21 @@ def test_heteroscedastic_members_give_means_and_noise_variances(data):
     np.testing.assert_allclose(result.noise_variance[:, :, 1], np.exp(out[:, 2:]), rtol=1e-6)  # float32 exp
     with pytest.raises(ValueError, match="even number"):
         mcbridge.mc_predict(Ensemble([dense_builder(3, None)()]), x, task="regression", heteroscedastic=True)
+
+
+def test_concurrent_ensemble_calls_give_sequential_bits_and_keep_the_switch(ens, data):
+    """Threads predicting with one ensemble at once: deterministic members (their
+    switch turned off for the call) and MC members give what they give alone,
+    and every member's switch is as the user left it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = data[0]
+    for member in ens:
+        mcbridge.set_mc_dropout(member, True)
+    calls = [dict(n_samples=1), dict(n_samples=3, seed=1), dict(n_samples=1), dict(n_samples=4, seed=2)] * 2
+    alone = [mcbridge.mc_predict(ens, x, **kw).samples for kw in calls]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda kw: mcbridge.mc_predict(ens, x, **kw).samples, calls))
+    for i, (a, b) in enumerate(zip(alone, together)):
+        assert a.tobytes() == b.tobytes(), f"call {i} ({calls[i]}) differs when run concurrently"
+    assert all(mcbridge.mc_dropout_enabled(member) for member in ens)

@@ -9,6 +9,7 @@ import pytest
 
 import mcbridge
 from mcbridge import predict
+from mcbridge._engine import plan
 from mcbridge._engine.plan import bfloat16_instructions
 from conftest import plain_keras_model
 
@@ -34,7 +35,7 @@ def bf16(monkeypatch):
         cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
         if "avx512f" not in _cpu_flags() or not any(isa in cap for isa in ("AVX512", "AMX", "AVX10", "ALL", "DEFAULT")):
             pytest.skip("no bfloat16 instructions nor AVX-512 to emulate them: bfloat16 cannot run here")
-        monkeypatch.setattr(predict, "bfloat16_instructions", lambda: ["emulated"])
+        monkeypatch.setattr(plan, "bfloat16_instructions", lambda: ["emulated"])
 
 
 def _residual_model():
@@ -121,25 +122,26 @@ def test_bfloat16_copies_follow_the_models_current_weights(cnn, x_small, bf16):
     assert np.ptp(bf16, axis=-1).max() < 1e-6
 
 
+@pytest.mark.cpu
 def test_without_bfloat16_instructions_a_warning_and_float32(cnn, x_small, monkeypatch):
-    monkeypatch.setattr(predict, "bfloat16_instructions", lambda: [])
+    monkeypatch.setattr(plan, "bfloat16_instructions", lambda: [])
     with pytest.warns(UserWarning, match="no bfloat16 instructions.*float32 instead.*2.6x slower"):
         low = mcbridge.mc_predict(cnn, x_small, n_samples=4, seed=1, precision="bfloat16")
     np.testing.assert_array_equal(low.samples, mcbridge.mc_predict(cnn, x_small, n_samples=4, seed=1).samples)
-    monkeypatch.setattr(predict, "bfloat16_instructions", lambda: ["avx512_bf16"])
+    monkeypatch.setattr(plan, "bfloat16_instructions", lambda: ["avx512_bf16"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert predict._check_precision("bfloat16") == "bfloat16"
-    monkeypatch.setattr(predict, "bfloat16_instructions", lambda: [])
+        assert plan.resolve_precision("bfloat16") == "bfloat16"
+    monkeypatch.setattr(plan, "bfloat16_instructions", lambda: [])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # float32 never warns
-        assert predict._check_precision("float32") == "float32"
+        assert plan.resolve_precision("float32") == "float32"
 
 
 def test_the_warning_names_the_callers_line(cnn, x_small, tmp_path, monkeypatch):
     """Through every entry point (the ensemble dispatch, the streaming writer),
     the warning points at the user's call, not at mcbridge's internals."""
-    monkeypatch.setattr(predict, "bfloat16_instructions", lambda: [])
+    monkeypatch.setattr(plan, "bfloat16_instructions", lambda: [])
     calls = [
         lambda: mcbridge.mc_predict(cnn, x_small, n_samples=2, precision="bfloat16"),
         lambda: mcbridge.predict_to_file(cnn, x_small, tmp_path / "p.arrow", n_samples=2, precision="bfloat16"),
@@ -162,8 +164,20 @@ def test_cpu_check_reads_flags_and_the_onednn_cap():
     assert bfloat16_instructions("Features : fp asimd bf16 i8mm\n", isa_cap="") == ["bf16"]
 
 
-def test_precision_argument_errors(cnn, x_small):
-    with pytest.raises(ValueError, match=r"argument `precision`.*Received: precision='float16'"):
-        mcbridge.mc_predict(cnn, x_small, precision="float16")
-    with pytest.raises(TypeError, match=r"argument `precision`.*Received: precision=16"):
-        mcbridge.mc_predict(cnn, x_small, precision=16)
+@pytest.mark.cpu
+def test_precision_argument_errors(cnn, x_small, tmp_path, cpu_bf16):
+    """Argument errors come before the look at the CPU: the same with and without bfloat16."""
+    for call in (
+        lambda **kw: mcbridge.mc_predict(cnn, x_small, **kw),
+        lambda **kw: mcbridge.predict_to_file(cnn, x_small, tmp_path / "p.arrow", **kw),
+        lambda **kw: mcbridge.mc_predict(mcbridge.Ensemble([cnn, cnn]), x_small, **{"n_samples": 2, **kw}),
+    ):
+        with pytest.raises(ValueError, match=r"argument `precision`.*Received: precision='float16'"):
+            call(precision="float16")
+        with pytest.raises(TypeError, match=r"argument `precision`.*Received: precision=16"):
+            call(precision=16)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no bfloat16 warning before an argument error
+            with pytest.raises(ValueError, match="Received: n_samples=0"):
+                call(precision="bfloat16", n_samples=0)
+    assert not (tmp_path / "p.arrow").exists()

@@ -141,3 +141,32 @@ def bfloat16_instructions(cpuinfo: str | None = None, isa_cap: str | None = None
     if found and cap and not any(isa in cap.upper() for isa in _BF16_ISAS):
         return []
     return found
+
+
+#: What bfloat16 costs without bfloat16 instructions (BENCHMARKS.md, issue 11).
+_NO_BF16_COST = (
+    "Emulated, bfloat16 ran the seed CNN 2.6x slower than float32 (a Xeon with "
+    "oneDNN capped at AVX512_CORE), and with AVX2 only TensorFlow's oneDNN "
+    "convolutions refuse bfloat16."
+)
+
+
+def resolve_precision(precision: str) -> str:
+    """The precision to compute in on this CPU, for a checked `precision`.
+
+    `"bfloat16"` without bfloat16 instructions (`bfloat16_instructions`)
+    warns (`MCBridgeWarning`) and gives `"float32"`. Call it after every
+    argument check, so that argument errors do not depend on the CPU.
+    """
+    from mcbridge._checks import MCBridgeWarning, warn
+
+    if precision == "bfloat16" and not bfloat16_instructions():
+        warn(
+            "precision='bfloat16': this CPU has no bfloat16 instructions (avx512_bf16, "
+            "amx_bf16 or Arm bf16; or ONEDNN_MAX_CPU_ISA excludes them), so mcbridge "
+            f"computes in float32 instead. {_NO_BF16_COST} Pass precision='float32' here.",
+            MCBridgeWarning,
+        )
+        return "float32"
+    return precision
+
