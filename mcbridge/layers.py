@@ -271,23 +271,38 @@ def is_switchable(layer) -> bool:
     return isinstance(layer, _MCSwitch)
 
 
-def is_dropout_layer(layer) -> bool:
-    """True for any dropout layer mcbridge can make switchable (Keras' or ours).
+def _switchable_pair(layer) -> tuple[type, type] | None:
+    """`(Keras class, its switchable class)` of a dropout layer whose randomness is in play, or None.
 
-    The look-up goes through the engine's registry of stochastic layers
-    (`mcbridge._engine.registry`), which says how each one samples.
+    The engine's registry of stochastic layers (`mcbridge._engine.registry`)
+    builds on this rule; it is kept here so that the layers depend on nothing
+    of the engine.
     """
-    from mcbridge._engine import registry
+    for cls in (DropConnectDense, DropConnectConv2D):  # (Dense / Conv2D subclasses: switchable themselves)
+        if isinstance(layer, cls):
+            return cls, cls
+    for base, switchable in SWITCHABLE_FOR.items():
+        if isinstance(layer, base):
+            if issubclass(base, keras.layers.RNN) and not _recurrent_rates(layer):
+                return None  # no dropout on the inputs nor the state: deterministic
+            return base, switchable
+    return None
 
-    return registry.switchable_entry(layer) is not None
+
+def _recurrent_rates(layer) -> bool:
+    cell = getattr(layer, "cell", layer)
+    return any(float(getattr(cell, name, 0) or 0) > 0 for name in ("dropout", "recurrent_dropout"))
+
+
+def is_dropout_layer(layer) -> bool:
+    """True for any dropout layer mcbridge can make switchable (Keras' or ours)."""
+    return _switchable_pair(layer) is not None
 
 
 def keras_dropout_class(layer) -> type | None:
-    """The Keras dropout class of `layer` (a key of `SWITCHABLE_FOR`), or None."""
-    from mcbridge._engine import registry
-
-    entry = registry.switchable_entry(layer)
-    return None if entry is None else entry.cls
+    """The Keras dropout class of `layer` (a key of `SWITCHABLE_FOR`, or a DropConnect class), or None."""
+    pair = _switchable_pair(layer)
+    return None if pair is None else pair[0]
 
 
 def switchable_class(layer) -> type:
@@ -296,11 +311,9 @@ def switchable_class(layer) -> type:
     Raises:
         TypeError: `layer` is not a supported dropout layer.
     """
-    from mcbridge._engine import registry
-
-    entry = registry.switchable_entry(layer)
-    if entry is not None:
-        return entry.switchable
+    pair = _switchable_pair(layer)
+    if pair is not None:
+        return pair[1]
     raise TypeError(
         f"Layer {layer.name!r} ({type(layer).__name__}) is not a supported "
         f"dropout layer. Supported: {', '.join(b.__name__ for b in SWITCHABLE_FOR)} "

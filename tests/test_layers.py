@@ -81,3 +81,23 @@ def test_dropconnect_layers_are_their_own_switchable_class():
     layer = mcbridge.DropConnectDense(3, rate=0.2)
     assert is_switchable(layer) and is_dropout_layer(layer) and switchable_class(layer) is mcbridge.DropConnectDense
     assert isinstance(mcbridge.DropConnectConv2D(2, 3), keras.layers.Conv2D)
+
+
+def test_the_layers_switch_rule_agrees_with_the_engines_registry():
+    """`mcbridge.layers` decides what is switchable without the engine; the registry builds on it."""
+    from mcbridge._engine import registry
+    from mcbridge.layers import is_dropout_layer, switchable_class
+
+    candidates = [
+        keras.layers.Dropout(0.5), keras.layers.SpatialDropout1D(0.2), keras.layers.SpatialDropout2D(0.3),
+        keras.layers.SpatialDropout3D(0.3), keras.layers.GaussianDropout(0.2), keras.layers.AlphaDropout(0.1),
+        keras.layers.LSTM(3, dropout=0.2), keras.layers.LSTM(3), keras.layers.GRU(3, recurrent_dropout=0.1),
+        keras.layers.SimpleRNN(3), mcbridge.DropConnectDense(3, rate=0.2), mcbridge.MCDropout(0.4),
+        keras.layers.Dense(3), keras.layers.GaussianNoise(0.1), keras.layers.MultiHeadAttention(2, 2, dropout=0.1),
+    ]
+    for layer in candidates:
+        entry = registry.entry_for(layer)
+        sampled = entry is not None and entry.switchable is not None and (entry.active is None or entry.active(layer))
+        assert is_dropout_layer(layer) == sampled, layer
+        if sampled:
+            assert switchable_class(layer) is entry.switchable, layer

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import keras
 
 from mcbridge._engine import registry
+from mcbridge._engine.masks import spatial_dims
 from mcbridge.switch import iter_layers
 
 # Layers whose windows slide over the spatial axes (their attributes:
@@ -50,12 +51,6 @@ _POINTWISE = (
     keras.layers.LeakyReLU,
     keras.layers.ELU,
 )
-
-
-def spatial_dims(shape) -> tuple | None:
-    """Spatial dims of a static channels-last shape `(batch, *spatial, channels)`, or None."""
-    dims = tuple(shape[1:-1])
-    return dims if dims and all(isinstance(d, int) for d in dims) else None
 
 
 def _window_needs(layer, needed_out: tuple) -> tuple | None:

@@ -20,8 +20,9 @@ Keyed random streams (reproducible wherever a row is computed). Inside the
 engine's compiled calls (`keyed_rows`), the bits are not drawn from a
 stateful generator but computed: each replica row's words are a SplitMix64
 stream (a 64-bit counter hashed by the `mix64` finaliser, TensorFlow integer
-ops) whose start is a hash of the layer's key (its seed generator's state,
-set from the run's `seed`), the input's key and the MC sample index. So the
+ops) whose start is a hash of the layer's key (a state drawn per call from
+the run's `seed` and passed to the compiled call as an argument, so
+concurrent calls share no state), the input's key and the MC sample index. So the
 mask of input `key`, sample `s` in a layer depends on those three only, not
 on which chunk, batch size, memory budget or Spark partition computes it.
 Per-replica layers (DropConnect: one weight mask per replica) key their masks
@@ -37,6 +38,12 @@ import threading
 import numpy as np
 
 _TF_RATE_BITS = 23
+
+
+def spatial_dims(shape) -> tuple | None:
+    """Spatial dims of a static channels-last shape `(batch, *spatial, channels)`, or None."""
+    dims = tuple(shape[1:-1])
+    return dims if dims and all(isinstance(d, int) for d in dims) else None
 
 
 def bernoulli_plan(rate: float) -> tuple[int, int]:
@@ -58,22 +65,37 @@ _KEYS = threading.local()
 
 
 @contextlib.contextmanager
-def keyed_rows(keys, samples):
+def keyed_rows(keys, samples, states):
     """While tracing one compiled call: rows come replica-major with these keys.
 
     Args:
         keys: `(k,)` integer tensor, the keys of the call's inputs.
         samples: `(m,)` integer tensor, the MC sample index of each replica;
             row `r * k + i` is sample `samples[r]` of input `keys[i]`.
+        states: `{id(seed_generator): (2,) integer tensor}`: each sampling
+            copy's layer key for this call (`layer_state`). Arguments of the
+            compiled call, never the generators' variables: concurrent calls
+            with different seeds share nothing.
     """
     import tensorflow as tf
 
     previous = getattr(_KEYS, "value", None)
-    _KEYS.value = (tf.cast(keys, tf.uint64), tf.cast(samples, tf.uint64))
+    _KEYS.value = (tf.cast(keys, tf.uint64), tf.cast(samples, tf.uint64), dict(states))
     try:
         yield
     finally:
         _KEYS.value = previous
+
+
+def layer_state(seed_generator):
+    """Inside `keyed_rows`: the `(2,)` state that keys `seed_generator`'s masks in this call."""
+    try:
+        return _KEYS.value[2][id(seed_generator)]
+    except KeyError:
+        raise RuntimeError(
+            "mcbridge internal error: a sampling layer's seed generator has no state in this "
+            "compiled call (registry.seed_generators missed it)."
+        ) from None
 
 
 def _u64(value):
@@ -93,7 +115,7 @@ def mix64(z):
 
 
 def _layer_key(state, salt: int = 0):
-    """The layer's 64-bit key from its seed generator's `state` (set by the engine from `seed`).
+    """The layer's 64-bit key from its `(2,)` `state` (drawn by the engine from `seed`).
 
     `salt` tells apart several masks of one layer (a recurrent layer's gates).
     """
@@ -107,7 +129,7 @@ def _layer_key(state, salt: int = 0):
 def row_bases(state, keys, samples, salt: int = 0):
     """`(m * k,)` uint64 stream starts, replica-major: hash of (layer key, `keys[i]`, `samples[r]`).
 
-    `state`: the layer's seed generator's state.
+    `state`: the layer's `(2,)` key state in this call (`layer_state`).
     """
     import tensorflow as tf
 
@@ -139,7 +161,8 @@ def keyed_words(bases, n_words):
 
 def current_keys():
     """`(keys, samples)` of the compiled call being traced, or None outside one."""
-    return getattr(_KEYS, "value", None)
+    value = getattr(_KEYS, "value", None)
+    return None if value is None else value[:2]
 
 
 def _keep_words(planes, rate: float):
@@ -200,7 +223,8 @@ def bit_mask(noise_shape, rate: float, seed_generator, dtype, salt: int = 0):
         noise_shape: 1-d int tensor (or list), the mask's shape.
         rate: Drop probability in `[0, 1]`.
         seed_generator: The `keras.random.SeedGenerator`: inside
-            `keyed_rows`, its state is the layer's key (not advanced) and the
+            `keyed_rows`, the layer's key is its state in the call
+            (`layer_state`; the generator is not read nor advanced) and the
             first axis of `noise_shape` is the call's replica rows; outside,
             it is advanced and the bits are drawn for the whole mask at once.
         dtype: The dtype of the multipliers (that of the masked tensor).
@@ -216,7 +240,7 @@ def bit_mask(noise_shape, rate: float, seed_generator, dtype, salt: int = 0):
     keyed = current_keys()
     if keyed is not None:  # one stream per replica row
         n = tf.reduce_prod(noise_shape[1:])
-        keep = _bits(_keyed_keep_words(row_bases(seed_generator.state, *keyed, salt=salt), n, rate), n)
+        keep = _bits(_keyed_keep_words(row_bases(layer_state(seed_generator), *keyed, salt=salt), n, rate), n)
     else:
         n = tf.reduce_prod(noise_shape)
         words = (n + 31) // 32
@@ -281,7 +305,7 @@ def keyed_dropout(
         _APPLY[config] = tf.function(
             lambda x, words: _apply(x, words, *config), jit_compile=True, reduce_retracing=True, autograph=False
         )
-    words = _DRAW[rate, n](tf.convert_to_tensor(seed_generator.state), keys, samples)
+    words = _DRAW[rate, n](layer_state(seed_generator), keys, samples)
     return _APPLY[config](x, tf.reshape(words, tf.stack([tf.shape(samples)[0], tf.shape(keys)[0], -1])))
 
 
@@ -325,7 +349,7 @@ def replica_mask(kernel_shape, rate: float, seed_generator, dtype):
 
     _, samples = current_keys()
     m = tf.shape(samples)[0]
-    with keyed_rows(tf.zeros([1], tf.uint64), samples):
+    with keyed_rows(tf.zeros([1], tf.uint64), samples, _KEYS.value[2]):
         return bit_mask(tf.concat([[m], tf.constant(kernel_shape, tf.int32)], 0), rate, seed_generator, dtype)
 
 
@@ -338,6 +362,6 @@ def keyed_uniform(shape, seed_generator):
 
     rows = shape[0]
     n = tf.reduce_prod(shape[1:])
-    words = keyed_words(row_bases(seed_generator.state, *current_keys()), n)
+    words = keyed_words(row_bases(layer_state(seed_generator), *current_keys()), n)
     u = (tf.cast(words, tf.float64) + 0.5) * 2.0**-32
     return tf.reshape(u, tf.concat([[rows], tf.reshape(tf.cast(shape[1:], tf.int32), [-1])], 0))

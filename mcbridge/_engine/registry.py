@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 import keras
 
 from mcbridge import layers as _layers
+from mcbridge._engine import sampling
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,14 +149,6 @@ def is_bit_mask(layer) -> bool:
     return entry is not None and entry.bit_mask and keras.backend.backend() == "tensorflow"
 
 
-def switchable_entry(layer) -> StochasticLayer | None:
-    """The entry of a layer with active randomness that an mcbridge class switches, or None."""
-    entry = entry_for(layer)
-    if entry is None or entry.switchable is None or (entry.active is not None and not entry.active(layer)):
-        return None
-    return entry
-
-
 def owns_randomness(layer, _depth: int = 0) -> bool:
     """True if `layer` (or a sublayer of it) holds a `keras.random.SeedGenerator`."""
     for value in vars(layer).values():
@@ -245,13 +238,9 @@ def sampling_copy(
     """
     entry = entry_for(layer)
     if entry.per_replica:
-        from mcbridge._engine.sampling import ReplicaDropConnect
-
-        return ReplicaDropConnect(layer, replicas)
+        return sampling.ReplicaDropConnect(layer, replicas)
     if isinstance(layer, keras.layers.RNN):
-        from mcbridge._engine.sampling import SamplingRecurrent
-
-        return SamplingRecurrent(layer)
+        return sampling.SamplingRecurrent(layer)
     config = layer.get_config()
     config.pop("mc_enabled", None)
     noise_shape = config.get("noise_shape")
@@ -261,13 +250,11 @@ def sampling_copy(
         # distribution for each input).
         config["noise_shape"] = (None, *noise_shape[1:])
     if is_bit_mask(layer):
-        from mcbridge._engine.sampling import bit_mask_class
-
-        return bit_mask_class(entry.cls).from_config({**config, "live": live, "mask_layout": mask_layout})
+        return sampling.bit_mask_class(entry.cls).from_config(
+            {**config, "live": live, "mask_layout": mask_layout, "feature_maps": entry.feature_maps}
+        )
     if entry.cls in (keras.layers.GaussianDropout, keras.layers.AlphaDropout) and (
         keras.backend.backend() == "tensorflow"
     ):
-        from mcbridge._engine.sampling import keyed_noise_class
-
-        return keyed_noise_class(entry.switchable).from_config({**config, "mc_enabled": True})
+        return sampling.keyed_noise_class(entry.switchable).from_config({**config, "mc_enabled": True})
     return entry.switchable.from_config({**config, "mc_enabled": True})

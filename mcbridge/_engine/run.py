@@ -22,7 +22,9 @@ inference mode (BatchNormalization uses its moving statistics).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sys
+import threading
 import weakref
 from collections.abc import Callable
 
@@ -34,8 +36,6 @@ from mcbridge._engine.sampling import BitMaskSampling
 from mcbridge._engine.plan import ChunkPlan, Layout, layout_for
 from mcbridge.switch import iter_layers
 
-#: The `precision` values `mc_predict` accepts.
-PRECISIONS = ("float32", "bfloat16")
 #: The Keras dtype policy of the engine's bfloat16 copies: float32 weights
 #: (refreshed from the model's own at every call), bfloat16 computation.
 _LOW_POLICY = "mixed_bfloat16"
@@ -45,8 +45,30 @@ def _compile(fn):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
+        _quiet_per_structure_traces()
         return tf.function(fn, jit_compile=False, reduce_retracing=True, autograph=False)
     return fn
+
+
+class _PerStructureTraces(logging.Filter):
+    """Drops TensorFlow's "N out of the last M calls to <f> triggered retracing" for the engine's own `f`.
+
+    TensorFlow counts traces by a function's code, so compiled parts shared
+    per model structure (`_shared_compiled`) look like retracing when several
+    structures are used in turn (an ensemble of two architectures, a
+    hyperparameter search). Each structure is traced once by design, and
+    calls with new shapes relax to a general trace (`reduce_retracing`).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and "<function Sampler." in message)
+
+
+def _quiet_per_structure_traces() -> None:
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _PerStructureTraces) for f in logger.filters):
+        logger.addFilter(_PerStructureTraces())
 
 
 def activation_bytes(model) -> int:
@@ -213,6 +235,7 @@ class _Parts:
     head: keras.layers.Layer | None  # the first sampled layer, fused with the replication
     rest: keras.Model | None  # what follows the head
     generators: list  # its sampling copies' seed generators, in a fixed order
+    structure: tuple | None  # what the traced suffix computes, but the values (`structure_key`)
 
 
 class Sampler:
@@ -269,7 +292,7 @@ class Sampler:
             self._rebuild = lambda m: _build(
                 model_ref(), layout, spec, replicas=m, precision=precision, pairs=self._pairs
             )[1]
-        self._prefix_fn = _compile(self._run_prefix) if self.prefix is not None else None
+        self._prefix_fn = None if self.prefix is None else self._shared_prefix()
         self._suffix_fns: dict[tuple, Callable] = {}
 
     def _parts_of(self, suffix) -> _Parts:
@@ -287,16 +310,44 @@ class Sampler:
                 # (The layers' own `.input` is that of the uncropped view.)
                 shape = head.compute_output_shape(suffix.inputs[0].shape)
                 rest = keras.Sequential([keras.Input(shape[1:]), *suffix.layers[1:]])
-        return _Parts(suffix, head, rest, generators)
+        structure = self._structure(suffix)
+        if structure is not None:
+            structure = ("suffix", structure, head is not None, self.n_outputs)
+        return _Parts(suffix, head, rest, generators, structure)
+
+    def _structure(self, part: keras.Model) -> tuple | None:
+        """`structure_key` of a chain part with its input spec; None for a general graph."""
+        if self.layout.chain is None:  # (a general graph's config names its layers: not compared)
+            return None
+        layers = structure_key(part.layers)
+        spec = part.inputs[0]
+        return None if layers is None else (layers, tuple(spec.shape[1:]), str(spec.dtype))
+
+    def _shared_prefix(self) -> Callable:
+        """The compiled prefix, `run(x)` -> its output; shared by models of the same structure (see `suffix_fn`)."""
+        prefix = self.prefix
+        variables = list(prefix.variables)
+
+        def make():
+            def run(x, values):
+                with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                    return prefix(x, training=False)
+
+            return run
+
+        structure = self._structure(prefix)
+        fn = _shared_compiled(None if structure is None else ("prefix", structure), make)
+        return lambda x: fn(x, _values(variables))
 
     def parts(self, m: int) -> _Parts:
         """The suffix that runs `m` replicas per input (one for all `m` unless per-replica)."""
         if not self.layout.per_replica:
             return self._parts[None]
-        if m not in self._parts:
-            self._parts[m] = self._parts_of(self._rebuild(m))
-            self._check_pairs()
-        return self._parts[m]
+        with _LOCK:
+            if m not in self._parts:
+                self._parts[m] = self._parts_of(self._rebuild(m))
+                self._check_pairs()
+            return self._parts[m]
 
     def _check_pairs(self) -> None:
         for copy, layer in self._pairs:
@@ -313,60 +364,142 @@ class Sampler:
             for w_copy, w in zip(copy.weights, layer.weights):
                 w_copy.assign(w)
 
-    @property
-    def generators(self) -> list:
-        """The seed generators of the replica-independent suffix."""
-        return self._parts[None].generators
+    def suffix_fn(self, m: int, from_logits: bool) -> Callable:
+        """The compiled suffix for `m` replicas, as `run(h, keys, first_sample, states)` -> samples `(m, outputs, k)`.
 
-    def _run_prefix(self, x):
-        return self.prefix(x, training=False)
+        `h`: the prefix output `(k, ...)`. Replica `r` of input `i` is MC
+        sample `first_sample + r` of the input with key `keys[i]`: its masks
+        depend on those and the layer keys `states` (`(generators, 2)`, from
+        `call_states`) only (`masks.keyed_rows`). Everything a call varies is
+        an argument, so concurrent calls give the bits of sequential ones.
 
-    def suffix_fn(self, m: int, from_logits: bool):
-        """The compiled function: `(prefix output (k, ...), keys (k,), first sample)` -> samples `(m, outputs, k)`.
-
-        Replica `r` of input `i` is MC sample `first_sample + r` of the input
-        with key `keys[i]`: its masks depend on those and the layer keys only
-        (`masks.keyed_rows`).
+        The compiled function is shared by every model whose suffix has the
+        same structure (`structure_key`): it runs on the weights passed to it
+        (`keras.StatelessScope`), so a second model of an architecture traces
+        nothing, and the XLA mask kernels are instantiated once per
+        architecture, not per model (each instantiation inside a new traced
+        function keeps memory that TensorFlow never frees).
         """
         key = (m, from_logits)
-        if key not in self._suffix_fns:
-            parts = self.parts(m)
-            suffix, head, rest, n_out = parts.suffix, parts.head, parts.rest, self.n_outputs
+        with _LOCK:
+            if key not in self._suffix_fns:
+                parts = self.parts(m)
+                structure = None if parts.structure is None else (parts.structure, m, from_logits)
+                fn = _shared_compiled(structure, lambda: self._suffix_body(parts, m, from_logits))
+                variables = list(parts.suffix.variables)
+                self._suffix_fns[key] = lambda h, keys, first, states: fn(h, keys, first, states, _values(variables))
+            return self._suffix_fns[key]
 
-            def run(h, keys, first_sample):
-                import tensorflow as tf
+    def _suffix_body(self, parts: _Parts, m: int, from_logits: bool):
+        suffix, head, rest, n_out, generators = parts.suffix, parts.head, parts.rest, self.n_outputs, parts.generators
+        variables = list(suffix.variables)
 
-                k = keras.ops.shape(h)[0]
-                samples = tf.cast(first_sample, tf.int64) + tf.range(m, dtype=tf.int64)
-                with masks.keyed_rows(keys, samples):
-                    return body(h, k)
+        def run(h, keys, first_sample, states, values):
+            import tensorflow as tf
 
-            def body(h, k):
-                if head is not None:  # first dropout fused with the replication
-                    reps = head.call_replicated(h, m)
-                    out = reps if rest is None else rest(reps, training=False)
-                else:
-                    reps = keras.ops.tile(h, (m,) + (1,) * (len(h.shape) - 1))
-                    out = suffix(reps, training=False)
-                if from_logits:
-                    out = keras.ops.softmax(out, axis=-1)
-                out = keras.ops.reshape(keras.ops.cast(out, "float32"), (m, k, n_out))
-                return keras.ops.transpose(out, (0, 2, 1))  # (m, outputs, k)
+            k = keras.ops.shape(h)[0]
+            samples = tf.cast(first_sample, tf.int64) + tf.range(m, dtype=tf.int64)
+            layer_states = {id(g): states[i] for i, g in enumerate(generators)}
+            # (This body runs only while TensorFlow traces; tracing touches the
+            # layers, e.g. a recurrent copy swaps its cell's mask maker: one at a time.)
+            with _LOCK, masks.keyed_rows(keys, samples, layer_states), keras.StatelessScope(
+                state_mapping=list(zip(variables, values))
+            ):
+                return body(h, k)
 
-            self._suffix_fns[key] = _compile(run)
-        return self._suffix_fns[key]
+        def body(h, k):
+            if head is not None:  # first dropout fused with the replication
+                reps = head.call_replicated(h, m)
+                out = reps if rest is None else rest(reps, training=False)
+            else:
+                reps = keras.ops.tile(h, (m,) + (1,) * (len(h.shape) - 1))
+                out = suffix(reps, training=False)
+            if from_logits:
+                out = keras.ops.softmax(out, axis=-1)
+            out = keras.ops.reshape(keras.ops.cast(out, "float32"), (m, k, n_out))
+            return keras.ops.transpose(out, (0, 2, 1))  # (m, outputs, k)
+
+        return run
 
     def prefix_out(self, x):
         return x if self._prefix_fn is None else self._prefix_fn(x)
 
-    def reseed(self, seed: int | None, m: int) -> None:
-        """Fresh, reproducible random state for every sampling copy of the suffix for `m`."""
-        generators = self.parts(m).generators
-        states = np.random.SeedSequence(seed).generate_state(2 * len(generators), np.uint32)
-        for i, g in enumerate(generators):
-            g.state.assign(np.array(states[2 * i : 2 * i + 2] >> 1, dtype=g.state.dtype))
+    def call_states(self, seed: int | None, m: int) -> np.ndarray:
+        """`(generators, 2)` int64: the layer keys of one run for the suffix of `m` (fresh if `seed` is None)."""
+        n = len(self.parts(m).generators)
+        states = np.random.SeedSequence(seed).generate_state(2 * max(n, 1), np.uint32)[: 2 * n]
+        return (states >> 1).astype(np.int64).reshape(n, 2)
 
 
+#: Guards the caches of compiled functions and the tracing of their bodies.
+_LOCK = threading.RLock()
+#: Compiled prefixes and suffixes by structure: per architecture, not per model.
+_SHARED: dict[tuple, Callable] = {}
+
+
+def _shared_compiled(structure: tuple | None, make: Callable[[], Callable]) -> Callable:
+    """The compiled `make()` for `structure`, made once (a new one each time for None)."""
+    if structure is None:
+        return _compile(make())
+    with _LOCK:
+        if structure not in _SHARED:
+            _SHARED[structure] = _compile(make())
+        return _SHARED[structure]
+
+
+def _values(variables: list) -> list:
+    """The current values of `variables`: the arguments of a shared compiled part."""
+    return [keras.ops.convert_to_tensor(v) for v in variables]
+
+# Layers whose computation their class, config and weight shapes determine.
+# A class from elsewhere (a user's custom layer may read attributes that its
+# config leaves out) or a Lambda (its function) makes a suffix unshared.
+_DESCRIBED_BY_CONFIG = ("keras.", "mcbridge.", "tensorflow.", "builtins")
+# Attributes the engine sets on its sampling copies outside their config.
+_ENGINE_ATTRIBUTES = ("live", "mask_layout", "feature_maps", "output_dtype", "replicas", "autocast")
+
+
+def structure_key(layers) -> tuple | None:
+    """What `layers` compute as a chain, up to their weights' values; None if that cannot be told.
+
+    Two chains with equal keys trace the same computation: the same classes
+    (Keras' or mcbridge's own, all the way up), configs but the names, the
+    engine's attributes, the sources of wrapping copies and weight shapes.
+    """
+    key = []
+    for layer in layers:
+        part = _layer_key(layer)
+        if part is None:
+            return None
+        key.append(part)
+    return tuple(key)
+
+
+def _layer_key(layer) -> tuple | None:
+    import json
+
+    if isinstance(layer, (keras.Model, keras.layers.Lambda)) or not all(
+        cls.__module__.startswith(_DESCRIBED_BY_CONFIG) for cls in type(layer).__mro__
+    ):
+        return None
+    try:  # (a name changes nothing; nor does a seed: the engine keys every draw by the call's arguments)
+        config = json.dumps(
+            {k: v for k, v in layer.get_config().items() if k not in ("name", "seed")}, sort_keys=True, default=repr
+        )
+    except Exception:  # (a config that cannot be read: not compared)
+        return None
+    source = getattr(layer, "source", None)
+    source_key = None if source is None else _layer_key(source)
+    if source is not None and source_key is None:
+        return None
+    return (
+        type(layer),
+        config,
+        tuple((a, repr(getattr(layer, a))) for a in _ENGINE_ATTRIBUTES if hasattr(layer, a)),
+        source_key,
+        tuple((tuple(v.shape), str(v.dtype)) for v in layer.variables),
+        layer.dtype_policy.name,
+    )
 _SAMPLERS: "weakref.WeakKeyDictionary[keras.Model, dict[tuple[bool, str], Sampler]]" = weakref.WeakKeyDictionary()
 
 
@@ -380,13 +513,14 @@ def sampler_for(
 
     Args:
         input_spec: Returns `(input shape, dtype)` of `model` or raises.
-        precision: One of `PRECISIONS`: what the stochastic suffix computes in.
+        precision: One of `mcbridge._checks.PRECISIONS`: what the stochastic suffix computes in.
     """
-    samplers = _SAMPLERS.setdefault(model, {})
-    sampler = samplers.get((split, precision))
-    if sampler is None or sampler.signature != tuple(id(l) for l in iter_layers(model)):
-        sampler = samplers[(split, precision)] = Sampler(model, split, input_spec, precision)
-    return sampler
+    with _LOCK:
+        samplers = _SAMPLERS.setdefault(model, {})
+        sampler = samplers.get((split, precision))
+        if sampler is None or sampler.signature != tuple(id(l) for l in iter_layers(model)):
+            sampler = samplers[(split, precision)] = Sampler(model, split, input_spec, precision)
+        return sampler
 
 
 def run_chunks(
@@ -412,7 +546,7 @@ def run_chunks(
     n, n_samples, k, m = chunks.n, chunks.n_samples, chunks.k, chunks.m
     keys = np.arange(n, dtype=np.int64) if keys is None else np.asarray(keys, dtype=np.int64)
     run = sampler.suffix_fn(m, from_logits)
-    sampler.reseed(seed, m)
+    states = sampler.call_states(seed, m)
     sampler.sync_weights()
     # (samples, outputs, n) in C order == (n, outputs, samples) in Fortran order.
     out = np.empty((n_samples, sampler.n_outputs, n), dtype=np.float32)
@@ -429,7 +563,7 @@ def run_chunks(
         h = sampler.prefix_out(xb)
         for s0 in range(0, n_samples, m):
             draws = min(m, n_samples - s0)
-            block = keras.ops.convert_to_numpy(run(h, kb, np.asarray(s0, dtype=np.int64)))[:draws, :, :rows]
+            block = keras.ops.convert_to_numpy(run(h, kb, np.asarray(s0, dtype=np.int64), states))[:draws, :, :rows]
             if check is not None:
                 check(block)
             out[s0 : s0 + draws, :, i0 : i0 + rows] = block

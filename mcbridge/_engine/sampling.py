@@ -1,8 +1,8 @@
 """Always-sampling copies of the registered stochastic layers (TensorFlow backend).
 
 The copies are built by `registry.sampling_copy` from a layer's config, with
-what the plan decided for them passed at construction (`live`,
-`mask_layout`); they own fresh random state, so the user's layers are never
+what the registry and the plan decided for them passed at construction
+(`feature_maps`, `live`, `mask_layout`); this module knows neither. They own fresh random state, so the user's layers are never
 called in a way that changes them.
 """
 
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import keras
 
-from mcbridge._engine import masks, registry
-from mcbridge._engine.graph import spatial_dims
-from mcbridge._engine.masks import bit_mask, current_keys, keyed_uniform, replica_mask
+from mcbridge._engine import masks
+from mcbridge._engine.masks import bit_mask, current_keys, keyed_uniform, replica_mask, spatial_dims
 
 
 class BitMaskSampling:
@@ -26,6 +25,8 @@ class BitMaskSampling:
         live: The leading spatial extents of the input that the model's
             output depends on (`graph.needed_input_extents`), or None for
             all of it: only that region is masked.
+        feature_maps: One mask entry per feature map (row and channel),
+            shared over the spatial axes (spatial dropout).
         mask_layout: `"elements"`; `"windows"`: for a plain `Dropout`
             followed by a 2x2 max-pool, the mask bits laid out window by
             window; `"pooled"`: the same masks, and this layer also does the
@@ -41,8 +42,11 @@ class BitMaskSampling:
 
     output_dtype: str | None = None
 
-    def __init__(self, *args, live: tuple | None = None, mask_layout: str = "elements", **kwargs):
+    def __init__(
+        self, *args, live: tuple | None = None, mask_layout: str = "elements", feature_maps: bool = False, **kwargs
+    ):
         super().__init__(*args, **kwargs)
+        self.feature_maps = bool(feature_maps)
         self.autocast = False  # (not every Keras dropout's __init__ takes it)
         if mask_layout not in masks.LAYOUTS:
             raise ValueError(f"mask_layout must be one of {masks.LAYOUTS}, not {mask_layout!r}")
@@ -51,7 +55,7 @@ class BitMaskSampling:
 
     def _mask_dims(self, dims: tuple) -> tuple:
         """The mask's shape per row for an input of shape `(rows, *dims)`: a 1 broadcasts."""
-        if registry.entry_for(self).feature_maps:  # one mask entry per (row, channel)
+        if self.feature_maps:  # one mask entry per (row, channel)
             if getattr(self, "data_format", "channels_last") == "channels_first":
                 return (dims[0], *[1] * (len(dims) - 1))
             return (*[1] * (len(dims) - 1), dims[-1])
@@ -264,7 +268,7 @@ class SamplingRecurrent(keras.layers.Layer):
         self.source = source
         self.seed_generator = keras.random.SeedGenerator(getattr(source.cell, "seed", None))
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=False, mask=None, initial_state=None):
         cell = self.source.cell
         own = cell.seed_generator
         object.__setattr__(cell, "seed_generator", self.seed_generator)  # (no tracking)
@@ -272,7 +276,7 @@ class SamplingRecurrent(keras.layers.Layer):
         if keyed:  # the cell's masks from the rows' keyed streams (an instance attribute, removed after)
             object.__setattr__(cell, "_create_dropout_mask", self._keyed_mask_maker(cell))
         try:
-            return self.source(inputs, training=True)
+            return self.source(inputs, training=True, mask=mask, initial_state=initial_state)
         finally:
             object.__setattr__(cell, "seed_generator", own)
             if keyed:
