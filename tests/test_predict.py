@@ -70,8 +70,9 @@ def test_mean_matches_slow_reference_loop(x_small):
                                padding="same", seed=4)
     n_samples = 400
     fast = mcbridge.mc_predict(model, x_small, n_samples=n_samples, seed=5)
-    with mcbridge.mc_dropout(model):
-        slow = np.stack([model.predict(x_small, verbose=0) for _ in range(n_samples)], axis=2)
+    with mcbridge.mc_dropout(model):  # Keras' own dropout draws iid masks per row: one call for all draws
+        tiled = model(np.tile(x_small, (n_samples, 1, 1, 1))).numpy()
+    slow = tiled.reshape(n_samples, *x_small.shape[:1], -1).transpose(1, 2, 0)  # (n, classes, draws)
     # Difference of two independent means of n_samples draws: 5 standard errors.
     se = np.sqrt((fast.variance + slow.var(axis=2, ddof=1)) / n_samples)
     assert np.all(np.abs(fast.mean - slow.mean(axis=2)) <= 5 * se + 1e-6)
@@ -428,3 +429,72 @@ def test_mcresult_noise_variance_is_checked():
         mcbridge.MCResult(samples, noise_variance=np.ones((2, 3, 4)))  # classification
     r = mcbridge.MCResult(samples, task="regression", noise_variance=np.full((2, 3, 4), 2.0))
     np.testing.assert_array_equal(r.predictive_variance, np.full((2, 3), 2.0))
+
+
+def _lstm_model():
+    inputs = keras.Input((5, 3))
+    h = keras.layers.LSTM(6, dropout=0.3, recurrent_dropout=0.3)(inputs)
+    outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.Dropout(0.4)(h))
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=16, padding="same", seed=3),
+     (8, 8, 1)),
+    (_lstm_model, (5, 3)),
+], ids=["cnn", "lstm"])
+def test_concurrent_calls_give_the_bits_of_sequential_ones(make, shape):
+    """Six threads on one model (a web service's pool, a notebook's background
+    thread): per-call state is an argument of the compiled calls, so each call
+    gives exactly the bits it gives alone, whether it traces or not."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(4)
+    xs = [rng.random((5 + i, *shape), dtype=np.float32) for i in range(6)]
+    model = make()  # fresh: the first calls trace concurrently
+
+    def call(i):
+        return mcbridge.mc_predict(model, xs[i], n_samples=9, seed=i, batch_size=8).samples
+
+    for _ in range(2):  # tracing, then warm
+        with ThreadPoolExecutor(6) as pool:
+            together = list(pool.map(call, range(6)))
+        for i in range(6):
+            assert together[i].tobytes() == call(i).tobytes(), f"call {i} differs when run concurrently"
+
+
+def test_nothing_is_kept_per_model():
+    """Many models of one architecture (a hyperparameter search, an ensemble loop):
+    each is freed after its call, and the compiled parts are shared, one per
+    structure, not one per model."""
+    import gc
+    import weakref
+
+    from mcbridge._engine import run
+
+    x = np.random.default_rng(5).random((4, 8, 8, 1), dtype=np.float32)
+
+    def one():
+        model = mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=16,
+                                   padding="same", dropout=(0.1, 0.2, 0.3))
+        mcbridge.mc_predict(model, x, n_samples=3, seed=0)
+        return weakref.ref(model)
+
+    one()
+    shared = len(run._SHARED)
+    refs = [one() for _ in range(4)]
+    gc.collect()
+    assert all(ref() is None for ref in refs)  # no cache keeps a model alive
+    assert len(run._SHARED) == shared  # no compiled part per model
+
+
+def test_models_of_one_structure_share_compiled_parts_but_not_weights(x_small):
+    """The shared compiled suffix runs on each model's own weights."""
+    def make(seed):
+        return mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=16,
+                                  padding="same", dropout=(1e-9, 1e-9, 1e-9), seed=seed)
+
+    a, b = make(1), make(2)
+    for model in (a, b, a):
+        flat = mcbridge.mc_predict(model, x_small, n_samples=2, seed=1).samples[..., 0]
+        np.testing.assert_allclose(flat, model.predict(x_small, verbose=0), rtol=1e-5, atol=1e-6)
