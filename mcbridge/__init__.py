@@ -16,12 +16,19 @@ that needs Keras imports it and registers mcbridge's layers for loading;
 imported when mcbridge is, the layers are registered at once.
 
 `mcbridge.r` (needs the optional rpy2) hands results to an embedded R session.
+
+Imported before TensorFlow, mcbridge keeps TensorFlow's C++ start-up log lines
+off the console (`mcbridge._tflog`; a `TF_CPP_MIN_LOG_LEVEL` you set stands).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+
+from mcbridge import _tflog
+
+_tflog.quiet_start()
 
 __version__ = "0.1.0"
 
