@@ -20,10 +20,12 @@ def test_first_mc_predict_shows_no_tensorflow_log_line():
         "r = mcbridge.mc_predict(m, np.zeros((3, 8, 8, 1), np.float32), n_samples=4, seed=1)\n"
         "import os; print('done', r.samples.shape, os.environ['TF_CPP_MIN_LOG_LEVEL'])\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    # (An embedded R, started by earlier tests through rpy2, sets LD_LIBRARY_PATH to
+    # system libraries that a child Python must not load.)
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "LD_LIBRARY_PATH")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "done (3, 3, 4) 1"
+    assert out.stdout.strip() == "done (3, 3, 4) 1", out.stdout
     shown = [line for line in out.stderr.splitlines() if any(s in line for s in _TF_LINES)]
     assert not shown, "\n".join(shown)
 
