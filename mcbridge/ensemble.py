@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -48,10 +47,9 @@ from mcbridge._checks import (
     positive_int,
 )
 from mcbridge._engine.plan import resolve_precision
+from mcbridge._engine.run import deterministic_forward
 from mcbridge._predict_model import _check_classifier_block, mc_predict_model
-from mcbridge.layers import is_switchable
 from mcbridge.result import MCResult
-from mcbridge.switch import iter_layers
 
 __all__ = ["Ensemble", "train_ensemble", "load_ensemble", "mc_predict_ensemble"]
 
@@ -352,34 +350,6 @@ def train_ensemble(
 # prediction
 
 
-#: Held while a member's switch is turned off for its deterministic prediction:
-#: concurrent ensemble calls must neither see another call's switch state nor
-#: restore the wrong one.
-_SWITCHING = threading.Lock()
-
-
-def _deterministic(model: keras.Model, x: np.ndarray, batch_size: int, verbose: int) -> np.ndarray:
-    """`model.predict(x)` with every switchable dropout layer off (restored after)."""
-    switches = [layer for layer in iter_layers(model) if is_switchable(layer)]
-    if not switches:
-        return np.asarray(model.predict(x, batch_size=batch_size, verbose=verbose))
-    with _SWITCHING:
-        return _switched_off(model, switches, x, batch_size, verbose)
-
-
-def _switched_off(model, switches, x, batch_size, verbose) -> np.ndarray:
-    before = [layer.mc_enabled for layer in switches]
-    try:
-        for layer in switches:
-            if layer.mc_enabled:
-                layer.mc_enabled = False
-        return np.asarray(model.predict(x, batch_size=batch_size, verbose=verbose))
-    finally:
-        for layer, state in zip(switches, before):
-            if layer.mc_enabled != state:
-                layer.mc_enabled = state
-
-
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z.astype(np.float64) - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -415,7 +385,7 @@ def mc_predict_ensemble(
         seed: With `n_samples > 1`: non-negative integer for reproducible MC
             samples (member `j` gets its own seed drawn from it), or None.
         from_logits: Apply a softmax over classes to each sample.
-        progress: Show progress (one member at a time).
+        progress: With `n_samples > 1`: show progress (one member at a time).
         memory_budget: With `n_samples > 1`: see `mcbridge.mc_predict`.
         task: `"classification"` (outputs are class probabilities) or
             `"regression"` (real-valued outputs).
@@ -466,7 +436,7 @@ def mc_predict_ensemble(
     for j, member in enumerate(model.members):
         if n_samples == 1:
             if n:
-                pred = _deterministic(member, x, batch_size, verbose=int(bool(progress)))
+                pred = deterministic_forward(member, x, batch_size)
             else:  # (Keras cannot predict no inputs)
                 pred = np.zeros((0, _output_width(member)), np.float32)
             if pred.ndim != 2 or pred.shape[0] != n:

@@ -312,3 +312,20 @@ def test_concurrent_ensemble_calls_give_sequential_bits_and_keep_the_switch(ens,
     for i, (a, b) in enumerate(zip(alone, together)):
         assert a.tobytes() == b.tobytes(), f"call {i} ({calls[i]}) differs when run concurrently"
     assert all(mcbridge.mc_dropout_enabled(member) for member in ens)
+
+
+def test_deterministic_members_share_one_compiled_forward_and_match_predict(data):
+    """n_samples=1: each member's prediction with its switch read as off, one trace for all members."""
+    from mcbridge._engine import run
+
+    x, y = data
+    ens = mcbridge.train_ensemble(dense_builder(dropout=0.5), x, y, k=3, seed=3, progress=False)
+    for member in ens:
+        mcbridge.set_mc_dropout(member, True)  # on: the ensemble must still read it as off
+    before = len(run._SHARED)
+    result = mcbridge.mc_predict(ens, x, batch_size=10)  # 32 inputs: the last batch padded
+    assert len(run._SHARED) == before + 1
+    for j, member in enumerate(ens):
+        with mcbridge.mc_dropout(member, False):
+            np.testing.assert_allclose(result.samples[:, :, j], member.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+        assert mcbridge.mc_dropout_enabled(member)

@@ -50,6 +50,9 @@ def _compile(fn):
     return fn
 
 
+_OWN_FUNCTIONS = ("<function Sampler.", "<function deterministic_forward.")
+
+
 class _PerStructureTraces(logging.Filter):
     """Drops TensorFlow's "N out of the last M calls to <f> triggered retracing" for the engine's own `f`.
 
@@ -62,7 +65,7 @@ class _PerStructureTraces(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not ("triggered tf.function retracing" in message and "<function Sampler." in message)
+        return not ("triggered tf.function retracing" in message and any(f in message for f in _OWN_FUNCTIONS))
 
 
 def _quiet_per_structure_traces() -> None:
@@ -521,6 +524,49 @@ def sampler_for(
         if sampler is None or sampler.signature != tuple(id(l) for l in iter_layers(model)):
             sampler = samplers[(split, precision)] = Sampler(model, split, input_spec, precision)
         return sampler
+
+
+def deterministic_forward(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """`model`'s deterministic prediction of `x` (`(n, ...)` -> `(n, ...)` float32): its switch read as off.
+
+    Every layer runs in inference mode and every mcbridge switchable layer
+    as if its switch were off, without writing the switch (the switch
+    variables are passed as False to a stateless call), so concurrent calls
+    and the user's switch never meet. Compiled once per model structure and
+    batch shape (the last batch is padded), like the MC prefix and suffix:
+    the members of an ensemble share one trace.
+    """
+    from mcbridge.layers import is_switchable
+
+    variables = list(model.variables)
+    switches = {id(layer.mc_switch) for layer in iter_layers(model) if is_switchable(layer) and layer.mc_switch is not None}
+    chain = graph.as_chain(model)
+    structure = None if chain is None else structure_key(chain)
+    if structure is not None:
+        spec = model.inputs[0]
+        structure = ("forward", structure, tuple(spec.shape[1:]), str(spec.dtype))
+
+    def make():
+        def forward(xb, values):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return keras.ops.cast(model(xb, training=False), "float32")
+
+        return forward
+
+    fn = _shared_compiled(structure, make)
+    n = x.shape[0]
+    k = max(1, min(batch_size, n))
+    blocks = []
+    for i0 in range(0, n, k):
+        rows = min(k, n - i0)
+        xb = x[i0 : i0 + rows]
+        if rows < k:  # pad to the traced shape
+            xb = np.concatenate([xb, np.repeat(xb[-1:], k - rows, axis=0)])
+        values = [
+            keras.ops.zeros((), "bool") if id(v) in switches else keras.ops.convert_to_tensor(v) for v in variables
+        ]
+        blocks.append(keras.ops.convert_to_numpy(fn(xb, values))[:rows])
+    return np.concatenate(blocks) if blocks else np.zeros((0, *model.outputs[0].shape[1:]), np.float32)
 
 
 def run_chunks(
