@@ -215,7 +215,7 @@ def check_number(
     return float(value)
 
 
-#: The tasks a prediction is for (`mcbridge.result.TASKS`: the same two).
+#: The tasks a prediction is for (also `mcbridge.result.TASKS`).
 TASKS = ("classification", "regression")
 
 

@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
-
 import numpy as np
+
+from mcbridge._checks import PRECISIONS
 
 FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -452,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     sampling_args(pred, n_samples=50)
     pred.add_argument("--from-logits", action="store_true",
                       help="the model outputs logits: apply a softmax to each sample")
-    pred.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+    pred.add_argument("--precision", choices=PRECISIONS, default="float32",
                       help="bfloat16: convolutions and dense layers in bfloat16, faster on CPUs "
                            "with bfloat16 instructions (samples stay float32; default: float32)")
     pred.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from mcbridge import metrics as _metrics
+from mcbridge._checks import TASKS  # the tasks a result can be for (one list for every module)
 
 __all__ = ["MCResult", "TASKS"]
 
-#: The tasks a result can be for. Classification samples are probabilities
-#: that sum to 1 over axis 1; regression samples are real-valued outputs.
-TASKS = ("classification", "regression")
+# Classification samples are probabilities that sum to 1 over axis 1;
+# regression samples are real-valued outputs.
 
 
 class MCResult:

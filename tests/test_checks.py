@@ -243,7 +243,7 @@ def test_check_number():
 def test_check_task():
     from mcbridge.result import TASKS
 
-    assert C.TASKS == TASKS
+    assert C.TASKS is TASKS
     assert C.check_task("regression", np.bool_(False), True) == ("regression", False, True)
     with pytest.raises(ValueError, match="Expected one of 'classification', 'regression'. Received: task='tabular'"):
         C.check_task("tabular", False, False)
