@@ -319,7 +319,14 @@ def test_deterministic_members_share_one_compiled_forward_and_match_predict(data
     from mcbridge._engine import run
 
     x, y = data
-    ens = mcbridge.train_ensemble(dense_builder(dropout=0.5), x, y, k=3, seed=3, progress=False)
+
+    def build():  # an architecture of its own in this suite (5 hidden units)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="relu"),
+                                  mcbridge.MCDropout(0.5), keras.layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    ens = mcbridge.train_ensemble(build, x, y, k=3, seed=3, progress=False)
     for member in ens:
         mcbridge.set_mc_dropout(member, True)  # on: the ensemble must still read it as off
     before = len(run._SHARED)
