@@ -1,18 +1,38 @@
-"""The command line end to end, on the digits data (runs in a subprocess)."""
+"""The command line end to end, on the digits data.
 
+`run` calls `mcbridge.cli.main` in this process (each fresh process would
+start TensorFlow again, about 5 s); `run(..., process=True)` runs
+`python -m mcbridge` in a subprocess, for what only a process shows.
+"""
+
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
 
 
-def run(*args, check=True):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mcbridge", *args], capture_output=True, text=True, env=env, timeout=600
-    )
+def run(*args, check=True, process=False):
+    """`mcbridge ARGS`: an object with `returncode`, `stdout` and `stderr`."""
+    if process:
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        proc = subprocess.run(
+            [sys.executable, "-m", "mcbridge", *args], capture_output=True, text=True, env=env, timeout=600
+        )
+    else:
+        from mcbridge import cli
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                rc = cli.main(list(args))
+            except SystemExit as exit_:
+                rc = exit_.code
+        proc = types.SimpleNamespace(returncode=rc or 0, stdout=out.getvalue(), stderr=err.getvalue())
     if check and proc.returncode != 0:
         raise AssertionError(f"mcbridge {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -27,7 +47,7 @@ def trained(tmp_path_factory):
 
 
 def test_help_explains_commands():
-    out = run("--help").stdout
+    out = run("--help", process=True).stdout
     for word in ("demo", "train", "predict", "Monte Carlo dropout"):
         assert word in out
 
@@ -35,7 +55,7 @@ def test_help_explains_commands():
 def test_predict_on_dataset_saves_samples(trained, tmp_path):
     out_path = tmp_path / "samples.npz"
     out = run("predict", str(trained), "--dataset", "digits", "--n-samples", "6", "--limit", "50",
-              "--seed", "1", "-o", str(out_path), "-q")
+              "--seed", "1", "-o", str(out_path), "-q", process=True)  # the whole command, in its own process
     assert "accuracy of the MC mean" in out.stdout and "mutual information" in out.stdout
     with np.load(out_path) as z:
         assert z["samples"].shape == (50, 10, 6) and z["samples"].dtype == np.float32
@@ -174,7 +194,8 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
                  ["predict", str(tmp_path / "m.keras"), "-o", str(tmp_path / "o.npz"), "--debug"]):
         with pytest.raises(cli.UserError, match="does not exist"):
             cli.main(argv)
-    proc = run("--debug", "predict", str(tmp_path / "m.keras"), "-o", str(tmp_path / "o.npz"), check=False)
+    proc = run("--debug", "predict", str(tmp_path / "m.keras"), "-o", str(tmp_path / "o.npz"), check=False,
+               process=True)  # (the interpreter prints the traceback; the missing file fails before TensorFlow)
     assert proc.returncode == 1 and "Traceback (most recent call last)" in proc.stderr
 
 
