@@ -14,11 +14,13 @@ and the compiled functions' one-time cost):
 
 * `mc_predict`: `mcbridge.mc_predict(model, x, n_samples=5)`;
 * `model.predict`: Keras' own, for comparison;
-* `XLA kernel only`: no Keras model at all: TensorFlow's kernel cache
-  cleared (what `clear_session()` does) and a function that calls one small
-  `jit_compile=True` kernel called again: TensorFlow 2.21 keeps memory for
-  every re-instantiation of an XLA kernel (the mask kernels of mc_predict are
-  such kernels).
+* `one model's mc_predict`: no new model at all, the same model's
+  `mc_predict` after each `clear_session()`: what grows is not per model;
+* `XLA kernel only`: no Keras model and no mcbridge: TensorFlow's kernel
+  cache cleared (what `clear_session()` does) and a function that calls one
+  tiny `jit_compile=True` kernel called again: TensorFlow 2.21 keeps memory
+  for every re-instantiation of an XLA kernel (a few KiB for this tiny one;
+  mcbridge's mask kernels are larger, and one call holds six).
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ for r in range(rounds):
             context.context().clear_kernel_cache()
             outer(x)
             continue
+        if mode.startswith("one"):  # the same model every time: nothing new per iteration but the cleared cache
+            if r == 0 and _ == 0:
+                one = mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=16, padding="same")
+            mcbridge.mc_predict(one, x, n_samples=5, seed=1)
+            keras.backend.clear_session()
+            gc.collect()
+            continue
         model = mcbridge.build_cnn(input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=16, padding="same")
         if mode.startswith("mc"):
             mcbridge.mc_predict(model, x, n_samples=5, seed=1)
@@ -71,6 +80,7 @@ LOOPS = [
     ("mc+clear", "mc_predict, clear_session()"),
     ("predict", "model.predict"),
     ("predict+clear", "model.predict, clear_session()"),
+    ("one+clear", "one model's mc_predict, clear_session()"),
     ("xla+clear", "XLA kernel only, kernel cache cleared"),
 ]
 
