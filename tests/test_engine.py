@@ -138,3 +138,21 @@ def test_the_cache_does_not_keep_a_model_alive(x_small):
     del model
     gc.collect()
     assert ref() is None
+
+
+def test_retracing_reports_are_dropped_for_the_engines_own_functions_only():
+    """Each structure is traced once by design: TensorFlow's retracing report is dropped for
+    the engine's compiled parts, and kept for everybody else's functions."""
+    import logging
+
+    from mcbridge._engine import run
+
+    def record(function):
+        message = f"5 out of the last 5 calls to {function} triggered tf.function retracing. Tracing is expensive"
+        return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, None, None)
+
+    keep = run._PerStructureTraces().filter
+    assert not keep(record("<function Sampler._suffix_body.<locals>.run at 0x1>"))
+    assert not keep(record("<function _on_values.<locals>.run at 0x1>"))
+    assert keep(record("<function TensorFlowTrainer.make_predict_function.<locals>.one_step at 0x1>"))
+    assert keep(logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, "another warning", None, None))

@@ -50,7 +50,7 @@ def _compile(fn):
     return fn
 
 
-_OWN_FUNCTIONS = ("<function Sampler.", "<function deterministic_forward.")
+_OWN_FUNCTIONS = ("<function Sampler.", "<function _on_values.")
 
 
 class _PerStructureTraces(logging.Filter):
@@ -319,27 +319,20 @@ class Sampler:
         return _Parts(suffix, head, rest, generators, structure)
 
     def _structure(self, part: keras.Model) -> tuple | None:
-        """`structure_key` of a chain part with its input spec; None for a general graph."""
+        """`chain_structure` of a part of a chain model; None for a general graph's parts."""
         if self.layout.chain is None:  # (a general graph's config names its layers: not compared)
             return None
-        layers = structure_key(part.layers)
-        spec = part.inputs[0]
-        return None if layers is None else (layers, tuple(spec.shape[1:]), str(spec.dtype))
+        return chain_structure(part.layers, part.inputs[0])
 
     def _shared_prefix(self) -> Callable:
         """The compiled prefix, `run(x)` -> its output; shared by models of the same structure (see `suffix_fn`)."""
         prefix = self.prefix
         variables = list(prefix.variables)
-
-        def make():
-            def run(x, values):
-                with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-                    return prefix(x, training=False)
-
-            return run
-
         structure = self._structure(prefix)
-        fn = _shared_compiled(None if structure is None else ("prefix", structure), make)
+        fn = _shared_compiled(
+            None if structure is None else ("prefix", structure),
+            lambda: _on_values(variables, lambda x: prefix(x, training=False)),
+        )
         return lambda x: fn(x, _values(variables))
 
     def parts(self, m: int) -> _Parts:
@@ -454,12 +447,34 @@ def _values(variables: list) -> list:
     """The current values of `variables`: the arguments of a shared compiled part."""
     return [keras.ops.convert_to_tensor(v) for v in variables]
 
+
+def _on_values(variables: list, call: Callable) -> Callable:
+    """`run(x, values)`: `call(x)` with `variables` read as `values` (`keras.StatelessScope`)."""
+
+    def run(x, values):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            return call(x)
+
+    return run
+
+
+def _padded(a: np.ndarray, k: int) -> np.ndarray:
+    """`a` `(rows, ...)` with its last row repeated up to `k` rows (a compiled call's traced shape)."""
+    rows = a.shape[0]
+    return a if rows >= k else np.concatenate([a, np.repeat(a[-1:], k - rows, axis=0)])
+
 # Layers whose computation their class, config and weight shapes determine.
 # A class from elsewhere (a user's custom layer may read attributes that its
 # config leaves out) or a Lambda (its function) makes a suffix unshared.
 _DESCRIBED_BY_CONFIG = ("keras.", "mcbridge.", "tensorflow.", "builtins")
 # Attributes the engine sets on its sampling copies outside their config.
 _ENGINE_ATTRIBUTES = ("live", "mask_layout", "feature_maps", "output_dtype", "replicas", "autocast")
+
+
+def chain_structure(layers, spec) -> tuple | None:
+    """`structure_key(layers)` with the chain's input `spec` (shape but the batch, dtype); None if unknown."""
+    key = structure_key(layers)
+    return None if key is None else (key, tuple(spec.shape[1:]), str(spec.dtype))
 
 
 def structure_key(layers) -> tuple | None:
@@ -541,31 +556,17 @@ def deterministic_forward(model: keras.Model, x: np.ndarray, batch_size: int) ->
     variables = list(model.variables)
     switches = {id(layer.mc_switch) for layer in iter_layers(model) if is_switchable(layer) and layer.mc_switch is not None}
     chain = graph.as_chain(model)
-    structure = None if chain is None else structure_key(chain)
-    if structure is not None:
-        spec = model.inputs[0]
-        structure = ("forward", structure, tuple(spec.shape[1:]), str(spec.dtype))
-
-    def make():
-        def forward(xb, values):
-            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-                return keras.ops.cast(model(xb, training=False), "float32")
-
-        return forward
-
-    fn = _shared_compiled(structure, make)
+    structure = None if chain is None else chain_structure(chain, model.inputs[0])
+    fn = _shared_compiled(
+        None if structure is None else ("forward", structure),
+        lambda: _on_values(variables, lambda xb: keras.ops.cast(model(xb, training=False), "float32")),
+    )
+    values = [keras.ops.zeros((), "bool") if id(v) in switches else keras.ops.convert_to_tensor(v) for v in variables]
     n = x.shape[0]
     k = max(1, min(batch_size, n))
-    blocks = []
-    for i0 in range(0, n, k):
-        rows = min(k, n - i0)
-        xb = x[i0 : i0 + rows]
-        if rows < k:  # pad to the traced shape
-            xb = np.concatenate([xb, np.repeat(xb[-1:], k - rows, axis=0)])
-        values = [
-            keras.ops.zeros((), "bool") if id(v) in switches else keras.ops.convert_to_tensor(v) for v in variables
-        ]
-        blocks.append(keras.ops.convert_to_numpy(fn(xb, values))[:rows])
+    blocks = [
+        keras.ops.convert_to_numpy(fn(_padded(x[i0 : i0 + k], k), values))[: min(k, n - i0)] for i0 in range(0, n, k)
+    ]
     return np.concatenate(blocks) if blocks else np.zeros((0, *model.outputs[0].shape[1:]), np.float32)
 
 
@@ -600,12 +601,7 @@ def run_chunks(
     step = 0
     for i0 in range(0, n, k):
         rows = min(k, n - i0)
-        xb = x[i0 : i0 + rows]
-        if rows < k:  # pad to the traced shape
-            xb = np.concatenate([xb, np.repeat(xb[-1:], k - rows, axis=0)])
-        kb = keys[i0 : i0 + rows]
-        if rows < k:
-            kb = np.concatenate([kb, np.repeat(kb[-1:], k - rows)])
+        xb, kb = _padded(x[i0 : i0 + rows], k), _padded(keys[i0 : i0 + rows], k)
         h = sampler.prefix_out(xb)
         for s0 in range(0, n_samples, m):
             draws = min(m, n_samples - s0)
