@@ -259,11 +259,11 @@ def check_model(model: Any, name: str = "model") -> None:
         raise TypeError(invalid(name, "a keras.Model", model, hint))
 
 
-def check_single_io(model: Any, purpose: str = "mc_predict") -> tuple[tuple, Any]:
-    """`(input_shape, input_dtype)` of a built model with one input and one output.
+def model_io(model: Any, purpose: str = "mc_predict") -> tuple[list[tuple], list[tuple]]:
+    """`(inputs, outputs)` of a built graph model: `[(shape, dtype), ...]` and `[shape, ...]` (batch axis first).
 
     Raises:
-        ValueError: the model is not built, or has several inputs or outputs.
+        ValueError: a subclassed model, or a model that is not built.
     """
     try:
         inputs = model.inputs
@@ -284,14 +284,37 @@ def check_single_io(model: Any, purpose: str = "mc_predict") -> tuple[tuple, Any
             "e.g. by calling it once on a batch: model(x[:1])."
         )
     outputs = list(getattr(model, "outputs", None) or [])
+    return [(tuple(t.shape), t.dtype) for t in inputs], [tuple(t.shape) for t in outputs]
+
+
+def input_names(model: Any) -> list[str]:
+    """The names of `model`'s inputs, in order (those a dict `x` is keyed by)."""
+    return [getattr(t, "name", None) or f"input_{i}" for i, t in enumerate(model.inputs)]
+
+
+def output_names(model: Any) -> list[str]:
+    """The names of `model`'s outputs, in order: the layers that compute them."""
+    names = getattr(model, "output_names", None)
+    if names and len(names) == len(model.outputs):
+        return [str(n) for n in names]
+    return [t._keras_history[0].name for t in model.outputs]
+
+
+def check_single_io(model: Any, purpose: str = "mc_predict") -> tuple[tuple, Any]:
+    """`(input_shape, input_dtype)` of a built model with one input and one output.
+
+    Raises:
+        ValueError: the model is not built, or has several inputs or outputs.
+    """
+    inputs, outputs = model_io(model, purpose)
     if len(inputs) != 1 or len(outputs) != 1:
         raise ValueError(
             f"Model {model.name!r} has {len(inputs)} inputs and {len(outputs)} "
-            f"outputs; {purpose} needs a single-input classifier with one output "
-            "of shape (batch, classes). Wrap the part you want in a "
+            f"outputs; {purpose} needs a model with one input and one output "
+            "(mcbridge.mc_predict takes several). Wrap the part you want in a "
             "keras.Model(inputs, one_output) first."
         )
-    return tuple(inputs[0].shape), inputs[0].dtype
+    return inputs[0]
 
 
 def check_classifier_output(
@@ -307,15 +330,63 @@ def check_classifier_output(
             raise ValueError(
                 f"Model {model.name!r} has output shape {shape}; {purpose} needs "
                 "a regression model whose output has shape (batch, outputs). "
-                "Flatten the output first."
+                "Flatten the output first, or use mcbridge.mc_predict, which "
+                "takes outputs of any rank."
             )
         raise ValueError(
             f"Model {model.name!r} has output shape {shape}; {purpose} needs a "
             "classifier whose output has shape (batch, classes). Flatten or "
             "pool the output (e.g. keras.layers.GlobalAveragePooling2D) and end "
-            "with Dense(classes, activation='softmax')."
+            "with Dense(classes, activation='softmax'), or use "
+            "mcbridge.mc_predict, which takes outputs of any rank."
         )
     return int(shape[1])
+
+
+def check_output_shapes(model: Any, shapes: list[tuple], purpose: str = "mc_predict") -> list[tuple]:
+    """Each output's shape but the batch axis, `(*dims, classes)`, all known.
+
+    Raises:
+        ValueError: an output without a class (or output) axis, or with an
+            axis of unknown size.
+    """
+    names = output_names(model)
+    out = []
+    for name, shape in zip(names, shapes):
+        if len(shape) < 2 or any(d is None for d in shape[1:]):
+            what = "has no axis after the batch axis" if len(shape) < 2 else "has axes of unknown size (None)"
+            raise ValueError(
+                f"Output {name!r} of model {model.name!r} has shape {shape}: it {what}. "
+                f"{purpose} needs outputs of shape (batch, *dims, classes) with every "
+                "size known: build the model on an input of fixed shape, e.g. "
+                "keras.Input((128, 128, 3)) instead of keras.Input((None, None, 3))."
+            )
+        out.append(tuple(int(d) for d in shape[1:]))
+    return out
+
+
+def per_output(name: str, value: Any, n_outputs: int, check: Any) -> list:
+    """`value` for each of `n_outputs` outputs: one value for all, or a list or tuple of one per output.
+
+    Raises:
+        ValueError: a list of the wrong length.
+    """
+    if isinstance(value, (list, tuple)):
+        if len(value) != n_outputs:
+            raise ValueError(
+                f"Invalid value received for argument `{name}`. Expected one value, or "
+                f"a list of {n_outputs} (one per model output). Received: {len(value)} values"
+            )
+        return [check(v) for v in value]
+    return [check(value)] * n_outputs
+
+
+def check_tasks(task: Any, from_logits: Any, heteroscedastic: Any, n_outputs: int) -> list[tuple[str, bool, bool]]:
+    """`check_task` for each of `n_outputs` outputs; each argument one value or one per output."""
+    tasks = per_output("task", task, n_outputs, lambda t: check_choice("task", t, TASKS))
+    logits = per_output("from_logits", from_logits, n_outputs, lambda v: check_bool("from_logits", v))
+    hetero = per_output("heteroscedastic", heteroscedastic, n_outputs, lambda v: check_bool("heteroscedastic", v))
+    return [check_task(*args) for args in zip(tasks, logits, hetero)]
 
 
 def outputs_probabilities(model: Any) -> bool:
@@ -450,15 +521,16 @@ def check_x(
     )
     if not fits:
         hint = ""
-        if arr.ndim == len(expected) - 1 and expected[-1] == 1:
-            hint = " Add the channel axis with x[..., None]."
-        elif arr.ndim == len(expected) - 1:
-            hint = f" For a single input, use {name}[None]."
+        one = arr.ndim == len(expected) - 1 and all(d is None or d == a for d, a in zip(expected[1:], arr.shape))
+        if one:
+            hint = f" This looks like one input without the batch axis: add it with {name}[None]."
+        elif arr.ndim == len(expected) - 1 and expected[-1] == 1:
+            hint = f" Add the channel axis with {name}[..., None]."
         raise ValueError(
             f"Invalid value received for argument `{name}`. Expected an array of "
             f"shape {want} for this model. Received: {name}.shape={arr.shape}.{hint}"
         )
-    if arr.dtype.kind in "iub" and not rescales and arr.size and arr.max() > 1:
+    if arr.dtype.kind in "iub" and np.dtype(dtype).kind == "f" and not rescales and arr.size and arr.max() > 1:
         warn(
             f"`{name}` holds integers up to {arr.max()} (dtype {arr.dtype}) and the "
             "model has no Rescaling layer: the inputs look unscaled. If the model "
@@ -475,6 +547,79 @@ def check_x(
             "impute them before predicting."
         )
     return arr
+
+
+def _from_dataset(x: Any) -> Any:
+    """The inputs of a `tf.data.Dataset` of `x` or `(x, y[, w])` batches, concatenated; other `x` as they are."""
+    if not (type(x).__module__.startswith("tensorflow") and hasattr(x, "as_numpy_iterator")):
+        return x
+    batches = [b[0] if isinstance(b, tuple) else b for b in x.as_numpy_iterator()]
+    if not batches:
+        raise ValueError("Invalid value received for argument `x`: the tf.data.Dataset yields no batches.")
+    if isinstance(batches[0], dict):
+        return {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
+    if isinstance(batches[0], (list, tuple)):
+        return [np.concatenate([b[i] for b in batches]) for i in range(len(batches[0]))]
+    return np.concatenate(batches)
+
+
+def check_inputs(
+    x: Any, specs: list[tuple], names: list[str], *, rescales: bool = True, name: str = "x"
+) -> list[np.ndarray]:
+    """`check_x` for each input of a model: one array each, with the same first dimension.
+
+    Args:
+        x: An array (one input); a list or tuple of arrays in the model's
+            input order, or a dict of arrays by input name (several); or a
+            `tf.data.Dataset` of `x` or `(x, y)` batches.
+        specs: `(shape, dtype)` of each input (`model_io`).
+        names: The inputs' names (`input_names`).
+
+    Returns:
+        The checked arrays, in the model's input order.
+
+    Raises:
+        TypeError, ValueError: as `check_x`; a dict with missing or unknown
+            names, a list of the wrong length, or inputs of different lengths.
+    """
+    x = _from_dataset(x)
+    if len(specs) == 1:
+        if isinstance(x, dict) and len(x) == 1:
+            x = next(iter(x.values()))
+        elif isinstance(x, (list, tuple)) and len(x) == 1 and not np.isscalar(x[0]) and np.ndim(x[0]) > 0 and (
+            np.ndim(x[0]) == len(specs[0][0])
+        ):
+            x = x[0]
+        return [check_x(x, specs[0][0], specs[0][1], rescales=rescales, name=name)]
+    listed = ", ".join(repr(n) for n in names)
+    if isinstance(x, dict):
+        missing = [n for n in names if n not in x]
+        unknown = [k for k in x if k not in names]
+        if missing or unknown:
+            raise ValueError(
+                f"Invalid value received for argument `{name}`. Expected a dict with one array "
+                f"per model input ({listed}). Received: "
+                + "; ".join(p for p in (missing and f"missing {missing}", unknown and f"unknown {unknown}") if p)
+            )
+        x = [x[n] for n in names]
+    elif not isinstance(x, (list, tuple)) or len(x) != len(specs):
+        got = f"a list of {len(x)}" if isinstance(x, (list, tuple)) else type(x).__name__
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. The model has {len(specs)} inputs "
+            f"({listed}): pass a list of {len(specs)} arrays in that order, or a dict by name. "
+            f"Received: {got}"
+        )
+    arrays = [
+        check_x(a, shape, dtype, rescales=rescales, name=f"{name}[{n!r}]")
+        for a, (shape, dtype), n in zip(x, specs, names)
+    ]
+    lengths = {n: a.shape[0] for n, a in zip(names, arrays)}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected the same number of rows "
+            f"in every input (one row per example). Received: {lengths}"
+        )
+    return arrays
 
 
 def check_labels(y: Any, n: int, n_classes: int | None, name: str = "y") -> np.ndarray:

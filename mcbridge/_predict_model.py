@@ -25,16 +25,19 @@ from mcbridge._checks import (
     INT64_MAX,
     check_bool,
     check_classifier_output,
+    check_inputs,
     check_int,
     check_model,
+    check_output_shapes,
     check_precision,
     check_probabilities,
     check_result_size,
     check_seed,
     check_single_io,
-    check_task,
-    check_x,
+    check_tasks,
     has_rescaling,
+    input_names,
+    model_io,
     positive_int,
     warn_from_logits,
 )
@@ -60,32 +63,33 @@ def mc_predict_model(
     task: str = "classification",
     heteroscedastic: bool = False,
     precision: str = "float32",
-) -> MCResult:
+) -> MCResult | list[MCResult]:
     """`mcbridge.mc_predict` of one `keras.Model` (the arguments are documented there).
 
     Returns:
-        An `MCResult` whose `samples` has shape `(n, classes, n_samples)` or
-        `(n, outputs, n_samples)`.
+        An `MCResult` whose `samples` has shape `(n, *dims, classes, n_samples)`
+        for a model output `(batch, *dims, classes)`; a list of them, in the
+        model's output order, for a model with several outputs.
     """
     check_model(model)
     n_samples = positive_int("n_samples", n_samples)
     batch_size = positive_int("batch_size", batch_size)
     memory_budget = check_int("memory_budget", memory_budget, maximum=INT64_MAX)
     seed = check_seed(seed)
-    task, from_logits, heteroscedastic = check_task(task, from_logits, heteroscedastic)
     if progress is not None:
         check_bool("progress", progress)
     precision = check_precision(precision)
-    input_shape, input_dtype = check_single_io(model)
-    n_outputs = check_classifier_output(model, model.outputs[0].shape, task=task)
-    x = check_x(x, input_shape, input_dtype, rescales=has_rescaling(model))
-    check_result_size(x.shape[0], n_outputs, n_samples)  # before anything is allocated
-    if task == "classification":
-        warn_from_logits(model, from_logits)
+    specs, out_shapes = model_io(model)
+    tasks = check_tasks(task, from_logits, heteroscedastic, len(out_shapes))
+    shapes = check_output_shapes(model, out_shapes)
+    xs = check_inputs(x, specs, input_names(model), rescales=has_rescaling(model))
+    check_result_size(xs[0].shape[0], sum(int(np.prod(s)) for s in shapes), n_samples)  # before anything is allocated
+    if any(t == "classification" and logits for t, logits, _ in tasks):
+        warn_from_logits(model, True)
     precision = resolve_precision(precision)  # (what the CPU offers: after every argument check)
     return _mc_predict(
-        model, x, n_samples, batch_size, seed, from_logits, progress, memory_budget,
-        task=task, heteroscedastic=heteroscedastic, precision=precision,
+        model, xs, n_samples, batch_size, seed, [t[1] for t in tasks], progress, memory_budget,
+        task=[t[0] for t in tasks], heteroscedastic=[t[2] for t in tasks], precision=precision,
     )
 
 
@@ -95,40 +99,75 @@ def _mc_predict(
     n_samples: int,
     batch_size: int,
     seed: int | None,
-    from_logits: bool,
+    from_logits,
     progress: bool | None,
     memory_budget: int,
     split: bool = True,
-    task: str = "classification",
-    heteroscedastic: bool = False,
+    task="classification",
+    heteroscedastic=False,
     precision: str = "float32",
-) -> MCResult:
+) -> MCResult | list[MCResult]:
     """`mc_predict_model` on checked arguments; `split=False` replicates the whole model.
 
+    `task`, `from_logits` and `heteroscedastic`: one value, or one per output.
     With the same seed, `split=True` and `split=False` draw the same dropout
     masks (the stochastic layers see the same shapes and random states), so
     their samples agree up to floating-point rounding: the test that the
     deterministic-prefix fast path is exact.
     """
-    check_task(task, from_logits, heteroscedastic)
-    sampler = _sampler_for(model, split, precision)
-    x = check_x(x, sampler.input_shape, sampler.input_dtype)
-    if heteroscedastic and sampler.n_outputs % 2:
-        raise ValueError(
-            f"Model {model.name!r} has {sampler.n_outputs} outputs; heteroscedastic=True "
-            "needs an even number: d means, then d log-variances."
-        )
-    chunks = chunk_plan(x.shape[0], n_samples, batch_size, sampler.row_bytes, memory_budget)
-    check = _check_classifier_block if task == "classification" and not from_logits else None
-    samples = run_chunks(sampler, chunks, x, seed, from_logits, check=check, progress=progress)
+    sampler = _sampler_for(model, split, precision, any_shape=True)
+    shapes = sampler.output_shapes
+    tasks = check_tasks(task, from_logits, heteroscedastic, len(shapes))
+    xs = check_inputs(x, sampler.input_specs, input_names(model))
+    for shape, (t, _, hetero) in zip(shapes, tasks):
+        if hetero and shape[-1] % 2:
+            raise ValueError(
+                f"Model {model.name!r} has an output of shape (batch, {', '.join(map(str, shape))}); "
+                "heteroscedastic=True needs an even number of entries on its last axis: d means, "
+                "then d log-variances."
+            )
+    chunks = chunk_plan(xs[0].shape[0], n_samples, batch_size, sampler.row_bytes, memory_budget)
+    samples = run_chunks(
+        sampler, chunks, xs, seed, [t[1] for t in tasks], check=_block_check(shapes, tasks), progress=progress
+    )
+    results, start, n = [], 0, xs[0].shape[0]
+    for shape, (t, _, hetero) in zip(shapes, tasks):
+        size = int(np.prod(shape))
+        block = samples[:, start : start + size].reshape((n, *shape, n_samples), order="F")
+        start += size
+        results.append(_result(block if len(shapes) == 1 else np.asfortranarray(block), t, hetero))
+    return results[0] if len(results) == 1 else results
+
+
+def _result(samples: np.ndarray, task: str, heteroscedastic: bool) -> MCResult:
+    """The `MCResult` of one output's samples `(n, *dims, entries, n_samples)`."""
     if task == "classification":
         return MCResult(samples)
     if not heteroscedastic:
         return MCResult(samples, task="regression")
-    d = sampler.n_outputs // 2
+    d = samples.shape[-2] // 2
     with np.errstate(over="ignore"):  # float32: a log-variance past ~88 gives inf
-        noise = np.exp(samples[:, d:], order="F")
-    return MCResult(np.asfortranarray(samples[:, :d]), task="regression", noise_variance=noise)
+        noise = np.exp(samples[..., d:, :], order="F")
+    return MCResult(np.asfortranarray(samples[..., :d, :]), task="regression", noise_variance=noise)
+
+
+def _block_check(shapes: list[tuple], tasks: list[tuple]):
+    """The check of each block `(draws, n_outputs, rows)`: classification outputs hold probabilities; None if none."""
+    spans, start = [], 0
+    for shape, (t, logits, _) in zip(shapes, tasks):
+        size = int(np.prod(shape))
+        if t == "classification" and not logits:
+            spans.append((start, size, shape[-1]))
+        start += size
+    if not spans:
+        return None
+
+    def check(block: np.ndarray) -> None:
+        for start, size, classes in spans:  # (classes the slowest axis of an output's entries)
+            part = block[:, start : start + size]
+            _check_classifier_block(part.reshape(part.shape[0], classes, -1))
+
+    return check
 
 
 def _check_classifier_block(block: np.ndarray) -> None:
@@ -142,6 +181,13 @@ def _check_classifier_block(block: np.ndarray) -> None:
         ) from None
 
 
-def _sampler_for(model: keras.Model, split: bool = True, precision: str = "float32"):
-    """The engine's cached sampler of `model` (`mcbridge._engine.run.Sampler`)."""
-    return sampler_for(model, check_single_io, split, precision)
+def _sampler_for(model: keras.Model, split: bool = True, precision: str = "float32", any_shape: bool = False):
+    """The engine's cached sampler of `model` (`mcbridge._engine.run.Sampler`).
+
+    `any_shape=False` (streaming to files, Spark): one input and one output
+    `(batch, classes)`, else `ValueError`.
+    """
+    if not any_shape:
+        check_single_io(model, "this function")
+        check_classifier_output(model, model.outputs[0].shape, "this function")
+    return sampler_for(model, lambda m: model_io(m)[0], split, precision)

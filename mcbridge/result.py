@@ -15,8 +15,8 @@ from mcbridge._checks import TASKS  # the tasks a result can be for (one list fo
 
 __all__ = ["MCResult", "TASKS"]
 
-# Classification samples are probabilities that sum to 1 over axis 1;
-# regression samples are real-valued outputs.
+# Classification samples are probabilities that sum to 1 over the classes
+# axis (the last but one); regression samples are real-valued outputs.
 
 
 class MCResult:
@@ -27,12 +27,14 @@ class MCResult:
 
     Args:
         samples: Array of shape `(n, classes, samples)` (classification:
-            class probabilities) or `(n, outputs, samples)` (regression).
+            class probabilities) or `(n, outputs, samples)` (regression); a
+            dense model output (a segmentation map, a tagged sequence) has
+            positions before the classes, `(n, *dims, classes, samples)`.
             Stored as `float32`; an `F`-ordered array is kept without a copy.
         task: `"classification"` (default) or `"regression"`; it decides
             which measures apply.
         class_names: Optional names of the classes (or outputs), one per
-            entry of axis 1.
+            entry of the classes axis.
         noise_variance: Regression only, optional: the variance of the noise
             around each sample's output as the model predicts it (a
             heteroscedastic model's exponentiated log-variance head), same
@@ -41,8 +43,12 @@ class MCResult:
             and its epistemic part (`epistemic_variance`, the spread of the
             sampled means), after the law of total variance.
 
+    Every summary keeps the leading `(n, *dims)`: `mean` and `variance` are
+    `(n, *dims, classes)`, `predicted_class` and the uncertainty scores
+    `(n, *dims)`.
+
     Attributes:
-        samples: `float32` array of shape `(n, classes, samples)`;
+        samples: `float32` array of shape `(n, *dims, classes, samples)`;
             `samples[i, c, s]` is output `c` for input `i` in sample `s`.
             `mc_predict` produces it in column-major (Fortran) order, the
             layout R arrays use, so it crosses to R without a transpose.
@@ -50,7 +56,7 @@ class MCResult:
             heteroscedastic model), shape of `samples`, or None.
 
     Raises:
-        ValueError: `samples` is not 3-d, or `task`, `class_names` or
+        ValueError: `samples` has fewer than 3 axes, or `task`, `class_names` or
             `noise_variance` is invalid.
     """
 
@@ -62,10 +68,11 @@ class MCResult:
         noise_variance=None,
     ):
         samples = np.asarray(samples)
-        if samples.ndim != 3:
+        if samples.ndim < 3:
             raise ValueError(
                 "Invalid value received for argument `samples`. Expected an "
-                f"array of shape (n, classes, samples). Received: shape={samples.shape}"
+                f"array of shape (n, classes, samples) or (n, *dims, classes, samples). "
+                f"Received: shape={samples.shape}"
             )
         if task not in TASKS:
             raise ValueError(
@@ -74,10 +81,10 @@ class MCResult:
             )
         if class_names is not None:
             class_names = tuple(str(c) for c in class_names)
-            if len(class_names) != samples.shape[1]:
+            if len(class_names) != samples.shape[-2]:
                 raise ValueError(
                     "Invalid value received for argument `class_names`. Expected "
-                    f"{samples.shape[1]} names (one per entry of axis 1). "
+                    f"{samples.shape[-2]} names (one per class: axis {samples.ndim - 2} of `samples`). "
                     f"Received: {len(class_names)} names"
                 )
         if noise_variance is not None:
@@ -96,8 +103,21 @@ class MCResult:
         self._cache: dict[str, np.ndarray] = {}
 
     n = property(lambda self: self.samples.shape[0], doc="Number of inputs.")
-    n_classes = property(lambda self: self.samples.shape[1], doc="Number of classes (or outputs).")
-    n_samples = property(lambda self: self.samples.shape[2], doc="Number of MC samples.")
+    dims = property(lambda self: self.samples.shape[1:-2], doc="Positions per input (`()` unless a dense output).")
+    n_classes = property(lambda self: self.samples.shape[-2], doc="Number of classes (or outputs).")
+    n_samples = property(lambda self: self.samples.shape[-1], doc="Number of MC samples.")
+
+    def _rows(self, a: np.ndarray) -> np.ndarray:
+        """`a` `(n, *dims, ...)` as `(n * positions, ...)`: each position a row (Fortran order, no copy of `samples`)."""
+        return a if not self.dims else a.reshape((-1, *a.shape[1 + len(self.dims) :]), order="F")
+
+    def _unrows(self, a: np.ndarray) -> np.ndarray:
+        """The inverse of `_rows`."""
+        return a if not self.dims else a.reshape((self.n, *self.dims, *a.shape[1:]), order="F")
+
+    def _per_row(self, measure: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """`measure` of `(rows, classes, samples)` applied at every input and position: `(n, *dims)`."""
+        return self._unrows(measure(self._rows(self.samples)))
 
     def _cached(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
         if key not in self._cache:
@@ -114,31 +134,32 @@ class MCResult:
 
     @property
     def mean(self) -> np.ndarray:
-        """Mean over samples: `float64` array of shape `(n, classes)`."""
-        return self._cached("mean", lambda: self.samples.mean(axis=2, dtype=np.float64))
+        """Mean over samples: `float64` array of shape `(n, *dims, classes)`."""
+        return self._cached("mean", lambda: self.samples.mean(axis=-1, dtype=np.float64))
 
     @property
     def variance(self) -> np.ndarray:
         """Unbiased sample variance over samples (ddof = 1, as R's `var()`).
 
-        `float64` array of shape `(n, classes)`; NaN when `n_samples == 1`.
+        `float64` array of shape `(n, *dims, classes)`; NaN when `n_samples == 1`.
         """
 
         def compute():
             if self.n_samples < 2:
-                return np.full((self.n, self.n_classes), np.nan)
+                return np.full(self.samples.shape[:-1], np.nan)
             # Two-pass, in blocks of rows: float64 temporaries stay small.
-            out = np.empty((self.n, self.n_classes))
-            for i in range(0, self.n, 4096):
-                dev = self.samples[i : i + 4096] - self.mean[i : i + 4096, :, None]
+            samples, mean = self._rows(self.samples), self._rows(self.mean)
+            out = np.empty(samples.shape[:-1])
+            for i in range(0, len(samples), 4096):
+                dev = samples[i : i + 4096] - mean[i : i + 4096, :, None]
                 out[i : i + 4096] = np.einsum("ics,ics->ic", dev, dev)
-            return out / (self.n_samples - 1)
+            return self._unrows(out / (self.n_samples - 1))
 
         return self._cached("variance", compute)
 
     @property
     def std(self) -> np.ndarray:
-        """Square root of `variance`, shape `(n, classes)`."""
+        """Square root of `variance`, shape `(n, *dims, classes)`."""
         return np.sqrt(self.variance)
 
     def _noise_only(self, what: str) -> None:
@@ -152,22 +173,22 @@ class MCResult:
 
     @property
     def aleatoric_variance(self) -> np.ndarray:
-        """Mean over samples of the predicted noise variance: `float64` `(n, outputs)`.
+        """Mean over samples of the predicted noise variance: `float64` `(n, *dims, outputs)`.
 
         Raises:
             ValueError: the result has no `noise_variance`.
         """
         self._noise_only("aleatoric_variance")
-        return self._cached("aleatoric", lambda: self.noise_variance.mean(axis=2, dtype=np.float64))
+        return self._cached("aleatoric", lambda: self.noise_variance.mean(axis=-1, dtype=np.float64))
 
     @property
     def epistemic_variance(self) -> np.ndarray:
-        """The spread of the sampled outputs: `variance` (ddof = 1), `(n, outputs)`."""
+        """The spread of the sampled outputs: `variance` (ddof = 1), `(n, *dims, outputs)`."""
         return self.variance
 
     @property
     def predictive_variance(self) -> np.ndarray:
-        """`epistemic_variance + aleatoric_variance`, shape `(n, outputs)`.
+        """`epistemic_variance + aleatoric_variance`, shape `(n, *dims, outputs)`.
 
         Raises:
             ValueError: the result has no `noise_variance`.
@@ -176,38 +197,38 @@ class MCResult:
 
     @property
     def predictive_std(self) -> np.ndarray:
-        """Square root of `predictive_variance`, shape `(n, outputs)`."""
+        """Square root of `predictive_variance`, shape `(n, *dims, outputs)`."""
         return np.sqrt(self.predictive_variance)
 
     @property
     def predicted_class(self) -> np.ndarray:
-        """Class with the highest mean probability, `int64` array of shape `(n,)`.
+        """Class with the highest mean probability, `int64` array of shape `(n, *dims)`.
 
         Raises:
             ValueError: the result is not for classification.
         """
         self._classification_only("predicted_class")
-        return self.mean.argmax(axis=1)
+        return self.mean.argmax(axis=-1)
 
     def predictive_entropy(self) -> np.ndarray:
-        """See `mcbridge.metrics.predictive_entropy`; shape `(n,)`."""
+        """See `mcbridge.metrics.predictive_entropy`; shape `(n, *dims)`."""
         self._classification_only("predictive_entropy")
-        return _metrics.predictive_entropy(self.samples)
+        return self._per_row(_metrics.predictive_entropy)
 
     def expected_entropy(self) -> np.ndarray:
-        """See `mcbridge.metrics.expected_entropy`; shape `(n,)`."""
+        """See `mcbridge.metrics.expected_entropy`; shape `(n, *dims)`."""
         self._classification_only("expected_entropy")
-        return _metrics.expected_entropy(self.samples)
+        return self._per_row(_metrics.expected_entropy)
 
     def mutual_information(self) -> np.ndarray:
-        """See `mcbridge.metrics.mutual_information`; shape `(n,)`."""
+        """See `mcbridge.metrics.mutual_information`; shape `(n, *dims)`."""
         self._classification_only("mutual_information")
-        return _metrics.mutual_information(self.samples)
+        return self._per_row(_metrics.mutual_information)
 
     def variation_ratio(self) -> np.ndarray:
-        """See `mcbridge.metrics.variation_ratio`; shape `(n,)`."""
+        """See `mcbridge.metrics.variation_ratio`; shape `(n, *dims)`."""
         self._classification_only("variation_ratio")
-        return _metrics.variation_ratio(self.samples)
+        return self._per_row(_metrics.variation_ratio)
 
     def __len__(self) -> int:
         return self.n
@@ -221,7 +242,9 @@ class MCResult:
 
     def __repr__(self) -> str:
         return (
-            f"<MCResult task={self.task} n={self.n} classes={self.n_classes} "
+            f"<MCResult task={self.task} n={self.n}"
+            + (f" dims={self.dims}" if self.dims else "")
+            + f" classes={self.n_classes} "
             f"samples={self.n_samples} dtype={self.samples.dtype}"
             + self._repr_class_names()
             + ">"

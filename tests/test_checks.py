@@ -96,8 +96,10 @@ def test_check_x_shape_message_names_the_expected_shape():
     with pytest.raises(ValueError, match=r"shape \(n, 8, 8, 1\) for this model. Received: x.shape=\(2, 8, 8\). "
                                          r"Add the channel axis"):
         C.check_x(np.zeros((2, 8, 8)), (None, 8, 8, 1))
-    with pytest.raises(ValueError, match=r"shape \(n, 4\).*For a single input, use x\[None\]"):
+    with pytest.raises(ValueError, match=r"shape \(n, 4\).*without the batch axis: add it with x\[None\]"):
         C.check_x(np.zeros(4), (None, 4))
+    with pytest.raises(ValueError, match=r"without the batch axis: add it with x\[None\]"):  # not the channel hint
+        C.check_x(np.zeros((28, 28, 1)), (None, 28, 28, 1))
 
 
 def test_check_x_counts_nan_and_inf():

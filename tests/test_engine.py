@@ -45,10 +45,10 @@ def test_unsupported_recurrent_and_attention_dropout_are_refused():
     with pytest.raises(ValueError, match=r"\(RNN\) has dropout on inputs and recurrent state.*rates to 0"):
         mcbridge.mc_predict(model, np.zeros((2, 5, 3), "float32"))
     inputs = keras.Input((5, 4))
-    h = keras.layers.MultiHeadAttention(2, 4, dropout=0.1, name="mha")(inputs, inputs)
+    h = keras.layers.GroupQueryAttention(4, 2, 1, dropout=0.1, name="gqa")(inputs, inputs)
     h = keras.layers.Dropout(0.5)(keras.layers.Flatten()(h))
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(h))
-    with pytest.raises(ValueError, match=r"'mha' \(MultiHeadAttention\) has dropout on the attention scores"):
+    with pytest.raises(ValueError, match=r"'gqa' \(Group\w+Attention\) has dropout on the attention scores"):
         mcbridge.mc_predict(model, np.zeros((2, 5, 4), "float32"))
 
 

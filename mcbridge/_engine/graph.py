@@ -88,8 +88,8 @@ def needed_input_extents(layers, passes=lambda layer: False) -> list[tuple | Non
     needed = None  # of the current layer's output; None: all of it
     for i in range(len(layers) - 1, -1, -1):
         layer = layers[i]
-        full_in = spatial_dims(layer.input.shape)
-        full_out = spatial_dims(layer.output.shape)
+        full_in = _spatial(layer.input)
+        full_out = _spatial(layer.output)
         if full_in is None:
             needed = None
         elif isinstance(layer, _POINTWISE) or passes(layer):
@@ -107,6 +107,12 @@ def needed_input_extents(layers, passes=lambda layer: False) -> list[tuple | Non
             needed = None
         needs[i] = needed
     return needs
+
+
+def _spatial(tensor) -> tuple | None:
+    """`spatial_dims` of a layer's input or output; None for several tensors (a recurrent layer's input and mask)."""
+    shape = getattr(tensor, "shape", None)
+    return None if shape is None else spatial_dims(shape)
 
 
 def cropping_layer(full: tuple, needed: tuple) -> keras.layers.Layer:
@@ -196,13 +202,46 @@ def pools_in_windows(drop, pool, live: tuple | None) -> bool:
     return len(drop.input.shape) == 4 and dims is not None and dims[0] % 2 == 0 and dims[1] % 2 == 0
 
 
-def rebuild(model: keras.Model, copy: Callable[[keras.layers.Layer], keras.layers.Layer]) -> keras.Model:
-    """`model`'s graph with every sampled layer replaced by `copy(layer)`; nested models rebuilt."""
+def makes_mask(layer) -> bool:
+    """True for a layer that makes a Keras mask (`Masking`, `Embedding(mask_zero=True)`)."""
+    return isinstance(layer, keras.layers.Masking) or (
+        isinstance(layer, keras.layers.Embedding) and bool(getattr(layer, "mask_zero", False))
+    )
+
+
+def rebuild(
+    model: keras.Model,
+    copy: Callable[[keras.layers.Layer], keras.layers.Layer],
+    others: Callable[[keras.layers.Layer], keras.layers.Layer] | None = None,
+) -> keras.Model:
+    """`model`'s graph with every sampled layer replaced by `copy(layer)`, every other by `others(layer)` (None: kept).
+
+    A nested Sequential or functional model that holds a sampled layer is
+    inlined: its layers join the rebuilt graph, replaced the same way (so
+    the graph can be cut inside it). The result is never compiled: predicting
+    needs no loss, metric or optimizer (a custom loss that Keras cannot
+    deserialise would otherwise fail here).
+    """
+    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype, name=t.name) for t in model.inputs]
+    inputs = inputs[0] if len(inputs) == 1 else inputs
+    return keras.Model(inputs, _run_rebuilt(model, inputs, copy, others or (lambda layer: layer)))
+
+
+def _run_rebuilt(model: keras.Model, inputs, copy, others):
+    """`model`'s graph on the symbolic `inputs`, its layers replaced as `rebuild` says."""
 
     def replace(layer):
-        return copy(layer) if registry.is_sampled(layer) else layer
+        if isinstance(layer, keras.Model) and is_graph_model(layer) and contains_sampled(layer):
+            return lambda x, *args, **kwargs: _run_rebuilt(layer, x, copy, others)
+        return copy(layer) if registry.is_sampled(layer) else others(layer)
 
-    return keras.models.clone_model(model, clone_function=replace, recursive=True)
+    if isinstance(model, keras.Sequential):
+        out = inputs
+        for layer in model.layers:
+            out = replace(layer)(out)
+        return out
+    outputs = model._run_through_graph(keras.tree.flatten(inputs), operation_fn=replace)
+    return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
 
 
 def chain_model(input_spec, layers) -> keras.Sequential:

@@ -33,7 +33,8 @@ class Layout:
             model or a functional chain), else None (a general graph, split
             at the first sampled layer's input when every path goes through it).
         first: Chain index of the first layer that is, or contains, a
-            sampled layer (None for a general graph).
+            sampled layer, or of a layer before it that makes a Keras mask
+            (the prefix cannot pass a mask on); None for a general graph.
         live: Per chain position: for a bit-mask layer that passes regions
             on, the leading spatial region of its input that the output
             depends on (None: all of it, or not such a layer).
@@ -66,6 +67,9 @@ def layout_for(model: keras.Model, split: bool = True) -> Layout:
     if chain is None:
         return Layout(split, None, None, (), (), None, False, per_replica)
     first = next(i for i, layer in enumerate(chain) if graph.contains_sampled(layer))
+    # A Keras mask made before the first sampled layer would not cross the cut:
+    # the prefix ends before the layer that makes it.
+    first = next((i for i, layer in enumerate(chain[:first]) if graph.makes_mask(layer)), first)
     needs = graph.needed_input_extents(chain, passes=graph.crops_pointwise)
     # `live` is what each bit-mask layer masks: the same in both modes, so
     # the fast path and the reference draw the same masks.

@@ -108,6 +108,17 @@ REGISTRY: tuple[StochasticLayer, ...] = (
         )
         for cls in (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
     ),
+    StochasticLayer(
+        keras.layers.Bidirectional, "sampled",
+        _RECURRENT + ", in each direction (a mask of its own per direction)",
+        active=lambda layer: _rates("dropout", "recurrent_dropout")(layer.forward_layer),
+    ),
+    *(
+        StochasticLayer(cls, "sampled", "dropout on the attention weights: an independent Bernoulli mask per "
+                        "weight (every head, query and key position), scaled by 1 / (1 - rate)",
+                        active=_rates("dropout", "_dropout"))
+        for cls in _keras_classes(["Attention", "AdditiveAttention", "MultiHeadAttention"])
+    ),  # fmt: skip
     # Other recurrent dropout: not sampled.
     *(
         StochasticLayer(cls, "unsupported", "dropout on inputs and recurrent state",
@@ -118,9 +129,7 @@ REGISTRY: tuple[StochasticLayer, ...] = (
     ),  # fmt: skip
     *(
         StochasticLayer(cls, "unsupported", "dropout on the attention scores", active=_rates("dropout"))
-        for cls in _keras_classes(
-            ["Attention", "AdditiveAttention", "MultiHeadAttention", "GroupQueryAttention"]
-        )
+        for cls in _keras_classes(["GroupQueryAttention"])
     ),
     *(
         StochasticLayer(cls, "inference", "training-time noise or augmentation: runs as in model.predict()")
@@ -239,8 +248,10 @@ def sampling_copy(
     entry = entry_for(layer)
     if entry.per_replica:
         return sampling.ReplicaDropConnect(layer, replicas)
-    if isinstance(layer, keras.layers.RNN):
+    if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
         return sampling.SamplingRecurrent(layer)
+    if isinstance(layer, (keras.layers.Attention, keras.layers.AdditiveAttention, keras.layers.MultiHeadAttention)):
+        return sampling.SamplingAttention(layer)
     config = layer.get_config()
     config.pop("mc_enabled", None)
     noise_shape = config.get("noise_shape")

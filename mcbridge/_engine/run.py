@@ -178,29 +178,16 @@ def _build(
         return copy
 
     if layout.chain is None:
-        # A general graph: cut at the input of the first sampled layer when
-        # every path from the inputs to the outputs goes through it.
-        if low:
+        # A general graph (nested graph models holding a sampled layer inlined).
+        others = None
+        if low:  # every layer but the output layers
             outputs = {id(t._keras_history[0]) for t in model.outputs}
 
-            def any_copy(layer):
-                if registry.is_sampled(layer):
-                    return plain_copy(layer)
+            def others(layer):
                 return layer if id(layer) in outputs else _low_precision_copy(layer, pairs)
 
-            view = keras.models.clone_model(model, clone_function=any_copy, recursive=True)
-        else:
-            view = graph.rebuild(model, plain_copy)
-        if not layout.split:
-            return None, view
-        first = next(layer for layer in view.layers if id(layer) in made)
-        try:
-            cut = first.input
-            if cut is view.inputs[0]:
-                return None, view
-            return keras.Model(view.inputs, cut), keras.Model(cut, view.outputs)
-        except Exception:
-            return None, view
+        view = graph.rebuild(model, plain_copy, others)
+        return (None, view) if not layout.split else _cut(view, made)
 
     def copy(i, layer):
         if registry.is_sampled(layer):
@@ -230,6 +217,37 @@ def _build(
     return prefix, suffix
 
 
+def _cut(view: keras.Model, made: set) -> tuple:
+    """`(prefix, suffix)` of a general graph: the prefix computes what no sampling copy reaches; `(None, view)` if nothing.
+
+    The suffix starts from every tensor that the deterministic part hands
+    to the stochastic part (in a U-Net with dropout at the bottleneck: the
+    bottleneck's input and each skip connection), so the prefix runs once
+    per input. No cut when a Keras mask is made (a cut would drop it: an
+    `Embedding(mask_zero=True)` before a recurrent layer), when an output
+    does not depend on any sampled layer, or when Keras cannot build the parts.
+    """
+    if any(graph.makes_mask(layer) for layer in iter_layers(view)):
+        return None, view
+    try:
+        stochastic, cuts = set(), {}
+        for depth in sorted(view._nodes_by_depth, reverse=True):  # (Keras' graph bookkeeping: inputs first)
+            for node in view._nodes_by_depth[depth]:
+                inputs = list(node.input_tensors)
+                if id(node.operation) in made or any(id(t) in stochastic for t in inputs):
+                    stochastic.update(id(t) for t in node.outputs)
+                    cuts.update({id(t): t for t in inputs if id(t) not in stochastic})
+        cuts = list(cuts.values())
+        if not cuts or any(id(t) not in stochastic for t in view.outputs) or all(
+            any(t is i for i in view.inputs) for t in cuts
+        ):
+            return None, view
+        cut = cuts[0] if len(cuts) == 1 else cuts
+        return keras.Model(view.inputs, cut), keras.Model(cut, view.outputs)
+    except Exception:  # (Keras cannot build the parts: no cut)
+        return None, view
+
+
 @dataclasses.dataclass(frozen=True)
 class _Parts:
     """The stochastic suffix for one replica count, and what runs it."""
@@ -247,7 +265,10 @@ class Sampler:
     Attributes:
         layout: The model's `plan.Layout`.
         prefix, suffix: The split rebuilt graph (prefix None: nothing runs once).
-        n_outputs: Entries of the model's output per sample (classes).
+        input_specs: `(shape, dtype)` of each model input (`input_shape`,
+            `input_dtype`: the first's).
+        output_shapes: Each output's shape but the batch axis, `(*dims, classes)`.
+        n_outputs: Entries of all outputs per sample (`output_shapes`' sizes, summed).
         row_bytes: Activation bytes of one replica in the suffix (chunking).
     """
 
@@ -267,7 +288,8 @@ class Sampler:
                 "sample would be the same prediction. Use a model trained with "
                 "dropout (e.g. mcbridge.build_cnn())."
             )
-        self.input_shape, self.input_dtype = spec = input_spec(model)
+        self.input_specs = list(input_spec(model))
+        self.input_shape, self.input_dtype = spec = self.input_specs[0]
         if not graph.is_graph_model(model):
             raise ValueError(
                 f"Model {model.name!r} is a subclassed model "
@@ -280,13 +302,14 @@ class Sampler:
         self._pairs: list = []  # (bfloat16 copy, the model's layer): weights to refresh
         self.prefix, self.suffix = _build(model, layout, spec, precision=precision, pairs=self._pairs)
         self._check_pairs()
-        out_shape = tuple(self.suffix.outputs[0].shape) if self.suffix.outputs else None
-        if out_shape is None or len(out_shape) != 2 or out_shape[1] is None:
+        shapes = [tuple(t.shape) for t in self.suffix.outputs]
+        if not shapes or any(len(shape) < 2 or None in shape[1:] for shape in shapes):
             raise ValueError(
-                f"Model {model.name!r} has output shape {out_shape}; mc_predict "
-                "needs a model whose output has shape (batch, classes) or (batch, outputs)."
+                f"Model {model.name!r} has output shapes {shapes}; mc_predict needs outputs "
+                "of shape (batch, *dims, classes) with every size known."
             )
-        self.n_outputs = int(out_shape[1])
+        self.output_shapes = [tuple(int(d) for d in shape[1:]) for shape in shapes]
+        self.n_outputs = sum(int(np.prod(shape)) for shape in self.output_shapes)
         self.row_bytes = activation_bytes(self.suffix)
         self._model_ids = {id(layer) for layer in iter_layers(model)}
         self._parts = {None: self._parts_of(self.suffix)}
@@ -360,8 +383,14 @@ class Sampler:
             for w_copy, w in zip(copy.weights, layer.weights):
                 w_copy.assign(w)
 
-    def suffix_fn(self, m: int, from_logits: bool) -> Callable:
-        """The compiled suffix for `m` replicas, as `run(h, keys, first_sample, states)` -> samples `(m, outputs, k)`.
+    def suffix_fn(self, m: int, from_logits) -> Callable:
+        """The compiled suffix for `m` replicas, as `run(h, keys, first_sample, states)` -> samples `(m, n_outputs, k)`.
+
+        `from_logits`: one bool for every output or one per output (a
+        softmax over its last axis). Each output's `(*dims, classes)` entries
+        come in Fortran order (the first axis fastest), so the samples of
+        input `i` are `(*dims, classes, samples)` in Fortran order, the
+        layout R arrays use; the outputs follow each other.
 
         `h`: the prefix output `(k, ...)`. Replica `r` of input `i` is MC
         sample `first_sample + r` of the input with key `keys[i]`: its masks
@@ -376,7 +405,10 @@ class Sampler:
         architecture, not per model (each instantiation inside a new traced
         function keeps memory that TensorFlow never frees).
         """
-        key = (m, from_logits)
+        if not isinstance(from_logits, (list, tuple)):
+            from_logits = [from_logits] * len(self.output_shapes)
+        key = (m, tuple(bool(v) for v in from_logits))
+        from_logits = key[1]
         with _LOCK:
             if key not in self._suffix_fns:
                 parts = self.parts(m)
@@ -387,13 +419,14 @@ class Sampler:
             return self._suffix_fns[key]
 
     def _suffix_body(self, parts: _Parts, m: int, from_logits: bool):
-        suffix, head, rest, n_out, generators = parts.suffix, parts.head, parts.rest, self.n_outputs, parts.generators
+        suffix, head, rest, shapes, generators = parts.suffix, parts.head, parts.rest, self.output_shapes, parts.generators
         variables = list(suffix.variables)
+        ops = keras.ops
 
         def run(h, keys, first_sample, states, values):
             import tensorflow as tf
 
-            k = keras.ops.shape(h)[0]
+            k = ops.shape(keras.tree.flatten(h)[0])[0]
             samples = tf.cast(first_sample, tf.int64) + tf.range(m, dtype=tf.int64)
             layer_states = {id(g): states[i] for i, g in enumerate(generators)}
             # (This body runs only while TensorFlow traces; tracing touches the
@@ -408,12 +441,17 @@ class Sampler:
                 reps = head.call_replicated(h, m)
                 out = reps if rest is None else rest(reps, training=False)
             else:
-                reps = keras.ops.tile(h, (m,) + (1,) * (len(h.shape) - 1))
+                reps = keras.tree.map_structure(lambda t: ops.tile(t, (m,) + (1,) * (len(t.shape) - 1)), h)
                 out = suffix(reps, training=False)
-            if from_logits:
-                out = keras.ops.softmax(out, axis=-1)
-            out = keras.ops.reshape(keras.ops.cast(out, "float32"), (m, k, n_out))
-            return keras.ops.transpose(out, (0, 2, 1))  # (m, outputs, k)
+            blocks = []
+            for o, shape, logits in zip(keras.tree.flatten(out), shapes, from_logits):
+                if logits:
+                    o = ops.softmax(o, axis=-1)
+                o = ops.reshape(ops.cast(o, "float32"), (m, k, *shape))
+                r = len(shape)  # (m, k, d1, .., classes) -> (m, classes, .., d1, k): Fortran order per input
+                o = ops.transpose(o, (0, *range(r + 1, 1, -1), 1))
+                blocks.append(ops.reshape(o, (m, int(np.prod(shape)), k)))
+            return blocks[0] if len(blocks) == 1 else ops.concatenate(blocks, axis=1)  # (m, n_outputs, k)
 
         return run
 
@@ -580,7 +618,9 @@ def run_chunks(
     progress: bool | None = None,
     keys: np.ndarray | None = None,
 ) -> np.ndarray:
-    """All samples: `float32` array `(n, outputs, n_samples)` in Fortran order.
+    """All samples: `float32` array `(n, n_outputs, n_samples)` in Fortran order.
+
+    `x`: the inputs, an array or (several inputs) a list of arrays.
 
     With a `seed`, input `i`'s samples depend only on the seed and `keys[i]`
     (masks identical whatever the chunking; values equal up to float32
@@ -591,6 +631,7 @@ def run_chunks(
         keys: `(n,)` int64 keys of the inputs; None: their row index `0..n-1`.
     """
     n, n_samples, k, m = chunks.n, chunks.n_samples, chunks.k, chunks.m
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
     keys = np.arange(n, dtype=np.int64) if keys is None else np.asarray(keys, dtype=np.int64)
     run = sampler.suffix_fn(m, from_logits)
     states = sampler.call_states(seed, m)
@@ -601,8 +642,8 @@ def run_chunks(
     step = 0
     for i0 in range(0, n, k):
         rows = min(k, n - i0)
-        xb, kb = _padded(x[i0 : i0 + rows], k), _padded(keys[i0 : i0 + rows], k)
-        h = sampler.prefix_out(xb)
+        xb, kb = [_padded(a[i0 : i0 + rows], k) for a in xs], _padded(keys[i0 : i0 + rows], k)
+        h = sampler.prefix_out(xb[0] if len(xb) == 1 else xb)
         for s0 in range(0, n_samples, m):
             draws = min(m, n_samples - s0)
             block = keras.ops.convert_to_numpy(run(h, kb, np.asarray(s0, dtype=np.int64), states))[:draws, :, :rows]

@@ -266,32 +266,47 @@ class SamplingRecurrent(keras.layers.Layer):
     def __init__(self, source, **kwargs):
         super().__init__(name=f"{source.name}_sampling", dtype=source.dtype_policy, **kwargs)
         self.source = source
-        self.seed_generator = keras.random.SeedGenerator(getattr(source.cell, "seed", None))
+        self.supports_masking = source.supports_masking  # (the mask passes on as the source's does)
+        self.seed_generator = keras.random.SeedGenerator(getattr(self._cells()[0], "seed", None))
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return self.source.compute_mask(inputs, previous_mask)
+
+    def _cells(self) -> list:
+        """The cells whose dropout this copy samples: an RNN's, or both directions' of a `Bidirectional`."""
+        src = self.source
+        if isinstance(src, keras.layers.Bidirectional):
+            return [src.forward_layer.cell, src.backward_layer.cell]
+        return [src.cell]
 
     def call(self, inputs, training=False, mask=None, initial_state=None):
-        cell = self.source.cell
-        own = cell.seed_generator
-        object.__setattr__(cell, "seed_generator", self.seed_generator)  # (no tracking)
+        cells = self._cells()
+        own = [cell.seed_generator for cell in cells]
         keyed = current_keys() is not None
-        if keyed:  # the cell's masks from the rows' keyed streams (an instance attribute, removed after)
-            object.__setattr__(cell, "_create_dropout_mask", self._keyed_mask_maker(cell))
+        for index, cell in enumerate(cells):
+            object.__setattr__(cell, "seed_generator", self.seed_generator)  # (no tracking)
+            if keyed:  # the cell's masks from the rows' keyed streams (an instance attribute, removed after)
+                object.__setattr__(cell, "_create_dropout_mask", self._keyed_mask_maker(cell, index))
         try:
-            return self.source(inputs, training=True, mask=mask, initial_state=initial_state)
+            kwargs = {} if initial_state is None else {"initial_state": initial_state}
+            return self.source(inputs, training=True, mask=mask, **kwargs)
         finally:
-            object.__setattr__(cell, "seed_generator", own)
-            if keyed:
-                object.__delattr__(cell, "_create_dropout_mask")
+            for cell, generator in zip(cells, own):
+                object.__setattr__(cell, "seed_generator", generator)
+                if keyed:
+                    object.__delattr__(cell, "_create_dropout_mask")
 
-    def _keyed_mask_maker(self, cell):
+    def _keyed_mask_maker(self, cell, index: int = 0):
         """Keras' `DropoutRNNCell._create_dropout_mask`, drawn with `bit_mask` from keyed streams.
 
         The cell asks for its input masks, then its recurrent masks (a list
         of `dropout_mask_count` for LSTM and GRU); each gets its own salt, in
-        that order, so each is its own stream.
+        that order, so each is its own stream. Cell `index` (a
+        `Bidirectional`'s backward direction: 1) counts its salts from `1000 * index`.
         """
         import tensorflow as tf
 
-        made = [0]
+        made = [1000 * index]
 
         def one(step_input, rate):
             made[0] += 1
@@ -307,3 +322,54 @@ class SamplingRecurrent(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return self.source.compute_output_shape(input_shape)
+
+
+class SamplingAttention(keras.layers.Layer):
+    """Always-sampling attention dropout of a Keras `MultiHeadAttention`, `Attention` or `AdditiveAttention`.
+
+    Runs `source` (the user's layer, weights shared) with the dropout on its
+    attention weights done by a bit-mask `Dropout` copy of this layer's own
+    (keyed masks inside the engine's compiled calls, one per replica row
+    over all heads and positions): while the call is traced, a
+    `MultiHeadAttention`'s dropout sublayer, or an `Attention`'s score
+    application, is this copy's, and is put back at once.
+    """
+
+    def __init__(self, source, **kwargs):
+        super().__init__(name=f"{source.name}_sampling", dtype=source.dtype_policy, **kwargs)
+        self.source = source
+        rate = source._dropout if isinstance(source, keras.layers.MultiHeadAttention) else source.dropout
+        self.dropout = bit_mask_class(keras.layers.Dropout)(rate=float(rate), dtype=source.dtype_policy)
+        self.seed_generator = self.dropout.seed_generator  # (where the engine finds the layer's key)
+        self.supports_masking = source.supports_masking
+
+    def compute_mask(self, inputs, previous_mask=None):
+        def first(value):  # (Keras passes `call`'s positional arguments as a tuple)
+            return value[0] if isinstance(value, tuple) and len(value) == 1 else value
+
+        return self.source.compute_mask(first(inputs), first(previous_mask))
+
+    def call(self, *args, **kwargs):
+        src = self.source
+        if isinstance(src, keras.layers.MultiHeadAttention):
+            own = src._dropout_layer
+            object.__setattr__(src, "_dropout_layer", self.dropout)  # (no tracking)
+            try:
+                return src(*args, **kwargs)
+            finally:
+                object.__setattr__(src, "_dropout_layer", own)
+        apply_scores = type(src)._apply_scores
+
+        def sampled(scores, value, scores_mask=None, training=False):
+            _, weights = apply_scores(src, scores, value, scores_mask=scores_mask, training=False)
+            weights = self.dropout(weights)
+            return keras.ops.matmul(weights, value), weights
+
+        object.__setattr__(src, "_apply_scores", sampled)  # (an instance attribute, removed after)
+        try:
+            return src(*args, **kwargs)
+        finally:
+            object.__delattr__(src, "_apply_scores")
+
+    def compute_output_spec(self, *args, **kwargs):
+        return self.source.compute_output_spec(*args, **kwargs)
