@@ -289,7 +289,7 @@ def model_io(model: Any, purpose: str = "mc_predict") -> tuple[list[tuple], list
 
 def input_names(model: Any) -> list[str]:
     """The names of `model`'s inputs, in order (those a dict `x` is keyed by)."""
-    return [getattr(t, "name", None) or f"input_{i}" for i, t in enumerate(model.inputs)]
+    return [t._keras_history[0].name for t in model.inputs]  # (the InputLayer's: `keras.Input(name=...)`)
 
 
 def output_names(model: Any) -> list[str]:

@@ -60,7 +60,7 @@ class Models:
     def _make_two_inputs():
         import keras
 
-        a, b = keras.Input((4,)), keras.Input((4,))
+        a, b = keras.Input((4,), name="left"), keras.Input((4,), name="right")
         h = keras.layers.Dropout(0.5)(keras.layers.Concatenate()([a, b]))
         return keras.Model([a, b], keras.layers.Dense(3, activation="softmax")(h), name="two_inputs")
 
@@ -77,8 +77,9 @@ class Models:
     def _make_image_output():
         import keras
 
-        a = keras.Input((8, 8, 1))
-        return keras.Model(a, keras.layers.Conv2D(3, 1)(keras.layers.Dropout(0.5)(a)), name="image_output")
+        a = keras.Input((None, None, 1))
+        return keras.Model(a, keras.layers.Conv2D(3, 1, name="segment")(keras.layers.Dropout(0.5)(a)),
+                           name="image_output")
 
     @staticmethod
     def _make_no_dropout():
@@ -298,14 +299,15 @@ ROWS = [
         lambda m, t: _predict(m, model="model.keras")),
     Row("model-none", "mc_predict", "model = None", TypeError, f"{IVA} `model`. Expected a keras.Model",
         lambda m, t: __import__("mcbridge").mc_predict(None, X())),
-    Row("model-two-inputs", "mc_predict", "a model with two inputs", ValueError,
-        "Model 'two_inputs' has 2 inputs and 1 outputs; mc_predict needs a single-input classifier",
+    Row("model-two-inputs", "mc_predict", "one array for a model with two inputs", ValueError,
+        "Invalid value received for argument `x`. The model has 2 inputs ('left', 'right'): pass a list of 2 arrays in that order, "
+        "or a dict by name",
         lambda m, t: _predict(m, model=m.two_inputs, x=np.zeros((2, 4)))),
-    Row("model-two-outputs", "mc_predict", "a model with two outputs", ValueError,
-        "Model 'two_outputs' has 1 inputs and 2 outputs",
-        lambda m, t: _predict(m, model=m.two_outputs, x=np.zeros((2, 4)))),
-    Row("model-image-output", "mc_predict", "a model whose output is (batch, 8, 8, 3)", ValueError,
-        "Model 'image_output' has output shape (None, 8, 8, 3); mc_predict needs a classifier",
+    Row("model-two-outputs", "mc_predict", "a task list of the wrong length", ValueError,
+        "Invalid value received for argument `task`. Expected one value, or a list of 2 (one per model output)",
+        lambda m, t: _predict(m, model=m.two_outputs, x=np.zeros((2, 4)), task=["classification"])),
+    Row("model-image-output", "mc_predict", "an output of unknown size (batch, None, None, 3)", ValueError,
+        "Output 'segment' of model 'image_output' has shape (None, None, None, 3): it has axes of unknown size (None)",
         lambda m, t: _predict(m, model=m.image_output)),
     Row("model-no-dropout", "mc_predict", "a model without any dropout layer", ValueError,
         "Model 'no_dropout' has no dropout layer (nor any other layer mcbridge samples), so MC prediction "
