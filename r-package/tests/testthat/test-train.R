@@ -36,6 +36,10 @@ test_that("labels outside 0..classes-1 are refused with the model's class count"
   expect_mcb_error(mc_fit(m, x, c(0, 1, 10, 12), verbose = 0), "input",
                    "holds class codes up to 12, but the model has 10 classes \\(codes 0..9\\); 2 labels")
   expect_mcb_error(mc_train_on_batch(m, x, c(0, 1, 2, 10)), "input", "codes 0..9")
+  # a classifier's loss takes class codes: negative or real values are refused by the model
+  expect_mcb_error(mc_evaluate(m, x, c(0, -1, 2, 3)), "input", "1 negative labels")
+  expect_mcb_error(mc_fit(m, x, c(0, 1.5, 2, 3), verbose = 0), "input",
+                   "real values \\(e.g. 1.5\\).*sparse categorical.*mc_mlp\\(task = \"regression\"\\)")
   expect_mcb_error(mc_evaluate(m, array(0, c(4, 7, 8)), 0:3), "input",
                    "`x` has dim c\\(4, 7, 8, 1\\) but the model expects c\\(n, 8, 8, 1\\)")
 })
