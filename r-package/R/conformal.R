@@ -97,7 +97,8 @@
 #' @param res An [mc_prediction][mc_predict()] or a numeric array of class
 #'   probabilities with `dim = c(n, classes, samples)`, for calibration
 #'   inputs (not the training data).
-#' @param y Labels: whole numbers from 0, or a factor (codes from 0).
+#' @param y Labels: class codes from 0, or a factor or class names matched by
+#'   name to the classes' names ([mc_class_names()]) when `res` has them.
 #' @param alpha Target miscoverage, in (0, 1).
 #' @param method `"aps"`, `"lac"` or `"raps"`.
 #' @param lam,k_reg RAPS penalty per class beyond the first `k_reg` classes.
@@ -123,7 +124,7 @@ mc_conformal <- function(res, y, alpha = 0.1, method = "aps", lam = 0.01, k_reg 
   lam <- .cp_number(lam, "lam")
   k_reg <- .cp_number(k_reg, "k_reg", whole = TRUE)
   s <- .cal_samples(res, min_classes = 1, hint = .cp_hint)
-  y <- .cal_labels(y, dim(s)[1], dim(s)[2])
+  y <- .cal_labels(y, dim(s)[1], dim(s)[2], class_names = .names_of(res))
   object <- structure(list(method = method, alpha = alpha, lam = lam, k_reg = k_reg,
                            mc_score = mc_score, n_classes = dim(s)[2]),
                       class = "mc_conformal")
