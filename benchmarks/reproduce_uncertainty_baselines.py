@@ -133,6 +133,23 @@ def build(kind: str):
     return model
 
 
+def EpochLog(label: str):
+    """A Keras callback printing one line per epoch (time, loss, accuracy): progress in the log."""
+    import keras
+
+    class _EpochLog(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            print(f"    {label} epoch {epoch + 1}: {time.perf_counter() - self._t0:.0f} s, loss "
+                  f"{logs.get('loss', float('nan')):.4f}, accuracy {logs.get('accuracy', float('nan')):.4f}",
+                  flush=True)
+
+    return _EpochLog()
+
+
 def member_seed(base: int, kind: str, j: int) -> int:
     return base * 100_000 + (KINDS.index(kind) + 1) * 1000 + j
 
@@ -182,7 +199,7 @@ def get_member(args, kind: str, j: int, data, log):
     seed = member_seed(args.seed, kind, j)
     t0 = time.perf_counter()
     ens = mcbridge.train_ensemble(lambda: build(kind), x_tr, y_tr, k=1, epochs=args.epochs, batch_size=256,
-                                  seed=seed, progress=False)
+                                  seed=seed, progress=False, callbacks=[EpochLog(f"{kind} {j}")])
     model = ens[0]
     secs = time.perf_counter() - t0
     path.parent.mkdir(parents=True, exist_ok=True)
