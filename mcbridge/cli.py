@@ -209,10 +209,11 @@ def _predict_on_spark(args) -> int:
         from pyspark.sql import SparkSession
     except ImportError:
         raise UserError("--spark needs pyspark: pip install 'mcbridge[spark]' (and Java 17).") from None
-    from mcbridge.spark import mc_predict_spark
+    from mcbridge.spark import mc_predict_spark, use_this_python
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     running = SparkSession.getActiveSession()
+    if running is None and args.spark.startswith("local"):
+        use_this_python()  # the local workers run this Python, which has mcbridge
     spark = running or SparkSession.builder.master(args.spark).appName("mcbridge predict").getOrCreate()
     start = time.perf_counter()
     try:
