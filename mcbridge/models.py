@@ -160,6 +160,20 @@ def _check_fits(input_shape: tuple, blocks: int, kernel: int, padding: str) -> N
     )
 
 
+def _folder_message(path: str) -> str:
+    """What a folder given to `load_model` is, and what to pass instead."""
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return (
+            f"{path!r} is a TensorFlow SavedModel folder, and Keras 3 loads `.keras` files (and "
+            "legacy `.h5`) only. Load it with the TensorFlow/Keras 2 that wrote it and save it "
+            "again with model.save('model.keras'), then load that file."
+        )
+    files = sorted(f for f in os.listdir(path) if f.endswith((".keras", ".h5")))
+    if files:
+        return f"{path!r} is a folder, not a model file; it holds {', '.join(files[:5])}: pass one of those."
+    return f"{path!r} is a folder, not a model file. Pass the `.keras` file written by model.save()."
+
+
 def load_model(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool = True) -> keras.Model:
     """Load a saved `.keras` model, with mcbridge's layers registered.
 
@@ -175,6 +189,8 @@ def load_model(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool
 
     Raises:
         FileNotFoundError: `path` does not exist.
+        IsADirectoryError: `path` is a folder (a TensorFlow SavedModel, or a
+            folder of model files); the message says what to pass instead.
         ValueError: the file is not a loadable Keras model, or it holds
             code (a `Lambda` layer) and `safe_mode` is True; that code is not run.
         TypeError: `safe_mode` or `compile` is not a bool.
@@ -183,6 +199,8 @@ def load_model(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool
     check_bool("compile", compile)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(invalid("path", "a file path (str or os.PathLike)", path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(_folder_message(os.fspath(path)))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Model file {os.fspath(path)!r} does not exist.")
     try:
