@@ -148,7 +148,7 @@ def _read_array_file(path: Path, key: str | None, mmap: bool = False):
 
 def cmd_predict(args) -> int:
     _check_output(args.output, (".npz", ".arrow", ".parquet"))
-    if not Path(args.model).is_file():
+    if not Path(args.model).exists():  # (a folder: load_model says what it is and what to pass)
         raise UserError(f"model file {args.model} does not exist.")
     if args.spark:  # --input is a Parquet table (a file or Spark's folder of files)
         return _predict_on_spark(args)

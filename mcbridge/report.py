@@ -184,11 +184,12 @@ def evaluate_model(
 
     Raises:
         FileNotFoundError: the model or input file does not exist.
+        IsADirectoryError: `model_path` is a folder (see `mcbridge.load_model`).
     """
     from mcbridge import load_model, mc_predict
     from mcbridge.result import MCResult
 
-    if not os.path.isfile(model_path):
+    if not os.path.exists(model_path):  # (a folder: load_model says what it is and what to pass)
         raise FileNotFoundError(f"model file {model_path} does not exist.")
     source, x, y, names = _inputs(dataset, data_dir, input_path)
     x, y = x[:limit], y[:limit]

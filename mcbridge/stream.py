@@ -58,6 +58,17 @@ def _format_of(path) -> str:
     return _FORMATS[suffix]
 
 
+def _check_folder(path) -> None:
+    """Raises FileNotFoundError when the folder `path` goes into does not exist."""
+    folder = Path(os.fspath(path)).parent
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(
+            f"Cannot write {os.fspath(path)!r}: the folder {str(folder)!r} {what}. Create the folder "
+            f"first (os.makedirs({str(folder)!r}, exist_ok=True)) or choose another path."
+        )
+
+
 def _n_inputs(data) -> int | None:
     """How many inputs `data` holds, or None for an iterable of blocks (or a bad `data`)."""
     try:
@@ -212,6 +223,7 @@ def predict_to_file(
         ValueError: a bad argument, or what `mc_predict` raises. On any error
             (or interruption) no file is left at `path`.
         TypeError: `data` or `path` of the wrong type.
+        FileNotFoundError: the folder of `path` does not exist (checked first).
     """
     from mcbridge._checks import (
         INT64_MAX,
@@ -228,6 +240,7 @@ def predict_to_file(
     from mcbridge._predict_model import DEFAULT_MEMORY_BUDGET, _check_classifier_block, _sampler_for
 
     fmt = _format_of(path)
+    _check_folder(path)
     check_model(model)
     n_samples = positive_int("n_samples", n_samples)
     batch_size = positive_int("batch_size", batch_size)
