@@ -44,6 +44,7 @@ __all__ = [
     "train_on_batch",
     "evaluate",
     "build_cnn",
+    "build_mlp",
     "load_model",
     "dataset",
     "train_ensemble",
@@ -505,6 +506,16 @@ def build_cnn(**kwargs):
     from mcbridge.models import build_cnn as _build
 
     for k in ("input_shape", "filters", "dropout"):
+        kwargs[k] = tuple(kwargs[k])
+    return _build(**kwargs)
+
+
+@_entry
+def build_mlp(**kwargs):
+    """`mcbridge.models.build_mlp` with R's (already checked) arguments."""
+    from mcbridge.models import build_mlp as _build
+
+    for k in ("hidden_units", "dropout"):
         kwargs[k] = tuple(kwargs[k])
     return _build(**kwargs)
 

@@ -118,15 +118,34 @@
   invisible(model)
 }
 
+# A data.frame or tibble of numeric (or logical) columns as a double matrix
+# c(n, features), one row per input, columns in order. Factor, character and
+# other columns are refused: mcbridge does not guess an encoding.
+.table_matrix <- function(x, arg = "x") {
+  ok <- vapply(x, function(col) (is.numeric(col) || is.logical(col)) && is.null(dim(col)) &&
+                 !is.factor(col), TRUE)
+  if (!all(ok)) {
+    bad <- names(x)[!ok]
+    kinds <- vapply(x[!ok], function(col) class(col)[1], "")
+    .abort(sprintf(paste0(
+      "`%s` must have numeric columns only; %s %s not numeric (%s). Encode them first, ",
+      "e.g. one-hot columns with model.matrix(~ . - 1, %s), or drop them."),
+      arg, .quote_some(bad), if (length(bad) == 1) "is" else "are",
+      paste(unique(kinds), collapse = ", "), arg), "input", arg = arg, columns = bad)
+  }
+  if (ncol(x) == 0) {
+    .abort(sprintf("`%s` has no columns.", arg), "input", arg = arg)
+  }
+  m <- matrix(as.double(unlist(x, use.names = FALSE)), nrow(x), ncol(x))
+  colnames(m) <- names(x)
+  m
+}
+
 # x: a numeric array c(n, ...) with finite values. One pass over the data
 # (is.finite); the shape against the model is checked with the model, in the
 # same call that predicts (R does not ask Python for it separately).
 .check_x <- function(x, arg = "x") {
-  if (is.data.frame(x)) {
-    .abort(sprintf(paste0("`%s` must be a numeric array, not a data.frame; convert it with ",
-                          "as.matrix(%s) (one row per input) or build an array with array()."),
-                   arg, arg), "input", arg = arg)
-  }
+  if (is.data.frame(x)) x <- .table_matrix(x, arg)
   if (is.factor(x)) {
     .abort(sprintf("`%s` must be a numeric array, not a factor; use as.integer() or one-hot columns.",
                    arg), "input", arg = arg)
@@ -138,6 +157,10 @@
            "input", arg = arg)
   }
   d <- dim(x)
+  if (length(d) >= 2 && d[1] == 0) {
+    .abort(sprintf("`%s` is empty (dim c(%s)): give at least one input.", arg, paste(d, collapse = ", ")),
+           "input", arg = arg)
+  }
   if (is.null(d) || length(d) < 2) {
     .abort(sprintf(paste0("`%s` must be an array with dim c(n, height, width, channels) ",
                           "or c(n, height, width) (or a matrix c(n, features)), not a vector ",

@@ -4,8 +4,8 @@
 test_that("mc_predict() rejects bad x with mcbridge_error_input, saying what to do", {
   m <- fake_model()
   x <- array(0, c(2, 8, 8))
-  expect_mcb_error(mc_predict(m, as.data.frame(matrix(0, 2, 64))), "input",
-                   "not a data.frame; convert it with as.matrix\\(x\\)")
+  expect_mcb_error(mc_predict(m, data.frame(a = 1:2, b = c("u", "v"))), "input",
+                   "numeric columns only; \"b\" is not numeric \\(character\\)")
   expect_mcb_error(mc_predict(m, list(x, x)), "input", "not a list of length 2; combine")
   expect_mcb_error(mc_predict(m, array("a", c(2, 2, 2))), "input", "as.numeric\\(\\) first")
   expect_mcb_error(mc_predict(m, factor(c("a", "b"))), "input", "not a factor")
