@@ -15,7 +15,10 @@ that needs Keras imports it and registers mcbridge's layers for loading;
 `mcbridge.load_model()` loads a saved model with them. If Keras is already
 imported when mcbridge is, the layers are registered at once.
 
-`mcbridge.r` (needs the optional rpy2) hands results to an embedded R session.
+`mcbridge.plots` (matplotlib), `mcbridge.report` and `mcbridge.spark`
+(pyspark) are reachable after `import mcbridge` and import their optional
+dependency on first use. `mcbridge.r` (needs the optional rpy2) hands
+results to an embedded R session.
 
 Imported before TensorFlow, mcbridge keeps TensorFlow's C++ start-up log lines
 off the console (`mcbridge._tflog`; a `TF_CPP_MIN_LOG_LEVEL` you set stands).
@@ -66,7 +69,13 @@ _EXPORTS = {
     "load_ensemble": "mcbridge.ensemble",
     "train_ensemble": "mcbridge.ensemble",
 }
-_SUBMODULES = ("arrow", "calibration", "conformal", "datasets", "layers", "metrics", "result")
+# Submodules reachable as `mcbridge.<name>` after `import mcbridge`, each imported
+# on first use (PEP 562): the optional parts (`plots` needs matplotlib, `spark`
+# pyspark) import their dependency only when a function is called.
+_SUBMODULES = (
+    "arrow", "calibration", "conformal", "datasets", "ensemble", "evaluation", "layers", "metrics",
+    "plots", "report", "result", "spark", "stream",
+)  # fmt: skip
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 

@@ -44,6 +44,7 @@ __all__ = [
     "train_on_batch",
     "evaluate",
     "build_cnn",
+    "build_mlp",
     "load_model",
     "dataset",
     "train_ensemble",
@@ -153,9 +154,48 @@ def _n_classes(model) -> int | None:
     return None if c is None else int(c)
 
 
+def _sparse_labels(model) -> bool:
+    """Whether the model's loss takes class codes (sparse categorical)."""
+    loss = getattr(model, "loss", None)
+    losses = loss.values() if isinstance(loss, dict) else loss if isinstance(loss, (list, tuple)) else [loss]
+    for one in losses:
+        name = getattr(one, "name", None) or getattr(one, "__name__", None) or str(one)
+        if "sparse_categorical" in str(name).lower():
+            return True
+    return False
+
+
 def _check_labels(model, y: np.ndarray) -> None:
+    """Class codes for a model whose loss takes them; anything numeric else
+    (real-valued targets of a regression model, one-hot matrices)."""
+    if not _sparse_labels(model) or y.size == 0:
+        return
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
     c = _n_classes(model)
-    if c is None or y.ndim != 1 or y.size == 0 or not np.issubdtype(y.dtype, np.integer):
+    if y.ndim != 1:
+        raise BridgeError(
+            "input",
+            f"`y` has dim c({', '.join(map(str, y.shape))}) but the model's loss (sparse "
+            "categorical cross-entropy) takes one class code per input; for one-hot rows "
+            "pass max.col(y) - 1.",
+        )
+    if y.dtype.kind == "f" and np.any(y != np.round(y)):
+        example = float(y[y != np.round(y)][0])
+        raise BridgeError(
+            "input",
+            f"`y` holds real values (e.g. {example:g}) but the model's loss (sparse categorical "
+            "cross-entropy) takes class codes 0, 1, ..., classes - 1. For regression, build "
+            "the model with a regression loss, e.g. mc_mlp(task = \"regression\").",
+        )
+    if y.min() < 0:
+        bad = int(np.count_nonzero(y < 0))
+        raise BridgeError(
+            "input",
+            f"`y` holds {bad} negative labels (e.g. {float(y.min()):g}); class codes are "
+            "0, 1, ..., classes - 1.",
+        )
+    if c is None:
         return
     top = int(y.max())
     if top >= c:
@@ -466,6 +506,16 @@ def build_cnn(**kwargs):
     from mcbridge.models import build_cnn as _build
 
     for k in ("input_shape", "filters", "dropout"):
+        kwargs[k] = tuple(kwargs[k])
+    return _build(**kwargs)
+
+
+@_entry
+def build_mlp(**kwargs):
+    """`mcbridge.models.build_mlp` with R's (already checked) arguments."""
+    from mcbridge.models import build_mlp as _build
+
+    for k in ("hidden_units", "dropout"):
         kwargs[k] = tuple(kwargs[k])
     return _build(**kwargs)
 

@@ -243,3 +243,17 @@ class TemperatureScaler:
     def __repr__(self) -> str:
         t = f"{self.temperature_:.4g}" if hasattr(self, "temperature_") else "unfitted"
         return f"<TemperatureScaler temperature={t} from_logits={self.from_logits}>"
+
+    def _repr_html_(self) -> str:
+        """A compact HTML summary for notebooks: the temperature and the NLL it bought."""
+        from mcbridge import _html
+
+        rows = [("inputs", "logits" if self.from_logits else "probabilities")]
+        if not hasattr(self, "temperature_"):
+            return _html.table("TemperatureScaler (not fitted)", rows, "Call fit(result, y) on held-out data.")
+        t = self.temperature_
+        rows += [
+            ("temperature", f"{t:.4g} ({'softens: was overconfident' if t > 1 else 'sharpens: was underconfident' if t < 1 else 'no change'})"),
+            ("NLL on the fitting data", f"{self.nll_before_:.4f} -> {self.nll_after_:.4f} nats"),
+        ]  # fmt: skip
+        return _html.table("TemperatureScaler", rows, "transform(result) rescales every MC sample.")

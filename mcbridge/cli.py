@@ -148,7 +148,7 @@ def _read_array_file(path: Path, key: str | None, mmap: bool = False):
 
 def cmd_predict(args) -> int:
     _check_output(args.output, (".npz", ".arrow", ".parquet"))
-    if not Path(args.model).is_file():
+    if not Path(args.model).exists():  # (a folder: load_model says what it is and what to pass)
         raise UserError(f"model file {args.model} does not exist.")
     if args.spark:  # --input is a Parquet table (a file or Spark's folder of files)
         return _predict_on_spark(args)
@@ -209,10 +209,11 @@ def _predict_on_spark(args) -> int:
         from pyspark.sql import SparkSession
     except ImportError:
         raise UserError("--spark needs pyspark: pip install 'mcbridge[spark]' (and Java 17).") from None
-    from mcbridge.spark import mc_predict_spark
+    from mcbridge.spark import mc_predict_spark, use_this_python
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     running = SparkSession.getActiveSession()
+    if running is None and args.spark.startswith("local"):
+        use_this_python()  # the local workers run this Python, which has mcbridge
     spark = running or SparkSession.builder.master(args.spark).appName("mcbridge predict").getOrCreate()
     start = time.perf_counter()
     try:
@@ -335,12 +336,30 @@ def cmd_demo(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from mcbridge.report import evaluate_model
+    import json
+
+    from mcbridge.report import MEASURES_FILE, evaluate_model
 
     path = evaluate_model(args.model, args.output_dir, dataset=args.dataset, data_dir=args.data_dir,
                           input_path=args.input, n_samples=args.n_samples, batch_size=args.batch_size,
                           seed=args.seed, limit=args.limit)  # fmt: skip  (errors: one line, in main())
-    print(f"Wrote {path} and its pictures.")
+    got = json.loads((path.parent / MEASURES_FILE).read_text())
+    mc, det = got["mc_dropout_mean"], got["deterministic"]
+    print(f"{Path(args.model).name}: {got['inputs']} inputs x {got['samples']} MC samples, seed {got['seed']}, "
+          f"MC prediction {got['mc_seconds']:.1f} s")
+    print()
+    print(f"{'':36}{'deterministic':>14}{'MC dropout mean':>17}")
+    rows = [("accuracy", "accuracy"), ("nll", "NLL (nats)"), ("brier", "Brier score"), ("ece", "ECE"),
+            ("mce", "MCE (max calibration error)"),
+            ("auroc_predictive_entropy", "AUROC wrong vs right (entropy)"),
+            ("auroc_max_probability", "AUROC wrong vs right (max prob.)")]  # fmt: skip
+    for key, label in rows:
+        d = det.get(key) if det else None
+        print(f"{label:36}{'' if d is None else f'{d:.4f}':>14}{mc[key]:17.4f}")
+    print(f"{'AUROC wrong vs right (mutual inf.)':36}{'':>14}{mc['auroc_mutual_information']:17.4f}")
+    for note in got["notes"]:
+        print(f"\n{note}")
+    print(f"\nWrote {path} ({MEASURES_FILE} and the pictures beside it).")
     return 0
 
 

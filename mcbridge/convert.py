@@ -50,12 +50,18 @@ def make_switchable(model: keras.Model) -> keras.Model:
     optimizer state). A model whose dropout layers are all switchable already
     is returned as it is.
 
+    The weights are *copied*, not shared: training `model` afterwards does not
+    change the returned model (nor the other way round). Convert once, then
+    train and predict with the returned model (or convert again after
+    training; `mcbridge.mc_predict` also takes the plain Keras model directly).
+
     Args:
         model: A Sequential or functional `keras.Model` (built by Python or by
             R's keras3).
 
     Returns:
-        The switchable `keras.Model`.
+        The switchable `keras.Model`: a new model with copies of `model`'s
+        weights (or `model` itself, see above).
 
     Raises:
         ValueError: `model` has no dropout layer, or is a subclassed model.

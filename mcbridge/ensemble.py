@@ -133,6 +133,22 @@ class Ensemble:
     def __repr__(self) -> str:
         return f"<Ensemble k={len(self)} members={[m.name for m in self.members]}>"
 
+    def _repr_html_(self) -> str:
+        """A compact HTML summary for notebooks: members, shapes, parameters, seeds."""
+        from mcbridge import _html
+
+        first = self.members[0]
+        rows = [
+            ("members", f"{len(self)}: {_html.names([m.name for m in self.members])}"),
+            ("input shape", str(tuple(first.inputs[0].shape))),
+            ("outputs", f"{_output_width(first)} per input"),
+            ("parameters", f"{sum(m.count_params() for m in self.members):,} in all "
+                           f"({first.count_params():,} in the first member)"),
+            ("member seeds", "not recorded" if self.member_seeds is None else _html.names(self.member_seeds)),
+        ]  # fmt: skip
+        note = "mcbridge.mc_predict(ensemble, x) gives one sample per member (n_samples > 1 adds MC dropout)."
+        return _html.table("Ensemble", rows, note)
+
     def save(self, path: str | os.PathLike) -> None:
         """Save the ensemble as one zip file: `member_j.keras` files plus `ensemble.json`.
 

@@ -11,7 +11,7 @@ import numpy as np
 from mcbridge._checks import check_bool, check_choice, check_int, check_seed, invalid, positive_int
 from mcbridge.layers import MCDropout
 
-__all__ = ["build_cnn", "load_model"]
+__all__ = ["build_cnn", "build_mlp", "heteroscedastic_nll", "load_model"]
 
 
 def build_cnn(
@@ -122,6 +122,112 @@ def build_cnn(
     return model
 
 
+@keras.saving.register_keras_serializable(package="mcbridge")
+def heteroscedastic_nll(y_true, y_pred):
+    """Gaussian negative log-likelihood of a heteroscedastic regression model.
+
+    `y_pred` is `(batch, 2 * d)`: `d` means, then `d` log-variances (the
+    layout `mc_predict(..., heteroscedastic=True)` reads). Per input, the mean
+    over outputs of `0.5 * (log_var + (y - mean)**2 * exp(-log_var))`
+    (the constant `0.5 * log(2 * pi)` left out).
+
+    Args:
+        y_true: Targets, `(batch, d)` (or `(batch,)` for `d = 1`).
+        y_pred: Model outputs, `(batch, 2 * d)`.
+
+    Returns:
+        The loss per input, `(batch,)`.
+    """
+    ops = keras.ops
+    d = ops.shape(y_pred)[-1] // 2
+    mean, log_var = y_pred[..., :d], y_pred[..., d:]
+    y_true = ops.reshape(ops.cast(y_true, mean.dtype), ops.shape(mean))
+    return ops.mean(0.5 * (log_var + ops.square(y_true - mean) * ops.exp(-log_var)), axis=-1)
+
+
+def build_mlp(
+    input_dim: int,
+    n_outputs: int = 2,
+    hidden_units: Sequence[int] = (64, 64),
+    dropout: Sequence[float] = (0.2, 0.2),
+    task: str = "classification",
+    heteroscedastic: bool = False,
+    seed: int | None = None,
+) -> keras.Model:
+    """Build and compile an MLP for tabular data with runtime-switchable dropout.
+
+    Layers: for each entry of `hidden_units`, Dense(relu) - MCDropout (a rate
+    of 0 omits it); then the output layer: Dense(`n_outputs`, softmax) for
+    classification, Dense(`n_outputs`) for regression, Dense(`2 * n_outputs`)
+    (means, then log-variances) for heteroscedastic regression.
+
+    Args:
+        input_dim: Number of features (columns) of one input.
+        n_outputs: Classes (classification) or targets (regression).
+        hidden_units: Units of each hidden layer (may be empty).
+        dropout: One rate in [0, 1) per hidden layer.
+        task: `"classification"` or `"regression"`.
+        heteroscedastic: With `task="regression"`: also predict each
+            target's noise variance, trained with `heteroscedastic_nll`;
+            predict with `mc_predict(..., heteroscedastic=True)`.
+        seed: Optional seed for weight initialisation and dropout masks.
+
+    Returns:
+        A `keras.Sequential` compiled with Adam (learning rate 1e-3) and:
+        sparse categorical cross-entropy and accuracy (classification);
+        mean squared error and mean absolute error (regression);
+        `heteroscedastic_nll` (heteroscedastic). MC dropout is off.
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        ValueError: an argument is out of range, e.g. `n_outputs=1` for
+            classification or `heteroscedastic=True` for classification.
+    """
+    input_dim = positive_int("input_dim", input_dim)
+    n_outputs = positive_int("n_outputs", n_outputs)
+    task = check_choice("task", task, ("classification", "regression"))
+    heteroscedastic = check_bool("heteroscedastic", heteroscedastic)
+    seed = check_seed(seed)
+    if task == "classification" and n_outputs < 2:
+        raise ValueError(invalid("n_outputs", "at least 2 classes for classification", n_outputs))
+    if heteroscedastic and task != "regression":
+        raise ValueError(invalid("heteroscedastic", "False unless task='regression'", heteroscedastic))
+    if isinstance(hidden_units, (str, bytes, int)) or not hasattr(hidden_units, "__iter__"):
+        raise TypeError(invalid("hidden_units", "a sequence of positive integers", hidden_units))
+    hidden_units = tuple(positive_int("hidden_units", u) for u in hidden_units)
+    if isinstance(dropout, (str, bytes)) or not hasattr(dropout, "__iter__") or not all(
+        isinstance(r, (int, float, np.integer, np.floating)) and not isinstance(r, bool)
+        for r in dropout
+    ):
+        raise TypeError(invalid("dropout", f"{len(hidden_units)} rates in [0, 1)", dropout))
+    dropout = tuple(float(r) for r in dropout)
+    if len(dropout) != len(hidden_units) or not all(0 <= r < 1 for r in dropout):
+        raise ValueError(invalid(
+            "dropout", f"{len(hidden_units)} rates in [0, 1) (one per hidden layer)", dropout
+        ))
+
+    def init(offset):
+        return keras.initializers.GlorotUniform(seed=None if seed is None else seed + offset)
+
+    layers: list = [keras.Input(shape=(input_dim,))]
+    for i, (units, rate) in enumerate(zip(hidden_units, dropout)):
+        layers.append(keras.layers.Dense(units, activation="relu", kernel_initializer=init(i)))
+        if rate > 0:
+            layers.append(MCDropout(rate, seed=None if seed is None else seed + 1000 + i))
+    if task == "classification":
+        layers.append(keras.layers.Dense(n_outputs, activation="softmax", kernel_initializer=init(100)))
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    elif heteroscedastic:
+        layers.append(keras.layers.Dense(2 * n_outputs, kernel_initializer=init(100)))
+        loss, metrics = heteroscedastic_nll, []
+    else:
+        layers.append(keras.layers.Dense(n_outputs, kernel_initializer=init(100)))
+        loss, metrics = "mean_squared_error", ["mean_absolute_error"]
+    model = keras.Sequential(layers, name="mc_mlp")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss=loss, metrics=metrics)
+    return model
+
+
 def _feature_size(size: int, blocks: int, kernel: int, padding: str) -> int:
     """Spatial size after `blocks` of conv(kernel, padding) + MaxPool(2); 0 if it vanishes."""
     for _ in range(blocks):
@@ -160,6 +266,20 @@ def _check_fits(input_shape: tuple, blocks: int, kernel: int, padding: str) -> N
     )
 
 
+def _folder_message(path: str) -> str:
+    """What a folder given to `load_model` is, and what to pass instead."""
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return (
+            f"{path!r} is a TensorFlow SavedModel folder, and Keras 3 loads `.keras` files (and "
+            "legacy `.h5`) only. Load it with the TensorFlow/Keras 2 that wrote it and save it "
+            "again with model.save('model.keras'), then load that file."
+        )
+    files = sorted(f for f in os.listdir(path) if f.endswith((".keras", ".h5")))
+    if files:
+        return f"{path!r} is a folder, not a model file; it holds {', '.join(files[:5])}: pass one of those."
+    return f"{path!r} is a folder, not a model file. Pass the `.keras` file written by model.save()."
+
+
 def load_model(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool = True) -> keras.Model:
     """Load a saved `.keras` model, with mcbridge's layers registered.
 
@@ -175,6 +295,8 @@ def load_model(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool
 
     Raises:
         FileNotFoundError: `path` does not exist.
+        IsADirectoryError: `path` is a folder (a TensorFlow SavedModel, or a
+            folder of model files); the message says what to pass instead.
         ValueError: the file is not a loadable Keras model, or it holds
             code (a `Lambda` layer) and `safe_mode` is True; that code is not run.
         TypeError: `safe_mode` or `compile` is not a bool.
@@ -183,6 +305,8 @@ def load_model(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool
     check_bool("compile", compile)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(invalid("path", "a file path (str or os.PathLike)", path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(_folder_message(os.fspath(path)))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Model file {os.fspath(path)!r} does not exist.")
     try:

@@ -1,7 +1,7 @@
 """Pictures of MC dropout uncertainty (needs matplotlib: `pip install mcbridge[plots]`).
 
 Four pictures, each a function that returns a `matplotlib.figure.Figure`
-and, given `path`, also writes it (PNG for a `.png` name):
+(a subclass that notebooks display) and, given `path`, also writes it (PNG for a `.png` name):
 - `reliability_diagram`: accuracy against confidence per bin, ECE in the title.
 - `score_histogram`: an uncertainty score for right vs wrong predictions, or
   for familiar vs unfamiliar (out-of-distribution) inputs.
@@ -10,13 +10,19 @@ and, given `path`, also writes it (PNG for a `.png` name):
 - `sample_spread`: the MC samples of one input, per class.
 
 Figures are made without `pyplot` (no GUI backend, no global state), so they
-work on a headless machine; show one in a notebook by leaving it as the last
-expression. Class names come from `result.class_names` or `class_names`.
-matplotlib is imported when a function is called, not with this module.
+work on a headless machine and never change your matplotlib backend. In a
+notebook (Jupyter, VS Code, Colab) a figure left as the last expression of a
+cell, or passed to `display()`, shows inline as a PNG: the figures have a
+`_repr_png_` (IPython's own figure formatter, active after `%matplotlib
+inline` or importing `pyplot`, takes precedence; either way one picture).
+Class names come from `result.class_names` or `class_names`. matplotlib is
+imported when a function is called, not with this module.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,7 +37,15 @@ __all__ = ["reliability_diagram", "score_histogram", "uncertain_grid", "sample_s
 _RIGHT, _WRONG, _MEAN = "#4C72B0", "#C44E52", "#DD8452"
 
 
-def _figure(figsize):
+@functools.cache
+def _figure_class():
+    """`matplotlib.figure.Figure` with a PNG rich display (IPython's `_repr_png_`).
+
+    Without pyplot a figure has no IPython formatter unless the inline backend
+    registered one (it does so only when pyplot is imported), so a plain
+    `Figure` shows as `<Figure size ...>` in a fresh kernel. This subclass
+    renders itself instead; nothing global is touched.
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError as err:  # pragma: no cover - depends on the environment
@@ -39,7 +53,28 @@ def _figure(figsize):
             "mcbridge.plots needs matplotlib: `pip install mcbridge[plots]` "
             "(or `pip install matplotlib`)."
         ) from err
-    return Figure(figsize=figsize, layout="constrained")
+
+    class InlineFigure(Figure):
+        """A `matplotlib.figure.Figure` that IPython displays as a PNG."""
+
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", dpi=100)
+            return buf.getvalue()
+
+    # Pickled by reference as `mcbridge.plots.InlineFigure` (module __getattr__).
+    InlineFigure.__module__, InlineFigure.__qualname__ = __name__, "InlineFigure"
+    return InlineFigure
+
+
+def __getattr__(name: str):
+    if name == "InlineFigure":
+        return _figure_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _figure(figsize):
+    return _figure_class()(figsize=figsize, layout="constrained")
 
 
 def _finish(fig, path):

@@ -19,6 +19,21 @@ __all__ = ["MCResult", "TASKS"]
 # axis (the last but one); regression samples are real-valued outputs.
 
 
+def _check_finite(name: str, values: np.ndarray) -> None:
+    """Raises ValueError naming the inputs whose `values[i]` hold NaN or infinity."""
+    bad = []
+    for i in range(0, values.shape[0], 4096):  # a bool temporary of 4,096 inputs at a time
+        block = np.isfinite(values[i : i + 4096]).reshape(len(values[i : i + 4096]), -1).all(axis=1)
+        bad.extend((np.flatnonzero(~block) + i).tolist())
+    if bad:
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected finite numbers. Received: "
+            f"NaN or infinite values in {len(bad)} of {values.shape[0]} inputs (first: input {bad[0]}). "
+            "A model gives NaN after training diverged or for NaN inputs: check the inputs "
+            "(np.isfinite(x).all()) and the model's outputs."
+        )
+
+
 class MCResult:
     """Monte Carlo samples and their summaries.
 
@@ -56,9 +71,15 @@ class MCResult:
             heteroscedastic model), shape of `samples`, or None.
 
     Raises:
-        ValueError: `samples` has fewer than 3 axes, or `task`, `class_names` or
-            `noise_variance` is invalid.
+        ValueError: `samples` has fewer than 3 axes or holds NaN or infinite
+            values, or `task`, `class_names` or `noise_variance` is invalid.
     """
+
+    #: The rule `_repr_html_` counts "uncertain" inputs by: predictive entropy
+    #: above this fraction of its maximum, `ln(classes)`.
+    UNCERTAIN_FRACTION = 0.5
+    #: Above this many values, `_repr_html_` shows the shape only (no measures).
+    REPR_MAX_VALUES = 200_000_000
 
     def __init__(
         self,
@@ -95,8 +116,13 @@ class MCResult:
                     f"an array of shape {samples.shape} (that of `samples`) for "
                     f"task='regression'. Received: shape={noise_variance.shape}, task={task!r}"
                 )
-            noise_variance = noise_variance.astype(np.float32, copy=False)
-        self.samples = samples.astype(np.float32, copy=False)
+            with np.errstate(over="ignore"):
+                noise_variance = noise_variance.astype(np.float32, copy=False)
+            _check_finite("noise_variance", noise_variance)
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, refused just below
+            samples = samples.astype(np.float32, copy=False)
+        _check_finite("samples", samples)
+        self.samples = samples
         self.noise_variance = noise_variance
         self.task = task
         self.class_names = class_names
@@ -239,6 +265,43 @@ class MCResult:
         names = ", ".join(repr(c) for c in self.class_names[:10])
         more = f", ... ({len(self.class_names)} in all)" if len(self.class_names) > 10 else ""
         return f" class_names=[{names}{more}]"
+
+    def _repr_html_(self) -> str:
+        """A compact HTML summary for notebooks: shape, task, class names, uncertainty."""
+        from mcbridge import _html
+
+        what = "classes" if self.task == "classification" else "outputs"
+        at = f" x {' x '.join(map(str, self.dims))} positions" if self.dims else ""
+        rows = [
+            ("shape", f"{self.n} inputs{at} x {self.n_classes} {what} x {self.n_samples} samples "
+                      f"(n, {'*dims, ' if self.dims else ''}{what}, samples), {self.samples.dtype}"),
+            ("task", self.task),
+        ]  # fmt: skip
+        if self.class_names is not None:
+            rows.append(("class names" if self.task == "classification" else "output names",
+                         _html.names(self.class_names)))  # fmt: skip
+        note = None
+        if self.n == 0 or self.samples.size > self.REPR_MAX_VALUES:
+            note = "Measures are left out of this summary for empty or very large results; call them by name."
+        elif self.task == "classification":
+            pe, mi = self.predictive_entropy(), self.mutual_information()
+            limit = self.UNCERTAIN_FRACTION * np.log(self.n_classes)
+            uncertain = int(np.sum(pe > limit))
+            disagree = int(np.sum(self.variation_ratio() > 0))
+            units, total = ("positions", pe.size) if self.dims else ("inputs", self.n)
+            rows += [
+                ("mean predictive entropy", f"{pe.mean():.4f} nats (max ln {self.n_classes} = {np.log(self.n_classes):.3f})"),
+                ("mean mutual information", f"{mi.mean():.4f} nats (epistemic part, BALD)"),
+                (f"uncertain {units}", f"{uncertain} of {total} ({uncertain / total:.1%}): predictive entropy "
+                                     f"> {self.UNCERTAIN_FRACTION:g} x ln {self.n_classes} = {limit:.3f} nats"),
+                ("samples disagree", f"{disagree} of {total} {units}: the samples do not all pick the same class"),
+            ]  # fmt: skip
+            note = "mcbridge.select_uncertain(result, k) lists the most uncertain inputs (BALD)."
+        else:
+            rows.append(("mean std over samples", f"{self.std.mean():.4g} (epistemic)"))
+            if self.noise_variance is not None:
+                rows.append(("mean predicted noise std", f"{np.sqrt(self.aleatoric_variance).mean():.4g} (aleatoric)"))
+        return _html.table("MCResult", rows, note)
 
     def __repr__(self) -> str:
         return (

@@ -8,19 +8,75 @@ keys (an integer column) key the random streams, so with a seed every row
 gets the numbers `mc_predict` gives the input with that row index, whatever
 the partitioning (masks identical, values equal up to float32 rounding).
 See docs/SCALING.md.
+
+Which Python the workers run: with a local master (`local`, `local[2]`, ...)
+and no `PYSPARK_PYTHON` set, `mc_predict_spark` points the workers at this
+Python (`sys.executable`; Spark's default, `python3` on the PATH, usually
+lacks mcbridge), also for a session started before the call. On a cluster
+every worker's Python must have mcbridge installed; if one does not, the job
+fails with an error saying so and what to do.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["mc_predict_spark"]
+__all__ = ["mc_predict_spark", "use_this_python"]
 
 _OUTPUT = ["prediction", "mean", "variance", "predictive_entropy", "mutual_information", "variation_ratio"]
 _MODELS: dict = {}  # per Python worker: (path, mtime) -> model
+
+
+#: What a worker says when its Python cannot import mcbridge (formatted there).
+_NO_MCBRIDGE = (
+    "The Spark worker's Python ({python}) cannot import mcbridge ({error}). Install mcbridge "
+    "(`pip install 'mcbridge[spark]'`) into the Python every worker runs, or point the workers at "
+    "a Python that has it: set PYSPARK_PYTHON (or the Spark conf spark.pyspark.python) before "
+    "the SparkSession starts. With a local master mcbridge uses the driver's Python by itself "
+    "unless PYSPARK_PYTHON is set."
+)
+
+
+def use_this_python(spark=None) -> bool:
+    """Point local Spark workers at this Python (`sys.executable`) unless told otherwise.
+
+    Sets `PYSPARK_PYTHON` and `PYSPARK_DRIVER_PYTHON` to `sys.executable`
+    where unset, so that a session started afterwards runs its Python workers
+    with it; given a running session (or context) with a local master whose
+    workers would run Spark's default `python3`, points it there too (its
+    later jobs use it). Non-local masters are left alone: their workers need
+    a Python of their own with mcbridge installed.
+
+    Args:
+        spark: None: set the environment only (call it before starting a
+            local session), or a running `SparkSession` / `SparkContext`.
+
+    Returns:
+        True if this Python is what the (local) workers will run.
+    """
+    if "PYSPARK_PYTHON" in os.environ and spark is None:
+        return os.environ["PYSPARK_PYTHON"] == sys.executable
+    if spark is None:
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        return True
+    sc = getattr(spark, "sparkContext", spark)
+    try:
+        master, current = str(sc.master), sc.pythonExec
+    except Exception:  # Spark Connect: no SparkContext on this side
+        return False
+    if not master.startswith("local"):
+        return False
+    if "PYSPARK_PYTHON" not in os.environ:
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        if current in ("python3", "python"):  # Spark's default, read when the context started
+            sc.pythonExec = sys.executable
+    return sc.pythonExec == sys.executable
 
 
 def _worker_model(path: str):
@@ -132,6 +188,10 @@ def mc_predict_spark(
         `predictive_entropy`, `mutual_information`, `variation_ratio` (float)
         and, with `keep_samples`, `samples`.
 
+    With a local master and no `PYSPARK_PYTHON` set, the workers run this
+    Python (see `use_this_python`); on a cluster, each worker's Python needs
+    mcbridge, or the action fails with a message saying so.
+
     Raises:
         ValueError: a bad argument, a missing column or a non-integer key
             column (raised here); errors in the rows surface when an action runs.
@@ -203,7 +263,15 @@ def mc_predict_spark(
                    n_samples=n_samples, seed=seed, keep_samples=bool(keep_samples),
                    batch_size=batch_size, memory_budget=memory_budget)
 
-    def run(batches):
+    use_this_python(df.sparkSession)
+
+    def run(batches):  # pickled by value: runs on a worker before mcbridge is imported there
+        import sys
+
+        try:
+            from mcbridge.spark import _predict_batches
+        except ImportError as err:
+            raise ImportError(_NO_MCBRIDGE.format(python=sys.executable, error=err)) from None
         return _predict_batches(batches, **options)
 
     return df.select(key_col, input_col, *keep).mapInArrow(run, T.StructType(out))

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mcbridge._progress import progress_bar
 from mcbridge.result import MCResult
 
 __all__ = ["predict_to_file", "summary_batch"]
@@ -55,6 +56,29 @@ def _format_of(path) -> str:
             f"ending in .parquet or .arrow. Received: path={os.fspath(path)!r}"
         )
     return _FORMATS[suffix]
+
+
+def _check_folder(path) -> None:
+    """Raises FileNotFoundError when the folder `path` goes into does not exist."""
+    folder = Path(os.fspath(path)).parent
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(
+            f"Cannot write {os.fspath(path)!r}: the folder {str(folder)!r} {what}. Create the folder "
+            f"first (os.makedirs({str(folder)!r}, exist_ok=True)) or choose another path."
+        )
+
+
+def _n_inputs(data) -> int | None:
+    """How many inputs `data` holds, or None for an iterable of blocks (or a bad `data`)."""
+    try:
+        if isinstance(data, (str, os.PathLike)):
+            return len(np.load(data, mmap_mode="r"))
+        if isinstance(data, np.ndarray) or hasattr(data, "__array__"):
+            return len(data)
+    except Exception:  # a bad `data`: _blocks says what is wrong
+        return None
+    return None
 
 
 def _blocks(data, rows: int) -> Iterable[np.ndarray]:
@@ -183,8 +207,10 @@ def predict_to_file(
         memory_budget: Bytes of activations one compiled call may use
             (default `mcbridge.predict.DEFAULT_MEMORY_BUDGET`).
         from_logits: Apply a softmax to each sample (for logit outputs).
-        progress: True for a progress bar, a callable called with the
-            number of inputs written so far after each block, or None/False.
+        progress: True for a progress bar counting inputs, False for none,
+            None for a bar on long runs in a terminal or notebook (`data` an
+            array or `.npy` file), or a callable called with the number of
+            inputs written so far after each block.
         first_index: Key of the first input (to split one job over files).
         precision: `"float32"` or `"bfloat16"`, as in `mc_predict`.
 
@@ -197,6 +223,7 @@ def predict_to_file(
         ValueError: a bad argument, or what `mc_predict` raises. On any error
             (or interruption) no file is left at `path`.
         TypeError: `data` or `path` of the wrong type.
+        FileNotFoundError: the folder of `path` does not exist (checked first).
     """
     from mcbridge._checks import (
         INT64_MAX,
@@ -213,6 +240,7 @@ def predict_to_file(
     from mcbridge._predict_model import DEFAULT_MEMORY_BUDGET, _check_classifier_block, _sampler_for
 
     fmt = _format_of(path)
+    _check_folder(path)
     check_model(model)
     n_samples = positive_int("n_samples", n_samples)
     batch_size = positive_int("batch_size", batch_size)
@@ -239,10 +267,10 @@ def predict_to_file(
         "mcbridge.classes": str(classes),
     }
     bar = None
-    if progress is True:
-        import keras
-
-        bar = keras.utils.Progbar(len(data) if hasattr(data, "__len__") else None, unit_name="input")
+    if progress is None or progress is True:  # a bar counting inputs (None: when long and watched)
+        n_inputs = _n_inputs(data)
+        work = None if n_inputs is None else n_inputs * n_samples
+        bar = progress_bar(progress, n_inputs, work=work)
     writer = _AtomicWriter(path, fmt, metadata)
     try:
         done = 0
@@ -252,7 +280,7 @@ def predict_to_file(
             x = check_x(block, sampler.input_shape, sampler.input_dtype)
             keys = np.arange(first_index + done, first_index + done + len(x), dtype=np.int64)
             chunks = chunk_plan(len(x), n_samples, batch_size, sampler.row_bytes, memory_budget)
-            samples = run_chunks(sampler, chunks, x, seed, from_logits, check=check, keys=keys)
+            samples = run_chunks(sampler, chunks, x, seed, from_logits, check=check, progress=False, keys=keys)
             writer.write(summary_batch(samples, keys, keep_samples))
             done += len(x)
             if bar is not None:
@@ -266,5 +294,7 @@ def predict_to_file(
         writer.commit()
     except BaseException:
         writer.abort()
+        if bar is not None:
+            bar.close()
         raise
     return writer.path

@@ -54,6 +54,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import
     step "installing mcbridge and its Python dependencies into .venv (extras: $extras)"
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e ".[$extras]"
+    # The Jupyter kernel "python3" of this venv runs this venv's Python (an absolute path, so
+    # examples/quickstart.ipynb and its test use it even when started from another Jupyter).
+    .venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mcbridge .venv)" >/dev/null
     echo "$want" > "$stamp"
 else
     step "Python environment up to date"

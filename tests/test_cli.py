@@ -169,6 +169,8 @@ def test_user_errors_are_one_line_exit_1(trained, tmp_path, capsys):
     (tmp_path / "garbage.npy").write_bytes(b"not numpy at all")
     (tmp_path / "garbage.keras").write_bytes(b"not a zip")
     np.savez(tmp_path / "two.npz", a=np.zeros(2), b=np.zeros(2))
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "saved_model.pb").write_bytes(b"")
     cases = [
         (["predict", str(tmp_path / "missing.keras"), "-o", out], "model file"),
         (["predict", str(trained), "-i", str(tmp_path / "nope.npy"), "-o", out], "input file"),
@@ -177,6 +179,9 @@ def test_user_errors_are_one_line_exit_1(trained, tmp_path, capsys):
         (["predict", str(trained), "-i", str(tmp_path / "garbage.npy"), "-o", out], "cannot read"),
         (["predict", str(trained), "-i", str(tmp_path / "two.npz"), "-o", out], "name the inputs with --key"),
         (["predict", str(tmp_path / "garbage.keras"), "-o", out], "is not a Keras model file"),
+        (["predict", str(tmp_path), "-o", out], "is a folder, not a model file; it holds garbage.keras"),
+        (["predict", str(tmp_path / "sm"), "-o", out], "is a TensorFlow SavedModel folder"),
+        (["evaluate", str(tmp_path / "sm"), "--output-dir", str(tmp_path / "r")], "save it again"),
         (["train", "-o", str(tmp_path / "m.h5")], "--output must end in .keras"),
         (["train", "-o", str(tmp_path / "no" / "m.keras")], "does not exist"),
     ]
@@ -184,7 +189,7 @@ def test_user_errors_are_one_line_exit_1(trained, tmp_path, capsys):
         rc, lines = in_process(argv, capsys)
         assert rc == 1 and len(lines) == 1, (argv, lines)
         assert lines[0].startswith(f"mcbridge {argv[0]}: error: ") and message in lines[0], (argv, lines)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.keras", "garbage.npy", "two.npz", "x.npy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.keras", "garbage.npy", "sm", "two.npz", "x.npy"]
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys):

@@ -15,25 +15,37 @@ from mcbridge.conformal import (
 )
 
 
-def known_probabilities(n=3000, k=6, s=5, seed=0):
-    """MC samples whose mean is the true label distribution; labels drawn from it."""
+def known_probabilities(n=3000, k=6, s=5, seed=0, scale=1.5):
+    """MC samples whose mean is the true label distribution; labels drawn from it.
+
+    `scale` 1.5: top probabilities mostly 0.3-0.9; 4: many inputs above 0.95.
+    """
     rng = np.random.default_rng(seed)
-    z = rng.normal(size=(n, k, 1)) * 1.5 + rng.normal(size=(n, k, s)) * 0.6
+    z = rng.normal(size=(n, k, 1)) * scale + rng.normal(size=(n, k, s)) * 0.6
     p = np.exp(z)
     p /= p.sum(axis=1, keepdims=True)
     y = (p.mean(axis=2).cumsum(axis=1) > rng.uniform(size=(n, 1))).argmax(axis=1)
     return p, y
 
 
-def mean_coverage(cp_kwargs, alpha, splits=200, n_cal=400, seed=1):
-    """Mean coverage and set size over random calibration/test splits."""
-    p, y = known_probabilities()
+def mean_coverage(cp_kwargs, alpha, splits=200, n_cal=400, seed=1, scale=1.5, predict_kwargs=None):
+    """Mean coverage and set size over random calibration/test splits.
+
+    `predict_kwargs`: settings that differ at prediction time (the threshold
+    fitted with `cp_kwargs` applied to scores made with these), to check that
+    the coverage test catches a threshold calibrated under another rule.
+    """
+    p, y = known_probabilities(scale=scale)
     rng = np.random.default_rng(seed)
     covs, sizes = [], []
     for i in range(splits):
         perm = rng.permutation(len(y))
         cal, test = perm[:n_cal], perm[n_cal:]
         cp = ConformalClassifier(alpha=alpha, seed=i, **cp_kwargs).fit(p[cal], y[cal])
+        if predict_kwargs:
+            other = ConformalClassifier(alpha=alpha, seed=i, **{**cp_kwargs, **predict_kwargs})
+            other.qhat_, other.n_classes_ = cp.qhat_, cp.n_classes_
+            cp = other
         sets = cp.predict_sets(p[test])
         covs.append(coverage(sets, y[test]))
         sizes.append(set_size(sets).mean())
@@ -54,12 +66,64 @@ def test_lac_coverage_is_within_a_point_of_the_target(alpha):
 @pytest.mark.parametrize("method", ["aps", "raps"])
 @pytest.mark.parametrize("randomized", [False, True])
 @pytest.mark.parametrize("mc_score", ["mean", "average"])
-def test_aps_and_raps_cover_at_least_the_target(method, randomized, mc_score):
+@pytest.mark.parametrize("include_top", [True, False])
+def test_aps_and_raps_cover_at_least_the_target(method, randomized, mc_score, include_top):
     alpha = 0.1
-    cov, se, size = mean_coverage(dict(method=method, randomized=randomized, mc_score=mc_score), alpha)
+    kwargs = dict(method=method, randomized=randomized, mc_score=mc_score, include_top=include_top)
+    cov, se, size = mean_coverage(kwargs, alpha)
     assert cov >= 1 - alpha - 3 * se
     assert cov < 1 - alpha + 0.03  # and not trivially (all-class sets)
     assert 1 < size < 6
+
+
+@pytest.mark.parametrize("method", ["aps", "raps"])
+@pytest.mark.parametrize("alpha", [0.1, 0.05])
+def test_default_covers_confident_models_at_the_target(method, alpha):
+    # Confident inputs (the case where plain APS/RAPS empties sets): the
+    # default covers at least 1 - alpha (3 standard errors of the mean over
+    # 200 splits, about 0.001) and not more than a point above it, i.e. the
+    # top class's inclusion is accounted for in the threshold.
+    cov, se, size = mean_coverage(dict(method=method), alpha, scale=4)
+    assert se < 0.002
+    assert 1 - alpha - 3 * se <= cov < 1 - alpha + 0.01
+    assert 1 <= size < 3
+
+
+def test_the_coverage_check_catches_a_threshold_from_the_other_rule():
+    # The same statistic fails when calibration and prediction disagree on
+    # the top class: calibrated with it scored 0 but predicted without, the
+    # confident inputs' sets empty and coverage falls far below the target;
+    # the other way round it overshoots. (What the two tests above guard.)
+    cov, se, _ = mean_coverage(dict(method="aps"), 0.1, scale=4, splits=50,
+                               predict_kwargs=dict(include_top=False))
+    assert cov < 0.9 - 10 * se
+    cov, se, _ = mean_coverage(dict(method="aps", include_top=False), 0.1, scale=4, splits=50,
+                               predict_kwargs=dict(include_top=True))
+    assert cov > 0.9 + 0.02
+
+
+@pytest.mark.parametrize("method", ["aps", "raps"])
+@pytest.mark.parametrize("randomized", [False, True])
+@pytest.mark.parametrize("mc_score", ["mean", "average"])
+@pytest.mark.parametrize("alpha", [0.1, 0.05, 0.2])
+def test_no_empty_sets_the_top_class_is_in_every_set(method, randomized, mc_score, alpha):
+    p, y = known_probabilities(scale=4)
+    top = p.mean(axis=2).argmax(axis=1)
+    confident = p.mean(axis=2).max(axis=1) > 0.95
+    assert confident.mean() > 0.2
+    cal, test = slice(0, 1500), slice(1500, 3000)
+    kwargs = dict(method=method, alpha=alpha, randomized=randomized, mc_score=mc_score, seed=5)
+    sets = ConformalClassifier(**kwargs).fit(p[cal], y[cal]).predict_sets(p[test])
+    assert set_size(sets).min() >= 1
+    assert sets[np.arange(1500), top[test]].all()
+    # Plain APS/RAPS (include_top=False) empties the sets of confident inputs:
+    # what the default prevents.
+    plain = ConformalClassifier(include_top=False, **kwargs).fit(p[cal], y[cal]).predict_sets(p[test])
+    empty = set_size(plain) == 0
+    if not (method == "raps" and alpha == 0.05 and not randomized):  # (qhat above 1 there)
+        assert empty.sum() > 3
+    if not randomized:  # the deterministic score's empty sets are all confident inputs'
+        assert confident[test][empty].all()
 
 
 def test_deterministic_aps_is_conservative_against_randomised():
@@ -72,21 +136,31 @@ def test_scores_by_hand():
     p = np.array([[0.5, 0.1, 0.3, 0.1]])[:, :, None]  # ranks: 0, 2, then 1 and 3 (tie: 1 first)
     lac = ConformalClassifier("lac").scores(p)
     np.testing.assert_allclose(lac, [[0.5, 0.9, 0.7, 0.9]])
-    aps = ConformalClassifier("aps").scores(p)
+    aps = ConformalClassifier("aps", include_top=False).scores(p)
     np.testing.assert_allclose(aps, [[0.5, 0.9, 0.8, 1.0]])
-    raps = ConformalClassifier("raps", lam=0.1, k_reg=2).scores(p)
+    raps = ConformalClassifier("raps", lam=0.1, k_reg=2, include_top=False).scores(p)
     np.testing.assert_allclose(raps, [[0.5, 0.9 + 0.1, 0.8, 1.0 + 0.2]])
-    rnd = ConformalClassifier("aps").scores(p, u=np.array([[0.5]]))
+    rnd = ConformalClassifier("aps", include_top=False).scores(p, u=np.array([[0.5]]))
     np.testing.assert_allclose(rnd, [[0.25, 0.85, 0.65, 0.95]])
+    # The default scores the top class 0 (APS, RAPS; not LAC).
+    np.testing.assert_allclose(ConformalClassifier("aps").scores(p), [[0.0, 0.9, 0.8, 1.0]])
+    np.testing.assert_allclose(ConformalClassifier("raps", lam=0.1, k_reg=2).scores(p), [[0.0, 1.0, 0.8, 1.2]])
+    np.testing.assert_allclose(ConformalClassifier("lac", include_top=True).scores(p), lac)
+    # Ties for the top: the lower class.
+    tie = np.array([[0.4, 0.4, 0.2]])[:, :, None]
+    np.testing.assert_allclose(ConformalClassifier("aps").scores(tie), [[0.0, 0.8, 1.0]])
 
 
 def test_average_score_uses_the_samples():
     # Two samples that disagree on the top class: the mean ties 0 and 1.
     p = np.array([[[0.8, 0.2], [0.2, 0.8]]])  # (1, classes=2, samples=2)
-    mean_aps = ConformalClassifier("aps").scores(p)
-    avg_aps = ConformalClassifier("aps", mc_score="average").scores(p)
+    mean_aps = ConformalClassifier("aps", include_top=False).scores(p)
+    avg_aps = ConformalClassifier("aps", mc_score="average", include_top=False).scores(p)
     np.testing.assert_allclose(mean_aps, [[0.5, 1.0]])
     np.testing.assert_allclose(avg_aps, [[(0.8 + 1.0) / 2, (1.0 + 0.8) / 2]])
+    # include_top zeroes the MC mean's top class (class 0 of the tie) in both.
+    np.testing.assert_allclose(ConformalClassifier("aps").scores(p), [[0.0, 1.0]])
+    np.testing.assert_allclose(ConformalClassifier("aps", mc_score="average").scores(p), [[0.0, 0.9]])
     # LAC is linear in p: the same either way.
     np.testing.assert_allclose(ConformalClassifier("lac", mc_score="average").scores(p),
                                ConformalClassifier("lac").scores(p))  # fmt: skip
@@ -135,6 +209,8 @@ def test_bad_input():
         ConformalClassifier(k_reg=1.5)
     with pytest.raises(ValueError, match="Received: mc_score='max'"):
         ConformalClassifier(mc_score="max")
+    with pytest.raises(TypeError, match="`include_top`"):
+        ConformalClassifier(include_top=1)
     with pytest.raises(ValueError, match="not fitted"):
         ConformalClassifier().predict_sets(p)
     with pytest.raises(ValueError, match="sum to 1"):

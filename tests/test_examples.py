@@ -9,6 +9,8 @@ import sys
 import types
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -38,3 +40,40 @@ def test_active_learning_example_on_a_slice(monkeypatch, capsys):
     head = next(i for i, line in enumerate(lines) if line.split() == ["labelled", "BALD", "top-k", "random"])
     assert [int(line.split()[0]) for line in lines[head + 1 : head + 4]] == [40, 60, 80], proc.stdout
     assert "mean accuracy gain of BALD over random" in lines[head + 4], proc.stdout
+
+
+def test_quickstart_notebook_runs_in_a_kernel_and_shows_its_pictures(tmp_path):
+    """examples/quickstart.ipynb, stored without outputs, runs headless in a Jupyter kernel of this Python.
+
+    Cells tagged "picture" must show an image (image/png) in the kernel's
+    default set-up (no `%matplotlib`, no backend chosen, no pyplot); results
+    and calibrators show HTML summaries.
+    """
+    nbformat = pytest.importorskip("nbformat", reason="the `test` extra runs the notebook (nbformat)")
+    nbclient = pytest.importorskip("nbclient", reason="the `test` extra runs the notebook (nbclient)")
+    pytest.importorskip("ipykernel", reason="the `test` extra runs the notebook (ipykernel)")
+    pytest.importorskip("matplotlib")
+    nb = nbformat.read(EXAMPLES / "quickstart.ipynb", as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code), "store the notebook without outputs"
+    pictures = [c for c in code if "picture" in c.metadata.get("tags", [])]
+    assert len(pictures) == 4
+    source = "\n".join(c.source for c in code)
+    assert "%matplotlib" not in source and "matplotlib.use" not in source and "pyplot" not in source
+    probe = nbformat.v4.new_code_cell("import sys\nprint(sys.executable)")
+    nb.cells.append(probe)
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,
+                                     resources={"metadata": {"path": str(tmp_path)}})  # fmt: skip
+    client.execute()  # raises CellExecutionError with the cell and its traceback on any error
+    text = "".join(o.get("text", "") for o in probe.outputs if o.output_type == "stream").split()
+    assert text == [sys.executable], f"the kernel ran {text}, not this Python ({sys.executable})"
+    for cell in pictures:
+        kinds = [set(o.get("data", {})) for o in cell.outputs]
+        assert any("image/png" in k for k in kinds), (cell.source, cell.outputs)
+    html = [o for c in code for o in c.outputs if "text/html" in o.get("data", {})]
+    assert any("MCResult" in o["data"]["text/html"] for o in html)
+    assert any("TemperatureScaler" in o["data"]["text/html"] for o in html)
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    assert list(tmp_path.iterdir()) == []  # writes no files

@@ -83,3 +83,97 @@ def test_load_model_checks(tmp_path):
         mcbridge.load_model(tmp_path / "bad.keras", safe_mode="no")
     with pytest.raises(TypeError, match="file path"):
         mcbridge.load_model(None)
+
+
+# ---- the MLP for tabular data ------------------------------------------------
+
+
+def _tabular(n=256, features=5, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype("float32")
+    return x, rng
+
+
+def test_mlp_classifier_architecture_and_compile():
+    from mcbridge.models import build_mlp
+
+    model = build_mlp(input_dim=5, n_outputs=3, hidden_units=(16, 8), dropout=(0.2, 0))
+    kinds = [type(l).__name__ for l in model.layers]
+    assert kinds == ["Dense", "MCDropout", "Dense", "Dense"]
+    assert model.input_shape == (None, 5) and model.output_shape == (None, 3)
+    assert model.layers[-1].activation is keras.activations.softmax
+    assert model.loss == "sparse_categorical_crossentropy"
+    assert not mcbridge.mc_dropout_enabled(model)
+
+
+def test_mlp_regression_learns_and_mc_predict_varies():
+    from mcbridge.models import build_mlp
+
+    x, rng = _tabular()
+    y = (x @ np.array([1.0, -2.0, 0.5, 0.0, 3.0]) + 0.1 * rng.normal(size=len(x))).astype("float32")
+    model = build_mlp(input_dim=5, n_outputs=1, hidden_units=(32,), dropout=(0.1,), task="regression", seed=1)
+    assert model.layers[-1].activation is keras.activations.linear
+    before = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    model.fit(x, y, epochs=30, batch_size=32, verbose=0)
+    after = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    assert after < before / 3
+    res = mcbridge.mc_predict(model, x[:10], n_samples=20, seed=3, task="regression")
+    assert res.samples.shape == (10, 1, 20)
+    assert np.all(res.variance > 0)  # dropout is on while sampling
+
+
+def test_mlp_heteroscedastic_learns_the_noise():
+    from mcbridge.models import build_mlp, heteroscedastic_nll
+
+    x, rng = _tabular(n=1024, features=1, seed=2)
+    sd = np.where(x[:, 0] > 0, 1.0, 0.1).astype("float32")
+    y = (2 * x[:, 0] + sd * rng.normal(size=len(x))).astype("float32")
+    model = build_mlp(input_dim=1, n_outputs=1, hidden_units=(32, 32), dropout=(0.05, 0.05),
+                      task="regression", heteroscedastic=True, seed=4)
+    assert model.output_shape == (None, 2) and model.loss is heteroscedastic_nll
+    model.fit(x, y, epochs=40, batch_size=64, verbose=0)
+    probe = np.array([[-1.0], [1.0]], dtype="float32")
+    res = mcbridge.mc_predict(model, probe, n_samples=30, seed=5, task="regression", heteroscedastic=True)
+    noise_sd = np.sqrt(res.noise_variance.mean(axis=-1))[:, 0]
+    assert noise_sd[1] > 3 * noise_sd[0]  # noisier where x > 0
+
+
+def test_heteroscedastic_nll_value():
+    from mcbridge.models import heteroscedastic_nll
+
+    y = np.array([[1.0], [0.0]], dtype="float32")
+    pred = np.array([[0.0, 0.0], [1.0, np.log(4.0)]], dtype="float32")
+    got = keras.ops.convert_to_numpy(heteroscedastic_nll(y, pred))
+    np.testing.assert_allclose(got, [0.5, 0.5 * (np.log(4.0) + 0.25)], rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")  # never trained
+def test_mlp_saves_and_loads(tmp_path):
+    from mcbridge.models import build_mlp
+
+    model = build_mlp(input_dim=3, n_outputs=2, task="regression", heteroscedastic=True, seed=0)
+    model.save(tmp_path / "m.keras")
+    back = mcbridge.load_model(tmp_path / "m.keras")
+    assert back.loss.__name__ == "heteroscedastic_nll"  # the loss is restored by name
+    x = np.ones((2, 3), dtype="float32")
+    np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(input_dim=0), ValueError, "input_dim"),
+        (dict(input_dim=3, n_outputs=1), ValueError, "n_outputs"),
+        (dict(input_dim=3, dropout=(0.5,)), ValueError, "dropout"),
+        (dict(input_dim=3, dropout=(0.5, 1.0)), ValueError, "dropout"),
+        (dict(input_dim=3, task="ranking"), ValueError, "task"),
+        (dict(input_dim=3, heteroscedastic=True), ValueError, "heteroscedastic"),
+        (dict(input_dim=3, hidden_units="64"), TypeError, "hidden_units"),
+        (dict(input_dim=3, heteroscedastic=1, task="regression"), TypeError, "heteroscedastic"),
+    ],
+)
+def test_mlp_bad_arguments(kwargs, error, match):
+    from mcbridge.models import build_mlp
+
+    with pytest.raises(error, match=match):
+        build_mlp(**kwargs)

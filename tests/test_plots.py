@@ -74,3 +74,18 @@ def test_sample_spread(result, tmp_path):
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == list("abcd")
     with pytest.raises(ValueError, match="index=60"):
         plots.sample_spread(res, 60)
+
+
+def test_figures_display_inline_without_changing_the_backend(result):
+    """IPython's rich display gives image/png (tests/test_examples.py checks a real kernel)."""
+    import pickle
+
+    res, y = result
+    fig = plots.reliability_diagram(res, y)
+    png = fig._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 8000
+    ipython = pytest.importorskip("IPython.core.formatters")
+    data, _ = ipython.DisplayFormatter().format(fig)
+    assert data["image/png"] == png
+    again = pickle.loads(pickle.dumps(fig))
+    assert type(again) is type(fig) and again._repr_png_()[:8] == png[:8]

@@ -93,7 +93,8 @@ def test_same_temperature_and_calibrated_samples(r, data):
 @pytest.mark.parametrize(
     "method,kwargs",
     [("lac", {}), ("aps", {}), ("raps", dict(lam=0.05, k_reg=2)), ("aps", dict(mc_score="average")),
-     ("raps", dict(mc_score="average"))],
+     ("raps", dict(mc_score="average")), ("aps", dict(include_top=False)),
+     ("raps", dict(mc_score="average", include_top=False))],
 )  # fmt: skip
 @pytest.mark.parametrize("alpha", [0.1, 0.05])
 def test_same_conformal_sets(r, data, method, kwargs, alpha):
@@ -103,7 +104,10 @@ def test_same_conformal_sets(r, data, method, kwargs, alpha):
     mr.assign("res_cal", mcbridge.MCResult(res.samples[cal]))
     mr.assign("res_test", mcbridge.MCResult(res.samples[test]))
     mr.assign("y_cal", y[cal].astype(np.int32))
-    args = ", ".join(f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in kwargs.items())
+    def r_value(v):
+        return repr(v) if isinstance(v, str) else ("TRUE" if v else "FALSE") if isinstance(v, bool) else str(v)
+
+    args = ", ".join(f"{k} = {r_value(v)}" for k, v in kwargs.items())
     args = args.replace("'", '"')
     ro.r(f'cp <- mcbridge::mc_conformal(res_cal, y_cal, alpha = {alpha}, method = "{method}"'
          f'{", " + args if args else ""})')  # fmt: skip

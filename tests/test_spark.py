@@ -113,3 +113,48 @@ def test_cli_runs_the_job_on_parquet(spark, saved, tmp_path):
     mean = np.asarray(got["mean"].combine_chunks().flatten()).reshape(11, 3)
     np.testing.assert_allclose(mean, ref.mean, **CLOSE)
     assert spark.sparkContext._jsc is not None  # the shared session is still running
+
+
+def _three_rows(spark, x):
+    return _frame(spark, x, range(3))
+
+
+def test_a_local_session_started_without_pyspark_python_uses_this_python(spark, saved, monkeypatch):
+    """A notebook starts Spark first: its workers would run `python3` from the PATH, without mcbridge."""
+    from mcbridge.spark import mc_predict_spark
+
+    path, x = saved
+    sc = spark.sparkContext
+    monkeypatch.delenv("PYSPARK_PYTHON")
+    monkeypatch.delenv("PYSPARK_DRIVER_PYTHON", raising=False)
+    monkeypatch.setattr(sc, "pythonExec", "python3")  # what SparkContext reads without PYSPARK_PYTHON
+    out = mc_predict_spark(_three_rows(spark, x), path, input_col="features", key_col="id", n_samples=2, seed=1)
+    assert sc.pythonExec == sys.executable
+    assert os.environ["PYSPARK_PYTHON"] == os.environ["PYSPARK_DRIVER_PYTHON"] == sys.executable
+    assert sorted(r["id"] for r in out.collect()) == [0, 1, 2]
+
+
+def test_a_set_pyspark_python_is_kept(spark, monkeypatch):
+    from mcbridge.spark import use_this_python
+
+    monkeypatch.setenv("PYSPARK_PYTHON", "/opt/py/bin/python")
+    monkeypatch.setattr(spark.sparkContext, "pythonExec", "/opt/py/bin/python")
+    assert use_this_python(spark) is False
+    assert spark.sparkContext.pythonExec == "/opt/py/bin/python"
+
+
+def test_workers_without_mcbridge_say_what_to_do(spark, saved, tmp_path, monkeypatch):
+    """The workers' Python cannot import mcbridge (as on a cluster without it): the error says what to do."""
+    from mcbridge.spark import mc_predict_spark
+
+    path, x = saved
+    wrapper = tmp_path / "python-without-mcbridge"
+    hide = ("import runpy, sys; sys.modules['mcbridge'] = None; mod = sys.argv[2]; "
+            "sys.argv = [mod] + sys.argv[3:]; runpy.run_module(mod, run_name='__main__', alter_sys=True)")
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -c "{hide}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(spark.sparkContext, "pythonExec", str(wrapper))  # PYSPARK_PYTHON is set: kept
+    out = mc_predict_spark(_three_rows(spark, x), path, input_col="features", key_col="id", n_samples=2)
+    with pytest.raises(Exception, match="cannot import mcbridge") as err:
+        out.collect()
+    assert "PYSPARK_PYTHON" in str(err.value) and "pip install" in str(err.value)

@@ -146,3 +146,16 @@ def test_duckdb_example_ranks_by_mutual_information(cnn, x12, tmp_path):
         got = [row[2] for row in top if row[0] == c]
         np.testing.assert_array_equal(got, np.flatnonzero(pred == c)[want])
     assert duckdb.__version__
+
+
+def test_missing_folder_is_named_not_the_temporary_file(cnn, x12, tmp_path):
+    target = tmp_path / "runs" / "today" / "preds.parquet"
+    with pytest.raises(FileNotFoundError) as err:
+        mcbridge.predict_to_file(cnn, x12, target, n_samples=2)
+    text = str(err.value)
+    assert repr(str(target.parent)) in text and "does not exist" in text and "os.makedirs" in text
+    assert ".tmp" not in text
+    (tmp_path / "file").write_text("")
+    with pytest.raises(FileNotFoundError, match="is a file, not a folder"):
+        mcbridge.predict_to_file(cnn, x12, tmp_path / "file" / "p.arrow", n_samples=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -34,6 +33,7 @@ import numpy as np
 from mcbridge._engine import graph, masks, registry
 from mcbridge._engine.sampling import BitMaskSampling
 from mcbridge._engine.plan import ChunkPlan, Layout, layout_for
+from mcbridge._progress import progress_bar
 from mcbridge.switch import iter_layers
 
 #: The Keras dtype policy of the engine's bfloat16 copies: float32 weights
@@ -638,8 +638,7 @@ def run_chunks(
     sampler.sync_weights()
     # (samples, outputs, n) in C order == (n, outputs, samples) in Fortran order.
     out = np.empty((n_samples, sampler.n_outputs, n), dtype=np.float32)
-    bar = _progress_bar(progress, chunks.n_chunks, n * n_samples)
-    step = 0
+    bar = progress_bar(progress, n, work=n * n_samples)  # counts inputs
     for i0 in range(0, n, k):
         rows = min(k, n - i0)
         xb, kb = [_padded(a[i0 : i0 + rows], k) for a in xs], _padded(keys[i0 : i0 + rows], k)
@@ -650,15 +649,6 @@ def run_chunks(
             if check is not None:
                 check(block)
             out[s0 : s0 + draws, :, i0 : i0 + rows] = block
-            step += 1
             if bar is not None:
-                bar.update(step)
+                bar.update(i0 + rows * (s0 + draws) // n_samples)
     return out.transpose(2, 1, 0)
-
-
-def _progress_bar(progress, n_chunks: int, work: int):
-    if progress is None:
-        progress = n_chunks > 1 and work >= 200_000 and sys.stderr.isatty()
-    if not progress:
-        return None
-    return keras.utils.Progbar(n_chunks, unit_name="chunk")

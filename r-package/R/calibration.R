@@ -44,23 +44,10 @@
   s
 }
 
-# Labels: whole numbers from 0 (as Keras and mc_fit()), or a factor (codes
-# from 0 in level order). Returns 0-based integers.
-.cal_labels <- function(y, n, k, arg = "y") {
-  if (is.factor(y)) y <- as.integer(y) - 1L
-  if (!is.numeric(y) || !is.null(dim(y))) {
-    .abort(sprintf(paste0("`%s` must be a vector of class labels (whole numbers from 0, ",
-                          "or a factor), not %s."), arg, .cal_what(y)), "input", arg = arg)
-  }
-  if (length(y) != n) {
-    .abort(sprintf("`%s` must have one label per input (%d), not %d.", arg, n, length(y)), "input",
-           arg = arg)
-  }
-  if (anyNA(y) || any(y != round(y)) || min(y) < 0 || max(y) > k - 1) {
-    .abort(sprintf("`%s` must hold whole numbers in [0, %d] without NA.", arg, k - 1), "input",
-           arg = arg)
-  }
-  as.integer(y)
+# Labels as 0-based codes, matched by name to `class_names` where both have
+# names (the one rule: .class_codes()).
+.cal_labels <- function(y, n, k, arg = "y", class_names = NULL) {
+  .class_codes(y, n, k, class_names, arg)
 }
 
 .cal_flag <- function(x, arg) {
@@ -149,8 +136,10 @@
 #' @param res An [mc_prediction][mc_predict()] or a numeric array with
 #'   `dim = c(n, classes, samples)`: probabilities, or logits with
 #'   `from_logits = TRUE`.
-#' @param y Labels, one per input: whole numbers from 0, or a factor (its
-#'   codes from 0, in level order).
+#' @param y Labels: class codes from 0 (class `k` is column `k + 1`, as in
+#'   Python), or a factor or character vector matched by name to the class
+#'   names ([mc_class_names()]); a factor's levels are taken in order only
+#'   where the classes have no names.
 #' @param from_logits Whether `res` holds logits.
 #' @return An `mc_temperature_scaling` object: a list with `temperature`,
 #'   `from_logits`, `nll_before` and `nll_after` (NLL of the MC mean on
@@ -172,7 +161,7 @@
 mc_temperature_scaling <- function(res, y, from_logits = FALSE) {
   from_logits <- .cal_flag(from_logits, "from_logits")
   s <- .cal_samples(res, probs = !from_logits)
-  y <- .cal_labels(y, dim(s)[1], dim(s)[2])
+  y <- .cal_labels(y, dim(s)[1], dim(s)[2], class_names = .names_of(res))
   logp <- .cal_logp(s, from_logits)
   f <- function(log_t) .cal_nll(logp, y, log_t)
   log_t <- .cal_minimise(f, log(1e-2), log(1e2), 81)

@@ -31,16 +31,25 @@
   out
 }
 
+# With include_top (APS/RAPS), the top class of each input's MC mean (ties:
+# the lower class, as NumPy's argmax) scores 0: it is in every set. (Objects
+# saved before include_top existed have no such field: scores as before.)
 .cp_class_scores <- function(object, s) {
+  m <- .cp_mean(s)
   if (object$mc_score == "mean" || object$method == "lac") {
-    return(.cp_scores(.cp_mean(s), object$method, object$lam, object$k_reg))
+    scores <- .cp_scores(m, object$method, object$lam, object$k_reg)
+  } else {
+    scores <- 0
+    for (j in seq_len(dim(s)[3])) {
+      p <- matrix(s[, , j], dim(s)[1], dim(s)[2])
+      scores <- scores + .cp_scores(p, object$method, object$lam, object$k_reg)
+    }
+    scores <- scores / dim(s)[3]
   }
-  total <- 0
-  for (j in seq_len(dim(s)[3])) {
-    p <- matrix(s[, , j], dim(s)[1], dim(s)[2])
-    total <- total + .cp_scores(p, object$method, object$lam, object$k_reg)
+  if (isTRUE(object$include_top) && object$method != "lac") {
+    scores[cbind(seq_len(nrow(m)), max.col(m, ties.method = "first"))] <- 0
   }
-  total / dim(s)[3]
+  scores
 }
 
 # The ceiling((n + 1) (1 - alpha))-th smallest score, Inf beyond n.
@@ -86,10 +95,19 @@
 #'   larger sets for uncertain inputs.
 #' * `"raps"`: APS plus `lam * max(0, rank(y) - k_reg)`.
 #'
-#' The scores are deterministic and count all of `p[y]`, so coverage is at
-#' least `1 - alpha` and typically above it (conservative). The threshold is
-#' the `ceiling((n + 1) * (1 - alpha))`-th smallest calibration score (`Inf`,
-#' all classes, when that exceeds `n`). Sets may be empty.
+#' With `include_top = TRUE` (the default; APS and RAPS), the top class of
+#' each input's MC mean scores 0, in calibration and prediction: every set
+#' holds it (no set is empty; a confident input's set holds its top class),
+#' and the threshold is calibrated knowing that, so coverage stays close to
+#' `1 - alpha`. `include_top = FALSE` gives plain APS/RAPS, whose sets are
+#' empty for confident inputs whose top probability exceeds the threshold
+#' (5-10% of the sets on Fashion-MNIST). The default was chosen on
+#' measurements (`docs/CALIBRATION.md`, `benchmarks/conformal_aps_variants.py`).
+#' The scores are deterministic (they count all of `p[y]`), as Python's
+#' default. The threshold is the `ceiling((n + 1) * (1 - alpha))`-th smallest
+#' calibration score (`Inf`, all classes, when that exceeds `n`). LAC sets
+#' may be empty (no class above `1 - qhat`); `include_top` does not apply to
+#' LAC.
 #'
 #' `mc_score = "mean"` scores the MC mean probabilities; `"average"` averages
 #' each sample's own score over the samples (the same for LAC).
@@ -97,11 +115,14 @@
 #' @param res An [mc_prediction][mc_predict()] or a numeric array of class
 #'   probabilities with `dim = c(n, classes, samples)`, for calibration
 #'   inputs (not the training data).
-#' @param y Labels: whole numbers from 0, or a factor (codes from 0).
+#' @param y Labels: class codes from 0, or a factor or class names matched by
+#'   name to the classes' names ([mc_class_names()]) when `res` has them.
 #' @param alpha Target miscoverage, in (0, 1).
 #' @param method `"aps"`, `"lac"` or `"raps"`.
 #' @param lam,k_reg RAPS penalty per class beyond the first `k_reg` classes.
 #' @param mc_score `"mean"` or `"average"`.
+#' @param include_top `TRUE` or `FALSE`: APS/RAPS score the top class 0, so
+#'   it is in every set.
 #' @return An `mc_conformal` object (a list with `qhat`, the fitted
 #'   threshold, and the settings); [predict()] on it gives the sets.
 #' @family calibration
@@ -116,16 +137,21 @@
 #' mean(rowSums(sets))                        # mean set size
 #' @export
 mc_conformal <- function(res, y, alpha = 0.1, method = "aps", lam = 0.01, k_reg = 1,
-                         mc_score = "mean") {
+                         mc_score = "mean", include_top = TRUE) {
   method <- .cp_choice(method, c("lac", "aps", "raps"), "method")
   mc_score <- .cp_choice(mc_score, c("mean", "average"), "mc_score")
   alpha <- .cp_number(alpha, "alpha", 0, 1, open = TRUE)
   lam <- .cp_number(lam, "lam")
   k_reg <- .cp_number(k_reg, "k_reg", whole = TRUE)
+  if (!is.logical(include_top) || length(include_top) != 1 || is.na(include_top)) {
+    .abort(sprintf("`include_top` must be TRUE or FALSE, not %s.", .cal_what(include_top)),
+           "argument", arg = "include_top")
+  }
   s <- .cal_samples(res, min_classes = 1, hint = .cp_hint)
-  y <- .cal_labels(y, dim(s)[1], dim(s)[2])
+  y <- .cal_labels(y, dim(s)[1], dim(s)[2], class_names = .names_of(res))
   object <- structure(list(method = method, alpha = alpha, lam = lam, k_reg = k_reg,
-                           mc_score = mc_score, n_classes = dim(s)[2]),
+                           mc_score = mc_score, include_top = include_top && method != "lac",
+                           n_classes = dim(s)[2]),
                       class = "mc_conformal")
   scores <- .cp_class_scores(object, s)
   object$qhat <- .cp_quantile(scores[cbind(seq_along(y), y + 1L)], alpha)
@@ -155,8 +181,8 @@ predict.mc_conformal <- function(object, res, ...) {
 
 #' @export
 print.mc_conformal <- function(x, ...) {
-  cat(sprintf("<mc_conformal> %s sets, alpha %g, mc_score \"%s\"\n", toupper(x$method),
-              x$alpha, x$mc_score))
+  cat(sprintf("<mc_conformal> %s sets, alpha %g, mc_score \"%s\"%s\n", toupper(x$method),
+              x$alpha, x$mc_score, if (isTRUE(x$include_top)) ", top class in every set" else ""))
   cat(sprintf("threshold %.6g from %d calibration inputs\n", x$qhat, x$n_calibration))
   invisible(x)
 }

@@ -102,19 +102,29 @@ mcbridge_python <- function() {
 
 .python_missing_message <- function(e) {
   # py_config() would start Python (the wrong one, maybe) if it is not running.
-  cfg <- if (reticulate::py_available(initialize = FALSE)) {
+  running <- if (reticulate::py_available(initialize = FALSE)) {
     tryCatch(reticulate::py_config()$python, error = function(e) NULL)
   }
+  src <- .install_source()
+  pip <- sprintf("%s -m pip install -e %s", shQuote(running %||% "python"),
+                 shQuote(src %||% "<the mcbridge repository>"))
+  found <- tryCatch(mcbridge_python(), error = function(e) NULL)
   paste0(
     "The Python package 'mcbridge' is not available to R",
-    if (!is.null(cfg)) sprintf(" (Python used: %s)", cfg), ".\n",
-    "Reason: ", conditionMessage(e), "\n",
+    if (!is.null(running)) sprintf(" (the Python running in this R session is %s)", running), ".\n",
+    "Reason: ", trimws(conditionMessage(e)), "\n",
     "To fix it, do one of:\n",
-    "  * in R:     mcbridge::install_mcbridge()\n",
-    "  * in a shell, from the mcbridge repository:  scripts/setup.sh\n",
-    "  * point R at a Python that has mcbridge, before the first mcbridge call:\n",
-    "      Sys.setenv(MCBRIDGE_PYTHON = \"/path/to/venv/bin/python\")\n",
-    "    (restart R first if Python was already started in this session)."
+    if (!is.null(running)) paste0(
+      "  * install mcbridge into the Python that runs, in a shell:\n",
+      "      ", pip, "\n",
+      "    (or from PyPI: ", shQuote(running), " -m pip install mcbridge), then restart R;\n"),
+    "  * choose a Python that has mcbridge",
+    if (!is.null(found)) sprintf(" (mcbridge would use %s)", found), ": restart R and, before ",
+    "anything starts Python\n    (library(keras3), reticulate::import(), py_config(), ...), run\n",
+    sprintf("      Sys.setenv(MCBRIDGE_PYTHON = \"%s\")\n", found %||% "/path/to/venv/bin/python"),
+    "    or load mcbridge first: library(mcbridge) declares its Python without starting it;\n",
+    "  * make a Python with mcbridge: in R, mcbridge::install_mcbridge(); or, in a shell from\n",
+    "    the mcbridge repository, scripts/setup.sh."
   )
 }
 

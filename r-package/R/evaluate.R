@@ -73,8 +73,10 @@
 #'
 #' @param x,x_in,x_out An `mc_prediction` or an array of sampled class
 #'   probabilities `c(n, classes, samples)`.
-#' @param y Labels of `x`: whole numbers from 0, or a factor whose levels are
-#'   the classes in column order.
+#' @param y Labels of `x`: class codes from 0 (class `k` is column `k + 1`, as in
+#'   Python), or a factor or character vector matched by name to the class
+#'   names ([mc_class_names()]); a factor's levels are taken in order only
+#'   where the classes have no names.
 #' @param score Name of the uncertainty score.
 #' @return A single number (`NaN` for an AUROC when one group is empty).
 #' @family evaluation
@@ -136,8 +138,10 @@ mc_fpr_at_95_tpr <- function(x_in, x_out, score = "predictive_entropy") {
 #'
 #' @param res An `mc_prediction` or an array of sampled class probabilities
 #'   `c(n, classes, samples)`.
-#' @param y Labels: whole numbers from 0, or a factor whose levels are the
-#'   classes in column order.
+#' @param y Labels: class codes from 0 (class `k` is column `k + 1`, as in
+#'   Python), or a factor or character vector matched by name to the class
+#'   names ([mc_class_names()]); a factor's levels are taken in order only
+#'   where the classes have no names.
 #' @param n_bins Bins of the calibration errors.
 #' @return A one-row data frame with columns `accuracy`, `nll`, `brier`, `ece`
 #'   (equal-width bins), `adaptive_ece` (equal-mass bins), `aurc` (by

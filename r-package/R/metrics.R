@@ -162,30 +162,10 @@ mc_max_probability <- function(x) {
   rowMeans(.check_probs(.as_samples(probs)), dims = 2)
 }
 
-# Labels as 0-based integers: whole numbers from 0, or a factor whose levels
-# are the classes in order (level k is class k - 1).
-.labels0 <- function(y, n, k, arg = "y") {
-  if (is.factor(y)) y <- as.integer(y) - 1L
-  if (!is.numeric(y) || length(dim(y)) > 1 && sum(dim(y) > 1) > 1) {
-    .abort(sprintf("`%s` must be whole-number labels from 0 or a factor, not %s.",
-                   arg, .describe(y)), "input", arg = arg)
-  }
-  y <- as.vector(y)
-  if (length(y) != n) {
-    .abort(sprintf("`%s` has %d labels but there are %d inputs.", arg, length(y), n), "input",
-           arg = arg)
-  }
-  if (anyNA(y) || any(y != round(y)) || any(y < 0) || any(y >= k)) {
-    .abort(sprintf(paste0("`%s` must hold whole-number labels in [0, %d] (classes ",
-                          "counted from 0, as in Python), or a factor with at most ",
-                          "%d levels."), arg, k - 1L, k), "input", arg = arg)
-  }
-  as.integer(y)
-}
-
-.probs_labels <- function(probs, y) {
+# Mean probabilities and labels as 0-based codes (the one rule: .class_codes()).
+.probs_labels <- function(probs, y, arg = "y") {
   p <- .mean_probs(probs)
-  list(p = p, y = .labels0(y, nrow(p), ncol(p)))
+  list(p = p, y = .class_codes(y, nrow(p), ncol(p), .names_of(probs), arg))
 }
 
 .top <- function(p) max.col(p, ties.method = "first")
@@ -217,8 +197,10 @@ mc_max_probability <- function(x) {
 #' @param probs An `mc_prediction`, an array of sampled probabilities
 #'   `c(n, classes, samples)` (their mean over samples is used) or a matrix of
 #'   probabilities `c(n, classes)`.
-#' @param y The labels: whole numbers from 0 (class `k` is column `k + 1`, as
-#'   in Python), or a factor whose levels are the classes in column order.
+#' @param y Labels: class codes from 0 (class `k` is column `k + 1`, as in
+#'   Python), or a factor or character vector matched by name to the class
+#'   names ([mc_class_names()]); a factor's levels are taken in order only
+#'   where the classes have no names.
 #' @param eps Floor on the probability of the true class.
 #' @param n_bins Number of confidence bins.
 #' @param adaptive `FALSE` for equal-width bins, `TRUE` for equal-mass bins.

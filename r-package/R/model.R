@@ -106,6 +106,63 @@ mc_cnn <- function(input_shape = c(28, 28, 1), n_classes = 10, filters = c(32, 6
          "model", arg = "input_shape")
 }
 
+#' Build an MLP for tabular data with switchable Monte Carlo dropout
+#'
+#' For each entry of `hidden_units`: a dense layer (ReLU) and dropout; then
+#' the output layer: softmax over `n_outputs` classes (classification),
+#' `n_outputs` real values (regression), or `n_outputs` means and
+#' `n_outputs` log-variances (`heteroscedastic = TRUE`). Compiled with Adam
+#' (learning rate 1e-3) and sparse categorical cross-entropy with accuracy,
+#' mean squared error with mean absolute error, or the Gaussian negative
+#' log-likelihood. Train it with [mc_fit()] on a numeric matrix or data
+#' frame; predict with [mc_predict()] (`task = "regression"`, and
+#' `heteroscedastic = TRUE` for that model). Python's
+#' `mcbridge.models.build_mlp()`, with the same arguments.
+#'
+#' @param input_dim Number of features (columns of `x`).
+#' @param n_outputs Classes (classification, at least 2) or targets
+#'   (regression).
+#' @param hidden_units Units of each hidden layer.
+#' @param dropout One rate in `[0, 1)` per hidden layer; 0 omits that dropout.
+#' @param task `"classification"` or `"regression"`.
+#' @param heteroscedastic With `task = "regression"`: also learn each
+#'   input's noise variance.
+#' @param seed Optional whole number seeding weights and dropout masks.
+#' @return A compiled Keras model.
+#' @family training
+#' @examplesIf mcbridge_available()
+#' x <- as.matrix(iris[, 1:3])
+#' model <- mc_mlp(input_dim = 3, n_outputs = 1, hidden_units = 16, dropout = 0.1,
+#'                 task = "regression", seed = 1)
+#' mc_fit(model, x, iris$Petal.Width, epochs = 2, verbose = 0)
+#' res <- mc_predict(model, x[1:5, ], n_samples = 20, task = "regression")
+#' @export
+mc_mlp <- function(input_dim, n_outputs = 2, hidden_units = c(64, 64), dropout = c(0.2, 0.2),
+                   task = "classification", heteroscedastic = FALSE, seed = NULL) {
+  input_dim <- .check_count(input_dim, "input_dim")
+  task <- .check_string(task, "task", c("classification", "regression"))
+  heteroscedastic <- .check_flag(heteroscedastic, "heteroscedastic")
+  n_outputs <- .check_count(n_outputs, "n_outputs", min = if (task == "classification") 2 else 1)
+  if (heteroscedastic && task != "regression") {
+    .abort('`heteroscedastic = TRUE` needs `task = "regression"`.', "argument", arg = "heteroscedastic")
+  }
+  if (!is.numeric(hidden_units)) {
+    .abort(sprintf("`hidden_units` must be whole numbers >= 1, not %s.", .describe(hidden_units)),
+           "argument", arg = "hidden_units")
+  }
+  hidden_units <- vapply(hidden_units, function(v) .check_count(v, "hidden_units"), 0L)
+  if (!is.numeric(dropout) || anyNA(dropout) || any(dropout < 0 | dropout >= 1) ||
+      length(dropout) != length(hidden_units)) {
+    .abort(sprintf("`dropout` must be %d rates in [0, 1) (one per hidden layer), not %s.",
+                   length(hidden_units), paste(format(dropout), collapse = ", ")),
+           "argument", arg = "dropout")
+  }
+  .bridge_call("build_mlp", input_dim = input_dim, n_outputs = n_outputs,
+               hidden_units = as.list(hidden_units), dropout = as.list(as.numeric(dropout)),
+               task = task, heteroscedastic = heteroscedastic, seed = .check_seed(seed),
+               convert = FALSE)
+}
+
 #' Switch Monte Carlo dropout on or off
 #'
 #' With MC dropout on, dropout layers drop units in inference too (e.g. in

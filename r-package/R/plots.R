@@ -29,8 +29,10 @@
 #' @param x An `mc_prediction`.
 #' @param item Which input `type = "spread"` shows (a row index).
 #' @param type `"spread"`, `"reliability"`, `"scores"` or `"uncertain"`.
-#' @param y Labels: whole numbers from 0, or a factor whose levels are the
-#'   classes in column order.
+#' @param y Labels: class codes from 0 (class `k` is column `k + 1`, as in
+#'   Python), or a factor or character vector matched by name to the class
+#'   names ([mc_class_names()]); a factor's levels are taken in order only
+#'   where the classes have no names.
 #' @param score Name of the uncertainty score (see [mc_detection]); the
 #'   default is `"predictive_entropy"` for `"scores"` and
 #'   `"mutual_information"` for `"uncertain"`.
@@ -227,7 +229,7 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
   idx <- mc_select_uncertain(x, k, score)
   s <- .score_of(x, score)
   labels <- .class_labels(x)
-  truth <- if (is.null(y)) NULL else .labels0(y, n, length(labels))
+  truth <- if (is.null(y)) NULL else .class_codes(y, n, length(labels), mc_class_names(x))
   ncols <- min(4, length(idx))
   nrows <- ceiling(length(idx) / ncols)
   old <- graphics::par(no.readonly = TRUE)
@@ -366,7 +368,7 @@ autoplot.mc_prediction <- function(object, item = 1, type = "spread", y = NULL, 
   s <- .score_of(x, score)
   labels <- .class_labels(x)
   kk <- length(labels)
-  truth <- if (is.null(y)) NULL else .labels0(y, di[1], kk)
+  truth <- if (is.null(y)) NULL else .class_codes(y, di[1], kk, mc_class_names(x))
   panel <- function(i) {
     sprintf("#%d  %s %.2f%s", i, substr(gsub("_", " ", score), 1, 11), s[i],
             if (is.null(truth)) "" else paste0("\ntrue ", labels[truth[i] + 1L]))

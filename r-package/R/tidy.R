@@ -76,8 +76,8 @@ mc_class_names <- function(x) {
 #'
 #' @param res An `mc_prediction` or an array of sampled class probabilities
 #'   `c(n, classes, samples)`.
-#' @param truth Optional labels: whole numbers from 0, or a factor whose
-#'   levels are the classes in column order.
+#' @param truth Optional labels: class codes from 0, or a factor or character
+#'   vector matched by name to `levels` (or the class names).
 #' @param levels Class names, one per class; `NULL` uses the names the
 #'   prediction carries ([mc_class_names()]), else `"0"`, `"1"`, ...
 #' @param sets Optional conformal prediction sets for `res`: an
@@ -94,7 +94,8 @@ mc_tidy <- function(res, truth = NULL, levels = NULL, sets = NULL) {
   res <- .check_samples_arg(res, "res")
   m <- .mean_probs(res)
   k <- ncol(m)
-  levels <- if (is.null(levels)) .class_labels(res, k) else .check_levels(levels, k)
+  names <- if (is.null(levels)) .names_of(res) else .check_levels(levels, k)
+  levels <- names %||% .class_labels(res, k)
   if (inherits(sets, "mc_conformal")) sets <- stats::predict(sets, res)
   if (!is.null(sets) && !(is.logical(sets) && is.matrix(sets) && identical(dim(sets), dim(m)) &&
                           !anyNA(sets))) {
@@ -104,7 +105,7 @@ mc_tidy <- function(res, truth = NULL, levels = NULL, sets = NULL) {
   }
   cols <- list()
   if (!is.null(truth)) {
-    cols$truth <- factor(levels[.labels0(truth, nrow(m), k, "truth") + 1L], levels = levels)
+    cols$truth <- factor(levels[.class_codes(truth, nrow(m), k, names, "truth") + 1L], levels = levels)
   }
   cols$.pred_class <- factor(levels[.top(m)], levels = levels)
   for (j in seq_len(k)) cols[[paste0(".pred_", levels[j])]] <- m[, j]

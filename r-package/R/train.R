@@ -42,8 +42,11 @@
 #' @param model A Keras model.
 #' @param x Inputs: an array `c(n, height, width, channels)`, or
 #'   `c(n, height, width)` for one channel (a channel axis is added).
-#' @param y Labels: class codes `0, 1, ..., classes - 1` (integer or whole
-#'   numbers), or a factor (its codes, from 0); one per input.
+#' @param y One per input. For a classifier (sparse categorical loss): class
+#'   codes `0, 1, ..., classes - 1`, or a factor (levels that are whole
+#'   numbers are the codes, other levels are classes 0, 1, ... in level
+#'   order). For a regression model: real-valued targets, a vector or a
+#'   matrix `c(n, outputs)`.
 #' @param batch_size Mini-batch size.
 #' @param epochs Number of epochs.
 #' @param validation_split Fraction of the data held out for validation.

@@ -9,6 +9,11 @@ mcbridge <- NULL
 .state <- new.env(parent = emptyenv())
 
 .onLoad <- function(libname, pkgname) {
+  # Python may already run (the user called reticulate::import("keras") or
+  # py_config() first): then nothing is imported here, so loading never
+  # fails; the first call imports mcbridge and, if that Python lacks it,
+  # says which Python runs and how to fix it (.python_missing_message()).
+  if (reticulate::py_available(initialize = FALSE)) return(invisible())
   .declare_python()
   on_error <- function(e) .abort(.python_missing_message(e), "python")
   mcbridge <<- reticulate::import("mcbridge", convert = FALSE,

@@ -46,7 +46,7 @@ test_that("bad input raises mcbridge_error before any computation", {
   expect_mcb_error(mc_temperature_scaling("p", 0:2), "input", "`res` must be an mc_prediction")
   expect_mcb_error(mc_temperature_scaling(p, c(0, 1)), "input", "one label per input")
   expect_mcb_error(mc_temperature_scaling(p, c(0, 1, 2)), "input", "\\[0, 1\\]")
-  expect_mcb_error(mc_temperature_scaling(p, c(0, 1, NA)), "input", "without NA")
+  expect_mcb_error(mc_temperature_scaling(p, c(0, 1, NA)), "input", "NA labels")
   expect_mcb_error(mc_temperature_scaling(p * 3, 0:2 %% 2), "input", "from_logits")
   expect_mcb_error(mc_temperature_scaling(p * 0.5, 0:2 %% 2), "input", "sum to 1")
   expect_mcb_error(mc_temperature_scaling(p, 0:2 %% 2, from_logits = NA), "argument", "`from_logits`")

@@ -4,8 +4,8 @@
 test_that("mc_predict() rejects bad x with mcbridge_error_input, saying what to do", {
   m <- fake_model()
   x <- array(0, c(2, 8, 8))
-  expect_mcb_error(mc_predict(m, as.data.frame(matrix(0, 2, 64))), "input",
-                   "not a data.frame; convert it with as.matrix\\(x\\)")
+  expect_mcb_error(mc_predict(m, data.frame(a = 1:2, b = c("u", "v"))), "input",
+                   "numeric columns only; \"b\" is not numeric \\(character\\)")
   expect_mcb_error(mc_predict(m, list(x, x)), "input", "not a list of length 2; combine")
   expect_mcb_error(mc_predict(m, array("a", c(2, 2, 2))), "input", "as.numeric\\(\\) first")
   expect_mcb_error(mc_predict(m, factor(c("a", "b"))), "input", "not a factor")
@@ -63,16 +63,16 @@ test_that("not a Keras model: mcbridge_error_model", {
   expect_mcb_error(mc_save_model(list(), tempfile(fileext = ".keras")), "model")
 })
 
-test_that("training labels: wrong length, NA, negative, fractional, wrong type", {
+test_that("training labels: wrong length, NA, infinite, wrong type (checked in R)", {
   m <- fake_model()
   x <- array(0, c(3, 8, 8))
   expect_mcb_error(mc_fit(m, x, c(0, 1), verbose = 0), "input", "`y` has 2 labels but `x` has 3 inputs")
   expect_mcb_error(mc_train_on_batch(m, x, c(0, 1, NA)), "input", "NA labels \\(found 1\\)")
-  expect_mcb_error(mc_evaluate(m, x, c(0, -1, 2)), "input", "1 labels are negative, not whole numbers or too large, e.g. -1")
-  expect_mcb_error(mc_evaluate(m, x, c(0, 1, 1e10)), "input", "e.g. 1e\\+10")
-  expect_mcb_error(mc_fit(m, x, c(0, 1.5, 2), verbose = 0), "input", "e.g. 1.5")
-  expect_mcb_error(mc_fit(m, x, c("a", "b", "c"), verbose = 0), "input", "integer, numeric or factor labels")
-  expect_mcb_error(mc_fit(m, x, data.frame(y = 1:3), verbose = 0), "input", "pass one column")
+  expect_mcb_error(mc_evaluate(m, x, c(0, Inf, 2)), "input", "finite values \\(found 1 infinite\\)")
+  expect_mcb_error(mc_fit(m, x, c("a", "b", "c"), verbose = 0), "input",
+                   "holds class names .* but the classes have no names")
+  expect_mcb_error(mc_fit(m, x, c(TRUE, FALSE, TRUE), verbose = 0), "input", "as.integer\\(y\\)")
+  expect_mcb_error(mc_fit(m, x, list(1, 2, 3), verbose = 0), "input", "not a list of length 3")
   expect_mcb_error(mc_fit(m, x, 0:2, epochs = 0, verbose = 0), "argument", "`epochs`")
   expect_mcb_error(mc_fit(m, x, 0:2, validation_split = 1), "argument", "validation_split")
   expect_mcb_error(mc_fit(m, x, 0:2, verbose = 3), "argument", "`verbose`")
@@ -111,9 +111,97 @@ test_that("check helpers", {
   expect_identical(mcbridge:::.check_seed(NULL), NULL)
   expect_identical(mcbridge:::.check_seed(0), 0L)
   expect_identical(mcbridge:::.check_y(factor(c("b", "a")), 2), c(1L, 0L))
-  expect_identical(mcbridge:::.check_y(c(1, 0, 2), 3), c(1L, 0L, 2L))
+  expect_identical(mcbridge:::.check_y(factor(c("2", "0")), 2), c(2L, 0L))  # numeric levels: codes
+  expect_identical(mcbridge:::.check_y(c(1.5, 0, 2), 3), c(1.5, 0, 2))  # targets: the model decides
+  expect_identical(mcbridge:::.check_y(data.frame(t = c(1.5, 2)), 2), c(1.5, 2))
   expect_false(mcbridge:::.is_keras_model(list()))
   expect_true(mcbridge:::.is_keras_model(fake_model()))
   expect_true(mcbridge:::.is_keras_model(structure(list(), class = c(
     "keras.models.sequential.Sequential", "python.builtin.object"))))
+})
+
+# ---- class labels: one rule for every function that takes them ---------------
+
+# 40 inputs, 4 named classes, samples whose top class is the label for 30 of them.
+named_result <- function() {
+  set.seed(11)
+  y <- rep(0:3, 10)
+  raw <- array(runif(40 * 4 * 5), c(40, 4, 5))
+  for (i in 1:30) raw[i, y[i] + 1, ] <- raw[i, y[i] + 1, ] + 3
+  res <- as_mc_prediction(as_probs(raw))
+  mc_class_names(res) <- c("T-shirt/top", "Trouser", "Pullover", "Ankle boot")
+  list(res = res, y = y, names = mc_class_names(res))
+}
+
+test_that("a factor is matched to the class names by name, whatever the order of its levels", {
+  d <- named_result()
+  f <- factor(d$names[d$y + 1])                    # R's default: alphabetical levels
+  expect_false(identical(levels(f), d$names))      # so its codes are not the classes
+  shuffled <- factor(d$names[d$y + 1], levels = rev(d$names))
+  chr <- d$names[d$y + 1]
+  acc <- mc_accuracy(d$res, d$y)
+  expect_equal(acc, 0.75 + mean(max.col(d$res$mean[31:40, ], "first") - 1 == d$y[31:40]) / 4)
+  for (lab in list(f, shuffled, chr)) {
+    expect_identical(mc_accuracy(d$res, lab), acc)
+    expect_identical(mc_evaluate_uncertainty(d$res, lab), mc_evaluate_uncertainty(d$res, d$y))
+    expect_identical(mc_negative_log_likelihood(d$res, lab), mc_negative_log_likelihood(d$res, d$y))
+    expect_identical(mc_expected_calibration_error(d$res, lab), mc_expected_calibration_error(d$res, d$y))
+    expect_identical(mc_misclassification_auroc(d$res, lab), mc_misclassification_auroc(d$res, d$y))
+    expect_identical(mc_aurc(d$res, lab), mc_aurc(d$res, d$y))
+    expect_identical(mc_tidy(d$res, truth = lab), mc_tidy(d$res, truth = d$y))
+    expect_identical(mc_temperature_scaling(d$res, lab), mc_temperature_scaling(d$res, d$y))
+    expect_identical(mc_conformal(d$res, lab, method = "lac")$qhat,
+                     mc_conformal(d$res, d$y, method = "lac")$qhat)
+    expect_identical(mcbridge:::.reliability_data(d$res, lab, 5, FALSE),
+                     mcbridge:::.reliability_data(d$res, d$y, 5, FALSE))
+  }
+  # mc_tidy's truth names the true class (an ankle boot is an ankle boot)
+  expect_identical(as.character(mc_tidy(d$res, truth = f)$truth), chr)
+  # explicit levels in mc_tidy() are the names truth is matched to
+  s <- d$res$all_samples
+  expect_identical(as.character(mc_tidy(s, truth = f, levels = d$names)$truth), chr)
+})
+
+test_that("labels that match no class name are an error naming them", {
+  d <- named_result()
+  f <- factor(c("Sandal", rep("Trouser", 38), "Bag"))
+  expect_mcb_error(mc_accuracy(d$res, f), "input",
+                   "labels that are not class names: \"Sandal\", \"Bag\". The classes are \"T-shirt/top\"")
+  err <- tryCatch(mc_tidy(d$res, truth = f), mcbridge_error_input = identity)
+  expect_identical(err$unmatched, c("Sandal", "Bag"))
+  expect_mcb_error(mc_temperature_scaling(d$res, f), "input", "not class names")
+  expect_mcb_error(mc_conformal(d$res, f), "input", "not class names")
+  expect_mcb_error(plot(d$res, type = "reliability", y = f), "input", "not class names")
+  # unused levels that are no class do not matter
+  ok <- factor(d$names[d$y + 1], levels = c(d$names, "Sandal"))
+  expect_identical(mc_accuracy(d$res, ok), mc_accuracy(d$res, d$y))
+})
+
+test_that("without class names: numeric levels are the codes, other levels count in order", {
+  d <- named_result()
+  res <- d$res
+  mc_class_names(res) <- NULL
+  # levels "1", "3": classes 1 and 3 (not 0 and 1, as the factor's codes would say)
+  sub <- d$y %in% c(1, 3)
+  s <- res$all_samples[sub, , , drop = FALSE]
+  expect_identical(mc_accuracy(s, factor(d$y[sub])), mc_accuracy(s, d$y[sub]))
+  expect_mcb_error(mc_accuracy(res, factor(d$y + 1)), "input", "They look counted from 1")
+  # names without class names to match them: codes in level order
+  f <- factor(c("a", "b", "c", "d")[d$y + 1])
+  expect_identical(mc_accuracy(res, f), mc_accuracy(res, d$y))
+  expect_mcb_error(mc_accuracy(res, factor(letters[1:5])[rep(1:5, 8)]), "input",
+                   "5 levels but there are 4 classes")
+  expect_mcb_error(mc_accuracy(res, letters[d$y + 1]), "input",
+                   "holds class names .* but the classes have no names .* mc_class_names")
+})
+
+test_that("labels: NA, fractions, logicals, one-hot and data frames are refused clearly", {
+  d <- named_result()
+  y <- d$y
+  expect_mcb_error(mc_accuracy(d$res, replace(y, 3, NA)), "input", "NA labels \\(found 1\\)")
+  expect_mcb_error(mc_accuracy(d$res, replace(y, 3, 1.5)), "input", "whole-number class codes .* 1.5")
+  expect_mcb_error(mc_accuracy(d$res, y == 1), "input", "as.integer\\(y\\)")
+  expect_mcb_error(mc_accuracy(d$res, diag(4)[y + 1, ]), "input", "one-hot encoded: pass max.col\\(y\\) - 1")
+  expect_mcb_error(mc_accuracy(d$res, data.frame(y = y)), "input", "df\\$label")
+  expect_identical(mc_accuracy(d$res, matrix(y)), mc_accuracy(d$res, y))
 })

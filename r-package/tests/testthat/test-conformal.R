@@ -1,8 +1,9 @@
 # Conformal sets and intervals in native R (no Python needed).
 
 # Probabilities c(n, k, s) with labels drawn from their MC mean (helper-mcbridge.R).
-known_probs <- function(n = 3000, k = 5, s = 4, seed = 2) {
-  calibrated_samples(n, k, s, sd = 1.5, noise = 0.6, seed = seed)
+# sd 1.5: top probabilities mostly 0.3-0.9; sd 4: many confident inputs.
+known_probs <- function(n = 3000, k = 5, s = 4, seed = 2, sd = 1.5) {
+  calibrated_samples(n, k, s, sd = sd, noise = 0.6, seed = seed)
 }
 
 split_coverage <- function(d, splits = 100, n_cal = 400, ...) {
@@ -23,8 +24,50 @@ test_that("coverage over random splits: LAC within a point, APS/RAPS at least 1 
   lac <- split_coverage(d, method = "lac", alpha = 0.1)
   expect_lt(abs(lac[["mean"]] - 0.9), 0.01)
   for (m in c("aps", "raps")) {
-    cov <- split_coverage(d, method = m, alpha = 0.1, mc_score = "average")
-    expect_gte(cov[["mean"]], 0.9 - 3 * cov[["se"]])  # se about 0.0016
+    for (top in c(TRUE, FALSE)) {
+      cov <- split_coverage(d, method = m, alpha = 0.1, mc_score = "average", include_top = top)
+      expect_gte(cov[["mean"]], 0.9 - 3 * cov[["se"]])  # se about 0.0016
+      expect_lt(cov[["mean"]], 0.93)
+    }
+  }
+})
+
+test_that("the default covers confident models at the target, top class included", {
+  # Confident inputs, where plain APS/RAPS empties sets: coverage at least
+  # 1 - alpha (3 standard errors over 100 splits) and within a point above
+  # it: the top class's inclusion is accounted for in the threshold.
+  d <- known_probs(sd = 4)
+  set.seed(5)
+  for (m in c("aps", "raps")) {
+    cov <- split_coverage(d, method = m, alpha = 0.1)
+    expect_lt(cov[["se"]], 0.003)
+    expect_gte(cov[["mean"]], 0.9 - 3 * cov[["se"]])
+    expect_lt(cov[["mean"]], 0.91)
+  }
+})
+
+test_that("no empty sets: the top class is in every set (include_top = FALSE empties them)", {
+  d <- known_probs(sd = 4)
+  m <- rowMeans(d$p, dims = 2)
+  top <- max.col(m, ties.method = "first")
+  cal <- 1:1500
+  test <- 1501:3000
+  expect_gt(mean(apply(m, 1, max) > 0.95), 0.2)
+  for (method in c("aps", "raps")) {
+    for (mc_score in c("mean", "average")) {
+      for (alpha in c(0.05, 0.1, 0.2)) {
+        cp <- mc_conformal(d$p[cal, , ], d$y[cal], alpha = alpha, method = method,
+                           mc_score = mc_score)
+        sets <- predict(cp, d$p[test, , ])
+        expect_gte(min(rowSums(sets)), 1)
+        expect_true(all(sets[cbind(seq_along(test), top[test])]))
+        plain <- predict(mc_conformal(d$p[cal, , ], d$y[cal], alpha = alpha, method = method,
+                                      mc_score = mc_score, include_top = FALSE), d$p[test, , ])
+        empty <- rowSums(plain) == 0
+        if (alpha >= 0.1) expect_gt(sum(empty), 3)
+        expect_true(all(apply(m[test[empty], , drop = FALSE], 1, max) > 0.95))
+      }
+    }
   }
 })
 
@@ -50,6 +93,16 @@ test_that("mc_score = 'average' averages the samples' own scores", {
   expect_equal(mcbridge:::.cp_class_scores(obj, p), matrix(c(0.9, 0.9), 1))
   obj$mc_score <- "mean"
   expect_equal(mcbridge:::.cp_class_scores(obj, p), matrix(c(0.5, 1.0), 1))
+  # include_top zeroes the MC mean's top class (class 0 of the tie) in both.
+  obj$include_top <- TRUE
+  expect_equal(mcbridge:::.cp_class_scores(obj, p), matrix(c(0, 1.0), 1))
+  obj$mc_score <- "average"
+  expect_equal(mcbridge:::.cp_class_scores(obj, p), matrix(c(0, 0.9), 1))
+  q <- array(c(0.5, 0.1, 0.3, 0.1), c(1, 4, 1))
+  obj$mc_score <- "mean"
+  expect_equal(mcbridge:::.cp_class_scores(obj, q), matrix(c(0, 0.9, 0.8, 1.0), 1))
+  obj$method <- "lac"
+  expect_equal(mcbridge:::.cp_class_scores(obj, q), matrix(c(0.5, 0.9, 0.7, 0.9), 1))
 })
 
 test_that("conformal intervals follow the MC standard deviation and cover", {
@@ -78,6 +131,8 @@ test_that("bad input raises mcbridge_error", {
   expect_mcb_error(mc_conformal(d$p, d$y, alpha = 0), "argument", "`alpha`")
   expect_mcb_error(mc_conformal(d$p, d$y, k_reg = 1.5), "argument", "`k_reg`")
   expect_mcb_error(mc_conformal(d$p, d$y, mc_score = "max"), "argument", "`mc_score`")
+  expect_mcb_error(mc_conformal(d$p, d$y, include_top = NA), "argument", "`include_top`")
+  expect_mcb_error(mc_conformal(d$p, d$y, include_top = "yes"), "argument", "`include_top`")
   expect_mcb_error(mc_conformal(d$p * 2, d$y), "input", "softmax")
   expect_mcb_error(mc_conformal(d$p * 0.5, d$y), "input", "sum to 1")
   cp <- mc_conformal(d$p, d$y)

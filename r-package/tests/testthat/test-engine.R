@@ -95,3 +95,54 @@ test_that("TensorFlow's C++ log stays out of the console when TF_CPP_MIN_LOG_LEV
   expect(length(noise) == 0,
          sprintf("TensorFlow's C++ log reached the console:\n%s", paste(noise, collapse = "\n")))
 })
+
+# Python started before library(mcbridge): by reticulate::import("keras") with
+# a Python that has mcbridge, or by py_config() with one that has not (a bare
+# virtualenv made here). One fresh Rscript each.
+
+test_that("reticulate::import(\"keras\") before library(mcbridge): loading and the first call work", {
+  skip_if_no_engine()
+  dir <- withr::local_tempdir()
+  script <- file.path(dir, "run.R")
+  writeLines(c(
+    "keras <- reticulate::import('keras', convert = FALSE)   # Python starts here",
+    "library(mcbridge)",
+    "m <- keras$Sequential(list(keras$Input(shape = list(4L)), keras$layers$Dropout(0.5),",
+    "                           keras$layers$Dense(3L, activation = 'softmax')))",
+    "res <- mc_predict(m, matrix(0.5, 2, 4), n_samples = 3, seed = 1)",
+    "cat('dims:', dim(res$all_samples), '\\n')"), script)
+  withr::local_dir(dir)
+  withr::local_envvar(RETICULATE_PYTHON = engine_python())
+  out <- run_rscript(script)
+  expect_true("dims: 2 3 3 " %in% out, info = paste(out, collapse = "\n"))
+})
+
+test_that("py_config() with a Python without mcbridge: loading works, the first call says how to fix it", {
+  skip_if_no_engine()
+  dir <- withr::local_tempdir()
+  bare <- file.path(dir, "bare")
+  withr::with_envvar(c(PYTHONHOME = NA, PYTHONPATH = NA),
+                     system2(engine_python(), c("-m", "venv", "--without-pip", bare)))
+  bare_py <- file.path(bare, "bin", "python")
+  expect_true(file.exists(bare_py))
+  script <- file.path(dir, "run.R")
+  writeLines(c(
+    "cat('running:', reticulate::py_config()$python, '\\n')   # Python starts here",
+    "library(mcbridge)",
+    "cat('loaded\\n')",
+    "e <- tryCatch(mc_cnn(), error = identity)",
+    "cat('class:', class(e), '\\n')",
+    "cat(conditionMessage(e), '\\n')"), script)
+  withr::local_dir(dir)
+  withr::local_envvar(RETICULATE_PYTHON = bare_py)
+  out <- run_rscript(script)
+  info <- paste(out, collapse = "\n")
+  expect_true("loaded" %in% out, info = info)
+  expect_true(any(grepl("class: mcbridge_error_python mcbridge_error error condition", out, fixed = TRUE)),
+              info = info)
+  # which Python runs, how to install mcbridge into it, how to choose another
+  expect_match(info, sprintf("the Python running in this R session is %s", bare_py), fixed = TRUE)
+  expect_match(info, sprintf("'%s' -m pip install -e", bare_py), fixed = TRUE)
+  expect_match(info, sprintf("Sys.setenv(MCBRIDGE_PYTHON = \"%s\")", engine_python()), fixed = TRUE)
+  expect_match(info, "before anything starts Python", fixed = TRUE)
+})

@@ -52,3 +52,18 @@ test_that("mc_load_model() refuses code in a .keras file unless safe_mode = FALS
   writeBin(as.raw(1:100), bad)
   expect_mcb_error(mc_load_model(bad), "model", "Cannot load")
 })
+
+test_that("mc_mlp() builds Python's build_mlp() and checks its arguments in R", {
+  skip_if_no_engine()
+  m <- mc_mlp(input_dim = 4, n_outputs = 3, hidden_units = c(8, 6), dropout = c(0.2, 0), seed = 1)
+  kinds <- unlist(reticulate::py_eval("lambda m: [type(l).__name__ for l in m.layers]")(m))
+  expect_identical(kinds, c("Dense", "MCDropout", "Dense", "Dense"))
+  expect_false(mc_dropout_enabled(m))
+  h <- mc_mlp(input_dim = 2, n_outputs = 1, task = "regression", heteroscedastic = TRUE)
+  expect_identical(reticulate::py_to_r(h$output_shape[[1]]), 2L)
+  expect_mcb_error(mc_mlp(0), "argument", "`input_dim`")
+  expect_mcb_error(mc_mlp(3, n_outputs = 1), "argument", "`n_outputs` must be a whole number >= 2")
+  expect_mcb_error(mc_mlp(3, dropout = 0.5), "argument", "2 rates in \\[0, 1\\)")
+  expect_mcb_error(mc_mlp(3, heteroscedastic = TRUE), "argument", "needs `task = \"regression\"`")
+  expect_mcb_error(mc_mlp(3, task = "ranking"), "argument", "`task`")
+})

@@ -36,6 +36,10 @@ test_that("labels outside 0..classes-1 are refused with the model's class count"
   expect_mcb_error(mc_fit(m, x, c(0, 1, 10, 12), verbose = 0), "input",
                    "holds class codes up to 12, but the model has 10 classes \\(codes 0..9\\); 2 labels")
   expect_mcb_error(mc_train_on_batch(m, x, c(0, 1, 2, 10)), "input", "codes 0..9")
+  # a classifier's loss takes class codes: negative or real values are refused by the model
+  expect_mcb_error(mc_evaluate(m, x, c(0, -1, 2, 3)), "input", "1 negative labels")
+  expect_mcb_error(mc_fit(m, x, c(0, 1.5, 2, 3), verbose = 0), "input",
+                   "real values \\(e.g. 1.5\\).*sparse categorical.*mc_mlp\\(task = \"regression\"\\)")
   expect_mcb_error(mc_evaluate(m, array(0, c(4, 7, 8)), 0:3), "input",
                    "`x` has dim c\\(4, 7, 8, 1\\) but the model expects c\\(n, 8, 8, 1\\)")
 })
@@ -93,4 +97,60 @@ test_that("Ctrl-C during mc_predict() or mc_fit() leaves the model as it was", {
   expect_true("unchanged after predict: TRUE TRUE TRUE " %in% out, info = info)
   expect_true("fit: interrupted " %in% out, info = info)
   expect_true("unchanged after fit: TRUE " %in% out, info = info)
+})
+
+# Tabular data: y = 1 - 2 a + 0.5 b (+ noise), in a data frame.
+tabular <- function(n = 300, seed = 3) {
+  set.seed(seed)
+  df <- data.frame(a = rnorm(n), b = rnorm(n), c = runif(n))
+  df$y <- 1 - 2 * df$a + 0.5 * df$b + rnorm(n, sd = 0.1)
+  df
+}
+
+test_that("regression from R: mc_fit() takes real-valued y and a numeric data.frame", {
+  skip_if_no_engine()
+  df <- tabular()
+  m <- mc_mlp(input_dim = 3, n_outputs = 1, hidden_units = 32, dropout = 0.1,
+              task = "regression", seed = 2)
+  before <- mc_evaluate(m, df[c("a", "b", "c")], df$y)[["loss"]]
+  h <- mc_fit(m, df[c("a", "b", "c")], df$y, epochs = 40, batch_size = 32, verbose = 0)
+  expect_identical(names(h), c("epoch", "loss", "mean_absolute_error"))
+  after <- mc_evaluate(m, as.matrix(df[c("a", "b", "c")]), df$y)[["loss"]]
+  expect_lt(after, before / 4)
+  out <- mc_train_on_batch(m, df[1:32, c("a", "b", "c")], df$y[1:32])
+  expect_identical(names(out), c("loss", "mean_absolute_error"))
+  res <- mc_predict(m, df[1:20, c("a", "b", "c")], n_samples = 20, seed = 1, task = "regression")
+  expect_identical(dim(res$all_samples), c(20L, 1L, 20L))
+  expect_lt(mc_rmse(res, df$y[1:20]), 1)
+  if (requireNamespace("tibble", quietly = TRUE)) {   # a tibble is a data.frame
+    res_tbl <- mc_predict(m, tibble::as_tibble(df[1:20, c("a", "b", "c")]), n_samples = 20,
+                          seed = 1, task = "regression")
+    expect_identical(res_tbl$all_samples, res$all_samples)
+  }
+})
+
+test_that("heteroscedastic regression trains from R and predicts its noise", {
+  skip_if_no_engine()
+  set.seed(5)
+  x <- matrix(rnorm(800), ncol = 1)
+  y <- 2 * x[, 1] + ifelse(x[, 1] > 0, 1, 0.1) * rnorm(800)
+  m <- mc_mlp(input_dim = 1, n_outputs = 1, hidden_units = c(32, 32), dropout = c(0.05, 0.05),
+              task = "regression", heteroscedastic = TRUE, seed = 4)
+  mc_fit(m, x, y, epochs = 40, batch_size = 64, verbose = 0)
+  res <- mc_predict(m, matrix(c(-1, 1)), n_samples = 30, seed = 5, task = "regression",
+                    heteroscedastic = TRUE)
+  noise_sd <- sqrt(rowMeans(res$noise_variance[, 1, ]))
+  expect_gt(noise_sd[2], 2 * noise_sd[1])   # truly 10x; far apart after a short fit
+})
+
+test_that("tables: factor and character columns are refused, saying how to encode them", {
+  df <- tabular(10)
+  df$kind <- factor(rep(c("u", "v"), 5))
+  df$note <- letters[1:10]
+  m <- fake_model()
+  expect_mcb_error(mc_fit(m, df, df$y, verbose = 0), "input",
+                   "numeric columns only; \"kind\", \"note\" are not numeric \\(factor, character\\).*model.matrix")
+  expect_mcb_error(mc_predict(m, df["kind"]), "input", "\"kind\" is not numeric")
+  expect_mcb_error(mc_predict(m, df[0, c("a", "b")]), "input", "`x` is empty")
+  expect_mcb_error(mc_predict(m, array(0, c(0, 8, 8))), "input", "`x` is empty \\(dim c\\(0, 8, 8\\)\\)")
 })
