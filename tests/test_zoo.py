@@ -152,10 +152,15 @@ def test_shapes_bits_and_chunking(zoo, name):
 
 
 def _naive(model, x, n_samples):
-    """`model(x, training=True)` `n_samples` times: per output `(n_samples, n, ...)`."""
-    runs = [[keras.ops.convert_to_numpy(o) for o in keras.tree.flatten(model(x, training=True))]
-            for _ in range(n_samples)]
-    return [np.stack(per_output) for per_output in zip(*runs)]
+    """`model(x, training=True)` `n_samples` times: per output `(n_samples, n, ...)`.
+
+    In one call on `x` tiled `n_samples` times: Keras draws every row's
+    masks independently (element, feature-map, attention and recurrent
+    dropout alike), so that is the naive loop's distribution.
+    """
+    tiled = keras.tree.map_structure(lambda a: np.concatenate([a] * n_samples), x)
+    out = keras.tree.flatten(model(tiled, training=True))
+    return [keras.ops.convert_to_numpy(o).reshape(n_samples, N, *o.shape[1:]) for o in out]
 
 
 @pytest.mark.parametrize("name", [n for n in ZOO if n != "residual_batchnorm"])  # BatchNorm: training=True differs
