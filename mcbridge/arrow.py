@@ -96,6 +96,13 @@ _IPC_FILE_MAGIC = b"ARROW1"
 # --------------------------------------------------------------------------
 def _is_mc_result(obj: Any) -> bool:
     samples = getattr(obj, "samples", None)
+    if isinstance(samples, np.ndarray) and samples.ndim > 3 and hasattr(obj, "n_samples"):
+        raise ValueError(
+            f"This MCResult holds a dense output, samples of shape {samples.shape} "
+            "(n, *dims, classes, samples); the Arrow writers take (n, classes, samples). "
+            "Write result.samples as an array (write_arrow(result.samples, path)), "
+            "or a summary such as result.mean."
+        )
     return isinstance(samples, np.ndarray) and samples.ndim == 3 and hasattr(
         obj, "n_samples"
     )

@@ -22,20 +22,27 @@ __all__ = ["MCResult", "mc_predict", "DEFAULT_MEMORY_BUDGET"]
 def mc_predict(model, *args, **kwargs) -> MCResult:
     """Monte Carlo prediction: `n_samples` stochastic forward passes per input.
 
-    Works on any single-input, single-output Sequential or functional Keras
-    classifier or regression model with dropout layers (mcbridge's switchable
-    ones or plain Keras `Dropout`, `SpatialDropout1D/2D/3D`, `GaussianDropout`,
-    `AlphaDropout`; see `mcbridge._engine.registry` for every random layer and
-    what happens to it), whatever its switch says; the model is left exactly
-    as it was.
+    Works on any Sequential or functional Keras model with dropout layers
+    (mcbridge's switchable ones or plain Keras `Dropout`,
+    `SpatialDropout1D/2D/3D`, `GaussianDropout`, `AlphaDropout`, the dropout
+    of `LSTM`/`GRU`/`SimpleRNN` (also inside `Bidirectional`) and of
+    `MultiHeadAttention`/`Attention`/`AdditiveAttention`; see
+    `mcbridge._engine.registry` for every random layer and what happens to
+    it), whatever its switch says, its loss or its nesting; the model is
+    left exactly as it was. Outputs may have any rank (segmentation maps,
+    tagged sequences); models may have several inputs and outputs.
 
     Args:
-        model: A `keras.Model` whose output has shape `(batch, classes)`
-            (classification) or `(batch, outputs)` (regression), or an
+        model: A `keras.Model` whose outputs have shape `(batch, *dims,
+            classes)` (classification: probabilities on the last axis) or
+            `(batch, *dims, outputs)` (regression), every size known, or an
             `mcbridge.Ensemble` (see `mcbridge.ensemble.mc_predict_ensemble`:
             there `n_samples` defaults to 1, one deterministic prediction
             per member).
-        x: Inputs, shape `(n, *input_shape)`.
+        x: Inputs, shape `(n, *input_shape)`; for several inputs a list of
+            arrays (the model's input order) or a dict by input name, all
+            with the same `n`; or a `tf.data.Dataset` of `x` or `(x, y)`
+            batches.
         n_samples: MC samples per input.
         batch_size: At most this many inputs per compiled call (each
             replicated `n_samples` times; fewer when the activations would
@@ -51,7 +58,9 @@ def mc_predict(model, *args, **kwargs) -> MCResult:
             of a run with fewer `n_samples` is the same draw. DropConnect
             layers draw one weight mask per sample index, shared by all
             inputs. `mcbridge.predict_to_file` and Spark use the same keys.
-        from_logits: Apply a softmax to each sample (for logit outputs).
+        from_logits: Apply a softmax over the last axis of each sample
+            (for logit outputs). `task`, `from_logits` and `heteroscedastic`
+            take one value for every output or a list of one per output.
         progress: Show a progress bar; None shows one on long interactive runs.
         memory_budget: Bytes of activations one compiled call may use.
         task: `"classification"` (outputs are class probabilities, or logits
@@ -77,16 +86,18 @@ def mc_predict(model, *args, **kwargs) -> MCResult:
 
     Returns:
         An `MCResult` for `task` whose `samples` has shape
-        `(n, classes, n_samples)` or `(n, outputs, n_samples)`
-        (`(0, classes, n_samples)` for an empty `x`).
+        `(n, *dims, classes, n_samples)` (`(n, classes, n_samples)` for the
+        usual classifier; `(0, ...)` for an empty `x`); for a model with
+        several outputs, a list of them in the model's output order.
 
     Raises:
         TypeError: an argument of the wrong type (`n_samples=2.5`,
             `batch_size="128"`, `from_logits=1`), `model` is not a Keras
             model, or `x` is not numeric (strings, objects, ragged lists).
         ValueError: a bad value (zero, negative), `x` of the wrong shape or
-            with NaN/inf values, a model with several inputs or outputs, an
-            output that is not `(batch, classes)`, a model without dropout (or
+            with NaN/inf values (or a list or dict that does not match the
+            model's inputs), an output with axes of unknown size, a list of
+            tasks of the wrong length, a model without dropout (or
             with random layers mcbridge cannot sample), or, for
             classification, outputs that are not probabilities while
             `from_logits=False`.

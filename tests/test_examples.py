@@ -77,3 +77,19 @@ def test_quickstart_notebook_runs_in_a_kernel_and_shows_its_pictures(tmp_path):
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert errors == []
     assert list(tmp_path.iterdir()) == []  # writes no files
+
+
+def test_segmentation_example_maps_uncertainty_per_pixel(monkeypatch, capsys, tmp_path):
+    picture = tmp_path / "seg.png"
+    proc = run_example("segmentation.py", "--images", "64", "--size", "16", "--epochs", "2", "--n-samples", "4",
+                       "--picture", str(picture), monkeypatch=monkeypatch, capsys=capsys)
+    assert "samples (100, 16, 16, 3, 4) (n, H, W, classes, samples)" in proc.stdout
+    assert "error rate of the 10% most uncertain pixels" in proc.stdout
+    assert picture.stat().st_size > 0
+
+
+def test_text_classification_example_on_a_small_corpus(monkeypatch, capsys):
+    proc = run_example("text_classification.py", "--sentences", "200", "--test", "60", "--epochs", "1",
+                       "--n-samples", "4", monkeypatch=monkeypatch, capsys=capsys)
+    assert "samples (60, 2, 4) (n, classes, samples)" in proc.stdout
+    assert "mean mutual information: mixed sentences" in proc.stdout
