@@ -30,6 +30,7 @@ __all__ = [
     "conformal_quantile",
     "coverage",
     "set_size",
+    "uniforms",
 ]
 
 #: Score functions of `ConformalClassifier`.
