@@ -18,6 +18,11 @@ evaluated on a random subset of the test set (`--test-size`):
 * both: the ensemble with MC dropout inside each member, `mc-samples / k`
   samples per member, so the same number of forward passes as MC dropout.
 
+`--dropout 0 0 0` trains the CNN without dropout (then only the single model
+and the ensemble are compared): the setting where single networks become
+over-confident, to test the explanation of the ensemble's calibration in
+docs/METHODS.md.
+
 The single model and the MC dropout model are the first ensemble member (a
 CNN trained exactly as a standalone one would be), so "train s" for them is
 that member's training time. Columns: accuracy and NLL (nats) of the mean
@@ -97,12 +102,13 @@ def classification(args) -> list[tuple]:
     te = rng.choice(len(x_test), args.test_size, replace=False)
     x_train, y_train, x_test, y_test = x_train[tr], y_train[tr], x_test[te], y_test[te]
     print(f"Fashion-MNIST: {len(x_train)} training images (random subset of 60,000), "
-          f"{len(x_test)} test images, {args.epochs} epoch(s), batch 128", flush=True)
+          f"{len(x_test)} test images, {args.epochs} epoch(s), batch 128, dropout {args.dropout}", flush=True)
 
     timer = FitTimer()
     t0 = time.perf_counter()
-    ens = mcbridge.train_ensemble(mcbridge.build_cnn, x_train, y_train, k=args.k, epochs=args.epochs,
-                                  batch_size=128, seed=args.seed, callbacks=[timer])
+    rates = tuple(args.dropout)
+    ens = mcbridge.train_ensemble(lambda: mcbridge.build_cnn(dropout=rates), x_train, y_train, k=args.k,
+                                  epochs=args.epochs, batch_size=128, seed=args.seed, callbacks=[timer])
     ens_train = time.perf_counter() - t0
     single = ens[0]
 
@@ -120,15 +126,17 @@ def classification(args) -> list[tuple]:
                 metrics.auroc(result.predictive_entropy(), wrong), train_s, pred_s, gap, t_star, one_pass)
 
     per = max(1, args.mc_samples // args.k)
-    rows = [
-        evaluate("single model", lambda: mcbridge.mc_predict(mcbridge.Ensemble([single]), x_test), timer.seconds[0]),
-        evaluate(f"MC dropout ({args.mc_samples})",
-                 lambda: mcbridge.mc_predict(single, x_test, n_samples=args.mc_samples, seed=1, progress=False),
-                 timer.seconds[0]),
-        evaluate(f"deep ensemble (k={args.k})", lambda: mcbridge.mc_predict(ens, x_test), ens_train),
-        evaluate(f"both ({args.k} x {per})",
-                 lambda: mcbridge.mc_predict(ens, x_test, n_samples=per, seed=1, progress=False), ens_train),
-    ]
+    rows = [evaluate("single model", lambda: mcbridge.mc_predict(mcbridge.Ensemble([single]), x_test),
+                     timer.seconds[0])]
+    if any(rates):
+        rows.append(evaluate(f"MC dropout ({args.mc_samples})",
+                             lambda: mcbridge.mc_predict(single, x_test, n_samples=args.mc_samples, seed=1,
+                                                         progress=False), timer.seconds[0]))
+    rows.append(evaluate(f"deep ensemble (k={args.k})", lambda: mcbridge.mc_predict(ens, x_test), ens_train))
+    if any(rates):
+        rows.append(evaluate(f"both ({args.k} x {per})",
+                             lambda: mcbridge.mc_predict(ens, x_test, n_samples=per, seed=1, progress=False),
+                             ens_train))
     return rows
 
 
@@ -218,6 +226,8 @@ def main(argv=None) -> None:
     parser.add_argument("--mc-samples", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-regression", action="store_true", help="the classification table only")
+    parser.add_argument("--dropout", type=float, nargs=3, default=[0.25, 0.25, 0.5],
+                        help="the CNN's three dropout rates (all 0: no MC rows)")
     args = parser.parse_args(argv)
     if args.quick:
         args.train_size, args.test_size, args.epochs, args.reg_epochs, args.k, args.mc_samples = 500, 200, 1, 5, 2, 4

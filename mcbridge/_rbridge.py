@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import re
 import time
 import warnings
 from typing import Any, Callable
@@ -68,6 +69,23 @@ class BridgeError(Exception):
         self.kind = kind
 
 
+#: Python spellings in the engine's messages and their R twins (an R user
+#: reads `from_logits = TRUE`, not `from_logits=True`).
+_R_SPELLING = [
+    (re.compile(r"\b(\w+)\.astype\('float32'\) / 255"), r"\1 / 255"),
+    (re.compile(r"\b(from_logits|heteroscedastic|safe_mode|compile)=True\b"), r"\1 = TRUE"),
+    (re.compile(r"\b(from_logits|heteroscedastic|safe_mode|compile)=False\b"), r"\1 = FALSE"),
+    (re.compile(r"\b(precision|task)='(\w+)'"), r'\1 = "\2"'),
+]
+
+
+def _r_text(message: str) -> str:
+    """An engine message in R's spelling (`from_logits = TRUE`, `x / 255`)."""
+    for pattern, repl in _R_SPELLING:
+        message = pattern.sub(repl, message)
+    return message
+
+
 def _entry(fn: Callable) -> Callable:
     """Counts the call; turns user errors into an error dict for R, and
     mcbridge's own warnings (`MCBridgeWarning`) into a `warnings` list R raises."""
@@ -81,15 +99,15 @@ def _entry(fn: Callable) -> Callable:
             try:
                 out = fn(*args, **kwargs)
             except BridgeError as e:
-                return {"error": e.kind, "message": str(e)}
+                return {"error": e.kind, "message": _r_text(str(e))}
             except (ValueError, TypeError) as e:
-                return {"error": "python", "message": f"{type(e).__name__}: {e}"}
+                return {"error": "python", "message": _r_text(f"{type(e).__name__}: {e}")}
             finally:
                 seconds[fn.__name__] = time.perf_counter() - start
         for w in caught:  # anything else goes on as Python would show it
             if not issubclass(w.category, MCBridgeWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        said = [str(w.message) for w in caught if issubclass(w.category, MCBridgeWarning)]
+        said = [_r_text(str(w.message)) for w in caught if issubclass(w.category, MCBridgeWarning)]
         return {"value": out, "warnings": said} if said else {"value": out}
 
     return wrapper

@@ -79,6 +79,26 @@ def use_this_python(spark=None) -> bool:
     return sc.pythonExec == sys.executable
 
 
+def _worker_function(options: dict, hint: str):
+    """The `mapInArrow` function: pickled by value, so a worker runs it before importing mcbridge.
+
+    A worker whose Python lacks mcbridge raises ImportError with `hint`
+    (formatted with its `python` and the `error`) instead of failing to
+    unpickle the function with a bare `No module named 'mcbridge'`.
+    """
+
+    def run(batches):
+        import sys
+
+        try:
+            from mcbridge.spark import _predict_batches
+        except ImportError as err:
+            raise ImportError(hint.format(python=sys.executable, error=err)) from None
+        return _predict_batches(batches, **options)
+
+    return run
+
+
 def _worker_model(path: str):
     """The model at `path`, loaded once per Python worker process."""
     key = (path, os.path.getmtime(path))
@@ -264,14 +284,5 @@ def mc_predict_spark(
                    batch_size=batch_size, memory_budget=memory_budget)
 
     use_this_python(df.sparkSession)
-
-    def run(batches):  # pickled by value: runs on a worker before mcbridge is imported there
-        import sys
-
-        try:
-            from mcbridge.spark import _predict_batches
-        except ImportError as err:
-            raise ImportError(_NO_MCBRIDGE.format(python=sys.executable, error=err)) from None
-        return _predict_batches(batches, **options)
-
+    run = _worker_function(options, _NO_MCBRIDGE)
     return df.select(key_col, input_col, *keep).mapInArrow(run, T.StructType(out))

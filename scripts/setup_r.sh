@@ -29,11 +29,13 @@ say() { printf '[setup_r] %s\n' "$*"; }
 die() { printf '[setup_r] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- 1. R and R packages from Debian ----------------------------------------
-# cli: progress bars in R (suggested); roxygen2: regenerates r-package/man
+# cli: progress bars in R (suggested); generics and tibble: augment(),
+# glance(), tidy() of an mc_prediction (suggested); roxygen2: regenerates r-package/man
 # and NAMESPACE from the roxygen comments (for developers); knitr, rmarkdown
 # and pandoc build the vignettes (R CMD build, tests/test_r_vignettes.py).
 DEBS=(r-base-core r-base-dev r-cran-reticulate r-cran-testthat r-cran-withr
-      r-cran-jsonlite r-cran-cli r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown r-cran-ggplot2 pandoc)
+      r-cran-jsonlite r-cran-cli r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown r-cran-ggplot2
+      r-cran-generics r-cran-tibble pandoc)
 if command -v dpkg-query >/dev/null 2>&1; then
     apt_install_missing "${DEBS[@]}" || die "could not install ${DEBS[*]} with apt (root or sudo needed)"
     say "R and Debian R packages: present"

@@ -195,6 +195,26 @@ def test_randomised_sets_are_seeded():
     assert not np.array_equal(a, c)
 
 
+def test_uniforms_of_the_randomised_score():
+    from mcbridge.conformal import uniforms
+
+    u = uniforms(7, 0, 100_000)
+    assert u.dtype == np.float64 and u.shape == (100_000,)
+    assert 0 < u.min() and u.max() < 1
+    np.testing.assert_array_equal(uniforms(7, 0, 10), u[:10])  # row i depends on its row only
+    assert not np.array_equal(uniforms(7, 1, 10), u[:10])
+    assert not np.array_equal(uniforms(8, 0, 10), u[:10])
+    assert not np.array_equal(uniforms(7 + 2**32, 0, 10), u[:10])  # the high bits count
+    # Uniform and serially independent (fixed seed: the checks cannot fail by chance on a rerun,
+    # but would on a generator with a bias or a lag structure of this size).
+    srt = np.sort(u)
+    ks = max(np.max(np.arange(1, len(u) + 1) / len(u) - srt), np.max(srt - np.arange(len(u)) / len(u)))
+    assert ks < 1.63 / np.sqrt(len(u))  # Kolmogorov-Smirnov at the 1% level
+    assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 4 / np.sqrt(len(u))
+    # The same bits as R's mcbridge:::.cp_uniforms(7, 0, 3) (test-conformal.R).
+    assert [f"{v:.17g}" for v in u[:3]] == ["0.58615640748757869", "0.72254495497327298", "0.33455961581785232"]
+
+
 def test_bad_input():
     p, y = known_probabilities(n=20)
     with pytest.raises(ValueError, match="Received: method='thr'"):

@@ -4,6 +4,7 @@ Each runs as its own `__main__` in the test process (`runpy`), as
 `python examples/NAME.py ARGS` would, without starting TensorFlow again.
 """
 
+import importlib.util
 import runpy
 import sys
 import types
@@ -47,7 +48,9 @@ def test_quickstart_notebook_runs_in_a_kernel_and_shows_its_pictures(tmp_path):
 
     Cells tagged "picture" must show an image (image/png) in the kernel's
     default set-up (no `%matplotlib`, no backend chosen, no pyplot); results
-    and calibrators show HTML summaries.
+    and calibrators show HTML summaries. Two cells added after the notebook's
+    check the kernel's Python and that a long `mc_predict` shows a progress
+    bar counting inputs there by default (a short one stays quiet).
     """
     nbformat = pytest.importorskip("nbformat", reason="the `test` extra runs the notebook (nbformat)")
     nbclient = pytest.importorskip("nbclient", reason="the `test` extra runs the notebook (nbclient)")
@@ -62,12 +65,26 @@ def test_quickstart_notebook_runs_in_a_kernel_and_shows_its_pictures(tmp_path):
     source = "\n".join(c.source for c in code)
     assert "%matplotlib" not in source and "matplotlib.use" not in source and "pyplot" not in source
     probe = nbformat.v4.new_code_cell("import sys\nprint(sys.executable)")
-    nb.cells.append(probe)
+    # Progress (issue 23): stderr is no terminal in a kernel, yet a long run shows a bar of inputs.
+    progress = nbformat.v4.new_code_cell(
+        "from mcbridge import _progress\n"
+        "print(sys.stderr.isatty(), _progress.in_kernel(), _progress.watched())\n"
+        "m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dropout(0.5),\n"
+        "                      keras.layers.Dense(3, activation='softmax')])\n"
+        "r = mcbridge.mc_predict(m, np.zeros((2500, 4), np.float32), n_samples=100, seed=0)  # >= LONG_WORK\n"
+        "short = mcbridge.mc_predict(m, np.zeros((10, 4), np.float32), n_samples=3, seed=0)"
+    )
+    nb.cells += [probe, progress]
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,
                                      resources={"metadata": {"path": str(tmp_path)}})  # fmt: skip
     client.execute()  # raises CellExecutionError with the cell and its traceback on any error
     text = "".join(o.get("text", "") for o in probe.outputs if o.output_type == "stream").split()
     assert text == [sys.executable], f"the kernel ran {text}, not this Python ({sys.executable})"
+    printed = "".join(o.get("text", "") for o in progress.outputs if o.get("name") == "stdout")
+    assert printed.split() == ["False", "True", "True"], progress.outputs
+    if importlib.util.find_spec("tqdm") is not None:
+        err = "".join(o.get("text", "") for o in progress.outputs if o.get("name") == "stderr")
+        assert "2500/2500" in err and "input" in err and "10/10" not in err, progress.outputs
     for cell in pictures:
         kinds = [set(o.get("data", {})) for o in cell.outputs]
         assert any("image/png" in k for k in kinds), (cell.source, cell.outputs)

@@ -68,29 +68,5 @@ def test_predict_to_file_bar_counts_inputs(cnn, tmp_path, capsys):
     assert "9input" in capsys.readouterr().err.replace(" ", "")
 
 
-def test_a_notebook_kernel_shows_the_bar_by_default():
-    """In a real Jupyter kernel (stderr is no terminal there) a long mc_predict shows a bar of inputs."""
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
-    pytest.importorskip("tqdm")
-    check = (
-        "import sys\n"
-        "from mcbridge import _progress\n"
-        "print(sys.stderr.isatty(), _progress.in_kernel(), _progress.watched())"
-    )
-    run = (
-        "import keras, numpy as np\n"
-        "import mcbridge\n"
-        "m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dropout(0.5),\n"
-        "                      keras.layers.Dense(3, activation='softmax')])\n"
-        "r = mcbridge.mc_predict(m, np.zeros((2500, 4), np.float32), n_samples=100, seed=0)  # 250,000 >= LONG_WORK\n"
-        "short = mcbridge.mc_predict(m, np.zeros((10, 4), np.float32), n_samples=3, seed=0)"
-    )
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(check), nbformat.v4.new_code_cell(run)])
-    nbclient.NotebookClient(nb, kernel_name="python3", timeout=300).execute()
-    first = "".join(o.get("text", "") for o in nb.cells[0].outputs if o["output_type"] == "stream")
-    assert first.split() == ["False", "True", "True"], nb.cells[0].outputs
-    err = "".join(o.get("text", "") for o in nb.cells[1].outputs if o.get("name") == "stderr")
-    assert "2500/2500" in err and "input" in err, nb.cells[1].outputs
-    assert "10/10" not in err  # short runs stay quiet
+# In a real Jupyter kernel a long mc_predict shows a bar by default: checked by
+# tests/test_examples.py, in the kernel that runs examples/quickstart.ipynb (one TensorFlow start).

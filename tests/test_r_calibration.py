@@ -94,7 +94,9 @@ def test_same_temperature_and_calibrated_samples(r, data):
     "method,kwargs",
     [("lac", {}), ("aps", {}), ("raps", dict(lam=0.05, k_reg=2)), ("aps", dict(mc_score="average")),
      ("raps", dict(mc_score="average")), ("aps", dict(include_top=False)),
-     ("raps", dict(mc_score="average", include_top=False))],
+     ("raps", dict(mc_score="average", include_top=False)), ("aps", dict(randomized=True, seed=11)),
+     ("raps", dict(randomized=True, seed=2**40 + 5, mc_score="average")),
+     ("aps", dict(randomized=True, seed=3, include_top=False))],
 )  # fmt: skip
 @pytest.mark.parametrize("alpha", [0.1, 0.05])
 def test_same_conformal_sets(r, data, method, kwargs, alpha):
@@ -119,6 +121,15 @@ def test_same_conformal_sets(r, data, method, kwargs, alpha):
     py_sets = py.predict_sets(res.samples[test])
     np.testing.assert_array_equal(r_sets, py_sets)
     assert 1 < py_sets.sum(axis=1).mean() < 6  # non-trivial sets
+
+
+def test_same_uniforms_for_the_randomised_score(r):
+    ro, _ = r
+    from mcbridge.conformal import uniforms
+
+    for seed, stream, n in [(0, 0, 5), (11, 1, 100_000), (2**40 + 5, 0, 1000), (2**53 - 1, 1, 10)]:
+        r_u = _r_vector(ro, f"mcbridge:::.cp_uniforms({seed}, {stream}, {n})")
+        np.testing.assert_array_equal(r_u, uniforms(seed, stream, n))  # the same bits
 
 
 def test_same_regression_intervals(r):

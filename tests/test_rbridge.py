@@ -88,9 +88,39 @@ def test_engine_value_errors_come_back_as_python_errors():
     answer, _ = call_predict(logits, r_images())
     assert answer["error"] == "python"
     assert answer["message"].startswith("ValueError: The model's outputs are not probabilities")
+    assert "from_logits = TRUE" in answer["message"]  # R's spelling, not from_logits=True
     answer, out = call_predict(logits, r_images(), from_logits=True)
     assert "error" not in answer
     np.testing.assert_allclose(out.take().samples.sum(axis=1), 1, atol=1e-5)
+
+
+def test_messages_and_warnings_reach_r_in_rs_spelling():
+    softmax = keras.Sequential(
+        [keras.Input((8, 8)), keras.layers.Flatten(), keras.layers.Dropout(0.5),
+         keras.layers.Dense(3, activation="softmax")]
+    )  # fmt: skip
+    answer, _ = call_predict(softmax, r_images(), from_logits=True)
+    said = " ".join(answer["warnings"])
+    assert "from_logits = TRUE" in said and "from_logits = FALSE" in said
+    assert "=True" not in said and "=False" not in said
+    text = _rbridge._r_text("(x = x.astype('float32') / 255); pass precision='float32' or task='regression'")
+    assert text == '(x = x / 255); pass precision = "float32" or task = "regression"'
+
+
+def test_real_valued_targets_cross_for_a_regression_model_only(cnn):
+    x, x2 = exported(r_images(4)), exported(r_images(4))  # an export is imported once
+    real, negative = exported(np.array([0.0, 1.5, 2.0, 1.0])), exported(np.array([0.0, -1.0, 2.0, 1.0]))
+    answer = _rbridge.train_on_batch(cnn, x.addr, real.addr)
+    assert answer["error"] == "input" and "real values (e.g. 1.5)" in answer["message"]
+    answer = _rbridge.train_on_batch(cnn, x2.addr, negative.addr)
+    assert answer["error"] == "input" and "1 negative labels" in answer["message"]
+    from mcbridge.models import build_mlp
+
+    reg = build_mlp(input_dim=3, n_outputs=1, task="regression", seed=0)
+    xt = exported(np.asfortranarray(np.random.default_rng(1).random((4, 3), dtype=np.float32)))
+    yt = exported(np.array([0.5, 1.5, -2.25, 3.0]))
+    answer = _rbridge.train_on_batch(reg, xt.addr, yt.addr)
+    assert set(answer["value"]) == {"loss", "mean_absolute_error"}
 
 
 def labels(values):

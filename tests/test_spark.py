@@ -143,18 +143,25 @@ def test_a_set_pyspark_python_is_kept(spark, monkeypatch):
     assert spark.sparkContext.pythonExec == "/opt/py/bin/python"
 
 
-def test_workers_without_mcbridge_say_what_to_do(spark, saved, tmp_path, monkeypatch):
-    """The workers' Python cannot import mcbridge (as on a cluster without it): the error says what to do."""
-    from mcbridge.spark import mc_predict_spark
+def test_workers_without_mcbridge_say_what_to_do(tmp_path):
+    """The function Spark ships runs in a Python without mcbridge (as on a cluster without it): it says what to do.
 
-    path, x = saved
-    wrapper = tmp_path / "python-without-mcbridge"
-    hide = ("import runpy, sys; sys.modules['mcbridge'] = None; mod = sys.argv[2]; "
-            "sys.argv = [mod] + sys.argv[3:]; runpy.run_module(mod, run_name='__main__', alter_sys=True)")
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -c "{hide}" "$@"\n')
-    wrapper.chmod(0o755)
-    monkeypatch.setattr(spark.sparkContext, "pythonExec", str(wrapper))  # PYSPARK_PYTHON is set: kept
-    out = mc_predict_spark(_three_rows(spark, x), path, input_col="features", key_col="id", n_samples=2)
-    with pytest.raises(Exception, match="cannot import mcbridge") as err:
-        out.collect()
-    assert "PYSPARK_PYTHON" in str(err.value) and "pip install" in str(err.value)
+    It is unpickled and called in a fresh Python where `import mcbridge`
+    fails, as a worker does; the message is what the Spark job's error shows.
+    """
+    import subprocess
+
+    from pyspark import cloudpickle
+
+    from mcbridge import spark as mspark
+
+    fn = mspark._worker_function({"model_path": "m.keras"}, mspark._NO_MCBRIDGE)
+    (tmp_path / "fn.pkl").write_bytes(cloudpickle.dumps(fn))
+    code = ("import pickle, sys; sys.modules['mcbridge'] = None\n"
+            f"fn = pickle.loads(open({str(tmp_path / 'fn.pkl')!r}, 'rb').read())\n"
+            "fn(iter([]))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: The Spark worker's Python (" + sys.executable), last
+    assert "cannot import mcbridge" in last and "pip install 'mcbridge[spark]'" in last and "PYSPARK_PYTHON" in last

@@ -169,7 +169,7 @@
   if (length(shape) >= 2) dim(out) <- shape else out <- as.vector(out)
   if (meta$kind == "mc_samples") {
     res <- as_mc_prediction(out)
-    if (!is.null(class_names)) attr(res, "class_names") <- class_names
+    if (!is.null(class_names)) mc_class_names(res) <- class_names
     return(res)
   }
   out

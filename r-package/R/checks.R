@@ -199,6 +199,9 @@
 #     classes 0, 1, ... in level order;
 #   * character labels without class names, logicals, NA: refused.
 .class_codes <- function(y, n, k = NULL, class_names = NULL, arg = "y") {
+  if (missing(y)) {
+    .abort(sprintf("`%s` is missing: give the labels, one per input.", arg), "argument", arg = arg)
+  }
   if (is.data.frame(y)) {
     .abort(sprintf("`%s` must be a vector of labels, not a data.frame; pass one column, e.g. df$label.",
                    arg), "input", arg = arg)

@@ -10,8 +10,37 @@
   matrix(total / dim(s)[3], dim(s)[1], dim(s)[2])
 }
 
-# Score of every class, n x classes, from probabilities p (n x classes).
-.cp_scores <- function(p, method, lam, k_reg) {
+# 32-bit unsigned integer steps done exactly in doubles (values in [0, 2^32)).
+.u32_xor <- function(a, b) {
+  bitwXor(as.integer(a %/% 65536), as.integer(b %/% 65536)) * 65536 +
+    bitwXor(as.integer(a %% 65536), as.integer(b %% 65536))
+}
+# (a * b) mod 2^32 for a constant b: each partial product stays below 2^49.
+.u32_mul <- function(a, b) {
+  (a * (b %% 65536) + ((a * (b %/% 65536)) %% 65536) * 65536) %% 4294967296
+}
+# MurmurHash3's 32-bit finaliser.
+.fmix32 <- function(h) {
+  h <- .u32_xor(h, h %/% 65536)
+  h <- .u32_mul(h, 2246822507)  # 0x85EBCA6B
+  h <- .u32_xor(h, h %/% 8192)
+  h <- .u32_mul(h, 3266489909)  # 0xC2B2AE35
+  .u32_xor(h, h %/% 65536)
+}
+# The randomised score's uniforms: the same bits as Python's
+# mcbridge.conformal.uniforms(seed, stream, n) (see there). Seeds below 2^53.
+.cp_uniforms <- function(seed, stream, n) {
+  golden <- 2654435769  # 0x9E3779B9
+  lo <- seed %% 4294967296
+  hi <- (seed %/% 4294967296) %% 4294967296
+  key <- .fmix32(.u32_xor(.fmix32(.u32_xor(.fmix32(.u32_xor(lo, golden)), hi)), stream))
+  x <- (key + .u32_mul(seq_len(n), golden)) %% 4294967296
+  (.fmix32(.u32_xor(.fmix32(x), key)) + 0.5) / 4294967296
+}
+
+# Score of every class, n x classes, from probabilities p (n x classes); `u`
+# (length n, or 1) weights the class's own probability (1: deterministic).
+.cp_scores <- function(p, method, lam, k_reg, u = 1) {
   if (method == "lac") return(1 - p)
   n <- nrow(p)
   k <- ncol(p)
@@ -21,7 +50,7 @@
   sp <- matrix(p[idx], n, k, byrow = TRUE)
   cs <- sp
   for (j in seq_len(k)[-1]) cs[, j] <- cs[, j - 1] + sp[, j]
-  sorted_scores <- (cs - sp) + sp
+  sorted_scores <- (cs - sp) + u * sp
   if (method == "raps") {
     rank <- matrix(rep(seq_len(k), each = n), n, k)
     sorted_scores <- sorted_scores + lam * pmax(rank - k_reg, 0)
@@ -34,15 +63,16 @@
 # With include_top (APS/RAPS), the top class of each input's MC mean (ties:
 # the lower class, as NumPy's argmax) scores 0: it is in every set. (Objects
 # saved before include_top existed have no such field: scores as before.)
-.cp_class_scores <- function(object, s) {
+.cp_class_scores <- function(object, s, stream = 0) {
   m <- .cp_mean(s)
+  u <- if (isTRUE(object$randomized)) .cp_uniforms(object$seed, stream, dim(s)[1]) else 1
   if (object$mc_score == "mean" || object$method == "lac") {
-    scores <- .cp_scores(m, object$method, object$lam, object$k_reg)
+    scores <- .cp_scores(m, object$method, object$lam, object$k_reg, u)
   } else {
     scores <- 0
     for (j in seq_len(dim(s)[3])) {
       p <- matrix(s[, , j], dim(s)[1], dim(s)[2])
-      scores <- scores + .cp_scores(p, object$method, object$lam, object$k_reg)
+      scores <- scores + .cp_scores(p, object$method, object$lam, object$k_reg, u)
     }
     scores <- scores / dim(s)[3]
   }
@@ -86,7 +116,7 @@
 #' classes that contain the true class with probability at least
 #' `1 - alpha` (calibration and new inputs exchangeable). The same scores,
 #' threshold and sets as Python's `mcbridge.conformal.ConformalClassifier`
-#' (deterministic variants), computed in R.
+#' (the same defaults and options), computed in R.
 #'
 #' Scores, with the class probabilities sorted in decreasing order (ties:
 #' lower class first):
@@ -103,8 +133,12 @@
 #' empty for confident inputs whose top probability exceeds the threshold
 #' (5-10% of the sets on Fashion-MNIST). The default was chosen on
 #' measurements (`docs/CALIBRATION.md`, `benchmarks/conformal_aps_variants.py`).
-#' The scores are deterministic (they count all of `p[y]`), as Python's
-#' default. The threshold is the `ceiling((n + 1) * (1 - alpha))`-th smallest
+#' By default the scores are deterministic (they count all of `p[y]`).
+#' `randomized = TRUE` counts a uniform fraction `U * p[y]` instead (Romano
+#' et al. 2020; one `U` per input, drawn from `seed` with the same generator
+#' as Python, so the same seed gives the same sets in both languages): sets
+#' slightly smaller, but dependent on the draw. The threshold is the
+#' `ceiling((n + 1) * (1 - alpha))`-th smallest
 #' calibration score (`Inf`, all classes, when that exceeds `n`). LAC sets
 #' may be empty (no class above `1 - qhat`); `include_top` does not apply to
 #' LAC.
@@ -123,6 +157,11 @@
 #' @param mc_score `"mean"` or `"average"`.
 #' @param include_top `TRUE` or `FALSE`: APS/RAPS score the top class 0, so
 #'   it is in every set.
+#' @param randomized `TRUE` or `FALSE`: the randomised APS/RAPS score.
+#' @param seed With `randomized = TRUE`: a whole number in `[0, 2^53)` (as
+#'   Python's `seed`), or `NULL` to draw one from R's random numbers (so
+#'   [set.seed()] makes it reproducible). Calibration uses stream 0 and
+#'   [predict()] stream 1 of it.
 #' @return An `mc_conformal` object (a list with `qhat`, the fitted
 #'   threshold, and the settings); [predict()] on it gives the sets.
 #' @family calibration
@@ -137,21 +176,32 @@
 #' mean(rowSums(sets))                        # mean set size
 #' @export
 mc_conformal <- function(res, y, alpha = 0.1, method = "aps", lam = 0.01, k_reg = 1,
-                         mc_score = "mean", include_top = TRUE) {
+                         mc_score = "mean", include_top = TRUE, randomized = FALSE,
+                         seed = NULL) {
   method <- .cp_choice(method, c("lac", "aps", "raps"), "method")
   mc_score <- .cp_choice(mc_score, c("mean", "average"), "mc_score")
   alpha <- .cp_number(alpha, "alpha", 0, 1, open = TRUE)
   lam <- .cp_number(lam, "lam")
   k_reg <- .cp_number(k_reg, "k_reg", whole = TRUE)
-  if (!is.logical(include_top) || length(include_top) != 1 || is.na(include_top)) {
-    .abort(sprintf("`include_top` must be TRUE or FALSE, not %s.", .cal_what(include_top)),
-           "argument", arg = "include_top")
+  for (arg in c("include_top", "randomized")) {
+    v <- get(arg)
+    if (!is.logical(v) || length(v) != 1 || is.na(v)) {
+      .abort(sprintf("`%s` must be TRUE or FALSE, not %s.", arg, .cal_what(v)), "argument",
+             arg = arg)
+    }
+  }
+  randomized <- randomized && method != "lac"
+  if (randomized) {
+    seed <- if (is.null(seed)) floor(stats::runif(1) * 2^31) else
+      .cp_number(seed, "seed", upper = 2^53 - 1, whole = TRUE)
+  } else {
+    seed <- NULL
   }
   s <- .cal_samples(res, min_classes = 1, hint = .cp_hint)
   y <- .cal_labels(y, dim(s)[1], dim(s)[2], class_names = .names_of(res))
   object <- structure(list(method = method, alpha = alpha, lam = lam, k_reg = k_reg,
                            mc_score = mc_score, include_top = include_top && method != "lac",
-                           n_classes = dim(s)[2]),
+                           randomized = randomized, seed = seed, n_classes = dim(s)[2]),
                       class = "mc_conformal")
   scores <- .cp_class_scores(object, s)
   object$qhat <- .cp_quantile(scores[cbind(seq_along(y), y + 1L)], alpha)
@@ -176,7 +226,7 @@ predict.mc_conformal <- function(object, res, ...) {
     .abort(sprintf("`res` has %d classes but the conformal object was fitted on %d.",
                    dim(s)[2], object$n_classes), "input", arg = "res")
   }
-  .cp_class_scores(object, s) <= object$qhat
+  .cp_class_scores(object, s, stream = 1) <= object$qhat
 }
 
 #' @export

@@ -97,11 +97,11 @@ mc_variation_ratio <- function(x) {
 }
 
 #' @rdname mc_uncertainty
-#' @details * `mc_max_probability()`: `1 - ` the largest mean class
+#' @details * `mc_one_minus_max_probability()`: `1 - ` the largest mean class
 #'   probability (the maximum-softmax-probability baseline, turned so that
-#'   larger means more uncertain).
+#'   larger means more uncertain; score `"max_probability"` as in Python).
 #' @export
-mc_max_probability <- function(x) {
+mc_one_minus_max_probability <- function(x) {
   p <- .check_probs(.as_samples(x))
   m <- rowMeans(p, dims = 2)
   1 - m[cbind(seq_len(nrow(m)), max.col(m, ties.method = "first"))]
@@ -115,8 +115,13 @@ mc_max_probability <- function(x) {
   predictive_entropy = function(x) mc_predictive_entropy(x),
   mutual_information = function(x) mc_mutual_information(x),
   variation_ratio = function(x) mc_variation_ratio(x),
-  max_probability = function(x) mc_max_probability(x)
+  max_probability = function(x) mc_one_minus_max_probability(x)
 )
+
+# Column names of the scores in tables: the score named by what it is.
+.score_column <- function(name) {
+  if (name == "max_probability") "one_minus_max_probability" else name
+}
 
 # ---- errors and checks of the evaluation functions ---------------------------
 
@@ -125,6 +130,7 @@ mc_max_probability <- function(x) {
     .abort(sprintf("`score` must be a single string, not %s.", .describe(score)), "argument",
            arg = "score")
   }
+  if (identical(score, "one_minus_max_probability")) score <- "max_probability"
   if (!score %in% names(.mc_scores)) {
     .abort(sprintf("`score` must be one of %s, not \"%s\".",
                    paste0("\"", names(.mc_scores), "\"", collapse = ", "), score),

@@ -24,7 +24,15 @@
 #' * `type = "uncertain"`: the `k` most uncertain inputs by `score` (default
 #'   mutual information) as images (give `images`, `c(n, height, width)` or
 #'   `c(n, height, width, 1)`), each with its mean class probabilities
-#'   (the true class in blue when `y` is given).
+#'   (the predicted class outlined and in bold; the true class in blue when
+#'   `y` is given).
+#'
+#' A regression result ([mc_task()] `"regression"`) has its own two
+#' pictures: `type = "interval"` (the default without `y`) shows the MC mean
+#' and the central `level` interval of the samples of each input (and `y`,
+#' if given); `type = "observed"` (the default with `y`) plots them against
+#' the observed `y`, intervals that miss `y` in red, the coverage in the
+#' title.
 #'
 #' @param x An `mc_prediction`.
 #' @param item Which input `type = "spread"` shows (a row index).
@@ -41,6 +49,8 @@
 #' @param k Number of inputs `type = "uncertain"` shows.
 #' @param n_bins Number of confidence bins of the reliability diagram.
 #' @param adaptive Equal-mass bins instead of equal-width ones.
+#' @param level Regression: nominal coverage of the interval of the samples.
+#' @param output Regression: which output to show.
 #' @param ... Passed to [graphics::boxplot()] for `type = "spread"`.
 #' @return `x`, invisibly.
 #' @family evaluation
@@ -57,7 +67,12 @@
 #' @export
 plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = NULL,
                                x_out = NULL, images = NULL, k = 12, n_bins = 15,
-                               adaptive = FALSE, ...) {
+                               adaptive = FALSE, level = 0.9, output = 1, ...) {
+  if (mc_task(x) == "regression") {
+    r <- .regression_plot_data(x, if (missing(type)) NULL else type, y, level, output)
+    .plot_regression(r)
+    return(invisible(x))
+  }
   .check_plot_type(type)
   switch(type,
     spread = .plot_spread(x, item, ...),
@@ -70,6 +85,10 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
 
 .check_plot_type <- function(type) {
   types <- c("spread", "reliability", "scores", "uncertain")
+  if (identical(type, "interval") || identical(type, "observed")) {
+    .abort(sprintf(paste0("`type = \"%s\"` is a picture of a regression result; this one is a ",
+                          "classification (see mc_task())."), type), "argument", arg = "type")
+  }
   if (!is.character(type) || length(type) != 1 || !type %in% types) {
     .abort(sprintf("`type` must be one of %s, not %s.",
                    paste0("\"", types, "\"", collapse = ", "), .describe(type)),
@@ -149,21 +168,27 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
   old <- graphics::par(no.readonly = TRUE)
   on.exit(graphics::par(old))
   graphics::layout(matrix(1:2), heights = c(4, 1.3))
-  graphics::par(mar = c(1, 4.5, 3, 1))
+  # Title and subtitle, then the legend, all above the plot box: nothing
+  # overlaps the bars at the vignette's 5 x 5.5 in.
+  graphics::par(mar = c(1, 4.5, 6, 1))
   graphics::plot(NULL, xlim = c(0, 1), ylim = c(0, 1), xaxs = "i", yaxs = "i",
-                 xlab = "", ylab = "accuracy", xaxt = "n", main = r$title)
+                 xlab = "", ylab = "accuracy", xaxt = "n")
+  graphics::title(main = "Reliability diagram", line = 4.6)
+  graphics::mtext(sub("^Reliability diagram \\((.*)\\)$", "\\1", r$title), side = 3, line = 3.5,
+                  cex = 0.85)
   graphics::rect(lo, 0, hi, acc, col = .col_right, border = "white")
   graphics::rect(lo, pmin(acc, conf), hi, pmax(acc, conf), density = 25, col = .col_wrong,
                  border = .col_wrong)
   graphics::abline(0, 1, lty = 2, col = "grey40")
-  graphics::legend("topleft", bty = "n", legend = c("accuracy", "gap to mean confidence"),
-                   fill = c(.col_right, .col_wrong), border = c("white", .col_wrong),
-                   density = c(NA, 25))
-  graphics::legend("bottomright", bty = "n", legend = "perfect calibration", lty = 2,
-                   col = "grey40")
+  graphics::legend(0.5, 1.01, xjust = 0.5, yjust = 0, xpd = NA, bty = "n", ncol = 2, cex = 0.8,
+                   legend = c("accuracy", "gap to mean confidence", "perfect calibration"),
+                   fill = c(.col_right, .col_wrong, NA), border = c("white", .col_wrong, NA),
+                   density = c(NA, 25, 0), lty = c(NA, NA, 2), col = c(NA, .col_wrong, "grey40"),
+                   x.intersp = 0.6, text.width = c(0.25, 0.45))
   graphics::par(mar = c(4.5, 4.5, 0.5, 1))
-  graphics::plot(NULL, xlim = c(0, 1), ylim = c(0, r$max_count), xaxs = "i",
+  graphics::plot(NULL, xlim = c(0, 1), ylim = c(0, r$max_count), xaxs = "i", yaxt = "n",
                  xlab = "confidence (largest mean probability)", ylab = "inputs")
+  graphics::axis(2, at = c(0, r$max_count), las = 1, cex.axis = 0.8)
   graphics::rect(lo, 0, hi, r$count, col = "grey60", border = "white")
 }
 
@@ -229,32 +254,160 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
   idx <- mc_select_uncertain(x, k, score)
   s <- .score_of(x, score)
   labels <- .class_labels(x)
+  short <- substr(labels, 1, 12)
   truth <- if (is.null(y)) NULL else .class_codes(y, n, length(labels), mc_class_names(x))
   ncols <- min(4, length(idx))
   nrows <- ceiling(length(idx) / ncols)
   old <- graphics::par(no.readonly = TRUE)
   on.exit(graphics::par(old))
-  graphics::par(mfrow = c(nrows, 2 * ncols), oma = c(0, 0, 2, 0), cex = 0.6)
-  for (i in idx) {
+  # image | bars pairs; the bars (with the class names) get the wider share
+  cells <- matrix(seq_len(nrows * ncols * 2), nrows, 2 * ncols, byrow = TRUE)
+  graphics::layout(cells, widths = rep(c(1, 1.9), ncols))
+  graphics::par(oma = c(0, 0, 3, 0), cex = 0.85)
+  k_cls <- length(labels)
+  for (j in seq_len(nrows * ncols)) {
+    if (j > length(idx)) {  # empty cells of the last row
+      graphics::plot.new(); graphics::plot.new()
+      next
+    }
+    i <- idx[j]
+    pred <- which.max(x$mean[i, ])
     img <- matrix(images[i, , , drop = TRUE], di[2], di[3])
-    graphics::par(mar = c(1, 0.5, 2, 0.5))
+    graphics::par(mar = c(1, 0.3, 2.6, 0.3))
     # image() puts rows along x from the bottom: transpose and flip to read as a picture.
     graphics::image(t(img[nrow(img):1, , drop = FALSE]), col = grDevices::grey.colors(64, 0, 1),
                     axes = FALSE, asp = di[2] / di[3])
-    graphics::title(sprintf("#%d  %s %.2f", i, substr(gsub("_", " ", score), 1, 11), s[i]),
-                    cex.main = 0.9, font.main = 1)
-    graphics::par(mar = c(2, max(3, 0.45 * max(nchar(substr(labels, 1, 12)))), 2, 0.5))
-    cols <- rep(.col_mean, length(labels))
+    graphics::title(sprintf("#%d", i), cex.main = 0.95, font.main = 2, line = 1.4)
+    graphics::mtext(sprintf("%s %.2f", .score_short(score), s[i]), side = 3, line = 0.3, cex = 0.75)
+    graphics::par(mar = c(2, 0.5 + 0.33 * max(nchar(short)), 2.6, 0.5))
+    cols <- rep(.col_mean, k_cls)
     if (!is.null(truth)) cols[truth[i] + 1L] <- .col_right
-    graphics::barplot(rev(x$mean[i, ]), horiz = TRUE, names.arg = rev(substr(labels, 1, 12)),
-                      las = 1, xlim = c(0, 1), col = rev(cols), border = NA, cex.names = 0.8,
-                      main = if (is.null(truth)) "" else paste("true", labels[truth[i] + 1L]),
-                      cex.main = 0.9, font.main = 1)
+    borders <- rep(NA, k_cls)
+    borders[pred] <- "black"
+    bp <- graphics::barplot(rev(x$mean[i, ]), horiz = TRUE, names.arg = FALSE, xlim = c(0, 1),
+                            col = rev(cols), border = rev(borders), cex.axis = 0.7,
+                            mgp = c(3, 0.4, 0))
+    # class names, the predicted one in bold
+    font <- rep(1, k_cls); font[pred] <- 2
+    graphics::mtext(rev(short), side = 2, at = bp, las = 1, line = 0.2, cex = 0.7, font = rev(font))
+    graphics::mtext(paste("pred.", short[pred]), side = 3, line = 0.3, cex = 0.75, font = 2)
+    if (!is.null(truth)) {
+      graphics::mtext(paste("true", short[truth[i] + 1L]), side = 3, line = 1.3, cex = 0.75,
+                      col = if (truth[i] + 1L == pred) "black" else .col_wrong)
+    }
   }
-  graphics::mtext(sprintf("The %d most uncertain inputs by %s (bars: mean class probabilities%s)",
-                          length(idx), gsub("_", " ", score),
-                          if (is.null(truth)) ")" else "; blue: true class)"),
-                  outer = TRUE, cex = 0.8)
+  graphics::mtext(sprintf("The %d most uncertain inputs by %s", length(idx), gsub("_", " ", score)),
+                  outer = TRUE, line = 1.5, cex = 1.05, font = 2)
+  graphics::mtext(paste0("bars: mean class probabilities; predicted class outlined and in bold",
+                         if (is.null(truth)) "" else "; blue: true class"),
+                  outer = TRUE, line = 0.3, cex = 0.85)
+}
+
+# A score's name short enough for a panel title.
+.score_short <- function(score) {
+  switch(score, predictive_entropy = "entropy", mutual_information = "MI",
+         variation_ratio = "var. ratio", max_probability = "1 - max p", gsub("_", " ", score))
+}
+
+# ---- regression ------------------------------------------------------------
+
+# What the regression pictures show: per input, the MC mean of output
+# `output` and the central `level` interval of its samples (quantiles, type
+# 7); with `y`, the observed values (type "observed") and the coverage.
+.regression_plot_data <- function(x, type, y, level, output) {
+  if (is.null(type)) type <- if (is.null(y)) "interval" else "observed"
+  if (!is.character(type) || length(type) != 1 || !type %in% c("interval", "observed")) {
+    .abort(sprintf(paste0("`type` must be \"interval\" or \"observed\" for a regression result, ",
+                          "not %s."), .describe(type)), "argument", arg = "type")
+  }
+  level <- .check_level(level)
+  d <- dim(x)
+  ok <- is.numeric(output) && length(output) == 1 && !is.na(output) && output == round(output) &&
+    output >= 1 && output <= d[2]
+  if (!isTRUE(ok)) {
+    .abort(sprintf("`output` must be a whole number in 1..%d, not %s.", d[2], .describe(output)),
+           "argument", arg = "output")
+  }
+  if (type == "observed" && is.null(y)) .need(y, "y", "observed")
+  if (!is.null(y)) y <- .mcreg_targets(y, d[1], d[2])[, output]
+  s <- matrix(x$all_samples[, output, ], d[1], d[3])
+  q <- apply(s, 1, stats::quantile, probs = c((1 - level) / 2, (1 + level) / 2),
+             names = FALSE, type = 7)
+  if (d[3] < 2) q[] <- x$mean[, output]
+  inside <- if (is.null(y)) NULL else y >= q[1, ] & y <= q[2, ]
+  what <- if (d[2] == 1) "value" else sprintf("output %d", output)
+  title <- if (type == "interval") {
+    sprintf("MC mean and %g%% interval per input (%d samples)", 100 * level, d[3])
+  } else {
+    sprintf("Predicted vs observed: %g%% intervals cover %d of %d", 100 * level, sum(inside), d[1])
+  }
+  list(type = type, mean = x$mean[, output], lower = q[1, ], upper = q[2, ], y = y,
+       inside = inside, level = level, what = what, title = title)
+}
+
+.plot_regression <- function(r) {
+  n <- length(r$mean)
+  old <- graphics::par(mar = c(4.5, 4.5, 3, 1))
+  on.exit(graphics::par(old))
+  if (r$type == "interval") {
+    i <- seq_len(n)
+    graphics::plot(NULL, xlim = c(0.5, n + 0.5), ylim = range(r$lower, r$upper, r$y),
+                   xlab = "input", ylab = paste("predicted", r$what), main = r$title, cex.main = 1)
+    graphics::segments(i, r$lower, i, r$upper, col = .alpha(.col_right, 0.6), lwd = 2)
+    graphics::points(i, r$mean, pch = 19, cex = 0.6, col = .col_right)
+    leg <- c("MC mean", sprintf("%g%% interval", 100 * r$level))
+    cols <- c(.col_right, .alpha(.col_right, 0.6)); pch <- c(19, NA); lty <- c(NA, 1)
+    if (!is.null(r$y)) {
+      graphics::points(i, r$y, pch = 4, cex = 0.7, col = ifelse(r$inside, "grey20", .col_wrong))
+      leg <- c(leg, "observed (red: outside)"); cols <- c(cols, "grey20"); pch <- c(pch, 4)
+      lty <- c(lty, NA)
+    }
+  } else {
+    lim <- range(r$lower, r$upper, r$y)
+    graphics::plot(NULL, xlim = lim, ylim = lim, xlab = paste("observed", r$what),
+                   ylab = paste("predicted", r$what), main = r$title, cex.main = 1)
+    graphics::abline(0, 1, lty = 2, col = "grey40")
+    col <- ifelse(r$inside, .col_right, .col_wrong)
+    graphics::segments(r$y, r$lower, r$y, r$upper, col = .alpha(col, 0.5), lwd = 1.5)
+    graphics::points(r$y, r$mean, pch = 19, cex = 0.6, col = col)
+    leg <- c("MC mean and interval", "interval misses y", "predicted = observed")
+    cols <- c(.col_right, .col_wrong, "grey40"); pch <- c(19, 19, NA); lty <- c(1, 1, 2)
+  }
+  graphics::legend("topleft", legend = leg, col = cols, pch = pch, lty = lty, bty = "n", cex = 0.85)
+}
+
+.gg_regression <- function(r) {
+  n <- length(r$mean)
+  if (r$type == "interval") {
+    df <- data.frame(i = seq_len(n), mean = r$mean, lower = r$lower, upper = r$upper)
+    p <- ggplot2::ggplot(df, ggplot2::aes(x = .data$i, y = .data$mean)) +
+      ggplot2::geom_linerange(ggplot2::aes(ymin = .data$lower, ymax = .data$upper,
+                                           colour = "interval"), linewidth = 0.8, alpha = 0.6) +
+      ggplot2::geom_point(ggplot2::aes(colour = "MC mean"), size = 1.2)
+    values <- c("MC mean" = .col_right, interval = .col_right)
+    if (!is.null(r$y)) {
+      df$y <- r$y
+      p <- p + ggplot2::geom_point(ggplot2::aes(y = .data$y, colour = "observed"), data = df,
+                                   shape = 4, size = 1.5)
+      values <- c(values, observed = "grey20")
+    }
+    p <- p + ggplot2::scale_colour_manual(NULL, values = values) +
+      ggplot2::labs(x = "input", y = paste("predicted", r$what), title = r$title)
+  } else {
+    df <- data.frame(y = r$y, mean = r$mean, lower = r$lower, upper = r$upper,
+                     covered = factor(ifelse(r$inside, "interval covers y", "interval misses y"),
+                                      levels = c("interval covers y", "interval misses y")))
+    p <- ggplot2::ggplot(df, ggplot2::aes(x = .data$y, y = .data$mean, colour = .data$covered)) +
+      ggplot2::geom_abline(intercept = 0, slope = 1, linetype = 2, colour = "grey40") +
+      ggplot2::geom_linerange(ggplot2::aes(ymin = .data$lower, ymax = .data$upper), alpha = 0.5) +
+      ggplot2::geom_point(size = 1.2) +
+      ggplot2::scale_colour_manual(NULL, values = c("interval covers y" = .col_right,
+                                                    "interval misses y" = .col_wrong), drop = FALSE) +
+      ggplot2::coord_equal() +
+      ggplot2::labs(x = paste("observed", r$what), y = paste("predicted", r$what), title = r$title)
+  }
+  p + ggplot2::theme_bw() +
+    ggplot2::theme(legend.position = "bottom", plot.title = ggplot2::element_text(size = 11))
 }
 
 # ---- ggplot2 versions ------------------------------------------------------
@@ -286,9 +439,13 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
 #' @exportS3Method ggplot2::autoplot
 autoplot.mc_prediction <- function(object, item = 1, type = "spread", y = NULL, score = NULL,
                                    x_out = NULL, images = NULL, k = 12, n_bins = 15,
-                                   adaptive = FALSE, ...) {
+                                   adaptive = FALSE, level = 0.9, output = 1, ...) {
   if (!requireNamespace("ggplot2", quietly = TRUE)) {
     .abort("autoplot() needs the 'ggplot2' package; install it (Debian: r-cran-ggplot2).", "input")
+  }
+  if (mc_task(object) == "regression") {
+    return(.gg_regression(.regression_plot_data(object, if (missing(type)) NULL else type, y,
+                                                level, output)))
   }
   .check_plot_type(type)
   switch(type,
@@ -344,8 +501,9 @@ autoplot.mc_prediction <- function(object, item = 1, type = "spread", y = NULL, 
     ggplot2::labs(x = "confidence (largest mean probability)", y = "accuracy", title = r$title,
                   subtitle = "numbers: inputs per bin") +
     ggplot2::theme_bw() +
-    ggplot2::theme(legend.position = c(0.02, 0.98), legend.justification = c(0, 1),
-                   legend.background = ggplot2::element_blank(), legend.spacing.y = ggplot2::unit(0, "pt"))
+    ggplot2::theme(legend.position = "bottom", legend.box = "vertical",
+                   legend.spacing.y = ggplot2::unit(0, "pt"),
+                   plot.title = ggplot2::element_text(size = 12))
 }
 
 .gg_scores <- function(x, y, score, x_out) {
@@ -369,28 +527,33 @@ autoplot.mc_prediction <- function(object, item = 1, type = "spread", y = NULL, 
   labels <- .class_labels(x)
   kk <- length(labels)
   truth <- if (is.null(y)) NULL else .class_codes(y, di[1], kk, mc_class_names(x))
+  pred <- max.col(x$mean, ties.method = "first")
+  short <- substr(labels, 1, 12)
   panel <- function(i) {
-    sprintf("#%d  %s %.2f%s", i, substr(gsub("_", " ", score), 1, 11), s[i],
-            if (is.null(truth)) "" else paste0("\ntrue ", labels[truth[i] + 1L]))
+    sprintf("#%d  %s %.2f\npred. %s%s", i, .score_short(score), s[i], short[pred[i]],
+            if (is.null(truth)) "" else paste0(", true ", short[truth[i] + 1L]))
   }
   panels <- vapply(idx, panel, "")
-  # Each panel: the image in [0, 1] x [0, 1], class names from x = 1.05, and
-  # the mean probability bars from x = 2 (length 1 = probability 1).
+  # Each panel, H high (enough room for one class name per bar): the image in
+  # [0, 1] x centred on H / 2, class names from x = 1.05, the mean probability
+  # bars from x = 2 (length 1 = probability 1).
+  H <- max(1, 0.17 * kk)
   pix <- do.call(rbind, lapply(seq_along(idx), function(j) {
     img <- matrix(images[idx[j], , , drop = TRUE], di[2], di[3])
     data.frame(panel = panels[j], x = (as.vector(col(img)) - 0.5) / di[3],
-               y = 1 - (as.vector(row(img)) - 0.5) / di[2],
+               y = (H + 1) / 2 - (as.vector(row(img)) - 0.5) / di[2],
                v = as.vector(img))
   }))
   bars <- do.call(rbind, lapply(seq_along(idx), function(j) {
     i <- idx[j]
-    data.frame(panel = panels[j], cls = seq_len(kk), p = x$mean[i, ],
-               label = substr(labels, 1, 12),
+    data.frame(panel = panels[j], cls = seq_len(kk), p = x$mean[i, ], label = short,
+               pred = seq_len(kk) == pred[i],
                true = if (is.null(truth)) FALSE else seq_len(kk) == truth[i] + 1L)
   }))
-  h <- 1 / kk
-  bars$ymax <- 1 - (bars$cls - 1) * h - 0.1 * h
-  bars$ymin <- 1 - bars$cls * h + 0.1 * h
+  h <- H / kk
+  bars$ymax <- H - (bars$cls - 1) * h - 0.12 * h
+  bars$ymin <- H - bars$cls * h + 0.12 * h
+  bars$fill <- ifelse(bars$true, "true", "other")
   pix$panel <- factor(pix$panel, levels = panels)
   bars$panel <- factor(bars$panel, levels = panels)
   ggplot2::ggplot() +
@@ -401,16 +564,20 @@ autoplot.mc_prediction <- function(object, item = 1, type = "spread", y = NULL, 
                        data = bars[!bars$true, ], fill = .col_mean) +
     ggplot2::geom_rect(ggplot2::aes(xmin = 2, xmax = 2 + .data$p, ymin = .data$ymin, ymax = .data$ymax),
                        data = bars[bars$true, ], fill = .col_right) +
+    ggplot2::geom_rect(ggplot2::aes(xmin = 2, xmax = 2 + .data$p, ymin = .data$ymin, ymax = .data$ymax),
+                       data = bars[bars$pred, ], fill = NA, colour = "black", linewidth = 0.4) +
     ggplot2::annotate("segment", x = 2, xend = 3, y = 0.005, yend = 0.005, colour = "grey60") +
-    ggplot2::geom_text(ggplot2::aes(x = 1.05, y = (.data$ymin + .data$ymax) / 2, label = .data$label),
+    ggplot2::geom_text(ggplot2::aes(x = 1.05, y = (.data$ymin + .data$ymax) / 2, label = .data$label,
+                                    fontface = ifelse(.data$pred, "bold", "plain")),
                        data = bars, hjust = 0, size = 2.6) +
     ggplot2::facet_wrap(~panel, ncol = min(4, length(idx))) +
-    ggplot2::coord_fixed(xlim = c(0, 3), ylim = c(0, 1), expand = FALSE) +
+    ggplot2::coord_fixed(xlim = c(0, 3), ylim = c(0, H), expand = FALSE) +
     ggplot2::labs(title = sprintf("The %d most uncertain inputs by %s", length(idx), gsub("_", " ", score)),
-                  subtitle = sprintf("bars: mean class probabilities (0 to 1)%s",
+                  subtitle = sprintf("bars: mean class probabilities (0 to 1); predicted class outlined and in bold%s",
                                      if (is.null(truth)) "" else "; blue: true class")) +
     ggplot2::theme_void() +
     ggplot2::theme(strip.text = ggplot2::element_text(size = 8, margin = ggplot2::margin(2, 0, 2, 0)),
+                   plot.subtitle = ggplot2::element_text(size = 9),
                    plot.margin = ggplot2::margin(6, 6, 6, 6))
 }
 

@@ -95,6 +95,12 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
   precision <- .check_string(precision, "precision", c("float32", "bfloat16"))
   progress <- .check_flag(progress, "progress")
   x <- .check_x(x)
+  if (!ensemble && n_samples == 1) {
+    warning(structure(class = c("mcbridge_warning", "warning", "condition"), list(message = paste0(
+      "`n_samples = 1` gives one stochastic pass per input: the spread measures need at least 2 ",
+      "samples (variance is NA, mutual information and variation ratio are 0). Use n_samples >= 2, ",
+      "e.g. 30."), call = NULL)))
+  }
   input <- .arrow_export_c(x, type = .x_type(x))
   out <- .arrow_alloc_c()
   report <- FALSE

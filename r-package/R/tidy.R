@@ -10,6 +10,8 @@
 #' @param x An `mc_prediction`.
 #' @param value A character vector with one name per class, or `NULL` to
 #'   drop the names.
+#' Setting them also names the columns of `mean` and `variance`.
+#'
 #' @return `mc_class_names()`: the names, or `NULL` when none are set.
 #'   `mc_class_names<-`: the `mc_prediction` with the names set.
 #' @family evaluation
@@ -30,7 +32,15 @@ mc_class_names <- function(x) {
   }
   if (!is.null(value)) value <- .check_levels(value, dim(x$all_samples)[2], "value")
   attr(x, "class_names") <- value
+  # mean and variance: one column per class, named once the classes are
+  x$mean <- .name_columns(x$mean, value)
+  x$variance <- .name_columns(x$variance, value)
   x
+}
+
+.name_columns <- function(m, names) {
+  if (is.matrix(m)) colnames(m) <- names
+  m
 }
 
 .check_levels <- function(levels, k, arg = "levels") {
@@ -70,7 +80,8 @@ mc_class_names <- function(x) {
 #' * `.pred_<level>`: the mean probability of each class, in class order
 #'   (the columns a multiclass `roc_auc()` or `mn_log_loss()` takes).
 #' * `predictive_entropy`, `mutual_information`, `variation_ratio`,
-#'   `max_probability`: the uncertainty scores (see [mc_predictive_entropy()]).
+#'   `one_minus_max_probability`: the uncertainty scores (see
+#'   [mc_predictive_entropy()]).
 #' * `.pred_set` (only when `sets` is given): the conformal prediction set of
 #'   each input ([mc_conformal()]).
 #'
@@ -109,7 +120,7 @@ mc_tidy <- function(res, truth = NULL, levels = NULL, sets = NULL) {
   }
   cols$.pred_class <- factor(levels[.top(m)], levels = levels)
   for (j in seq_len(k)) cols[[paste0(".pred_", levels[j])]] <- m[, j]
-  for (name in names(.mc_scores)) cols[[name]] <- .mc_scores[[name]](res)
+  for (name in names(.mc_scores)) cols[[.score_column(name)]] <- .mc_scores[[name]](res)
   df <- as.data.frame(cols, check.names = FALSE, stringsAsFactors = FALSE)
   if (!is.null(sets)) {
     df$.pred_set <- lapply(seq_len(nrow(sets)), function(i) levels[sets[i, ]])

@@ -205,3 +205,11 @@ test_that("labels: NA, fractions, logicals, one-hot and data frames are refused 
   expect_mcb_error(mc_accuracy(d$res, data.frame(y = y)), "input", "df\\$label")
   expect_identical(mc_accuracy(d$res, matrix(y)), mc_accuracy(d$res, y))
 })
+
+test_that("a missing y is a classed error, not R's bare 'argument is missing'", {
+  d <- named_result()
+  expect_mcb_error(mc_evaluate_uncertainty(d$res), "argument", "`y` is missing: give the labels")
+  expect_mcb_error(mc_temperature_scaling(d$res), "argument", "`y` is missing")
+  expect_mcb_error(mc_accuracy(d$res), "argument", "`y` is missing")
+  expect_mcb_error(mc_conformal(d$res), "argument", "`y` is missing")
+})

@@ -71,6 +71,37 @@ test_that("no empty sets: the top class is in every set (include_top = FALSE emp
   }
 })
 
+test_that("randomised scores: seeded, the same uniforms as Python, coverage at the target", {
+  u <- mcbridge:::.cp_uniforms(7, 0, 20000)
+  expect_true(all(u > 0 & u < 1))
+  expect_identical(u[1:5], mcbridge:::.cp_uniforms(7, 0, 5))  # a row's draw depends on its row only
+  # Python: mcbridge.conformal.uniforms(7, 0, 3) (to the last bit; tests/test_r_calibration.py
+  # compares 100,000 of them).
+  expect_identical(sprintf("%.17g", u[1:3]),
+                   c("0.58615640748757869", "0.72254495497327298", "0.33455961581785232"))
+  expect_lt(abs(mean(u) - 0.5), 4 * sqrt(1 / 12 / 20000))
+  expect_lt(stats::ks.test(u, "punif")$statistic, 0.015)  # KS 1% critical value about 0.0115
+  expect_false(identical(u[1:5], mcbridge:::.cp_uniforms(7, 1, 5)))
+  expect_false(identical(u[1:5], mcbridge:::.cp_uniforms(8, 0, 5)))
+  d <- known_probs()
+  a <- mc_conformal(d$p[1:1000, , ], d$y[1:1000], method = "aps", randomized = TRUE, seed = 3)
+  b <- mc_conformal(d$p[1:1000, , ], d$y[1:1000], method = "aps", randomized = TRUE, seed = 3)
+  expect_identical(predict(a, d$p[1001:2000, , ]), predict(b, d$p[1001:2000, , ]))
+  set.seed(9)
+  c1 <- mc_conformal(d$p[1:1000, , ], d$y[1:1000], randomized = TRUE)
+  set.seed(9)
+  c2 <- mc_conformal(d$p[1:1000, , ], d$y[1:1000], randomized = TRUE)
+  expect_identical(c1$seed, c2$seed)
+  set.seed(6)
+  for (m in c("aps", "raps")) {
+    cov <- split_coverage(d, method = m, alpha = 0.1, randomized = TRUE)
+    expect_gte(cov[["mean"]], 0.9 - 3 * cov[["se"]])
+    expect_lt(cov[["mean"]], 0.93)
+  }
+  expect_mcb_error(mc_conformal(d$p, d$y, randomized = TRUE, seed = -1), "argument", "`seed`")
+  expect_mcb_error(mc_conformal(d$p, d$y, randomized = NA), "argument", "`randomized`")
+})
+
 test_that("scores by hand and the sets they give", {
   p <- array(c(0.5, 0.1, 0.3, 0.1), c(1, 4, 1))
   expect_equal(mcbridge:::.cp_scores(matrix(p, 1), "aps", 0, 0), matrix(c(0.5, 0.9, 0.8, 1.0), 1))

@@ -14,7 +14,7 @@ test_that("misclassification and OOD AUROC match the pairwise definition", {
   wrong <- max.col(rowMeans(s, dims = 2), "first") - 1 != y
   for (score in c("predictive_entropy", "mutual_information", "variation_ratio",
                   "max_probability")) {
-    u <- get(paste0("mc_", score))(s)
+    u <- get(paste0("mc_", mcbridge:::.score_column(score)))(s)
     expect_equal(mc_misclassification_auroc(s, y, score), pair_auroc(u, wrong))
   }
   out <- rand_samples(n = 30, seed = 2) * 0.5 + 0.5 / 3

@@ -79,7 +79,7 @@ test_that("calibration takes samples, mc_prediction and factor labels", {
 })
 
 test_that("max probability is one minus the top mean probability", {
-  expect_equal(mc_max_probability(p2()), c(0, 1 - 0.375))
+  expect_equal(mc_one_minus_max_probability(p2()), c(0, 1 - 0.375))
 })
 
 test_that("calibration arguments are checked with classed errors", {

@@ -89,3 +89,49 @@ test_that("autoplot() checks its arguments with classed errors", {
   expect_mcb_error(ggplot2::autoplot(res, type = "uncertain", images = array(0, c(3, 8, 8))),
                    "input", "`images`")
 })
+
+test_that("a regression result gets its own pictures: intervals per input, predicted vs observed", {
+  set.seed(4)
+  s <- array(50 + rnorm(30 * 2 * 20, sd = 3), c(30, 2, 20))
+  reg <- as_mc_prediction(s, task = "regression")
+  y <- reg$mean + rnorm(60, sd = 3)
+  expect_png(expect_invisible(plot(reg)))
+  expect_png(plot(reg, y = y, output = 1, type = "interval"))
+  expect_png(plot(reg, y = y, output = 2))
+  r <- mcbridge:::.regression_plot_data(reg, NULL, y, 0.8, 2)
+  expect_identical(r$type, "observed")          # the default once y is given
+  q <- apply(s[, 2, ], 1, quantile, c(0.1, 0.9), names = FALSE)
+  expect_equal(r$lower, q[1, ])
+  expect_equal(r$upper, q[2, ])
+  expect_identical(r$title, sprintf("Predicted vs observed: 80%% intervals cover %d of 30",
+                                    sum(y[, 2] >= q[1, ] & y[, 2] <= q[2, ])))
+  expect_identical(mcbridge:::.regression_plot_data(reg, NULL, NULL, 0.9, 1)$type, "interval")
+  expect_mcb_error(plot(reg, type = "observed"), "argument", "needs `y`")
+  expect_mcb_error(plot(reg, type = "reliability", y = y), "argument", "\"interval\" or \"observed\" for a regression")
+  expect_mcb_error(plot(reg, output = 3), "argument", "`output` must be a whole number in 1..2")
+  expect_mcb_error(plot(reg, y = 1:3), "input", "`y` must have dim c\\(30, 2\\)")
+  expect_mcb_error(plot(plot_res(), type = "interval"), "argument", "picture of a regression result")
+  skip_if_not_installed("ggplot2")
+  g <- ggplot2::autoplot(reg, y = y, output = 2, level = 0.8)
+  expect_s3_class(g, "ggplot")
+  expect_identical(g$labels$title, r$title)
+  expect_png(print(ggplot2::autoplot(reg)))
+})
+
+test_that("the uncertain-inputs grid marks the predicted class and has no stray parenthesis", {
+  res <- plot_res()
+  y <- rep(0:2, length.out = nrow(res))
+  images <- array(runif(nrow(res) * 8 * 8), c(nrow(res), 8, 8))
+  rec <- new.env()
+  rec$text <- character()
+  suppressMessages(trace("mtext", tracer = bquote(assign("text", c(get("text", envir = .(rec)), as.character(text)),
+                                                             envir = .(rec))),
+                         where = asNamespace("graphics"), print = FALSE))
+  on.exit(suppressMessages(untrace("mtext", where = asNamespace("graphics"))))
+  expect_png(plot(res, type = "uncertain", images = images, y = y, k = 4), 1100, 650)
+  expect_false(any(grepl("))", rec$text, fixed = TRUE)))
+  pred <- c("T-shirt/top", "Trouser", "Pullover")[max.col(res$mean, "first")]
+  top4 <- mc_select_uncertain(res, 4)
+  expect_identical(grep("^pred\\. ", rec$text, value = TRUE), paste("pred.", pred[top4]))
+  expect_true(any(grepl("predicted class outlined and in bold; blue: true class$", rec$text)))
+})

@@ -202,3 +202,20 @@ test_that("integer images cross to Python as floats in mc_predict()", {
   expect_identical(res, mc_predict(m, xi + 0, n_samples = 3, seed = 5))   # same as the doubles
   # (mc_fit() with integer images: test-train.R, on a model of its own.)
 })
+
+test_that("n_samples = 1 warns that the spread measures need at least 2 samples", {
+  skip_if_no_engine()
+  m <- tiny_model()
+  x <- scaled_digits(1:3)
+  expect_warning(res <- mc_predict(m, x, n_samples = 1, seed = 1),
+                 "spread measures need at least 2 samples", class = "mcbridge_warning")
+  expect_true(all(is.na(res$variance)))
+  expect_no_warning(mc_predict(m, x, n_samples = 2, seed = 1))
+})
+
+test_that("the engine's messages reach R in R's spelling", {
+  skip_if_no_engine()
+  m <- tiny_model()   # ends in a softmax
+  expect_warning(mc_predict(m, scaled_digits(1:2), n_samples = 2, from_logits = TRUE),
+                 "from_logits = TRUE.*from_logits = FALSE", class = "mcbridge_warning")
+})

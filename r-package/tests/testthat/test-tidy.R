@@ -14,13 +14,13 @@ test_that("mc_tidy follows the yardstick/probably column contract", {
   expect_equal(nrow(df), 3)
   expect_named(df, c("truth", ".pred_class", ".pred_T-shirt/top", ".pred_Trouser",
                      ".pred_Pullover", "predictive_entropy", "mutual_information",
-                     "variation_ratio", "max_probability"))
+                     "variation_ratio", "one_minus_max_probability"))
   expect_identical(df$truth, factor(lv[c(1, 3, 3)], levels = lv))
   expect_identical(df$.pred_class, factor(lv[c(1, 2, 3)], levels = lv))
   expect_equal(unname(as.matrix(df[3:5])), rowMeans(s, dims = 2))
   expect_equal(rowSums(df[3:5]), rep(1, 3))
   expect_equal(df$mutual_information, mc_mutual_information(s))
-  expect_equal(df$max_probability, mc_max_probability(s))
+  expect_equal(df$one_minus_max_probability, mc_one_minus_max_probability(s))
 })
 
 test_that("mc_tidy levels come from the prediction, else 0-based indices", {
