@@ -11,20 +11,24 @@ import numpy as np
 
 from mcbridge._checks import INT64_MAX, check_int
 from mcbridge.metrics import calibration, detection
-from mcbridge.metrics._common import _mean_probs_and_labels, _probs
+from mcbridge.metrics._common import _mean_probs_and_labels, _probs, pooled
 from mcbridge.metrics.uncertainty import SCORES, uncertainty_score
 
 __all__ = ["evaluate", "select_uncertain"]
 
 
-def evaluate(result, y, n_bins: int = 15) -> dict[str, float]:
+def evaluate(result, y, n_bins: int = 15, ignore=None) -> dict[str, float]:
     """All the evaluation measures of an MC classification result, in one dict.
 
     Args:
         result: An `MCResult`, or `(n, classes, samples)` probabilities (made
-            by any tool).
-        y: `(n,)` integer labels from 0.
+            by any tool); a dense output `(n, *dims, classes, samples)` (a
+            segmentation) counts every position as one prediction.
+        y: `(n,)` integer labels from 0; `(n, *dims)` for a dense output.
         n_bins: Bins of the calibration errors.
+        ignore: Positions left out: a label value (a void label such as
+            255) or a boolean array shaped like `y`, True where to ignore
+            (padding). None: none.
 
     Returns:
         A dict of floats, in this order: `accuracy`, `nll` (nats), `brier`,
@@ -38,7 +42,8 @@ def evaluate(result, y, n_bins: int = 15) -> dict[str, float]:
         ValueError: the samples are not probabilities `(n, classes, samples)`
             or the labels do not match them.
     """
-    samples = _probs(result)
+    samples, y = pooled(result, y, ignore)
+    samples = _probs(samples)
     p, y = _mean_probs_and_labels(samples, y)
     out = {
         "accuracy": calibration.accuracy(p, y),

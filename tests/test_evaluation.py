@@ -61,3 +61,24 @@ def test_select_uncertain_order_and_ties():
 def test_select_uncertain_bad_k(k, err):
     with pytest.raises(err, match="`k`"):
         mcbridge.select_uncertain(np.full((4, 2, 1), 0.5), k)
+
+
+def test_evaluate_pools_the_positions_of_a_dense_output_and_ignores_what_it_is_told():
+    rng = np.random.default_rng(0)
+    p = rng.random((4, 3, 5, 2, 6)).astype("float32")
+    p /= p.sum(axis=-2, keepdims=True)
+    y = rng.integers(0, 2, (4, 3, 5))
+    dense = mcbridge.evaluate(mcbridge.MCResult(p), y)
+    rows = mcbridge.evaluate(p.reshape(-1, 2, 6), y.reshape(-1))  # every position one prediction
+    assert dense == pytest.approx(rows, abs=1e-12)
+    void = y.copy()
+    void[0] = 255  # a void label on the first input
+    assert mcbridge.evaluate(p, void, ignore=255) == pytest.approx(mcbridge.evaluate(p[1:], y[1:]), abs=1e-12)
+    padding = np.zeros(y.shape, bool)
+    padding[:, :, 3:] = True
+    assert mcbridge.evaluate(p, y, ignore=padding) == pytest.approx(
+        mcbridge.evaluate(p[:, :, :3], y[:, :, :3]), abs=1e-12)
+    with pytest.raises(ValueError, match=r"labels of shape \(4, 3, 5\) \(n, \*dims\)"):
+        mcbridge.evaluate(p, y[:, :2])
+    with pytest.raises(ValueError, match="`ignore`. Expected a label value or a boolean array"):
+        mcbridge.evaluate(p, y, ignore=padding[:2])

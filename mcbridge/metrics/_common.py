@@ -49,9 +49,58 @@ def _probs(samples) -> np.ndarray:
     return p
 
 
+def pooled(probs, y, ignore=None) -> tuple[np.ndarray, np.ndarray]:
+    """Dense outputs as rows: `(n, *dims, classes[, samples])` with labels `(n, *dims)` -> one row per position.
+
+    Returns `(probs, y)` with the positions pooled, `(rows, classes[, samples])`
+    and `(rows,)`, leaving out those `ignore` names: a label value (a void
+    label such as 255) or a boolean array `(n, *dims)`, True where to ignore
+    (padding). Arrays without `dims` come back as they are (less the ignored rows).
+
+    Raises:
+        ValueError: labels or `ignore` of another shape than `(n, *dims)`.
+    """
+    p = np.asarray(getattr(probs, "samples", probs))
+    arr = as_numeric_array(y, "y")
+    lead = p.shape[: arr.ndim] if arr.ndim else ()
+    if arr.ndim > 1 or (ignore is not None and not np.isscalar(ignore)):
+        if p.ndim < arr.ndim + 2 or lead != arr.shape:
+            raise ValueError(
+                "Invalid value received for argument `y`. Expected labels of shape "
+                f"{p.shape[:-2] if p.ndim > 3 else p.shape[:1]} (n, *dims): one per input and position. "
+                f"Received: y.shape={arr.shape}"
+            )
+    keep = np.ones(arr.shape, bool)
+    if ignore is not None:
+        if np.isscalar(ignore):
+            keep = arr != ignore
+        else:
+            mask = np.asarray(ignore)
+            if mask.shape != arr.shape or mask.dtype != bool:
+                raise ValueError(
+                    "Invalid value received for argument `ignore`. Expected a label value or a "
+                    f"boolean array of shape {arr.shape} (True: ignore). Received: "
+                    f"{'shape=' + str(mask.shape) + ', dtype=' + str(mask.dtype)}"
+                )
+            keep = ~mask
+    rest = p.shape[arr.ndim :]
+    rows = p.reshape((-1, *rest), order="F") if arr.ndim > 1 else p
+    labels = arr.reshape(-1, order="F") if arr.ndim > 1 else arr
+    keep = keep.reshape(-1, order="F") if arr.ndim > 1 else keep
+    if not keep.all():
+        rows, labels = rows[keep], labels[keep]
+    return rows, labels
+
+
 def _mean_probs_and_labels(probs, y) -> tuple[np.ndarray, np.ndarray]:
-    """`(n, classes)` mean probabilities and the `int64` `(n,)` labels, both checked."""
+    """`(n, classes)` mean probabilities and the `int64` `(n,)` labels, both checked.
+
+    Dense outputs `(n, *dims, classes[, samples])` with labels `(n, *dims)`
+    count each position as a row (`pooled`).
+    """
     p = as_numeric_array(getattr(probs, "samples", probs), "probs").astype(np.float64, copy=False)
+    if np.ndim(y) > 1:
+        p, y = pooled(p, y)
     if p.ndim == 3:
         p = _probs(p).mean(axis=2, dtype=np.float64)
     if p.ndim != 2:
