@@ -80,16 +80,7 @@ edges[:, :, 1:] |= y_test[:, :, 1:] != y_test[:, :, :-1]
 print(f"mean mutual information on shape edges {mi[edges].mean():.4f}, elsewhere {mi[~edges].mean():.4f}")
 
 if args.picture:
-    import matplotlib.figure
+    from mcbridge import plots
 
-    fig = matplotlib.figure.Figure(figsize=(9, 3.2), layout="constrained")
-    axes = fig.subplots(1, 3)
-    styles = ({"cmap": "gray"}, {"cmap": "viridis", "vmin": 0, "vmax": 2}, {"cmap": "magma"})
-    titles = ("input", "predicted: background, disc, square", "mutual information (nats)")
-    for ax, image, style, title in zip(axes, (x_test[0, ..., 0], result.predicted_class[0], mi[0]), styles, titles):
-        shown = ax.imshow(image, **style)
-        ax.set_title(title, fontsize=10)
-        ax.set_axis_off()
-    fig.colorbar(shown, ax=axes[2], shrink=0.8)
-    fig.savefig(args.picture, dpi=100)
+    plots.uncertainty_map(result, x_test, 0, y=y_test, class_names=("background", "disc", "square"), path=args.picture)
     print(f"Wrote {args.picture}")

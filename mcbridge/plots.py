@@ -1,6 +1,6 @@
 """Pictures of MC dropout uncertainty (needs matplotlib: `pip install mcbridge[plots]`).
 
-Four pictures, each a function that returns a `matplotlib.figure.Figure`
+Five pictures, each a function that returns a `matplotlib.figure.Figure`
 (a subclass that notebooks display) and, given `path`, also writes it (PNG for a `.png` name):
 - `reliability_diagram`: accuracy against confidence per bin, ECE in the title.
 - `score_histogram`: an uncertainty score for right vs wrong predictions, or
@@ -8,6 +8,8 @@ Four pictures, each a function that returns a `matplotlib.figure.Figure`
 - `uncertain_grid`: the most uncertain input images with their mean class
   probabilities.
 - `sample_spread`: the MC samples of one input, per class.
+- `uncertainty_map`: one input of a dense output (a segmentation): the input,
+  the predicted classes and an uncertainty map side by side.
 
 Figures are made without `pyplot` (no GUI backend, no global state), so they
 work on a headless machine and never change your matplotlib backend. In a
@@ -32,7 +34,7 @@ from mcbridge._checks import check_labels
 from mcbridge.metrics._common import _mean_probs_and_labels, _probs
 from mcbridge.metrics.uncertainty import uncertainty_score
 
-__all__ = ["reliability_diagram", "score_histogram", "uncertain_grid", "sample_spread"]
+__all__ = ["reliability_diagram", "score_histogram", "uncertain_grid", "sample_spread", "uncertainty_map"]
 
 _RIGHT, _WRONG, _MEAN = "#4C72B0", "#C44E52", "#DD8452"
 
@@ -294,4 +296,77 @@ def sample_spread(result, index: int, class_names: Sequence[str] | None = None, 
     ax.set(ylim=(-0.02, 1.02), ylabel="probability")
     ax.legend(frameon=False, loc="upper right")
     ax.set_title(f"Input #{int(index)}: {s} MC samples per class")
+    return _finish(fig, path)
+
+
+def uncertainty_map(result, x, index: int = 0, y=None, score: str = "mutual_information",
+                    class_names: Sequence[str] | None = None, path=None):
+    """One input of a dense output (a segmentation) side by side: the input, the prediction, an uncertainty map.
+
+    Args:
+        result: An `MCResult` (or samples) of shape `(n, H, W, classes, samples)`.
+        x: The inputs `(n, H, W[, channels])` (1 or 3 channels are drawn; others: the first).
+        index: Which input (0-based).
+        y: Optional true labels `(n, H, W)`: a fourth panel marks the wrong pixels.
+        score: The uncertainty map's score (`mcbridge.metrics.uncertainty.SCORES`).
+        class_names: Names of the classes for the prediction's colour bar.
+        path: Optional file to write.
+
+    Returns:
+        A `matplotlib.figure.Figure`.
+
+    Raises:
+        ValueError: not a 2-d dense output, `x` or `y` of another height and
+            width, or `index` out of range.
+    """
+    samples = np.asarray(getattr(result, "samples", result))
+    if samples.ndim != 5:
+        raise ValueError(
+            "Invalid value received for argument `result`. Expected samples of shape "
+            f"(n, H, W, classes, samples) (a segmentation). Received: shape={samples.shape}"
+        )
+    n, h, w, c, _ = samples.shape
+    if not 0 <= int(index) < n:
+        raise ValueError(
+            f"Invalid value received for argument `index`. Expected an integer in [0, {n - 1}]. "
+            f"Received: index={index}"
+        )
+    x = np.asarray(x)
+    if x.shape[:3] != (n, h, w):
+        raise ValueError(
+            f"Invalid value received for argument `x`. Expected the {n} inputs of shape ({n}, {h}, {w}[, channels]) "
+            f"the result was predicted from. Received: x.shape={x.shape}"
+        )
+    one = samples[int(index) : int(index) + 1].reshape(-1, c, samples.shape[-1], order="F")
+    mean = one.mean(axis=-1)
+    predicted = mean.argmax(axis=1).reshape(h, w, order="F")
+    uncertainty = uncertainty_score(one, score).reshape(h, w, order="F")
+    names = _names(result, class_names, c)
+    image = x[int(index)].astype(np.float64)
+    if image.ndim == 3:
+        image = image if image.shape[-1] == 3 else image[..., 0]
+    panels = 3 if y is None else 4
+    fig = _figure((3.1 * panels + 0.6, 3.4))
+    axes = fig.subplots(1, panels)
+    axes[0].imshow(image, cmap=None if image.ndim == 3 else "gray")
+    axes[0].set_title(f"input #{int(index)}")
+    shown = axes[1].imshow(predicted, cmap="viridis", vmin=0, vmax=max(c - 1, 1), interpolation="nearest")
+    axes[1].set_title("predicted class")
+    bar = fig.colorbar(shown, ax=axes[1], shrink=0.8, ticks=range(c))
+    bar.ax.set_yticklabels(names)
+    heat = axes[2].imshow(uncertainty, cmap="magma", interpolation="nearest")
+    axes[2].set_title(score.replace("_", " "))
+    fig.colorbar(heat, ax=axes[2], shrink=0.8)
+    if y is not None:
+        labels = np.asarray(y)
+        if labels.shape[:3] != (n, h, w):
+            raise ValueError(
+                f"Invalid value received for argument `y`. Expected labels of shape ({n}, {h}, {w}). "
+                f"Received: y.shape={labels.shape}"
+            )
+        wrong = predicted != labels[int(index)]
+        axes[3].imshow(wrong, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        axes[3].set_title(f"wrong pixels ({wrong.mean():.1%})")
+    for ax in axes:
+        ax.set_axis_off()
     return _finish(fig, path)

@@ -89,3 +89,20 @@ def test_figures_display_inline_without_changing_the_backend(result):
     assert data["image/png"] == png
     again = pickle.loads(pickle.dumps(fig))
     assert type(again) is type(fig) and again._repr_png_()[:8] == png[:8]
+
+
+def test_uncertainty_map_of_a_segmentation(tmp_path):
+    rng = np.random.default_rng(1)
+    e = np.exp(2 * rng.normal(size=(3, 12, 10, 3, 5)))
+    seg = MCResult(e / e.sum(axis=-2, keepdims=True), class_names=("sky", "road", "car"))
+    x, y = rng.random((3, 12, 10, 1)), rng.integers(0, 3, (3, 12, 10))
+    fig = plots.uncertainty_map(seg, x, 2, y=y, path=tmp_path / "m.png")
+    check(tmp_path / "m.png", 900, 250)
+    assert len(fig.axes) == 6  # four panels and two colour bars
+    assert [t.get_text() for t in fig.axes[-2].get_yticklabels()] == ["sky", "road", "car"]  # (the class bar)
+    wrong = (seg.predicted_class[2] != y[2]).mean()
+    assert fig.axes[3].get_title() == f"wrong pixels ({wrong:.1%})"
+    with pytest.raises(ValueError, match=r"shape \(n, H, W, classes, samples\)"):
+        plots.uncertainty_map(MCResult(np.full((2, 3, 4), 1 / 3)), x, 0)
+    with pytest.raises(ValueError, match=r"x.shape=\(3, 10, 12, 1\)"):
+        plots.uncertainty_map(seg, x.transpose(0, 2, 1, 3), 0)
