@@ -381,6 +381,26 @@ def per_output(name: str, value: Any, n_outputs: int, check: Any) -> list:
     return [check(value)] * n_outputs
 
 
+def check_tolerance(tolerance: Any, min_samples: Any, n_samples: int) -> tuple[float | None, int]:
+    """`(tolerance, min_samples)` of adaptive sampling; `tolerance=None`: a fixed `n_samples`.
+
+    Raises:
+        TypeError: a tolerance that is not a number, `min_samples` not an integer.
+        ValueError: a tolerance that is not positive, `min_samples` below 2 or above `n_samples`.
+    """
+    min_samples = check_int("min_samples", min_samples, minimum=2)
+    if tolerance is None:
+        return None, min_samples
+    tolerance = check_number("tolerance", tolerance, minimum=0, maximum=math.inf, min_open=True)
+    if min_samples > n_samples:
+        raise ValueError(
+            "Invalid value received for argument `min_samples`. Expected at most n_samples "
+            f"({n_samples}): every input gets at least min_samples samples, at most n_samples. "
+            f"Received: min_samples={min_samples}"
+        )
+    return tolerance, min_samples
+
+
 def check_tasks(task: Any, from_logits: Any, heteroscedastic: Any, n_outputs: int) -> list[tuple[str, bool, bool]]:
     """`check_task` for each of `n_outputs` outputs; each argument one value or one per output."""
     tasks = per_output("task", task, n_outputs, lambda t: check_choice("task", t, TASKS))

@@ -18,6 +18,8 @@ state are left untouched.
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 
@@ -35,6 +37,7 @@ from mcbridge._checks import (
     check_seed,
     check_single_io,
     check_tasks,
+    check_tolerance,
     has_rescaling,
     input_names,
     model_io,
@@ -42,7 +45,7 @@ from mcbridge._checks import (
     warn_from_logits,
 )
 from mcbridge._engine.plan import chunk_plan, resolve_precision
-from mcbridge._engine.run import run_chunks, sampler_for
+from mcbridge._engine.run import run_adaptive, run_chunks, sampler_for
 from mcbridge.result import MCResult
 
 __all__ = ["DEFAULT_MEMORY_BUDGET", "mc_predict_model"]
@@ -63,6 +66,8 @@ def mc_predict_model(
     task: str = "classification",
     heteroscedastic: bool = False,
     precision: str = "float32",
+    tolerance: float | None = None,
+    min_samples: int = 10,
 ) -> MCResult | list[MCResult]:
     """`mcbridge.mc_predict` of one `keras.Model` (the arguments are documented there).
 
@@ -79,6 +84,7 @@ def mc_predict_model(
     if progress is not None:
         check_bool("progress", progress)
     precision = check_precision(precision)
+    tolerance, min_samples = check_tolerance(tolerance, min_samples, n_samples)
     specs, out_shapes = model_io(model)
     tasks = check_tasks(task, from_logits, heteroscedastic, len(out_shapes))
     shapes = check_output_shapes(model, out_shapes)
@@ -90,6 +96,7 @@ def mc_predict_model(
     return _mc_predict(
         model, xs, n_samples, batch_size, seed, [t[1] for t in tasks], progress, memory_budget,
         task=[t[0] for t in tasks], heteroscedastic=[t[2] for t in tasks], precision=precision,
+        tolerance=tolerance, min_samples=min_samples,
     )
 
 
@@ -106,9 +113,13 @@ def _mc_predict(
     task="classification",
     heteroscedastic=False,
     precision: str = "float32",
+    tolerance: float | None = None,
+    min_samples: int = 10,
 ) -> MCResult | list[MCResult]:
     """`mc_predict_model` on checked arguments; `split=False` replicates the whole model.
 
+    With `tolerance`, sampling is adaptive (`run.run_adaptive`, in rounds of
+    `min_samples`): the results carry `n_used`.
     `task`, `from_logits` and `heteroscedastic`: one value, or one per output.
     With the same seed, `split=True` and `split=False` draw the same dropout
     masks (the stochastic layers see the same shapes and random states), so
@@ -126,29 +137,41 @@ def _mc_predict(
                 "heteroscedastic=True needs an even number of entries on its last axis: d means, "
                 "then d log-variances."
             )
-    chunks = chunk_plan(xs[0].shape[0], n_samples, batch_size, sampler.row_bytes, memory_budget)
-    samples = run_chunks(
-        sampler, chunks, xs, seed, [t[1] for t in tasks], check=_block_check(shapes, tasks), progress=progress
-    )
+    logits, check = [t[1] for t in tasks], _block_check(shapes, tasks)
+    used = None
+    if tolerance is None:
+        chunks = chunk_plan(xs[0].shape[0], n_samples, batch_size, sampler.row_bytes, memory_budget)
+        samples = run_chunks(sampler, chunks, xs, seed, logits, check=check, progress=progress)
+    else:
+        if sampler.layout.per_replica:
+            raise ValueError(
+                f"Model {model.name!r} has DropConnect layers, whose weight masks are drawn per sample index "
+                "and shared by all inputs, so inputs cannot stop at different counts: use tolerance=None."
+            )
+        plan = chunk_plan(xs[0].shape[0], min(min_samples, n_samples), batch_size, sampler.row_bytes, memory_budget)
+        chunks = dataclasses.replace(plan, n_samples=n_samples)  # rounds of m samples, up to n_samples
+        samples, used = run_adaptive(
+            sampler, chunks, xs, seed, logits, tolerance, min_samples, check=check, progress=progress
+        )
     results, start, n = [], 0, xs[0].shape[0]
     for shape, (t, _, hetero) in zip(shapes, tasks):
         size = int(np.prod(shape))
         block = samples[:, start : start + size].reshape((n, *shape, n_samples), order="F")
         start += size
-        results.append(_result(block if len(shapes) == 1 else np.asfortranarray(block), t, hetero))
+        results.append(_result(block if len(shapes) == 1 else np.asfortranarray(block), t, hetero, used))
     return results[0] if len(results) == 1 else results
 
 
-def _result(samples: np.ndarray, task: str, heteroscedastic: bool) -> MCResult:
+def _result(samples: np.ndarray, task: str, heteroscedastic: bool, n_used=None) -> MCResult:
     """The `MCResult` of one output's samples `(n, *dims, entries, n_samples)`."""
     if task == "classification":
-        return MCResult(samples)
+        return MCResult(samples, n_used=n_used)
     if not heteroscedastic:
-        return MCResult(samples, task="regression")
+        return MCResult(samples, task="regression", n_used=n_used)
     d = samples.shape[-2] // 2
-    with np.errstate(over="ignore"):  # float32: a log-variance past ~88 gives inf
+    with np.errstate(over="ignore", invalid="ignore"):  # float32: a log-variance past ~88 gives inf
         noise = np.exp(samples[..., d:, :], order="F")
-    return MCResult(np.asfortranarray(samples[..., :d, :]), task="regression", noise_variance=noise)
+    return MCResult(np.asfortranarray(samples[..., :d, :]), task="regression", noise_variance=noise, n_used=n_used)
 
 
 def _block_check(shapes: list[tuple], tasks: list[tuple]):

@@ -42,8 +42,17 @@ def evaluate(result, y, n_bins: int = 15, ignore=None) -> dict[str, float]:
         ValueError: the samples are not probabilities `(n, classes, samples)`
             or the labels do not match them.
     """
-    samples, y = pooled(result, y, ignore)
-    samples = _probs(samples)
+    if getattr(result, "n_used", None) is not None:  # adaptive sampling: the result's own counts
+        if result.dims or ignore is not None:
+            raise ValueError(
+                "Invalid value received for argument `result`: evaluate takes a result of adaptive "
+                "sampling (n_used) for (n, classes, samples) outputs and no `ignore`. Predict a dense "
+                "output with a fixed n_samples (tolerance=None)."
+            )
+        samples = result
+    else:
+        samples, y = pooled(result, y, ignore)
+        samples = _probs(samples)
     p, y = _mean_probs_and_labels(samples, y)
     out = {
         "accuracy": calibration.accuracy(p, y),

@@ -34,6 +34,56 @@ def _check_finite(name: str, values: np.ndarray) -> None:
         )
 
 
+def _rows(a: np.ndarray, d: int) -> np.ndarray:
+    """`a` `(n, *dims, ...)` with `d` dims as `(n * positions, ...)`: each position a row (Fortran order, no copy)."""
+    return a if not d else a.reshape((-1, *a.shape[1 + d :]), order="F")
+
+
+def _unrows(a: np.ndarray, lead: tuple) -> np.ndarray:
+    """The inverse of `_rows`: `(n * positions, ...)` back to `(*lead, ...)`."""
+    return a if len(lead) == 1 else a.reshape((*lead, *a.shape[1:]), order="F")
+
+
+def _variance(samples: np.ndarray) -> np.ndarray:
+    """Unbiased variance (ddof = 1) over the last axis of `(rows, classes, samples)`, float64; NaN for one sample."""
+    if samples.shape[-1] < 2:
+        return np.full(samples.shape[:-1], np.nan)
+    out = np.empty(samples.shape[:-1])
+    for i in range(0, len(samples), 4096):  # two-pass, in blocks of rows: float64 temporaries stay small
+        block = samples[i : i + 4096]
+        dev = block - block.mean(axis=-1, dtype=np.float64)[..., None]
+        out[i : i + 4096] = np.einsum("ics,ics->ic", dev, dev)
+    return out / (samples.shape[-1] - 1)
+
+
+def _entropies(p: np.ndarray) -> np.ndarray:
+    """Entropy (nats) over axis 1 of `p` `(rows, classes, ...)`, float64, with 0 log 0 = 0."""
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.where(p > 0, p * np.log(p), 0.0).sum(axis=1)
+
+
+def _jackknife_se(samples: np.ndarray, measure: str) -> np.ndarray:
+    """Jackknife standard error of the predictive entropy or mutual information of `(rows, classes, samples)`."""
+    s = samples.shape[-1]
+    out = np.full(samples.shape[0], np.nan)
+    if s < 2:
+        return out
+    for i in range(0, len(samples), 1024):
+        p = samples[i : i + 1024].astype(np.float64)
+        mean = p.mean(axis=-1)
+        loo_pe = _entropies((s * mean[..., None] - p) / (s - 1))  # (rows, samples): leaving out sample j
+        if measure == "predictive_entropy":
+            loo = loo_pe
+        else:
+            h = _entropies(p)  # (rows, samples): each sample's entropy
+            loo_ee = (h.sum(axis=-1, keepdims=True) - h) / (s - 1)
+            loo = loo_pe - loo_ee if measure == "mutual_information" else loo_ee
+        dev = loo - loo.mean(axis=-1, keepdims=True)
+        out[i : i + 1024] = np.sqrt((s - 1) / s * (dev**2).sum(axis=-1))
+    return out
+
+
 class MCResult:
     """Monte Carlo samples and their summaries.
 
@@ -57,12 +107,21 @@ class MCResult:
             aleatoric part (`aleatoric_variance`, the mean predicted noise)
             and its epistemic part (`epistemic_variance`, the spread of the
             sampled means), after the law of total variance.
+        n_used: Optional `(n,)` counts: input `i` has its first `n_used[i]`
+            samples; the rest of its samples are NaN (adaptive sampling).
 
     Every summary keeps the leading `(n, *dims)`: `mean` and `variance` are
     `(n, *dims, classes)`, `predicted_class` and the uncertainty scores
     `(n, *dims)`.
 
+    Adaptive sampling (`mc_predict(..., tolerance=...)`) gives inputs
+    different numbers of samples: `n_used[i]` says how many; `samples[i]`
+    holds them first and NaN after (a padded cube), and every measure here
+    uses exactly each input's own samples.
+
     Attributes:
+        n_used: `int64` `(n,)`: the samples of each input, or None when
+            every input has `n_samples` (a fixed-size run).
         samples: `float32` array of shape `(n, *dims, classes, samples)`;
             `samples[i, c, s]` is output `c` for input `i` in sample `s`.
             `mc_predict` produces it in column-major (Fortran) order, the
@@ -87,6 +146,7 @@ class MCResult:
         task: str = "classification",
         class_names: Sequence[str] | None = None,
         noise_variance=None,
+        n_used=None,
     ):
         samples = np.asarray(samples)
         if samples.ndim < 3:
@@ -121,29 +181,54 @@ class MCResult:
             _check_finite("noise_variance", noise_variance)
         with np.errstate(over="ignore"):  # beyond float32's range: inf, refused just below
             samples = samples.astype(np.float32, copy=False)
-        _check_finite("samples", samples)
+        if n_used is not None:
+            n_used = np.asarray(n_used)
+            if n_used.shape != samples.shape[:1] or n_used.dtype.kind not in "iu" or (
+                n_used.size and (n_used.min() < 1 or n_used.max() > samples.shape[-1])
+            ):
+                raise ValueError(
+                    "Invalid value received for argument `n_used`. Expected one count per input, "
+                    f"integers in 1..{samples.shape[-1]} (shape ({samples.shape[0]},)). "
+                    f"Received: shape={n_used.shape}, dtype={n_used.dtype}"
+                )
+            n_used = n_used.astype(np.int64)
+            used = np.arange(samples.shape[-1]) < n_used.reshape((-1,) + (1,) * (samples.ndim - 1))
+            _check_finite("samples", np.where(used, samples, 0))
+        else:
+            _check_finite("samples", samples)
         self.samples = samples
         self.noise_variance = noise_variance
         self.task = task
         self.class_names = class_names
+        self.n_used = n_used
         self._cache: dict[str, np.ndarray] = {}
 
     n = property(lambda self: self.samples.shape[0], doc="Number of inputs.")
     dims = property(lambda self: self.samples.shape[1:-2], doc="Positions per input (`()` unless a dense output).")
     n_classes = property(lambda self: self.samples.shape[-2], doc="Number of classes (or outputs).")
-    n_samples = property(lambda self: self.samples.shape[-1], doc="Number of MC samples.")
+    n_samples = property(
+        lambda self: self.samples.shape[-1],
+        doc="Number of MC samples (the most any input got: see `n_used`).",
+    )
 
-    def _rows(self, a: np.ndarray) -> np.ndarray:
-        """`a` `(n, *dims, ...)` as `(n * positions, ...)`: each position a row (Fortran order, no copy of `samples`)."""
-        return a if not self.dims else a.reshape((-1, *a.shape[1 + len(self.dims) :]), order="F")
-
-    def _unrows(self, a: np.ndarray) -> np.ndarray:
-        """The inverse of `_rows`."""
-        return a if not self.dims else a.reshape((self.n, *self.dims, *a.shape[1:]), order="F")
+    def _by_count(self, fn: Callable[[np.ndarray], np.ndarray], values: np.ndarray | None = None) -> np.ndarray:
+        """`fn(values)` with each input's own samples: `values[i, ..., :n_used[i]]` (all of them without `n_used`)."""
+        values = self.samples if values is None else values
+        if self.n_used is None or self.n == 0:
+            return fn(values)
+        out = None
+        for count in np.unique(self.n_used):
+            idx = np.flatnonzero(self.n_used == count)
+            part = fn(values[idx, ..., :count])
+            if out is None:
+                out = np.empty((self.n, *part.shape[1:]), part.dtype)
+            out[idx] = part
+        return out
 
     def _per_row(self, measure: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """`measure` of `(rows, classes, samples)` applied at every input and position: `(n, *dims)`."""
-        return self._unrows(measure(self._rows(self.samples)))
+        d = len(self.dims)
+        return self._by_count(lambda a: _unrows(measure(_rows(a, d)), a.shape[: 1 + d]))
 
     def _cached(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
         if key not in self._cache:
@@ -161,7 +246,7 @@ class MCResult:
     @property
     def mean(self) -> np.ndarray:
         """Mean over samples: `float64` array of shape `(n, *dims, classes)`."""
-        return self._cached("mean", lambda: self.samples.mean(axis=-1, dtype=np.float64))
+        return self._cached("mean", lambda: self._by_count(lambda a: a.mean(axis=-1, dtype=np.float64)))
 
     @property
     def variance(self) -> np.ndarray:
@@ -170,23 +255,46 @@ class MCResult:
         `float64` array of shape `(n, *dims, classes)`; NaN when `n_samples == 1`.
         """
 
-        def compute():
-            if self.n_samples < 2:
-                return np.full(self.samples.shape[:-1], np.nan)
-            # Two-pass, in blocks of rows: float64 temporaries stay small.
-            samples, mean = self._rows(self.samples), self._rows(self.mean)
-            out = np.empty(samples.shape[:-1])
-            for i in range(0, len(samples), 4096):
-                dev = samples[i : i + 4096] - mean[i : i + 4096, :, None]
-                out[i : i + 4096] = np.einsum("ics,ics->ic", dev, dev)
-            return self._unrows(out / (self.n_samples - 1))
-
-        return self._cached("variance", compute)
+        d = len(self.dims)
+        return self._cached("variance", lambda: self._by_count(lambda a: _unrows(_variance(_rows(a, d)), a.shape[: 1 + d])))
 
     @property
     def std(self) -> np.ndarray:
         """Square root of `variance`, shape `(n, *dims, classes)`."""
         return np.sqrt(self.variance)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Samples each input got, `int64` `(n,)`: `n_used`, or `n_samples` for every input."""
+        return self.n_used if self.n_used is not None else np.full(self.n, self.n_samples, np.int64)
+
+    def mc_standard_error(self, measure: str = "mean") -> np.ndarray:
+        """The Monte Carlo standard error of a summary: how much it would move with other samples.
+
+        Args:
+            measure: `"mean"`: of the mean probabilities (or outputs),
+                `std / sqrt(samples)`, shape `(n, *dims, classes)`;
+                `"predictive_entropy"`, `"expected_entropy"` or
+                `"mutual_information"`: of that estimate, by the jackknife
+                over samples (leave one sample out), shape `(n, *dims)`.
+                Each input's own count of samples (`n_used`) is used.
+
+        Returns:
+            float64 array; NaN where an input has one sample.
+
+        Raises:
+            ValueError: an unknown `measure`, or an entropy of a regression result.
+        """
+        if measure == "mean":
+            counts = self.counts.reshape((-1,) + (1,) * (self.samples.ndim - 2))
+            return self.std / np.sqrt(counts)
+        if measure not in ("predictive_entropy", "expected_entropy", "mutual_information"):
+            raise ValueError(
+                "Invalid value received for argument `measure`. Expected 'mean', 'predictive_entropy', "
+                f"'expected_entropy' or 'mutual_information'. Received: measure={measure!r}"
+            )
+        self._classification_only(f"mc_standard_error({measure!r})")
+        return self._cached(f"se_{measure}", lambda: self._per_row(lambda rows: _jackknife_se(rows, measure)))
 
     def _noise_only(self, what: str) -> None:
         if self.noise_variance is None:
@@ -205,7 +313,9 @@ class MCResult:
             ValueError: the result has no `noise_variance`.
         """
         self._noise_only("aleatoric_variance")
-        return self._cached("aleatoric", lambda: self.noise_variance.mean(axis=-1, dtype=np.float64))
+        return self._cached(
+            "aleatoric", lambda: self._by_count(lambda a: a.mean(axis=-1, dtype=np.float64), self.noise_variance)
+        )
 
     @property
     def epistemic_variance(self) -> np.ndarray:

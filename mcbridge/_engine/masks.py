@@ -70,8 +70,10 @@ def keyed_rows(keys, samples, states):
 
     Args:
         keys: `(k,)` integer tensor, the keys of the call's inputs.
-        samples: `(m,)` integer tensor, the MC sample index of each replica;
-            row `r * k + i` is sample `samples[r]` of input `keys[i]`.
+        samples: `(m, k)` integer tensor, the MC sample index of each
+            replica of each input: row `r * k + i` is sample `samples[r, i]`
+            of input `keys[i]` (inputs may be at different samples: adaptive
+            sampling).
         states: `{id(seed_generator): (2,) integer tensor}`: each sampling
             copy's layer key for this call (`layer_state`). Arguments of the
             compiled call, never the generators' variables: concurrent calls
@@ -127,7 +129,7 @@ def _layer_key(state, salt: int = 0):
 
 
 def row_bases(state, keys, samples, salt: int = 0):
-    """`(m * k,)` uint64 stream starts, replica-major: hash of (layer key, `keys[i]`, `samples[r]`).
+    """`(m * k,)` uint64 stream starts, replica-major: hash of (layer key, `keys[i]`, `samples[r, i]`).
 
     `state`: the layer's `(2,)` key state in this call (`layer_state`).
     """
@@ -135,8 +137,8 @@ def row_bases(state, keys, samples, salt: int = 0):
 
     layer = _layer_key(state, salt)
     per_input = mix64(layer + mix64(keys + _u64(_GOLDEN)))  # (k,)
-    sample_ctr = (samples + _u64(1)) * _u64(_GOLDEN)  # (m,)
-    return tf.reshape(mix64(per_input[None, :] + sample_ctr[:, None]), [-1])
+    sample_ctr = (samples + _u64(1)) * _u64(_GOLDEN)  # (m, k)
+    return tf.reshape(mix64(per_input[None, :] + sample_ctr), [-1])
 
 
 def keyed_words64(bases, n_words):
@@ -349,7 +351,8 @@ def replica_mask(kernel_shape, rate: float, seed_generator, dtype):
 
     _, samples = current_keys()
     m = tf.shape(samples)[0]
-    with keyed_rows(tf.zeros([1], tf.uint64), samples, _KEYS.value[2]):
+    # (one mask per sample index: every input of a call is at the same samples here)
+    with keyed_rows(tf.zeros([1], tf.uint64), samples[:, :1], _KEYS.value[2]):
         return bit_mask(tf.concat([[m], tf.constant(kernel_shape, tf.int32)], 0), rate, seed_generator, dtype)
 
 

@@ -393,7 +393,8 @@ class Sampler:
         layout R arrays use; the outputs follow each other.
 
         `h`: the prefix output `(k, ...)`. Replica `r` of input `i` is MC
-        sample `first_sample + r` of the input with key `keys[i]`: its masks
+        sample `first_sample + r` (`first_sample[i] + r` for a `(k,)`
+        vector: adaptive sampling) of the input with key `keys[i]`: its masks
         depend on those and the layer keys `states` (`(generators, 2)`, from
         `call_states`) only (`masks.keyed_rows`). Everything a call varies is
         an argument, so concurrent calls give the bits of sequential ones.
@@ -427,7 +428,8 @@ class Sampler:
             import tensorflow as tf
 
             k = ops.shape(keras.tree.flatten(h)[0])[0]
-            samples = tf.cast(first_sample, tf.int64) + tf.range(m, dtype=tf.int64)
+            first = tf.broadcast_to(tf.cast(first_sample, tf.int64), [k])  # (one for all, or one per input)
+            samples = first[None, :] + tf.range(m, dtype=tf.int64)[:, None]  # (m, k)
             layer_states = {id(g): states[i] for i, g in enumerate(generators)}
             # (This body runs only while TensorFlow traces; tracing touches the
             # layers, e.g. a recurrent copy swaps its cell's mask maker: one at a time.)
@@ -652,3 +654,98 @@ def run_chunks(
             if bar is not None:
                 bar.update(i0 + rows * (s0 + draws) // n_samples)
     return out.transpose(2, 1, 0)
+
+
+def run_adaptive(
+    sampler: Sampler,
+    chunks: ChunkPlan,
+    x,
+    seed: int | None,
+    from_logits,
+    tolerance: float,
+    min_samples: int,
+    check: Callable[[np.ndarray], None] | None = None,
+    progress: bool | None = None,
+    keys: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Adaptive sampling: each input sampled until its MC standard error is at most `tolerance`.
+
+    `k` slots each hold an input; every compiled call draws the next `m`
+    samples of each slot's input (slot inputs may be at different sample
+    indices: `suffix_fn`'s per-input `first_sample`). After each call an input
+    stops once it has at least `min_samples` samples and the standard error
+    of its mean (the largest over all its output entries, `std / sqrt(count)`)
+    is at most `tolerance`, or at `chunks.n_samples`; its slot takes the next
+    input. The deterministic prefix runs once per input (in batches of `k`, as
+    inputs enter). With a seed, input `i`'s samples are the first `n_used[i]`
+    of a fixed-size run: the same keyed masks, and the same bits for the same
+    chunk shape `(k, m)` (each row's values do not depend on the other rows).
+
+    Returns:
+        `(samples, n_used)`: `float32` `(n, n_outputs, n_samples)` in Fortran
+        order, NaN after each input's count, and the counts `int64` `(n,)`
+        (multiples of `m`, or `n_samples`).
+    """
+    n, n_samples, k, m = chunks.n, chunks.n_samples, chunks.k, chunks.m
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    keys = np.arange(n, dtype=np.int64) if keys is None else np.asarray(keys, dtype=np.int64)
+    run = sampler.suffix_fn(m, from_logits)
+    states = sampler.call_states(seed, m)
+    sampler.sync_weights()
+    f = sampler.n_outputs
+    out = np.full((n_samples, f, n), np.nan, dtype=np.float32)
+    used = np.zeros(n, dtype=np.int64)
+    sums, squares = np.zeros((n, f)), np.zeros((n, f))
+    slots = np.full(k, -1, dtype=np.int64)  # the input in each slot (-1: free)
+    held: list | None = None  # the prefix output of each slot, one array per prefix output
+    ready: list[tuple[int, list]] = []  # inputs whose prefix is computed, waiting for a slot
+    queued = 0  # inputs [queued, n) not yet through the prefix
+    bar = progress_bar(progress, n, work=n * n_samples)
+    done = 0
+    while True:
+        free = np.flatnonzero(slots < 0)
+        while len(free) and (ready or queued < n):
+            if not ready:  # the next k inputs through the prefix, in one call
+                rows = min(k, n - queued)
+                block_in = [_padded(a[queued : queued + rows], k) for a in xs]
+                h = sampler.prefix_out(block_in[0] if len(block_in) == 1 else block_in)
+                parts = [keras.ops.convert_to_numpy(t) for t in keras.tree.flatten(h)]
+                ready = [(queued + r, [p[r] for p in parts]) for r in range(rows)]
+                queued += rows
+                if held is None:
+                    held = [np.repeat(p[:1], k, axis=0) for p in parts]
+            index, rows_of = ready.pop(0)
+            slot = free[0]
+            free = free[1:]
+            slots[slot] = index
+            for array, row in zip(held, rows_of):
+                array[slot] = row
+        busy = np.flatnonzero(slots >= 0)
+        if not len(busy):
+            break
+        inputs = slots[busy]
+        first = np.zeros(k, dtype=np.int64)
+        first[busy] = used[inputs]
+        slot_keys = np.zeros(k, dtype=np.int64)
+        slot_keys[busy] = keys[inputs]
+        h = held[0] if len(held) == 1 else list(held)
+        block = keras.ops.convert_to_numpy(run(h, slot_keys, first, states))  # (m, f, k)
+        if check is not None:
+            check(block[:, :, busy])
+        for slot, i in zip(busy, inputs):
+            take = min(m, n_samples - used[i])
+            values = block[:take, :, slot]
+            out[used[i] : used[i] + take, :, i] = values
+            sums[i] += values.sum(axis=0, dtype=np.float64)
+            squares[i] += np.square(values, dtype=np.float64).sum(axis=0)
+            used[i] += take
+        count = used[inputs][:, None].astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            variance = np.maximum(squares[inputs] - sums[inputs] ** 2 / count, 0) / (count - 1)
+            error = np.sqrt(variance / count).max(axis=1)
+        stop = (used[inputs] >= n_samples) | ((used[inputs] >= min_samples) & (error <= tolerance))
+        slots[busy[stop]] = -1
+        done += int(stop.sum())
+        if bar is not None:
+            bar.update(done)
+    return out.transpose(2, 1, 0), used

@@ -5,6 +5,8 @@ Labels follow mcbridge's one rule, `mcbridge._checks.check_labels`.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from mcbridge._checks import as_numeric_array, check_labels
@@ -92,12 +94,36 @@ def pooled(probs, y, ignore=None) -> tuple[np.ndarray, np.ndarray]:
     return rows, labels
 
 
+def by_count(score):
+    """`score(samples)` -> `(n,)` made exact for a result of adaptive sampling (an `MCResult` with `n_used`).
+
+    Each input's score uses its own samples: the inputs are scored in groups
+    of equal count, `samples[idx, :, :count]`.
+    """
+
+    @functools.wraps(score)
+    def wrapper(samples, *args, **kwargs):
+        used = getattr(samples, "n_used", None)
+        if used is None or len(used) == 0:
+            return score(samples, *args, **kwargs)
+        values = samples.samples
+        out = np.empty(len(used))
+        for count in np.unique(used):
+            idx = np.flatnonzero(used == count)
+            out[idx] = score(values[idx, ..., :count], *args, **kwargs)
+        return out
+
+    return wrapper
+
+
 def _mean_probs_and_labels(probs, y) -> tuple[np.ndarray, np.ndarray]:
     """`(n, classes)` mean probabilities and the `int64` `(n,)` labels, both checked.
 
     Dense outputs `(n, *dims, classes[, samples])` with labels `(n, *dims)`
     count each position as a row (`pooled`).
     """
+    if getattr(probs, "n_used", None) is not None:  # adaptive sampling: each input's own samples
+        probs = probs.mean
     p = as_numeric_array(getattr(probs, "samples", probs), "probs").astype(np.float64, copy=False)
     if np.ndim(y) > 1:
         p, y = pooled(p, y)

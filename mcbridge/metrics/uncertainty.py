@@ -15,7 +15,7 @@ import numpy as np
 from collections.abc import Callable
 
 from mcbridge._checks import check_choice
-from mcbridge.metrics._common import _probs
+from mcbridge.metrics._common import by_count, _probs
 
 __all__ = [
     "predictive_entropy",
@@ -35,6 +35,7 @@ def _entropy(p: np.ndarray, axis: int) -> np.ndarray:
     return -terms.sum(axis=axis)
 
 
+@by_count
 def predictive_entropy(samples) -> np.ndarray:
     """Entropy of the MC mean prediction, `H[mean_s p(y|x, w_s)]`: total uncertainty.
 
@@ -45,6 +46,7 @@ def predictive_entropy(samples) -> np.ndarray:
     return _entropy(p.mean(axis=2, dtype=np.float64), axis=1)
 
 
+@by_count
 def expected_entropy(samples) -> np.ndarray:
     """Mean over samples of each sample's entropy: aleatoric uncertainty.
 
@@ -55,6 +57,7 @@ def expected_entropy(samples) -> np.ndarray:
     return _entropy(p, axis=1).mean(axis=1)
 
 
+@by_count
 def mutual_information(samples) -> np.ndarray:
     """BALD: predictive minus expected entropy, clamped at 0: epistemic uncertainty.
 
@@ -67,6 +70,7 @@ def mutual_information(samples) -> np.ndarray:
     return np.maximum(pe - ee, 0.0)
 
 
+@by_count
 def variation_ratio(samples) -> np.ndarray:
     """`1 - f/S`, where `f` counts samples whose top class is the modal top class.
 
@@ -83,6 +87,7 @@ def variation_ratio(samples) -> np.ndarray:
     return 1.0 - counts.max(axis=1) / s
 
 
+@by_count
 def max_probability(samples) -> np.ndarray:
     """`1 - max_c mean_s p(c|x, w_s)`: one minus the top mean probability.
 

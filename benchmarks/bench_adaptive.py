@@ -1,0 +1,109 @@
+"""Adaptive sampling (`tolerance=`) against a fixed `n_samples`, at the same agreement with a 200-sample run.
+
+The seed CNN trained on Fashion-MNIST (`--epochs`, cached in `--out`) predicts
+the 10,000 test images. The reference is a 200-sample `mc_predict` (seed 0).
+Every candidate (seed 1: other samples than the reference's) is scored by its
+agreement with the reference: the share of inputs with the same predicted
+class (goal >= 99.5%) and the Spearman correlation of the mutual information
+(goal >= 0.98). Printed side by side: fixed `n_samples` and adaptive runs
+(`n_samples=200`, `min_samples=10`, a list of tolerances), each with its
+forward samples (n x samples, or the sum of `n_used`) and wall time, then the
+cheapest of each kind that meets both goals and the ratios (goal: at least 3x
+fewer samples and 2x less time). `--picture` draws the per-input sample count
+against the reference's mutual information.
+
+Run: .venv/bin/python benchmarks/bench_adaptive.py [--n 10000] [--picture adaptive.png]
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import mcbridge  # noqa: E402
+from _common import cpu_extensions, machine  # noqa: E402
+from mcbridge.datasets import load_fashion_mnist  # noqa: E402
+
+parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+parser.add_argument("--n", type=int, default=10_000, help="test images")
+parser.add_argument("--epochs", type=int, default=3)
+parser.add_argument("--out", default="runs/bench_adaptive", help="folder for the trained model")
+parser.add_argument("--fixed", default="10,20,30,40,60,80,120", help="fixed n_samples to try")
+parser.add_argument("--tolerances", default="0.03,0.02,0.015,0.01,0.007,0.005", help="tolerances to try")
+parser.add_argument("--picture", default=None)
+args = parser.parse_args()
+
+
+def ranks(a):
+    r = np.empty(len(a))
+    r[np.argsort(a, kind="stable")] = np.arange(len(a))
+    return r
+
+
+def spearman(a, b):
+    return float(np.corrcoef(ranks(a), ranks(b))[0, 1])
+
+
+(x_train, y_train), (x_test, _) = load_fashion_mnist()
+x_test = x_test[: args.n]
+path = Path(args.out) / "model.keras"
+if path.exists():
+    model = mcbridge.load_model(path)
+else:
+    model = mcbridge.build_cnn(seed=0)
+    model.fit(x_train, y_train, epochs=args.epochs, batch_size=128, verbose=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+
+print(f"# {machine()}")
+print(f"# {cpu_extensions()}")
+t = time.perf_counter()
+ref = mcbridge.mc_predict(model, x_test, n_samples=200, seed=0, progress=False)
+print(f"# reference: {args.n} test images x 200 samples in {time.perf_counter() - t:.1f} s")
+ref_class, ref_mi = ref.predicted_class, ref.mutual_information()
+
+rows = []
+print(f"{'run':>22s} {'samples':>10s} {'time s':>8s} {'class agree':>12s} {'MI spearman':>12s}")
+for kind, values in (("fixed", args.fixed), ("tolerance", args.tolerances)):
+    for v in values.split(","):
+        kw = {"n_samples": int(v)} if kind == "fixed" else {"n_samples": 200, "tolerance": float(v), "min_samples": 10}
+        t = time.perf_counter()
+        r = mcbridge.mc_predict(model, x_test, seed=1, progress=False, **kw)
+        wall = time.perf_counter() - t
+        samples = int(r.counts.sum())
+        agree = float(np.mean(r.predicted_class == ref_class))
+        rho = spearman(r.mutual_information(), ref_mi)
+        rows.append((kind, v, samples, wall, agree, rho, r))
+        print(f"{kind + ' ' + v:>22s} {samples:>10,d} {wall:8.2f} {agree:12.4f} {rho:12.4f}")
+
+ok = [row for row in rows if row[4] >= 0.995 and row[5] >= 0.98]
+best = {kind: min((row for row in ok if row[0] == kind), key=lambda row: row[2], default=None)
+        for kind in ("fixed", "tolerance")}
+if best["fixed"] and best["tolerance"]:
+    f, a = best["fixed"], best["tolerance"]
+    print(f"cheapest meeting both goals: fixed n_samples={f[1]} ({f[2]:,} samples, {f[3]:.1f} s); "
+          f"tolerance={a[1]} ({a[2]:,} samples, {a[3]:.1f} s): {f[2] / a[2]:.2f}x fewer samples, "
+          f"{f[3] / a[3]:.2f}x less time")
+else:
+    print("no candidate of each kind met both goals: widen --fixed / --tolerances")
+
+if args.picture and best["tolerance"]:
+    import matplotlib.figure
+
+    r = best["tolerance"][6]
+    fig = matplotlib.figure.Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    counts = np.unique(r.n_used)
+    ax.boxplot([ref_mi[r.n_used == c] for c in counts], positions=range(len(counts)), showfliers=False)
+    ax.set_xticks(range(len(counts)), [f"{c}\n({np.sum(r.n_used == c)})" for c in counts])
+    ax.set(xlabel="samples an input got (inputs)", ylabel="mutual information (200-sample reference)",
+           title=f"Adaptive sampling, tolerance {best['tolerance'][1]}: the uncertain inputs get the samples")
+    fig.savefig(args.picture, dpi=100)
+    print(f"Wrote {args.picture}")

@@ -1,0 +1,76 @@
+"""Adaptive sampling (`tolerance=`) and the Monte Carlo standard error of the summaries."""
+
+import keras
+import numpy as np
+import pytest
+
+import mcbridge
+from mcbridge._engine.plan import ChunkPlan
+from mcbridge._engine.run import run_chunks
+from mcbridge._predict_model import _sampler_for
+
+
+@pytest.fixture(scope="module")
+def model():
+    return mcbridge.build_cnn(input_shape=(12, 12, 1), n_classes=4, filters=(4, 8), dense_units=16,
+                              padding="same", seed=3)
+
+
+@pytest.fixture(scope="module")
+def x():
+    x = np.random.default_rng(0).random((40, 12, 12, 1)).astype("float32")
+    x[:20] *= 6  # far from anything: some inputs are surer than others
+    return x
+
+
+def test_inputs_stop_when_their_error_is_small_with_the_bits_of_a_fixed_run(model, x):
+    fixed = run_chunks(_sampler_for(model), ChunkPlan(40, 60, 16, 10), x, 4, False)  # the same chunk shape
+    # a tolerance between the inputs' errors after 10 and after 60 samples
+    tol = float(np.median(mcbridge.MCResult(fixed[:, :, :10]).mc_standard_error().max(axis=1)))
+    r = mcbridge.mc_predict(model, x, n_samples=60, seed=4, tolerance=tol, min_samples=10, batch_size=16)
+    assert r.n_used.shape == (40,) and set(np.unique(r.n_used)) <= set(range(10, 61, 10))
+    assert len(np.unique(r.n_used)) > 2  # the inputs got different counts
+    for i, used in enumerate(r.n_used):
+        np.testing.assert_array_equal(r.samples[i, :, :used], fixed[i, :, :used])  # the first n_used samples
+        assert np.isnan(r.samples[i, :, used:]).all()
+    error = r.mc_standard_error().max(axis=1)
+    assert np.all(error[r.n_used < 60] <= tol)  # stopped: small enough
+    for i, used in enumerate(r.n_used):  # and not before: one round earlier the error was larger
+        if used > 10:
+            assert mcbridge.MCResult(fixed[i : i + 1, :, : used - 10]).mc_standard_error().max() > tol
+    # every measure uses each input's own samples
+    for i in (0, 39):
+        own = mcbridge.MCResult(fixed[i : i + 1, :, : r.n_used[i]])
+        np.testing.assert_allclose(r.mean[i], own.mean[0])
+        np.testing.assert_allclose(r.variance[i], own.variance[0])
+        np.testing.assert_allclose(r.mutual_information()[i], own.mutual_information()[0])
+        np.testing.assert_allclose(mcbridge.metrics.predictive_entropy(r)[i], own.predictive_entropy()[0])
+    y = r.predicted_class
+    assert mcbridge.evaluate(r, y)["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("measure", ["mean", "predictive_entropy", "mutual_information"])
+def test_standard_error_matches_the_spread_over_seeds(model, x, measure):
+    runs = [mcbridge.mc_predict(model, x[:16], n_samples=40, seed=s) for s in range(30)]
+
+    def estimate(r):
+        return r.mean if measure == "mean" else getattr(r, measure)()
+
+    spread = np.stack([estimate(r) for r in runs]).std(axis=0, ddof=1)  # over seeds
+    reported = np.stack([r.mc_standard_error(measure) for r in runs]).mean(axis=0)
+    ratio = np.sqrt(np.mean(reported**2) / np.mean(spread**2))
+    assert 0.8 <= ratio <= 1.2, ratio
+
+
+def test_adaptive_arguments_are_checked(model, x):
+    with pytest.raises(ValueError, match="`tolerance`"):
+        mcbridge.mc_predict(model, x, n_samples=20, tolerance=0)
+    with pytest.raises(TypeError, match="`tolerance`"):
+        mcbridge.mc_predict(model, x, n_samples=20, tolerance="0.01")
+    with pytest.raises(ValueError, match=r"`min_samples`. Expected at most n_samples \(20\)"):
+        mcbridge.mc_predict(model, x, n_samples=20, tolerance=0.01, min_samples=30)
+    with pytest.raises(ValueError, match="`measure`"):
+        mcbridge.MCResult(np.full((2, 2, 3), 0.5)).mc_standard_error("entropy")
+    drop_connect = keras.Sequential([keras.Input((4,)), mcbridge.DropConnectDense(3, rate=0.3, activation="softmax")])
+    with pytest.raises(ValueError, match="DropConnect.*tolerance=None"):
+        mcbridge.mc_predict(drop_connect, np.zeros((2, 4), "float32"), n_samples=20, tolerance=0.01)
