@@ -169,6 +169,9 @@ def cmd_predict(args) -> int:
 
         outputs = getattr(model, "outputs", None)
         y = check_labels(y, len(x), outputs[0].shape[-1] if outputs else None)
+    if args.tolerance is not None and str(args.output).endswith(".arrow"):
+        raise UserError("--tolerance writes .npz (with n_used) or .parquet (one row per input with n_used), "
+                        "not .arrow: choose another --output.")
     if to_parquet:
         return _predict_to_parquet(model, x, y, source, args)
     start = time.perf_counter()
@@ -181,6 +184,8 @@ def cmd_predict(args) -> int:
         from_logits=args.from_logits,
         progress=None if not args.quiet else False,
         precision=args.precision,
+        tolerance=args.tolerance,
+        min_samples=args.min_samples,
     )
     seconds = time.perf_counter() - start
     _write_result(args.output, result, y)
@@ -189,12 +194,21 @@ def cmd_predict(args) -> int:
         print(f"Saved samples {result.samples.shape} (n, classes, samples) to {args.output}")
         return 0
     pe, mi = result.predictive_entropy(), result.mutual_information()
-    print(f"MC dropout on {source}: {result.n} inputs x {result.n_samples} samples "
-          f"in {seconds:.1f} s ({result.n * result.n_samples / seconds:,.0f} samples/s)")
+    total = int(result.counts.sum())
+    if result.n_used is None:
+        print(f"MC dropout on {source}: {result.n} inputs x {result.n_samples} samples "
+              f"in {seconds:.1f} s ({total / seconds:,.0f} samples/s)")
+    else:
+        print(f"MC dropout on {source}: {result.n} inputs, {result.n_used.min()} to {result.n_used.max()} "
+              f"samples each (tolerance {args.tolerance:g}; {total:,} in all) in {seconds:.1f} s "
+              f"({total / seconds:,.0f} samples/s)")
     if y is not None:
         print(f"accuracy of the MC mean:   {np.mean(result.predicted_class == y):.4f}")
-    print(f"mean predictive entropy:   {pe.mean():.4f} nats")
-    print(f"mean mutual information:   {mi.mean():.4f} nats")
+    spread = result.counts.min() > 1
+    se_pe = f" (MC standard error per input {result.mc_standard_error('predictive_entropy').mean():.4f})" if spread else ""
+    se_mi = f" (MC standard error per input {result.mc_standard_error('mutual_information').mean():.4f})" if spread else ""
+    print(f"mean predictive entropy:   {pe.mean():.4f} nats{se_pe}")
+    print(f"mean mutual information:   {mi.mean():.4f} nats{se_mi}")
     print(f"Saved samples {result.samples.shape} (n, classes, samples) to {args.output}")
     return 0
 
@@ -219,7 +233,8 @@ def _predict_on_spark(args) -> int:
     try:
         df = spark.read.parquet(args.input)
         out = mc_predict_spark(df, args.model, input_col=args.input_col, key_col=args.key_col,
-                               n_samples=args.n_samples, seed=args.seed, batch_size=args.batch_size)
+                               n_samples=args.n_samples, seed=args.seed, batch_size=args.batch_size,
+                               tolerance=args.tolerance, min_samples=args.min_samples)
         out.write.mode("overwrite").parquet(args.output)
     finally:
         if running is None:
@@ -239,7 +254,7 @@ def _predict_to_parquet(model, x, y, source: str, args) -> int:
     start = time.perf_counter()
     predict_to_file(model, x, args.output, n_samples=args.n_samples, batch_size=args.batch_size,
                     seed=args.seed, from_logits=args.from_logits, progress=not args.quiet,
-                    precision=args.precision)
+                    precision=args.precision, tolerance=args.tolerance, min_samples=args.min_samples)
     seconds = time.perf_counter() - start
     table = pq.read_table(args.output, columns=["prediction", "predictive_entropy", "mutual_information"])
     n = table.num_rows
@@ -260,6 +275,8 @@ def _write_result(path: str, result, y) -> None:
         write_arrow(result, path)
         return
     extra = {} if y is None else {"y": y}
+    if result.n_used is not None:
+        extra["n_used"] = result.n_used
 
     def save(tmp):
         np.savez(
@@ -474,6 +491,11 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--precision", choices=PRECISIONS, default="float32",
                       help="bfloat16: convolutions and dense layers in bfloat16, faster on CPUs "
                            "with bfloat16 instructions (samples stay float32; default: float32)")
+    pred.add_argument("--tolerance", type=float, metavar="SE",
+                      help="adaptive sampling: each input stops once the MC standard error of its mean "
+                           "probabilities is at most SE (at most --n-samples; .npz or .parquet output)")
+    pred.add_argument("--min-samples", type=positive_int, default=10,
+                      help="with --tolerance: samples every input gets, and the round size (default: 10)")
     pred.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     pred.add_argument("--unsafe-load", action="store_true",
                       help="load a model file that holds Python code (Lambda layers). This "

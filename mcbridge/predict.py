@@ -84,6 +84,19 @@ def mc_predict(model, *args, **kwargs) -> MCResult:
             float32 with oneDNN capped at AVX512_CORE) or refused (AVX2 only):
             a warning says so and float32 is computed instead.
 
+        tolerance: None (every input gets `n_samples`), or adaptive
+            sampling: inputs are sampled in rounds of `min_samples` and an
+            input stops once the Monte Carlo standard error of its mean
+            probabilities (`std / sqrt(count)`, the largest over its
+            entries) is at most `tolerance`, or at `n_samples`. The result's
+            `n_used` says how many samples each input got; its `samples`
+            hold them first, NaN after, and every measure uses exactly
+            those. With a seed, input `i`'s samples are the first
+            `n_used[i]` of a fixed-size run (the same bits for the same
+            chunk shape). Not for models with DropConnect layers.
+        min_samples: With `tolerance`: the samples every input gets, and
+            the round size (2 to `n_samples`).
+
     Returns:
         An `MCResult` for `task` whose `samples` has shape
         `(n, *dims, classes, n_samples)` (`(n, classes, n_samples)` for the

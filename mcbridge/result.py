@@ -387,6 +387,12 @@ class MCResult:
                       f"(n, {'*dims, ' if self.dims else ''}{what}, samples), {self.samples.dtype}"),
             ("task", self.task),
         ]  # fmt: skip
+        if self.n_used is not None:
+            rows.append(("samples per input", f"{self.n_used.min()} to {self.n_used.max()} "
+                                              f"(mean {self.n_used.mean():.1f}): adaptive sampling, n_used"))
+        if self.n and self.samples.size <= self.REPR_MAX_VALUES and self.counts.min() > 1:
+            rows.append(("MC standard error of the mean", f"{self.mc_standard_error().mean():.4g} on average, "
+                                                           f"{self.mc_standard_error().max():.4g} at most"))
         if self.class_names is not None:
             rows.append(("class names" if self.task == "classification" else "output names",
                          _html.names(self.class_names)))  # fmt: skip
@@ -399,9 +405,13 @@ class MCResult:
             uncertain = int(np.sum(pe > limit))
             disagree = int(np.sum(self.variation_ratio() > 0))
             units, total = ("positions", pe.size) if self.dims else ("inputs", self.n)
+            spread = self.counts.min() > 1  # (a standard error needs two samples)
+            se_pe = f"; MC standard error per input {self.mc_standard_error('predictive_entropy').mean():.4f}" if spread else ""
+            se_mi = f"; MC standard error per input {self.mc_standard_error('mutual_information').mean():.4f}" if spread else ""
             rows += [
-                ("mean predictive entropy", f"{pe.mean():.4f} nats (max ln {self.n_classes} = {np.log(self.n_classes):.3f})"),
-                ("mean mutual information", f"{mi.mean():.4f} nats (epistemic part, BALD)"),
+                ("mean predictive entropy", f"{pe.mean():.4f} nats (max ln {self.n_classes} = {np.log(self.n_classes):.3f})"
+                                            + se_pe),
+                ("mean mutual information", f"{mi.mean():.4f} nats (epistemic part, BALD)" + se_mi),
                 (f"uncertain {units}", f"{uncertain} of {total} ({uncertain / total:.1%}): predictive entropy "
                                      f"> {self.UNCERTAIN_FRACTION:g} x ln {self.n_classes} = {limit:.3f} nats"),
                 ("samples disagree", f"{disagree} of {total} {units}: the samples do not all pick the same class"),
@@ -418,7 +428,9 @@ class MCResult:
             f"<MCResult task={self.task} n={self.n}"
             + (f" dims={self.dims}" if self.dims else "")
             + f" classes={self.n_classes} "
-            f"samples={self.n_samples} dtype={self.samples.dtype}"
+            f"samples={self.n_samples}"
+            + (f" n_used={self.n_used.min()}..{self.n_used.max()}" if self.n_used is not None and self.n else "")
+            + f" dtype={self.samples.dtype}"
             + self._repr_class_names()
             + ">"
         )

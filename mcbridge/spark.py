@@ -19,6 +19,7 @@ fails with an error saying so and what to do.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -131,12 +132,12 @@ def _inputs(column, shape: tuple, name: str) -> np.ndarray:
 
 
 def _predict_batches(batches, *, model_path, input_col, key_col, keep, n_samples, seed, keep_samples,
-                     batch_size, memory_budget):
+                     batch_size, memory_budget, tolerance=None, min_samples=10):
     """The `mapInArrow` function: Arrow record batches in, summary batches out."""
     import pyarrow as pa
 
     from mcbridge._engine.plan import chunk_plan
-    from mcbridge._engine.run import run_chunks
+    from mcbridge._engine.run import run_adaptive, run_chunks
     from mcbridge._predict_model import _check_classifier_block, _sampler_for
     from mcbridge.stream import summary_batch
 
@@ -150,9 +151,15 @@ def _predict_batches(batches, *, model_path, input_col, key_col, keep, n_samples
         x = _inputs(batch.column(input_col), shape, input_col).astype(sampler.input_dtype, copy=False)
         if not np.all(np.isfinite(x)):
             raise ValueError(f"Column {input_col!r} holds NaN or infinite values.")
-        chunks = chunk_plan(len(x), n_samples, batch_size, sampler.row_bytes, memory_budget)
-        samples = run_chunks(sampler, chunks, x, seed, False, check=_check_classifier_block, keys=keys)
-        summary = summary_batch(samples, keys, keep_samples)
+        used = None
+        if tolerance is None:
+            chunks = chunk_plan(len(x), n_samples, batch_size, sampler.row_bytes, memory_budget)
+            samples = run_chunks(sampler, chunks, x, seed, False, check=_check_classifier_block, keys=keys)
+        else:
+            plan = chunk_plan(len(x), min_samples, batch_size, sampler.row_bytes, memory_budget)
+            samples, used = run_adaptive(sampler, dataclasses.replace(plan, n_samples=n_samples), x, seed, False,
+                                         tolerance, min_samples, check=_check_classifier_block, keys=keys)
+        summary = summary_batch(samples, keys, keep_samples, n_used=used)
         columns, names = [batch.column(key_col)], [key_col]
         for name in keep:
             columns.append(batch.column(name))
@@ -180,6 +187,8 @@ def mc_predict_spark(
     batch_size: int = 128,
     keep_columns: bool | Sequence[str] = False,
     memory_budget: int | None = None,
+    tolerance: float | None = None,
+    min_samples: int = 10,
 ):
     """MC dropout prediction of every row of a Spark DataFrame, one output row per input.
 
@@ -201,6 +210,8 @@ def mc_predict_spark(
         keep_columns: Also return the other columns of `df` (True), the
             named ones, or none (False).
         memory_budget: Bytes of activations one compiled call may use.
+        tolerance, min_samples: Adaptive sampling, as in `mc_predict`; adds
+            the column `n_used` (int).
 
     Returns:
         A lazy DataFrame: `key_col`, the kept columns, `prediction` (int),
@@ -219,7 +230,7 @@ def mc_predict_spark(
     """
     from pyspark.sql import types as T
 
-    from mcbridge._checks import check_seed, positive_int
+    from mcbridge._checks import check_seed, check_tolerance, positive_int
     from mcbridge._predict_model import DEFAULT_MEMORY_BUDGET, _sampler_for
     from mcbridge.models import load_model
 
@@ -227,6 +238,7 @@ def mc_predict_spark(
     batch_size = positive_int("batch_size", batch_size)
     memory_budget = positive_int("memory_budget", DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget)
     seed = check_seed(seed)
+    tolerance, min_samples = check_tolerance(tolerance, min_samples, n_samples)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**63)
     if not isinstance(keep_samples, (bool, np.bool_)):
@@ -277,11 +289,14 @@ def mc_predict_spark(
         T.StructField("mutual_information", T.FloatType(), False),
         T.StructField("variation_ratio", T.FloatType(), False),
     ]
+    if tolerance is not None:
+        out.append(T.StructField("n_used", T.IntegerType(), False))
     if keep_samples:
         out.append(T.StructField("samples", T.ArrayType(floats, containsNull=False), False))
     options = dict(model_path=model_path, input_col=input_col, key_col=key_col, keep=keep,
                    n_samples=n_samples, seed=seed, keep_samples=bool(keep_samples),
-                   batch_size=batch_size, memory_budget=memory_budget)
+                   batch_size=batch_size, memory_budget=memory_budget, tolerance=tolerance,
+                   min_samples=min_samples)
 
     use_this_python(df.sparkSession)
     run = _worker_function(options, _NO_MCBRIDGE)

@@ -17,7 +17,8 @@ variance with ddof = 1 as `MCResult.variance`), `predictive_entropy`,
 `mutual_information`, `variation_ratio` (float32, nats) and, with
 `keep_samples=True`, `samples` (a fixed-size list of `classes` fixed-size
 lists of `n_samples` float32: the input's `(classes, samples)` block,
-class-major). `.arrow` output is an Arrow IPC *stream* (as mcbridge's other
+class-major), and with `tolerance=` (adaptive sampling) `n_used` (int32, the
+samples of each input; its `samples` are NaN after them). `.arrow` output is an Arrow IPC *stream* (as mcbridge's other
 `.arrow` files, docs/ARROW.md): read it with `pyarrow.ipc.open_stream`, or in
 R with `mc_read_predictions()` (nanoarrow, batch by batch). See
 docs/SCALING.md.
@@ -25,6 +26,7 @@ docs/SCALING.md.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -105,17 +107,19 @@ def _blocks(data, rows: int) -> Iterable[np.ndarray]:
             yield array[i : i + rows]
 
 
-def summary_batch(samples: np.ndarray, keys: np.ndarray, keep_samples: bool = False):
+def summary_batch(samples: np.ndarray, keys: np.ndarray, keep_samples: bool = False, n_used=None):
     """One `pyarrow.RecordBatch` of per-input summaries (the columns of `predict_to_file`).
 
     Args:
         samples: `(rows, classes, n_samples)` class probabilities.
         keys: `(rows,)` int64 keys, written as `index`.
         keep_samples: Add the `samples` column.
+        n_used: Adaptive sampling: `(rows,)` samples of each input (the
+            rest NaN); written as the column `n_used`.
     """
     import pyarrow as pa
 
-    result = MCResult(samples)
+    result = MCResult(samples, n_used=n_used)
     rows, classes, n_samples = result.samples.shape
 
     def per_class(values):
@@ -131,6 +135,8 @@ def summary_batch(samples: np.ndarray, keys: np.ndarray, keep_samples: bool = Fa
         "mutual_information": pa.array(result.mutual_information().astype(np.float32)),
         "variation_ratio": pa.array(result.variation_ratio().astype(np.float32)),
     }
+    if n_used is not None:
+        columns["n_used"] = pa.array(np.asarray(n_used, dtype=np.int32))
     if keep_samples:
         flat = pa.array(np.ascontiguousarray(result.samples, dtype=np.float32).reshape(-1))
         inner = pa.FixedSizeListArray.from_arrays(flat, n_samples)
@@ -188,6 +194,8 @@ def predict_to_file(
     progress: bool | Callable[[int], None] | None = None,
     first_index: int = 0,
     precision: str = "float32",
+    tolerance: float | None = None,
+    min_samples: int = 10,
 ) -> Path:
     """MC dropout prediction written to a Parquet file or Arrow IPC stream, block by block.
 
@@ -213,6 +221,9 @@ def predict_to_file(
             inputs written so far after each block.
         first_index: Key of the first input (to split one job over files).
         precision: `"float32"` or `"bfloat16"`, as in `mc_predict`.
+        tolerance, min_samples: Adaptive sampling, as in `mc_predict`: each
+            input's summaries use its own samples, and the column `n_used`
+            says how many it got.
 
     Returns:
         The `Path` written. The file holds one row per input (columns in the
@@ -232,11 +243,12 @@ def predict_to_file(
         check_model,
         check_precision,
         check_seed,
+        check_tolerance,
         check_x,
         positive_int,
     )
     from mcbridge._engine.plan import chunk_plan, resolve_precision
-    from mcbridge._engine.run import run_chunks
+    from mcbridge._engine.run import run_adaptive, run_chunks
     from mcbridge._predict_model import DEFAULT_MEMORY_BUDGET, _check_classifier_block, _sampler_for
 
     fmt = _format_of(path)
@@ -250,6 +262,7 @@ def predict_to_file(
     first_index = check_int("first_index", first_index, minimum=0, maximum=INT64_MAX)
     keep_samples = check_bool("keep_samples", keep_samples)
     from_logits = check_bool("from_logits", from_logits)
+    tolerance, min_samples = check_tolerance(tolerance, min_samples, n_samples)
     if seed is None:  # one random seed for the whole file: keys stay distinct streams
         seed = int(np.random.SeedSequence().entropy % 2**63)
         shown_seed = ""
@@ -263,6 +276,7 @@ def predict_to_file(
     check = None if from_logits else _check_classifier_block
     metadata = {
         "mcbridge.n_samples": str(n_samples),
+        "mcbridge.tolerance": "" if tolerance is None else repr(tolerance),
         "mcbridge.seed": shown_seed,
         "mcbridge.classes": str(classes),
     }
@@ -279,9 +293,17 @@ def predict_to_file(
                 continue
             x = check_x(block, sampler.input_shape, sampler.input_dtype)
             keys = np.arange(first_index + done, first_index + done + len(x), dtype=np.int64)
-            chunks = chunk_plan(len(x), n_samples, batch_size, sampler.row_bytes, memory_budget)
-            samples = run_chunks(sampler, chunks, x, seed, from_logits, check=check, progress=False, keys=keys)
-            writer.write(summary_batch(samples, keys, keep_samples))
+            if tolerance is None:
+                chunks = chunk_plan(len(x), n_samples, batch_size, sampler.row_bytes, memory_budget)
+                samples = run_chunks(sampler, chunks, x, seed, from_logits, check=check, progress=False, keys=keys)
+                used = None
+            else:
+                plan = chunk_plan(len(x), min_samples, batch_size, sampler.row_bytes, memory_budget)
+                chunks = dataclasses.replace(plan, n_samples=n_samples)
+                samples, used = run_adaptive(
+                    sampler, chunks, x, seed, from_logits, tolerance, min_samples, check=check, progress=False, keys=keys
+                )
+            writer.write(summary_batch(samples, keys, keep_samples, n_used=used))
             done += len(x)
             if bar is not None:
                 bar.update(done)

@@ -74,3 +74,17 @@ def test_adaptive_arguments_are_checked(model, x):
     drop_connect = keras.Sequential([keras.Input((4,)), mcbridge.DropConnectDense(3, rate=0.3, activation="softmax")])
     with pytest.raises(ValueError, match="DropConnect.*tolerance=None"):
         mcbridge.mc_predict(drop_connect, np.zeros((2, 4), "float32"), n_samples=20, tolerance=0.01)
+
+
+def test_predict_to_file_samples_adaptively_with_the_counts_of_mc_predict(model, x, tmp_path):
+    import pyarrow.parquet as pq
+
+    fixed = mcbridge.mc_predict(model, x, n_samples=40, seed=2)
+    tol = float(np.median(fixed.mc_standard_error().max(axis=1)))
+    r = mcbridge.mc_predict(model, x, n_samples=40, seed=2, tolerance=tol, batch_size=16)
+    path = mcbridge.predict_to_file(model, x, tmp_path / "a.parquet", n_samples=40, seed=2, tolerance=tol,
+                                    batch_size=16, progress=False)
+    table = pq.read_table(path)
+    np.testing.assert_array_equal(table["n_used"].to_numpy(), r.n_used)
+    np.testing.assert_allclose(table["mutual_information"].to_numpy(), r.mutual_information(), rtol=1e-4, atol=1e-6)
+    assert table.schema.metadata[b"mcbridge.tolerance"] == repr(tol).encode()

@@ -325,3 +325,20 @@ def test_predict_streams_parquet_with_the_npz_numbers(trained, tmp_path):
         # Same seed and keys, other batch size: same masks, float32 rounding apart.
         np.testing.assert_allclose(mean, z["mean"], rtol=0, atol=1e-5)
     np.testing.assert_array_equal(table["index"].to_numpy(), np.arange(9))
+
+
+def test_predict_tolerance_samples_adaptively(trained, tmp_path):
+    import mcbridge
+    from mcbridge.datasets import load_digits
+
+    x = load_digits()[1][0][:30]
+    np.save(tmp_path / "x.npy", x)
+    out = run("predict", str(trained), "-i", str(tmp_path / "x.npy"), "--n-samples", "40", "--seed", "3",
+              "--tolerance", "0.02", "--min-samples", "5", "-o", str(tmp_path / "a.npz"), "-q")
+    assert "tolerance 0.02" in out.stdout and "MC standard error per input" in out.stdout
+    ref = mcbridge.mc_predict(mcbridge.load_model(trained), x, n_samples=40, seed=3, tolerance=0.02, min_samples=5)
+    with np.load(tmp_path / "a.npz") as z:
+        np.testing.assert_array_equal(z["n_used"], ref.n_used)
+    bad = run("predict", str(trained), "-i", str(tmp_path / "x.npy"), "--tolerance", "0.02",
+              "-o", str(tmp_path / "a.arrow"), "-q", check=False)
+    assert bad.returncode == 1 and "--tolerance writes .npz" in bad.stderr

@@ -165,3 +165,18 @@ def test_workers_without_mcbridge_say_what_to_do(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: The Spark worker's Python (" + sys.executable), last
     assert "cannot import mcbridge" in last and "pip install 'mcbridge[spark]'" in last and "PYSPARK_PYTHON" in last
+
+
+def test_adaptive_sampling_gives_the_counts_of_mc_predict(spark, saved):
+    from mcbridge.spark import mc_predict_spark
+
+    path, x = saved
+    model = mcbridge.load_model(path)
+    fixed = mcbridge.mc_predict(model, x, n_samples=20, seed=3)
+    tol = float(np.median(fixed.mc_standard_error().max(axis=1)))
+    ref = mcbridge.mc_predict(model, x, n_samples=20, seed=3, tolerance=tol, min_samples=5, batch_size=2)
+    out = mc_predict_spark(_frame(spark, x, range(len(x))), path, input_col="features", key_col="id",
+                           n_samples=20, seed=3, batch_size=2, tolerance=tol, min_samples=5)
+    rows = sorted(out.collect(), key=lambda r: r["id"])
+    assert [r["n_used"] for r in rows] == ref.n_used.tolist()
+    np.testing.assert_allclose([r["mutual_information"] for r in rows], ref.mutual_information(), atol=1e-4)
