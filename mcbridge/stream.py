@@ -18,7 +18,11 @@ variance with ddof = 1 as `MCResult.variance`), `predictive_entropy`,
 `keep_samples=True`, `samples` (a fixed-size list of `classes` fixed-size
 lists of `n_samples` float32: the input's `(classes, samples)` block,
 class-major), and with `tolerance=` (adaptive sampling) `n_used` (int32, the
-samples of each input; its `samples` are NaN after them). `.arrow` output is an Arrow IPC *stream* (as mcbridge's other
+samples of each input; its `samples` are NaN after them). A dense output
+`(batch, *dims, classes)` writes per input its maps, flattened in C order
+(schema metadata `mcbridge.dims`): `prediction`, `predictive_entropy`,
+`mutual_information`, `variation_ratio` one value per position, `mean` and
+`variance` one per position and class, `samples` one list per position and class. `.arrow` output is an Arrow IPC *stream* (as mcbridge's other
 `.arrow` files, docs/ARROW.md): read it with `pyarrow.ipc.open_stream`, or in
 R with `mc_read_predictions()` (nanoarrow, batch by batch). See
 docs/SCALING.md.
@@ -120,27 +124,30 @@ def summary_batch(samples: np.ndarray, keys: np.ndarray, keep_samples: bool = Fa
     import pyarrow as pa
 
     result = MCResult(samples, n_used=n_used)
-    rows, classes, n_samples = result.samples.shape
+    rows, classes, n_samples = result.n, result.n_classes, result.n_samples
 
-    def per_class(values):
-        flat = pa.array(np.ascontiguousarray(values, dtype=np.float32).reshape(-1))
-        return pa.FixedSizeListArray.from_arrays(flat, classes)
+    def per_input(values, dtype=np.float32):
+        """One value per input, or (a dense output) a fixed-size list of its values in C order."""
+        flat = np.ascontiguousarray(values, dtype=dtype).reshape(rows, -1)
+        if flat.shape[1] == 1 and values.ndim == 1:
+            return pa.array(flat[:, 0])
+        return pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), flat.shape[1])
 
     columns = {
         "index": pa.array(np.asarray(keys, dtype=np.int64)),
-        "prediction": pa.array(result.predicted_class.astype(np.int32)),
-        "mean": per_class(result.mean),
-        "variance": per_class(result.variance),
-        "predictive_entropy": pa.array(result.predictive_entropy().astype(np.float32)),
-        "mutual_information": pa.array(result.mutual_information().astype(np.float32)),
-        "variation_ratio": pa.array(result.variation_ratio().astype(np.float32)),
+        "prediction": per_input(result.predicted_class, np.int32),
+        "mean": per_input(result.mean),
+        "variance": per_input(result.variance),
+        "predictive_entropy": per_input(result.predictive_entropy()),
+        "mutual_information": per_input(result.mutual_information()),
+        "variation_ratio": per_input(result.variation_ratio()),
     }
     if n_used is not None:
         columns["n_used"] = pa.array(np.asarray(n_used, dtype=np.int32))
     if keep_samples:
         flat = pa.array(np.ascontiguousarray(result.samples, dtype=np.float32).reshape(-1))
         inner = pa.FixedSizeListArray.from_arrays(flat, n_samples)
-        columns["samples"] = pa.FixedSizeListArray.from_arrays(inner, classes)
+        columns["samples"] = pa.FixedSizeListArray.from_arrays(inner, classes * int(np.prod(result.dims)))
     return pa.RecordBatch.from_pydict(columns)
 
 
@@ -200,7 +207,9 @@ def predict_to_file(
     """MC dropout prediction written to a Parquet file or Arrow IPC stream, block by block.
 
     Args:
-        model: A single-input Keras classifier with dropout (as `mc_predict`).
+        model: A Keras classifier with dropout, one input and one output
+            (as `mc_predict`); a dense output `(batch, *dims, classes)` (a
+            segmentation) writes each input's maps (see the module docstring).
         data: Inputs `(n, *input_shape)`: an array, the path of a `.npy`
             file (memory-mapped, read block by block) or an iterable of
             arrays (blocks of inputs, e.g. a generator reading files).
@@ -243,13 +252,14 @@ def predict_to_file(
         check_model,
         check_precision,
         check_seed,
+        check_single_io,
         check_tolerance,
         check_x,
         positive_int,
     )
     from mcbridge._engine.plan import chunk_plan, resolve_precision
     from mcbridge._engine.run import run_adaptive, run_chunks
-    from mcbridge._predict_model import DEFAULT_MEMORY_BUDGET, _check_classifier_block, _sampler_for
+    from mcbridge._predict_model import DEFAULT_MEMORY_BUDGET, _block_check, _sampler_for
 
     fmt = _format_of(path)
     _check_folder(path)
@@ -269,16 +279,19 @@ def predict_to_file(
     else:
         shown_seed = str(seed)
     precision = resolve_precision(precision)  # (what the CPU offers: after the argument checks)
-    sampler = _sampler_for(model, precision=precision)
-    classes = sampler.n_outputs
-    per_input = classes * n_samples * 4 * (2 if keep_samples else 1)
+    check_single_io(model, "predict_to_file")
+    sampler = _sampler_for(model, precision=precision, any_shape=True)
+    shape = sampler.output_shapes[0]  # (*dims, classes)
+    classes = shape[-1]
+    per_input = sampler.n_outputs * n_samples * 4 * (2 if keep_samples else 1)
     block_rows = max(batch_size, (_BLOCK_BYTES // per_input) // batch_size * batch_size)
-    check = None if from_logits else _check_classifier_block
+    check = _block_check([shape], [("classification", from_logits, False)])
     metadata = {
         "mcbridge.n_samples": str(n_samples),
         "mcbridge.tolerance": "" if tolerance is None else repr(tolerance),
         "mcbridge.seed": shown_seed,
         "mcbridge.classes": str(classes),
+        "mcbridge.dims": ",".join(map(str, shape[:-1])),
     }
     bar = None
     if progress is None or progress is True:  # a bar counting inputs (None: when long and watched)
@@ -303,6 +316,7 @@ def predict_to_file(
                 samples, used = run_adaptive(
                     sampler, chunks, x, seed, from_logits, tolerance, min_samples, check=check, progress=False, keys=keys
                 )
+            samples = samples.reshape((len(x), *shape, samples.shape[-1]), order="F")  # (rows, *dims, classes, S)
             writer.write(summary_batch(samples, keys, keep_samples, n_used=used))
             done += len(x)
             if bar is not None:

@@ -159,3 +159,24 @@ def test_missing_folder_is_named_not_the_temporary_file(cnn, x12, tmp_path):
     with pytest.raises(FileNotFoundError, match="is a file, not a folder"):
         mcbridge.predict_to_file(cnn, x12, tmp_path / "file" / "p.arrow", n_samples=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_dense_outputs_stream_their_maps_one_row_per_input(tmp_path):
+    import keras
+    import pyarrow.parquet as pq
+
+    i = keras.Input((6, 5, 1))
+    h = keras.layers.Dropout(0.5)(keras.layers.Conv2D(4, 3, padding="same", activation="relu")(i))
+    model = keras.Model(i, keras.layers.Conv2D(3, 1, activation="softmax")(h))
+    x = np.random.default_rng(0).random((9, 6, 5, 1), dtype=np.float32)
+    ref = mcbridge.mc_predict(model, x, n_samples=4, seed=1)
+    path = mcbridge.predict_to_file(model, x, tmp_path / "seg.parquet", n_samples=4, seed=1, keep_samples=True,
+                                    progress=False)
+    table = pq.read_table(path)
+    assert table.schema.metadata[b"mcbridge.dims"] == b"6,5"
+    np.testing.assert_array_equal(np.stack(table["prediction"].to_numpy(zero_copy_only=False)),
+                                  ref.predicted_class.reshape(9, -1))
+    np.testing.assert_allclose(np.stack(table["mutual_information"].to_numpy(zero_copy_only=False)),
+                               ref.mutual_information().reshape(9, -1), rtol=1e-4, atol=1e-6)
+    samples = np.array(table["samples"].to_pylist(), dtype=np.float32)  # (rows, positions x classes, samples)
+    np.testing.assert_allclose(samples, ref.samples.reshape(9, -1, 4), rtol=1e-5, atol=1e-6)
