@@ -341,6 +341,13 @@ def main(argv=None) -> None:
         print(header)
         for r in new:
             print(fmt(r))
+        if len(members) > 1:
+            from mcbridge import metrics
+
+            nll = [metrics.nll(m["test"], y_te) for m in members]
+            acc = [metrics.accuracy(m["test"], y_te) for m in members]
+            print(f"  members alone: NLL {min(nll):.4f} to {max(nll):.4f} (mean {sum(nll) / len(nll):.4f}), "
+                  f"accuracy {min(acc):.4f} to {max(acc):.4f}")
         print(f"  ({time.perf_counter() - start:.0f} s so far)", flush=True)
 
     print(f"\nTable ({'QUICK' if args.quick else 'full protocol'}); {_common.cpu_extensions()}")
