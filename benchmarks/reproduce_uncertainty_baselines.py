@@ -30,11 +30,15 @@ seed=...)`, one call per member, and saved as `.keras` as soon as it is done):
   temperature per row, fitted on the held-out last 10,000 training images).
 
 Columns: NLL (nats), accuracy, ECE (15 equal-width bins), Brier (sum over
-classes), misclassification AUROC of predictive entropy, and OOD AUROC of
+classes; uncertainty-baselines' `brier_score` is the mean over classes, a
+tenth of it), misclassification AUROC of predictive entropy, and OOD AUROC of
 predictive entropy against (a) scikit-learn's 1,797 digits (8x8, scaled to
 20x20 and padded to 28x28 as MNIST is; needs scikit-learn) and (b) the
 Fashion-MNIST test images shifted: contrast halved around 0.5, plus Gaussian
-noise of standard deviation 0.2, clipped to [0, 1] (fixed seed).
+noise of standard deviation 0.2, clipped to [0, 1] (fixed seed); "conf-acc",
+the mean top probability minus the accuracy (negative: under-confident); and
+ECE with 10 bins, as uncertainty-baselines' `calibration()` computes the
+published "calibration error".
 
 Resumable: members are written to `--out` (default `runs/ub_repro/`, ignored
 by git) as `members/<kind>_<j>.keras` the moment they finish, and their
@@ -272,7 +276,8 @@ def row(name, per_member, y_val, y_te):
             res = {k: scaler.transform(v) for k, v in res.items()}
         ev = mcbridge.evaluate(res["test"], y_te, n_bins=15)
         cols = {"nll": ev["nll"], "acc": ev["accuracy"], "ece": ev["ece"], "brier": ev["brier"],
-                "auroc_miss": ev["auroc_predictive_entropy"]}
+                "auroc_miss": ev["auroc_predictive_entropy"],
+                "ece10": metrics.expected_calibration_error(res["test"], y_te, n_bins=10)}
         for ood in ("digits", "shifted"):
             cols[f"ood_{ood}"] = (metrics.ood_auroc(res["test"], res[ood]) if ood in res else float("nan"))
         p = res["test"].mean
@@ -325,7 +330,7 @@ def main(argv=None) -> None:
     ]
     rows = []
     header = (f"{'method':50}{'S':>4}{'NLL':>8}{'acc':>8}{'ECE':>8}{'Brier':>8}{'AUROC':>8}"
-              f"{'OOD dig':>8}{'OOD shf':>8}{'conf-acc':>9}")
+              f"{'OOD dig':>8}{'OOD shf':>8}{'conf-acc':>9}{'ECE10':>8}")
     for name, get in plan:
         members = get()
         if any(m is None for m in members):
@@ -336,6 +341,13 @@ def main(argv=None) -> None:
         print(header)
         for r in new:
             print(fmt(r))
+        if len(members) > 1:
+            from mcbridge import metrics
+
+            nll = [metrics.nll(m["test"], y_te) for m in members]
+            acc = [metrics.accuracy(m["test"], y_te) for m in members]
+            print(f"  members alone: NLL {min(nll):.4f} to {max(nll):.4f} (mean {sum(nll) / len(nll):.4f}), "
+                  f"accuracy {min(acc):.4f} to {max(acc):.4f}")
         print(f"  ({time.perf_counter() - start:.0f} s so far)", flush=True)
 
     print(f"\nTable ({'QUICK' if args.quick else 'full protocol'}); {_common.cpu_extensions()}")
@@ -353,7 +365,7 @@ def main(argv=None) -> None:
 def fmt(r):
     name, s, c = r
     return (f"{name:50}{s:4d}{c['nll']:8.4f}{c['acc']:8.4f}{c['ece']:8.4f}{c['brier']:8.4f}{c['auroc_miss']:8.4f}"
-            f"{c['ood_digits']:8.4f}{c['ood_shifted']:8.4f}{c['conf_minus_acc']:+9.4f}")
+            f"{c['ood_digits']:8.4f}{c['ood_shifted']:8.4f}{c['conf_minus_acc']:+9.4f}{c['ece10']:8.4f}")
 
 
 if __name__ == "__main__":

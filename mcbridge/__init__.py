@@ -17,8 +17,9 @@ imported when mcbridge is, the layers are registered at once.
 
 `mcbridge.plots` (matplotlib), `mcbridge.report` and `mcbridge.spark`
 (pyspark) are reachable after `import mcbridge` and import their optional
-dependency on first use. `mcbridge.r` (needs the optional rpy2) hands
-results to an embedded R session.
+dependency on first use. `mcbridge.export(model, path)` writes a TensorFlow
+SavedModel that serves MC summaries (the module is callable). `mcbridge.r`
+(needs the optional rpy2) hands results to an embedded R session.
 
 Imported before TensorFlow, mcbridge keeps TensorFlow's C++ start-up log lines
 off the console (`mcbridge._tflog`; a `TF_CPP_MIN_LOG_LEVEL` you set stands).
@@ -73,7 +74,7 @@ _EXPORTS = {
 # on first use (PEP 562): the optional parts (`plots` needs matplotlib, `spark`
 # pyspark) import their dependency only when a function is called.
 _SUBMODULES = (
-    "arrow", "calibration", "conformal", "datasets", "ensemble", "evaluation", "layers", "metrics",
+    "arrow", "calibration", "conformal", "datasets", "ensemble", "evaluation", "export", "layers", "metrics",
     "plots", "report", "result", "spark", "stream",
 )  # fmt: skip
 

@@ -1,0 +1,260 @@
+"""`mcbridge.export`: a SavedModel that serves mc_predict's samples and summaries without mcbridge."""
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import mcbridge
+from mcbridge.export import MANIFEST, SEEDED_SIGNATURE, call_states, member_seed
+
+from conftest import plain_keras_model
+
+N_SAMPLES = 6
+BATCH = 4  # the export's chunk: 10 rows run as 4 + 4 + 2 (padded), as mc_predict(batch_size=4)
+ALL = ("mean", "variance", "std", "predictive_entropy", "expected_entropy", "mutual_information")
+
+
+def _cnn():
+    return mcbridge.build_cnn(
+        input_shape=(8, 8, 1), n_classes=3, filters=(4, 8), dense_units=16, padding="same", seed=1
+    )
+
+
+@pytest.fixture(scope="module")
+def x10():
+    return np.random.default_rng(0).random((10, 8, 8, 1), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The tiny CNN exported once (every summary and the samples) and loaded back."""
+    model = _cnn()
+    path = tmp_path_factory.mktemp("export") / "cnn"
+    out = mcbridge.export(
+        model, path, n_samples=N_SAMPLES, outputs=ALL, include_samples=True, batch_size=BATCH
+    )
+    return model, out, tf.saved_model.load(out)
+
+
+def _seeded(loaded, x, seed, keys=None, **inputs):
+    keys = np.arange(len(x)) if keys is None else keys
+    fn = loaded.signatures[SEEDED_SIGNATURE]
+    out = fn(x=tf.constant(x), seed=tf.constant(seed, tf.int64), key=tf.constant(keys, tf.int64), **inputs)
+    return {k: v.numpy() for k, v in out.items()}
+
+
+def _assert_matches(out, ref, entropies=True):
+    """Samples, mean and variance bit for bit; entropies to float64 rounding (NumPy's log vs TensorFlow's)."""
+    np.testing.assert_array_equal(out["samples"], ref.samples)
+    np.testing.assert_array_equal(out["mean"], ref.mean)
+    np.testing.assert_array_equal(out["variance"], ref.variance)
+    if "std" in out:
+        np.testing.assert_array_equal(out["std"], ref.std)
+    if entropies:
+        for name in ("predictive_entropy", "expected_entropy", "mutual_information"):
+            if name in out:
+                np.testing.assert_allclose(out[name], getattr(ref, name)(), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 12345, 2**32 - 1, 2**32, 2**40 + 7, 2**62 + 3, 2**63 - 1])
+def test_call_states_are_seed_sequence_in_tf_ops(seed):
+    for n in (0, 1, 3, 8):
+        words = np.random.SeedSequence(seed).generate_state(2 * max(n, 1), np.uint32)[: 2 * n]
+        expected = (words >> 1).astype(np.int64).reshape(n, 2)
+        np.testing.assert_array_equal(call_states(tf.constant(seed, tf.int64), n).numpy(), expected)
+    children = np.random.SeedSequence(seed).spawn(4)
+    for j, child in enumerate(children):
+        assert int(member_seed(tf.constant(seed, tf.int64), j)) == int(child.generate_state(1, np.uint32)[0] >> 1)
+
+
+def test_seeded_signature_is_mc_predict_bit_for_bit(exported, x10):
+    model, _, loaded = exported
+    for seed in (0, 7, 2**63 - 1):
+        out = _seeded(loaded, x10, seed)
+        ref = mcbridge.mc_predict(model, x10, n_samples=N_SAMPLES, seed=seed, batch_size=BATCH)
+        _assert_matches(out, ref)
+    assert out["samples"].shape == (10, 3, N_SAMPLES) and out["samples"].dtype == np.float32
+    assert out["mean"].dtype == np.float64 and out["predictive_entropy"].shape == (10,)
+
+
+def test_keys_are_row_indices_of_mc_predict(exported, x10):
+    """Rows keyed 3..6 get the samples mc_predict gives rows 3..6 of the whole x (same masks)."""
+    model, _, loaded = exported
+    ref = mcbridge.mc_predict(model, x10, n_samples=N_SAMPLES, seed=3, batch_size=BATCH)
+    out = _seeded(loaded, x10[3:7], 3, keys=np.arange(3, 7))
+    # Another chunking (4 rows in one call, not rows 0..3 / 4..7): the same masks, values to float32 rounding.
+    np.testing.assert_allclose(out["samples"], ref.samples[3:7], rtol=1e-6, atol=1e-7)
+    # The same chunk shape gives the same bits.
+    part = mcbridge.mc_predict(model, x10[3:7], n_samples=N_SAMPLES, seed=3, batch_size=BATCH)
+    alone = _seeded(loaded, x10[3:7], 3)
+    _assert_matches(alone, part)
+
+
+def test_unseeded_calls_draw_fresh_masks(exported, x10):
+    _, _, loaded = exported
+    a = loaded.signatures["serving_default"](x=tf.constant(x10))
+    b = loaded.signatures["serving_default"](x=tf.constant(x10))
+    assert a["samples"].shape == (10, 3, N_SAMPLES)
+    assert not np.array_equal(a["samples"].numpy(), b["samples"].numpy())
+    np.testing.assert_allclose(a["mean"].numpy().sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_bad_requests_are_refused(exported, x10):
+    _, _, loaded = exported
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one int64 key per input row"):
+        _seeded(loaded, x10, 1, keys=np.arange(3))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="non-negative"):
+        _seeded(loaded, x10, -1)
+    bad = x10.copy()
+    bad[2, 0, 0, 0] = np.nan
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+        _seeded(loaded, bad, 1)
+
+
+def test_manifest_and_signatures(exported):
+    _, path, loaded = exported
+    manifest = json.loads(open(os.path.join(path, "assets.extra", MANIFEST)).read())
+    assert manifest["n_samples"] == N_SAMPLES and manifest["batch_size"] == BATCH
+    assert manifest["outputs"] == [*ALL, "samples"]
+    assert set(loaded.signatures) == {"serving_default", SEEDED_SIGNATURE}
+    args = loaded.signatures[SEEDED_SIGNATURE].structured_input_signature[1]
+    assert set(args) == {"x", "seed", "key"}
+
+
+def test_loads_and_answers_without_mcbridge(exported, x10, tmp_path):
+    """A Python that cannot import mcbridge (no .pth processing, PYTHONPATH unset) gives the same numbers."""
+    model, path, _ = exported
+    np.save(tmp_path / "x.npy", x10)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.append({sysconfig.get_paths()["purelib"]!r})  # TensorFlow, without the editable mcbridge finder
+        try:
+            import mcbridge
+            sys.exit("mcbridge importable: " + mcbridge.__file__)
+        except ImportError:
+            pass
+        import numpy as np, tensorflow as tf
+        loaded = tf.saved_model.load({str(path)!r})
+        x = np.load("x.npy")
+        out = loaded.signatures["seeded"](x=tf.constant(x), seed=tf.constant(11, tf.int64),
+                                          key=tf.range(len(x), dtype=tf.int64))
+        np.savez("out.npz", **{{k: v.numpy() for k, v in out.items()}})
+        assert "mcbridge" not in sys.modules
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = dict(np.load(tmp_path / "out.npz"))
+    _assert_matches(out, mcbridge.mc_predict(model, x10, n_samples=N_SAMPLES, seed=11, batch_size=BATCH))
+
+
+def test_dense_outputs(tmp_path):
+    """A per-pixel classifier `(batch, 8, 8, 3)`: summaries `(n, 8, 8, 3)` and `(n, 8, 8)`."""
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    h = keras.layers.Dropout(0.3)(h)
+    outputs = keras.layers.Conv2D(3, 1, activation="softmax")(h)
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(1).random((5, 8, 8, 1), dtype=np.float32)
+    path = mcbridge.export(model, tmp_path / "dense", n_samples=4, outputs=ALL, include_samples=True)
+    out = _seeded(tf.saved_model.load(path), x, 9)
+    assert out["samples"].shape == (5, 8, 8, 3, 4) and out["mutual_information"].shape == (5, 8, 8)
+    _assert_matches(out, mcbridge.mc_predict(model, x, n_samples=4, seed=9))
+
+
+def test_regression(tmp_path):
+    inputs = keras.Input((5,))
+    h = keras.layers.Dense(8, activation="relu")(inputs)
+    h = keras.layers.Dropout(0.2)(h)
+    model = keras.Model(inputs, keras.layers.Dense(2)(h))
+    x = np.random.default_rng(2).normal(size=(7, 5)).astype(np.float32)
+    path = mcbridge.export(model, tmp_path / "reg", n_samples=5, task="regression", include_samples=True)
+    out = _seeded(tf.saved_model.load(path), x, 4)
+    assert set(out) == {"mean", "variance", "samples"}
+    _assert_matches(out, mcbridge.mc_predict(model, x, n_samples=5, seed=4, task="regression"))
+    with pytest.raises(ValueError, match="'predictive_entropy' is not a summary of task='regression'"):
+        mcbridge.export(model, tmp_path / "reg2", task="regression", outputs=["mean", "predictive_entropy"])
+    assert not (tmp_path / "reg2").exists()
+
+
+def test_ensemble_is_one_savedmodel(tmp_path, x10):
+    members = [plain_keras_model(batchnorm=False, name=f"m{j}") for j in range(2)]
+    ens = mcbridge.Ensemble(members)
+    path = mcbridge.export(ens, tmp_path / "ens", n_samples=3, include_samples=True, outputs=ALL)
+    out = _seeded(tf.saved_model.load(path), x10, 21)
+    assert out["samples"].shape == (10, 3, 6)
+    _assert_matches(out, mcbridge.mc_predict(ens, x10, n_samples=3, seed=21))
+    # n_samples=1: each member predicts once (no dropout needed), as mc_predict on an ensemble.
+    path1 = mcbridge.export(ens, tmp_path / "ens1", n_samples=1, include_samples=True)
+    out1 = _seeded(tf.saved_model.load(path1), x10, 0)
+    _assert_matches(out1, mcbridge.mc_predict(ens, x10))
+
+
+def test_models_mcbridge_cannot_sample_are_refused(tmp_path):
+    inputs = keras.Input((4,))
+    plain = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
+    with pytest.raises(ValueError, match="no dropout"):
+        mcbridge.export(plain, tmp_path / "a")
+    two = keras.Model(inputs, [keras.layers.Dense(3, activation="softmax")(keras.layers.Dropout(0.5)(inputs))] * 2)
+    with pytest.raises(ValueError, match="2 outputs; export serves a model with one output"):
+        mcbridge.export(two, tmp_path / "b")
+    logits = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Dropout(0.5)(inputs)))
+    with pytest.raises(ValueError, match="not probabilities.*export\\(..., from_logits=True\\)"):
+        mcbridge.export(logits, tmp_path / "c")
+    with pytest.raises(TypeError, match="keras.Model"):
+        mcbridge.export("model.keras", tmp_path / "d")
+    assert os.listdir(tmp_path) == []  # nothing written, no temporary directory left
+
+
+def test_target_directory_rules(tmp_path):
+    model = plain_keras_model(batchnorm=False)
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not empty.*overwrite=True"):
+        mcbridge.export(model, target, n_samples=2)
+    with pytest.raises(FileExistsError, match="holds no SavedModel"):
+        mcbridge.export(model, target, n_samples=2, overwrite=True)
+    assert (target / "notes.txt").read_text() == "keep me"
+    fresh = tmp_path / "fresh"
+    mcbridge.export(model, fresh, n_samples=2)
+    with pytest.raises(FileExistsError, match="not empty"):
+        mcbridge.export(model, fresh, n_samples=3)
+    mcbridge.export(model, fresh, n_samples=3, overwrite=True)
+    manifest = json.loads((fresh / "assets.extra" / MANIFEST).read_text())
+    assert manifest["n_samples"] == 3
+    (tmp_path / "file").write_text("")
+    with pytest.raises(FileExistsError, match="it is a file"):
+        mcbridge.export(model, tmp_path / "file")
+    with pytest.raises(FileNotFoundError, match="does not exist. Create it first"):
+        mcbridge.export(model, tmp_path / "missing" / "m")
+    with pytest.raises(OSError, match="nothing can be written in"):
+        mcbridge.export(model, "/proc/mcbridge-export-test", n_samples=2)
+    assert sorted(os.listdir(tmp_path)) == ["file", "fresh", "out"]  # no temporary sibling left
+
+
+def test_bad_arguments(tmp_path):
+    model = plain_keras_model(batchnorm=False)
+    with pytest.raises(ValueError, match="n_samples"):
+        mcbridge.export(model, tmp_path / "a", n_samples=0)
+    with pytest.raises(ValueError, match="'entropy' is not a summary"):
+        mcbridge.export(model, tmp_path / "a", outputs=["entropy"])
+    with pytest.raises(TypeError, match="outputs"):
+        mcbridge.export(model, tmp_path / "a", outputs="mean")
+    with pytest.raises(TypeError, match="overwrite"):
+        mcbridge.export(model, tmp_path / "a", overwrite="yes")
+    assert os.listdir(tmp_path) == []
