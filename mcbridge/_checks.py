@@ -749,6 +749,7 @@ def check_result_size(
     *,
     itemsize: int = 4,
     available: int | None = None,
+    shapes: list | None = None,
 ) -> int:
     """Refuses a result cube that cannot fit in memory, before it is allocated.
 
@@ -758,6 +759,8 @@ def check_result_size(
         n_samples: MC samples per input.
         itemsize: Bytes per value (4: float32).
         available: Bytes available; default: what the system reports now.
+        shapes: The model's output shapes but the batch axis (named in the
+            message when an output is dense or there are several).
 
     Returns:
         The bytes the result needs.
@@ -771,9 +774,13 @@ def check_result_size(
         available = available_memory()
     if need > INT64_MAX or (available is not None and need > available):
         have = "an unknown amount" if available is None else _bytes_text(available)
+        if shapes and (len(shapes) > 1 or len(shapes[0]) > 1):
+            what = " and ".join(f"({n}, {', '.join(map(str, s))}, {n_samples})" for s in shapes)
+            what = f"The result of shape (n, *dims, classes, samples) = {what}"
+        else:
+            what = f"The result of shape (n, classes, samples) = ({n}, {n_classes}, {n_samples})"
         raise MemoryError(
-            f"The result of shape (n, classes, samples) = ({n}, {n_classes}, "
-            f"{n_samples}) needs {need:,} bytes ({_bytes_text(need)}) of float32, "
+            f"{what} needs {need:,} bytes ({_bytes_text(need)}) of float32, "
             f"but {have} is available; nothing was allocated. Ask for fewer "
             "samples (n_samples), predict fewer inputs at a time (slices of x), "
             "or stream blocks of rows to a file with mcbridge.ArrowWriter."

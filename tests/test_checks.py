@@ -305,3 +305,9 @@ def test_checks_import_no_tensorflow():
             "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_check_result_size_names_a_dense_output():
+    with pytest.raises(MemoryError, match=r"\(n, \*dims, classes, samples\) = \(1000, 512, 512, 3, 50\) needs "
+                                          r"157,286,400,000 bytes"):
+        C.check_result_size(1000, 512 * 512 * 3, 50, available=2**30, shapes=[(512, 512, 3)])
