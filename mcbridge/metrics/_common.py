@@ -55,43 +55,43 @@ def pooled(probs, y, ignore=None) -> tuple[np.ndarray, np.ndarray]:
     """Dense outputs as rows: `(n, *dims, classes[, samples])` with labels `(n, *dims)` -> one row per position.
 
     Returns `(probs, y)` with the positions pooled, `(rows, classes[, samples])`
-    and `(rows,)`, leaving out those `ignore` names: a label value (a void
-    label such as 255) or a boolean array `(n, *dims)`, True where to ignore
-    (padding). Arrays without `dims` come back as they are (less the ignored rows).
+    and `(rows,)` in Fortran order, leaving out those `ignore` names: a label
+    value (a void label such as 255) or a boolean array shaped like `y`, True
+    where to ignore (padding). Other arrays come back as they are (less the
+    ignored rows); their labels are checked later (`check_labels`).
 
     Raises:
-        ValueError: labels or `ignore` of another shape than `(n, *dims)`.
+        ValueError: labels of another shape than `(n, *dims)` for a dense
+            output, or an `ignore` mask of another shape than `y`.
     """
     p = np.asarray(getattr(probs, "samples", probs))
     arr = as_numeric_array(y, "y")
-    lead = p.shape[: arr.ndim] if arr.ndim else ()
-    if arr.ndim > 1 or (ignore is not None and not np.isscalar(ignore)):
-        if p.ndim < arr.ndim + 2 or lead != arr.shape:
+    dense = arr.ndim > 1 and p.ndim >= arr.ndim + 2 and p.shape[: arr.ndim] == arr.shape
+    if p.ndim > 3 and not dense:
+        raise ValueError(
+            "Invalid value received for argument `y`. Expected labels of shape "
+            f"{p.shape[:-2]} (n, *dims): one per input and position. Received: y.shape={arr.shape}"
+        )
+    if ignore is None:
+        keep = None
+    elif np.isscalar(ignore):
+        keep = arr != ignore
+    else:
+        mask = np.asarray(ignore)
+        if mask.shape != arr.shape or mask.dtype != bool:
             raise ValueError(
-                "Invalid value received for argument `y`. Expected labels of shape "
-                f"{p.shape[:-2] if p.ndim > 3 else p.shape[:1]} (n, *dims): one per input and position. "
-                f"Received: y.shape={arr.shape}"
+                "Invalid value received for argument `ignore`. Expected a label value or a "
+                f"boolean array of shape {arr.shape} (True: ignore). Received: "
+                f"shape={mask.shape}, dtype={mask.dtype}"
             )
-    keep = np.ones(arr.shape, bool)
-    if ignore is not None:
-        if np.isscalar(ignore):
-            keep = arr != ignore
-        else:
-            mask = np.asarray(ignore)
-            if mask.shape != arr.shape or mask.dtype != bool:
-                raise ValueError(
-                    "Invalid value received for argument `ignore`. Expected a label value or a "
-                    f"boolean array of shape {arr.shape} (True: ignore). Received: "
-                    f"{'shape=' + str(mask.shape) + ', dtype=' + str(mask.dtype)}"
-                )
-            keep = ~mask
-    rest = p.shape[arr.ndim :]
-    rows = p.reshape((-1, *rest), order="F") if arr.ndim > 1 else p
-    labels = arr.reshape(-1, order="F") if arr.ndim > 1 else arr
-    keep = keep.reshape(-1, order="F") if arr.ndim > 1 else keep
-    if not keep.all():
-        rows, labels = rows[keep], labels[keep]
-    return rows, labels
+        keep = ~mask
+    if dense:
+        p = p.reshape((-1, *p.shape[arr.ndim :]), order="F")
+        arr = arr.reshape(-1, order="F")
+        keep = None if keep is None else keep.reshape(-1, order="F")
+    if keep is not None and not keep.all():
+        p, arr = p[keep], arr[keep]
+    return p, arr
 
 
 def by_count(score):
@@ -125,7 +125,7 @@ def _mean_probs_and_labels(probs, y) -> tuple[np.ndarray, np.ndarray]:
     if getattr(probs, "n_used", None) is not None:  # adaptive sampling: each input's own samples
         probs = probs.mean
     p = as_numeric_array(getattr(probs, "samples", probs), "probs").astype(np.float64, copy=False)
-    if np.ndim(y) > 1:
+    if p.ndim > 3:  # a dense output's samples (n, *dims, classes, samples): positions as rows
         p, y = pooled(p, y)
     if p.ndim == 3:
         p = _probs(p).mean(axis=2, dtype=np.float64)
