@@ -401,19 +401,19 @@ class _ExportModule:
         seed_spec = tf.TensorSpec((), tf.int64, name="seed")
         key_spec = tf.TensorSpec((None,), tf.int64, name="key")
 
+        # One trace of the sampling graph, called by both signatures.
+        self.seeded = tf.function(
+            lambda *args: self._run(list(args[:-2]), *args[-2:]),
+            input_signature=[*x_specs, seed_spec, key_spec], autograph=False,
+        )
+
         def unseeded(*xs):
             seed = tf.raw_ops.RandomUniformInt(  # seed=0, seed2=0: fresh entropy in every process and call
                 shape=tf.zeros([0], tf.int32), minval=tf.constant(0, tf.int64), maxval=tf.constant(INT64_MAX, tf.int64), seed=0, seed2=0
             )
-            keys = tf.range(tf.shape(xs[0])[0], dtype=tf.int64)
-            return self._run(list(xs), seed, keys)
-
-        def seeded(*args):
-            *xs, seed, keys = args
-            return self._run(list(xs), seed, keys)
+            return self.seeded(*xs, seed, tf.range(tf.shape(xs[0])[0], dtype=tf.int64))
 
         self.serving_default = tf.function(unseeded, input_signature=x_specs, autograph=False)
-        self.seeded = tf.function(seeded, input_signature=[*x_specs, seed_spec, key_spec], autograph=False)
         self.module.serving_default = self.serving_default
         self.module.seeded = self.seeded
 
