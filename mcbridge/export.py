@@ -648,9 +648,18 @@ def export(
             "keras.Model(model.inputs, model.outputs[i])."
         )
     check_output_shapes(models[0], out_shapes, "export")
+    names = ["x"] if len(specs) == 1 else input_names(models[0])
+    if {"seed", "key"} & set(names):
+        raise ValueError(
+            f"Model {models[0].name!r} has inputs named {names}; the seeded signature's own inputs are "
+            "`seed` and `key`. Rename those model inputs (keras.Input(name=...)) before exporting."
+        )
     path = _check_target(path, overwrite)
     if ensemble and len(specs) != 1:
-        raise ValueError("An ensemble is exported with one input per member (as mc_predict takes it).")
+        raise ValueError(
+            f"The ensemble's members have {len(specs)} inputs; mc_predict on an ensemble, and so export, "
+            "takes members with one input."
+        )
     if task == "classification":
         for m in models:
             warn_from_logits(m, from_logits)
@@ -674,7 +683,6 @@ def export(
                 f"Ensemble member {j + 1} has outputs {members[-1].shape}, member 1 {members[0].shape}: "
                 "an ensemble's members need the same output shape."
             )
-    names = ["x"] if len(specs) == 1 else input_names(models[0])
     module = _ExportModule(members, specs, names, outputs, include_samples)
     if task == "classification" and not from_logits:
         _check_probabilities(module, specs)

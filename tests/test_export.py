@@ -191,6 +191,24 @@ def test_regression(tmp_path):
     assert not (tmp_path / "reg2").exists()
 
 
+def test_several_inputs_are_named_arguments(tmp_path):
+    a, b = keras.Input((4,), name="num"), keras.Input((3,), name="extra")
+    h = keras.layers.Concatenate()([keras.layers.Dense(8, activation="relu")(a), b])
+    model = keras.Model([a, b], keras.layers.Dense(3, activation="softmax")(keras.layers.Dropout(0.3)(h)))
+    rng = np.random.default_rng(0)
+    xa, xb = rng.random((9, 4), dtype=np.float32), rng.random((9, 3), dtype=np.float32)
+    loaded = tf.saved_model.load(mcbridge.export(model, tmp_path / "two", n_samples=5, include_samples=True))
+    out = loaded.signatures[SEEDED_SIGNATURE](
+        num=tf.constant(xa), extra=tf.constant(xb), seed=tf.constant(3, tf.int64), key=tf.range(9, dtype=tf.int64)
+    )
+    ref = mcbridge.mc_predict(model, {"num": xa, "extra": xb}, n_samples=5, seed=3)
+    _assert_matches({k: v.numpy() for k, v in out.items()}, ref)
+    seed_in = keras.Input((3,), name="seed")
+    bad = keras.Model([a, seed_in], model([a, seed_in]))
+    with pytest.raises(ValueError, match="Rename those model inputs"):
+        mcbridge.export(bad, tmp_path / "bad")
+
+
 def test_ensemble_is_one_savedmodel(tmp_path, x10):
     members = [plain_keras_model(batchnorm=False, name=f"m{j}") for j in range(2)]
     ens = mcbridge.Ensemble(members)
