@@ -224,7 +224,8 @@ def _chunked(n, k, xs: list, keys, run_chunk, row_shape: tuple):
         xb = [tf.gather(x, idx) for x in xs]
         return c + 1, out.write(c, run_chunk(xb, tf.gather(keys, idx), rows))
 
-    _, out = tf.while_loop(lambda c, _: c < n_chunks, body, (tf.constant(0), out))
+    # One chunk at a time (as mc_predict): the memory budget holds for the whole request.
+    _, out = tf.while_loop(lambda c, _: c < n_chunks, body, (tf.constant(0), out), parallel_iterations=1)
     return out.concat()
 
 
