@@ -224,7 +224,8 @@ def _chunked(n, k, xs: list, keys, run_chunk, row_shape: tuple):
         xb = [tf.gather(x, idx) for x in xs]
         return c + 1, out.write(c, run_chunk(xb, tf.gather(keys, idx), rows))
 
-    _, out = tf.while_loop(lambda c, _: c < n_chunks, body, (tf.constant(0), out))
+    # One chunk at a time (as mc_predict): the memory budget holds for the whole request.
+    _, out = tf.while_loop(lambda c, _: c < n_chunks, body, (tf.constant(0), out), parallel_iterations=1)
     return out.concat()
 
 
@@ -401,19 +402,19 @@ class _ExportModule:
         seed_spec = tf.TensorSpec((), tf.int64, name="seed")
         key_spec = tf.TensorSpec((None,), tf.int64, name="key")
 
+        # One trace of the sampling graph, called by both signatures.
+        self.seeded = tf.function(
+            lambda *args: self._run(list(args[:-2]), *args[-2:]),
+            input_signature=[*x_specs, seed_spec, key_spec], autograph=False,
+        )
+
         def unseeded(*xs):
             seed = tf.raw_ops.RandomUniformInt(  # seed=0, seed2=0: fresh entropy in every process and call
                 shape=tf.zeros([0], tf.int32), minval=tf.constant(0, tf.int64), maxval=tf.constant(INT64_MAX, tf.int64), seed=0, seed2=0
             )
-            keys = tf.range(tf.shape(xs[0])[0], dtype=tf.int64)
-            return self._run(list(xs), seed, keys)
-
-        def seeded(*args):
-            *xs, seed, keys = args
-            return self._run(list(xs), seed, keys)
+            return self.seeded(*xs, seed, tf.range(tf.shape(xs[0])[0], dtype=tf.int64))
 
         self.serving_default = tf.function(unseeded, input_signature=x_specs, autograph=False)
-        self.seeded = tf.function(seeded, input_signature=[*x_specs, seed_spec, key_spec], autograph=False)
         self.module.serving_default = self.serving_default
         self.module.seeded = self.seeded
 
@@ -648,9 +649,18 @@ def export(
             "keras.Model(model.inputs, model.outputs[i])."
         )
     check_output_shapes(models[0], out_shapes, "export")
+    names = ["x"] if len(specs) == 1 else input_names(models[0])
+    if {"seed", "key"} & set(names):
+        raise ValueError(
+            f"Model {models[0].name!r} has inputs named {names}; the seeded signature's own inputs are "
+            "`seed` and `key`. Rename those model inputs (keras.Input(name=...)) before exporting."
+        )
     path = _check_target(path, overwrite)
     if ensemble and len(specs) != 1:
-        raise ValueError("An ensemble is exported with one input per member (as mc_predict takes it).")
+        raise ValueError(
+            f"The ensemble's members have {len(specs)} inputs; mc_predict on an ensemble, and so export, "
+            "takes members with one input."
+        )
     if task == "classification":
         for m in models:
             warn_from_logits(m, from_logits)
@@ -674,7 +684,6 @@ def export(
                 f"Ensemble member {j + 1} has outputs {members[-1].shape}, member 1 {members[0].shape}: "
                 "an ensemble's members need the same output shape."
             )
-    names = ["x"] if len(specs) == 1 else input_names(models[0])
     module = _ExportModule(members, specs, names, outputs, include_samples)
     if task == "classification" and not from_logits:
         _check_probabilities(module, specs)

@@ -105,6 +105,8 @@ def test_unseeded_calls_draw_fresh_masks(exported, x10):
     assert a["samples"].shape == (10, 3, N_SAMPLES)
     assert not np.array_equal(a["samples"].numpy(), b["samples"].numpy())
     np.testing.assert_allclose(a["mean"].numpy().sum(axis=1), 1.0, atol=1e-5)
+    empty = loaded.signatures["serving_default"](x=tf.zeros((0, 8, 8, 1)))
+    assert empty["samples"].shape == (0, 3, N_SAMPLES) and empty["mutual_information"].shape == (0,)
 
 
 def test_bad_requests_are_refused(exported, x10):
@@ -191,6 +193,24 @@ def test_regression(tmp_path):
     assert not (tmp_path / "reg2").exists()
 
 
+def test_several_inputs_are_named_arguments(tmp_path):
+    a, b = keras.Input((4,), name="num"), keras.Input((3,), name="extra")
+    h = keras.layers.Concatenate()([keras.layers.Dense(8, activation="relu")(a), b])
+    model = keras.Model([a, b], keras.layers.Dense(3, activation="softmax")(keras.layers.Dropout(0.3)(h)))
+    rng = np.random.default_rng(0)
+    xa, xb = rng.random((9, 4), dtype=np.float32), rng.random((9, 3), dtype=np.float32)
+    loaded = tf.saved_model.load(mcbridge.export(model, tmp_path / "two", n_samples=5, include_samples=True))
+    out = loaded.signatures[SEEDED_SIGNATURE](
+        num=tf.constant(xa), extra=tf.constant(xb), seed=tf.constant(3, tf.int64), key=tf.range(9, dtype=tf.int64)
+    )
+    ref = mcbridge.mc_predict(model, {"num": xa, "extra": xb}, n_samples=5, seed=3)
+    _assert_matches({k: v.numpy() for k, v in out.items()}, ref)
+    seed_in = keras.Input((3,), name="seed")
+    bad = keras.Model([a, seed_in], model([a, seed_in]))
+    with pytest.raises(ValueError, match="Rename those model inputs"):
+        mcbridge.export(bad, tmp_path / "bad")
+
+
 def test_ensemble_is_one_savedmodel(tmp_path, x10):
     members = [plain_keras_model(batchnorm=False, name=f"m{j}") for j in range(2)]
     ens = mcbridge.Ensemble(members)
@@ -202,6 +222,15 @@ def test_ensemble_is_one_savedmodel(tmp_path, x10):
     path1 = mcbridge.export(ens, tmp_path / "ens1", n_samples=1, include_samples=True)
     out1 = _seeded(tf.saved_model.load(path1), x10, 0)
     _assert_matches(out1, mcbridge.mc_predict(ens, x10))
+
+
+def test_logits(tmp_path):
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Dropout(0.5)(keras.layers.Dense(8)(inputs))))
+    x = np.random.default_rng(3).normal(size=(5, 4)).astype(np.float32)
+    path = mcbridge.export(model, tmp_path / "logits", n_samples=4, from_logits=True, include_samples=True)
+    out = _seeded(tf.saved_model.load(path), x, 2)
+    _assert_matches(out, mcbridge.mc_predict(model, x, n_samples=4, seed=2, from_logits=True))
 
 
 def test_models_mcbridge_cannot_sample_are_refused(tmp_path):
