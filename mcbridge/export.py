@@ -57,7 +57,7 @@ from mcbridge._checks import (
     warn_from_logits,
 )
 
-__all__ = ["export", "OUTPUTS", "SEEDED_SIGNATURE"]
+__all__ = ["export", "load_exportable", "OUTPUTS", "SEEDED_SIGNATURE"]
 
 #: The summaries `export` can serve, by task.
 OUTPUTS = {
@@ -705,6 +705,30 @@ def export(
     }
     _write(module, path, manifest)
     return path
+
+
+def load_exportable(path, safe_mode: bool = True):
+    """The model in a `.keras` file, or the `Ensemble` in an `Ensemble.save` file, loaded for `export`.
+
+    Keras' safe mode by default (no code stored in the file runs); the
+    training configuration is not restored (export needs layers and weights only).
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: the file cannot be loaded (see `mcbridge.load_model`).
+    """
+    import zipfile
+
+    path = os.fspath(path)
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            if "ensemble.json" in zf.namelist():
+                from mcbridge.ensemble import load_ensemble
+
+                return load_ensemble(path, safe_mode=safe_mode, compile=False)
+    from mcbridge.models import load_model
+
+    return load_model(path, safe_mode=safe_mode, compile=False)
 
 
 def _check_probabilities(module: _ExportModule, specs: list) -> None:

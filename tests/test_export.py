@@ -178,6 +178,44 @@ def test_dense_outputs(tmp_path):
     _assert_matches(out, mcbridge.mc_predict(model, x, n_samples=4, seed=9))
 
 
+def _lstm():
+    inputs = keras.Input((12,), dtype="int32")
+    h = keras.layers.Embedding(50, 8, mask_zero=True)(inputs)
+    h = keras.layers.LSTM(8, dropout=0.2, recurrent_dropout=0.3)(h)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
+
+
+def _unet():
+    inputs = keras.Input((16, 16, 1))
+    c1 = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    b = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(keras.layers.MaxPooling2D()(c1))
+    u = keras.layers.UpSampling2D()(keras.layers.Dropout(0.5)(b))
+    outputs = keras.layers.Conv2D(2, 1, activation="softmax")(keras.layers.Concatenate()([u, c1]))
+    return keras.Model(inputs, outputs)
+
+
+def _dropconnect():
+    inputs = keras.Input((6,))
+    h = mcbridge.DropConnectDense(8, rate=0.3, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
+
+
+@pytest.mark.parametrize(
+    "build, x",
+    [
+        (_lstm, lambda rng: rng.integers(0, 50, (6, 12)).astype("int32")),  # variational masks, Keras mask
+        (_unet, lambda rng: rng.random((5, 16, 16, 1), dtype=np.float32)),  # a general graph cut at two tensors
+        (_dropconnect, lambda rng: rng.random((7, 6), dtype=np.float32)),  # one weight mask per sample
+    ],
+    ids=["lstm", "unet", "dropconnect"],
+)
+def test_other_engine_paths(tmp_path, build, x):
+    model, x = build(), x(np.random.default_rng(0))
+    path = mcbridge.export(model, tmp_path / "m", n_samples=4, include_samples=True, batch_size=4)
+    out = _seeded(tf.saved_model.load(path), x, 3)
+    _assert_matches(out, mcbridge.mc_predict(model, x, n_samples=4, seed=3, batch_size=4))
+
+
 def test_regression(tmp_path):
     inputs = keras.Input((5,))
     h = keras.layers.Dense(8, activation="relu")(inputs)
@@ -212,7 +250,7 @@ def test_several_inputs_are_named_arguments(tmp_path):
 
 
 def test_ensemble_is_one_savedmodel(tmp_path, x10):
-    members = [plain_keras_model(batchnorm=False, name=f"m{j}") for j in range(2)]
+    members = [plain_keras_model(name=f"m{j}") for j in range(2)]  # (BatchNormalization in the prefix)
     ens = mcbridge.Ensemble(members)
     path = mcbridge.export(ens, tmp_path / "ens", n_samples=3, include_samples=True, outputs=ALL)
     out = _seeded(tf.saved_model.load(path), x10, 21)
