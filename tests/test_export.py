@@ -325,3 +325,16 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(TypeError, match="overwrite"):
         mcbridge.export(model, tmp_path / "a", overwrite="yes")
     assert os.listdir(tmp_path) == []
+
+
+def test_reachable_lazily_and_callable():
+    """`mcbridge.export` is the (callable) module, reached without importing TensorFlow or Keras."""
+    code = (
+        "import sys, mcbridge\n"
+        "e = mcbridge.export\n"
+        "assert callable(e) and e.__name__ == 'mcbridge.export' and 'export' in mcbridge.__all__\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
