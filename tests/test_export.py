@@ -164,6 +164,20 @@ def test_loads_and_answers_without_mcbridge(exported, x10, tmp_path):
     _assert_matches(out, mcbridge.mc_predict(model, x10, n_samples=N_SAMPLES, seed=11, batch_size=BATCH))
 
 
+def test_session_loading_as_tensorflow_serving_does(exported, x10):
+    """TF1 session loading, feeding and fetching the SignatureDef's tensor names (TensorFlow Serving's way)."""
+    model, path, _ = exported
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], path)
+        sig = meta.signature_def[SEEDED_SIGNATURE]
+        feeds = {sig.inputs["x"].name: x10, sig.inputs["seed"].name: np.int64(4), sig.inputs["key"].name: np.arange(10)}
+        out = sess.run({k: v.name for k, v in sig.outputs.items()}, feeds)
+        fresh = meta.signature_def["serving_default"]
+        draws = [sess.run(fresh.outputs["samples"].name, {fresh.inputs["x"].name: x10}) for _ in range(2)]
+    _assert_matches(out, mcbridge.mc_predict(model, x10, n_samples=N_SAMPLES, seed=4, batch_size=BATCH))
+    assert not np.array_equal(*draws)
+
+
 def test_dense_outputs(tmp_path):
     """A per-pixel classifier `(batch, 8, 8, 3)`: summaries `(n, 8, 8, 3)` and `(n, 8, 8)`."""
     inputs = keras.Input((8, 8, 1))
