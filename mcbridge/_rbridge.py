@@ -139,10 +139,14 @@ def export(obj: Any, array_addr: Any, schema_addr: Any, **kwargs) -> None:
     arrow.export_to_c(obj, array_addr, schema_addr, **kwargs)
 
 
-def _fit_x(model, x: np.ndarray) -> np.ndarray:
-    """Adds a channel axis where the model wants one; checks the shape."""
+def _fit_x(model, x: np.ndarray, index: int = 0, label: str = "x") -> np.ndarray:
+    """Adds a channel axis where input `index` of the model wants one; checks the shape.
+
+    `label` names the input in messages (`x`, or `x[[2]]` / `x$image` for
+    one of several).
+    """
     try:
-        expected = tuple(model.inputs[0].shape)
+        expected = tuple(model.inputs[index].shape)
     except (AttributeError, IndexError, TypeError, ValueError):
         return x  # unknown input shape: the engine says what it needs
     if x.ndim == len(expected) - 1 and expected[-1] == 1:
@@ -158,10 +162,61 @@ def _fit_x(model, x: np.ndarray) -> np.ndarray:
             hint = f" (or c(n, {expected[1]}, {expected[2]}) for one channel)"
         raise BridgeError(
             "input",
-            f"`x` has dim c({got}) but the model expects c({want}){hint}. "
+            f"`{label}` has dim c({got}) but the model expects c({want}){hint}. "
             "Give inputs of the size the model was built for.",
         )
     return x
+
+
+def _fit_inputs(model, x: Any) -> Any:
+    """R's input(s) as `mc_predict` takes them.
+
+    Args:
+        model: A Keras model.
+        x: `(array_addr, schema_addr)` of one exported array; or, for several
+            inputs, `{"arrays": [(array_addr, schema_addr), ...], "names":
+            [...] or None}` (R's list: named by input name, or in order).
+
+    Returns:
+        An array, a list of arrays in the model's input order, or a dict by
+        input name.
+
+    Raises:
+        BridgeError: a list of the wrong length, names that are not the
+            model's input names, or an input of the wrong shape.
+    """
+    if not isinstance(x, dict):
+        return _fit_x(model, import_array(*x))
+    from mcbridge._checks import input_names
+
+    arrays, names = list(x["arrays"]), x.get("names")
+    wanted = input_names(model)
+    listed = ", ".join(f'"{n}"' for n in wanted)
+    if names is None:
+        if len(arrays) != len(wanted):
+            raise BridgeError(
+                "input",
+                f"`x` is a list of {len(arrays)} arrays but the model has {len(wanted)} "
+                f"input{'s' if len(wanted) != 1 else ''} ({listed}). Give one array per input, "
+                "in the model's input order, or name them by input name.",
+            )
+        return [_fit_x(model, import_array(*a), i, f"x[[{i + 1}]]") for i, a in enumerate(arrays)]
+    names = [str(n) for n in names]
+    missing = [n for n in wanted if n not in names]
+    unknown = [n for n in names if n not in wanted]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append("lacks " + ", ".join(f'"{n}"' for n in missing))
+        if unknown:
+            parts.append("has " + ", ".join(f'"{n}"' for n in unknown) + " that the model does not")
+        raise BridgeError(
+            "input",
+            f"`x` {' and '.join(parts)}: the model's inputs are {listed}. Name the list "
+            "elements by input name, or leave them unnamed in the model's input order.",
+        )
+    by_name = dict(zip(names, arrays))
+    return {n: _fit_x(model, import_array(*by_name[n]), wanted.index(n), f"x${n}") for n in wanted}
 
 
 def _n_classes(model) -> int | None:
@@ -270,37 +325,46 @@ def _progress_to(report: Callable[[int, int], Any]):
 @_entry
 def predict(
     model,
-    x: tuple,
-    out: tuple,
+    x: Any,
+    out: list,
     n_samples: int,
     batch_size: int,
     seed: int | None,
-    from_logits: bool,
+    from_logits: Any,
     memory_budget: float,
-    task: str,
-    heteroscedastic: bool,
+    task: Any,
+    heteroscedastic: Any,
     precision: str,
     progress: bool | Callable[[int, int], Any],
-    noise_out: tuple | None = None,
-) -> list:
-    """`mcbridge.mc_predict` for R: input in, samples out, by the C interface.
+    noise_out: list | None = None,
+    tolerance: float | None = None,
+    min_samples: int = 10,
+    used_out: tuple | None = None,
+) -> dict:
+    """`mcbridge.mc_predict` for R: inputs in, samples out, by the C interface.
 
     Args:
         model: A Keras model.
-        x: `(array_addr, schema_addr)` of the exported input (R's array).
-        out: `(array_addr, schema_addr)` of empty structs R allocated; the
-            `MCResult` is exported into them (zero-copy).
-        n_samples, batch_size, seed, from_logits, task, heteroscedastic,
-            precision: As `mc_predict`.
+        x: `(array_addr, schema_addr)` of the exported input (R's array), or
+            several inputs (see `_fit_inputs`).
+        out: One `(array_addr, schema_addr)` pair of empty structs R allocated
+            per model output; each output's `samples` `(n, *dims, classes,
+            samples)` is exported into its pair (zero-copy).
+        n_samples, batch_size, seed, precision, tolerance, min_samples: As
+            `mc_predict`.
+        from_logits, task, heteroscedastic: One value, or a list of one per
+            output.
         memory_budget: Bytes (a whole number; R may pass a double).
         progress: False, or R's function `(done, total)` that draws R's
             progress bar (see `_progress_to`).
-        noise_out: `(array_addr, schema_addr)` for the predicted noise
-            variance `(n, outputs, samples)` of a heteroscedastic model.
+        noise_out: One pair per output for the predicted noise variance of a
+            heteroscedastic output (`None` entries for the others).
+        used_out: With `tolerance`: a pair for `n_used`, `(n,)` int32.
 
     Returns:
-        The result's shape `[n, classes, samples]`.
+        `{"shapes": [shape of each output's samples], "names": [output names]}`.
     """
+    from mcbridge._checks import output_names
     from mcbridge.predict import mc_predict
 
     # R's buffer is read in place (column-major): the engine copies each batch
@@ -310,10 +374,21 @@ def predict(
     from mcbridge.ensemble import Ensemble
 
     is_ensemble = isinstance(model, Ensemble)
-    xs = _fit_x(model.members[0] if is_ensemble else model, import_array(*x))
+    net = model.members[0] if is_ensemble else model
+    xs = _fit_inputs(net, x)
+    out = list(out)
+    if len(out) != len(net.outputs):  # R counts the outputs before it allocates
+        raise BridgeError("model", f"The model has {len(net.outputs)} outputs; R allocated {len(out)}.")
     report = progress if callable(progress) else None
     if is_ensemble and int(n_samples) == 1:
         report = None  # one deterministic predict per member: no MC chunks to report
+
+    def one_or_list(v, kind):
+        return [kind(e) for e in v] if isinstance(v, (list, tuple)) else kind(v)
+
+    kwargs = {}
+    if tolerance is not None:
+        kwargs = {"tolerance": float(tolerance), "min_samples": int(min_samples)}
     with _progress_to(report) if report is not None else contextlib.nullcontext():
         res = mc_predict(
             model,
@@ -321,17 +396,27 @@ def predict(
             n_samples=int(n_samples),
             batch_size=int(batch_size),
             seed=None if seed is None else int(seed),
-            from_logits=bool(from_logits),
+            from_logits=one_or_list(from_logits, bool),
             progress=report is not None,
             memory_budget=int(memory_budget),
-            task=str(task),
-            heteroscedastic=bool(heteroscedastic),
+            task=one_or_list(task, str),
+            heteroscedastic=one_or_list(heteroscedastic, bool),
             precision=str(precision),
+            **kwargs,
         )
-    export(res, *out)
-    if noise_out is not None:
-        export(res.noise_variance, *noise_out)
-    return [int(d) for d in res.samples.shape]
+    results = res if isinstance(res, list) else [res]
+    for i, (r, pair) in enumerate(zip(results, out)):
+        # 3-d samples cross as MC samples (the Arrow contract); dense outputs,
+        # and adaptive ones (NaN after each input's count), as plain arrays.
+        export(r if r.samples.ndim == 3 and r.n_used is None else r.samples, *pair)
+        if noise_out is not None and noise_out[i] is not None and r.noise_variance is not None:
+            export(r.noise_variance, *noise_out[i])
+    if used_out is not None:
+        export(np.asarray(results[0].counts, dtype=np.int32), *used_out)
+    return {
+        "shapes": [[int(d) for d in r.samples.shape] for r in results],
+        "names": output_names(net),
+    }
 
 
 @_entry

@@ -48,7 +48,7 @@ def call_predict(model, x, **kw):
                 heteroscedastic=False, precision="float32", progress=False)  # fmt: skip
     args.update(kw)
     out, xs = Structs(), exported(x)  # both kept alive over the call, as R does
-    answer = _rbridge.predict(model, xs.addr, out.addr, **args)
+    answer = _rbridge.predict(model, xs.addr, [out.addr], **args)
     return answer, out
 
 
@@ -57,7 +57,8 @@ def test_predict_is_one_call_and_bit_identical_to_mc_predict(cnn):
     before = sum(_rbridge.calls.values())
     answer, out = call_predict(cnn, x)
     assert sum(_rbridge.calls.values()) - before == 1
-    assert answer == {"value": [5, 3, 4]}
+    assert answer["value"]["shapes"] == [[5, 3, 4]]
+    assert answer["value"]["names"] == mcbridge._checks.output_names(cnn)
     res = out.take()
     assert isinstance(res, mcbridge.MCResult)
     ref = mcbridge.mc_predict(cnn, np.ascontiguousarray(x)[..., None], n_samples=4,
@@ -216,13 +217,82 @@ def test_predict_exports_the_noise_variance_of_a_heteroscedastic_model():
     model = keras.Model(inputs, keras.layers.Dense(4)(h))  # 2 means, then 2 log-variances
     noise = Structs()
     answer, out = call_predict(model, r_images(), task="regression", heteroscedastic=True,
-                               noise_out=noise.addr)
-    assert answer["value"] == [5, 2, 4]
+                               noise_out=[noise.addr])
+    assert answer["value"]["shapes"] == [[5, 2, 4]]
     res = out.take()
     ref = mcbridge.mc_predict(model, np.ascontiguousarray(r_images()), n_samples=4, batch_size=3,
                               seed=7, task="regression", heteroscedastic=True)
     assert res.samples.tobytes(order="F") == ref.samples.tobytes(order="F")
     np.testing.assert_array_equal(noise.take(), ref.noise_variance)
+
+
+def two_input_two_output_model():
+    """Inputs "image" (8, 8) and "table" (5,); outputs "label" (3 classes) and a dense map "map" (8, 8, 2)."""
+    keras.utils.set_random_seed(3)
+    image, table = keras.Input((8, 8), name="image"), keras.Input((5,), name="table")
+    h = keras.layers.Concatenate()([keras.layers.Flatten()(image), table])
+    h = keras.layers.Dropout(0.4)(keras.layers.Dense(8, activation="relu")(h))
+    label = keras.layers.Dense(3, activation="softmax", name="label")(h)
+    grid = keras.layers.Reshape((8, 8, 1))(keras.layers.Dense(64)(h))
+    mapped = keras.layers.Conv2D(2, 1, activation="softmax", name="map")(grid)
+    return keras.Model([image, table], [label, mapped])
+
+
+def call_predict_several(model, arrays, names=None, n_out=2, **kw):
+    args = dict(n_samples=4, batch_size=3, seed=7, from_logits=False,
+                memory_budget=float(256 * 2**20), task="classification",
+                heteroscedastic=False, precision="float32", progress=False)  # fmt: skip
+    args.update(kw)
+    xs = [exported(a) for a in arrays]
+    outs = [Structs() for _ in range(n_out)]
+    used = Structs() if kw.get("tolerance") is not None else None
+    answer = _rbridge.predict(model, {"arrays": [x.addr for x in xs], "names": names},
+                              [o.addr for o in outs], used_out=used and used.addr, **args)  # fmt: skip
+    return answer, outs, used
+
+
+def test_predict_takes_several_inputs_by_order_or_name_and_exports_every_output():
+    model = two_input_two_output_model()
+    image, table = r_images(5), np.asfortranarray(np.random.default_rng(1).random((5, 5), dtype=np.float32))
+    answer, outs, _ = call_predict_several(model, [image, table])
+    assert answer["value"] == {"shapes": [[5, 3, 4], [5, 8, 8, 2, 4]], "names": ["label", "map"]}
+    ref = mcbridge.mc_predict(model, [np.ascontiguousarray(image), np.ascontiguousarray(table)],
+                              n_samples=4, batch_size=3, seed=7)  # fmt: skip
+    label, dense = outs[0].take(), outs[1].take()
+    assert isinstance(label, mcbridge.MCResult) and isinstance(dense, np.ndarray)  # a dense map crosses as an array
+    assert label.samples.tobytes(order="F") == ref[0].samples.tobytes(order="F")
+    assert dense.shape == (5, 8, 8, 2, 4) and dense.tobytes(order="F") == ref[1].samples.tobytes(order="F")
+    # by name, in any order: the same bits
+    answer, outs, _ = call_predict_several(model, [table, image], names=["table", "image"])
+    assert outs[1].take().tobytes(order="F") == ref[1].samples.tobytes(order="F")
+    # one task per output
+    answer, outs, _ = call_predict_several(model, [image, table], task=["classification", "regression"])
+    assert "error" not in answer
+
+
+def test_several_inputs_that_do_not_match_the_model_are_input_errors_in_rs_words():
+    model = two_input_two_output_model()
+    image, table = r_images(5), np.zeros((5, 5), dtype=np.float32, order="F")
+    answer, _, _ = call_predict_several(model, [image])
+    assert answer["error"] == "input" and "list of 1 arrays but the model has 2 inputs" in answer["message"]
+    answer, _, _ = call_predict_several(model, [image, table], names=["image", "tabel"])
+    assert answer["error"] == "input"
+    assert 'lacks "table"' in answer["message"] and 'has "tabel"' in answer["message"]
+    answer, _, _ = call_predict_several(model, [image, np.zeros((5, 4), np.float32, order="F")])
+    assert answer["error"] == "input" and "`x[[2]]` has dim c(5, 4)" in answer["message"]
+
+
+def test_adaptive_predict_exports_n_used_and_the_padded_samples(cnn):
+    x = r_images(6)
+    args = dict(n_samples=30, tolerance=0.03, min_samples=5)
+    answer, outs, used = call_predict_several(cnn, [x], n_out=1, **args)
+    assert "error" not in answer
+    ref = mcbridge.mc_predict(cnn, np.ascontiguousarray(x)[..., None], batch_size=3, seed=7, **args)
+    counts = used.take()
+    assert counts.dtype == np.int32 and counts.tolist() == ref.n_used.tolist()
+    samples = outs[0].take()  # padded with NaN: crosses as a plain array
+    assert isinstance(samples, np.ndarray)
+    assert samples.tobytes(order="F") == ref.samples.tobytes(order="F")
 
 
 # deep ensembles ---------------------------------------------------------------
@@ -268,12 +338,12 @@ def test_ensemble_predict_save_load_through_the_bridge(tmp_path):
     ens = train_r_ensemble()["value"]["ensemble"]
     x = r_images(4)
     answer, out = call_predict(ens, x, n_samples=1, progress=lambda *a: None)
-    assert answer == {"value": [4, 3, 2]}
+    assert answer["value"]["shapes"] == [[4, 3, 2]]
     ref = mcbridge.mc_predict(ens, np.ascontiguousarray(x)[..., None], batch_size=3)
     assert out.take().samples.tobytes(order="F") == ref.samples.tobytes(order="F")
     answer, out = call_predict(ens, x, n_samples=3, seed=4)
     ref = mcbridge.mc_predict(ens, np.ascontiguousarray(x)[..., None], n_samples=3, seed=4, batch_size=3)
-    assert answer == {"value": [4, 3, 6]}
+    assert answer["value"]["shapes"] == [[4, 3, 6]]
     assert out.take().samples.tobytes(order="F") == ref.samples.tobytes(order="F")
     path = str(tmp_path / "e.ensemble")
     assert _rbridge.save_ensemble(ens, path) == {"value": None}
