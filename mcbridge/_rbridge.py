@@ -431,6 +431,8 @@ def predict_to_file(
     memory_budget: float,
     precision: str,
     progress: bool | Callable[[int, int], Any],
+    tolerance: float | None = None,
+    min_samples: int = 10,
 ) -> str:
     """`mcbridge.predict_to_file` for R: one call, the file written by Python.
 
@@ -440,7 +442,8 @@ def predict_to_file(
             place), or the path of a `.npy` file (memory-mapped, read block
             by block).
         path: The output `.parquet` or `.arrow` (IPC stream) file.
-        n_samples, batch_size, seed, keep_samples: As `predict_to_file`.
+        n_samples, batch_size, seed, keep_samples, tolerance, min_samples:
+            As `predict_to_file`.
         memory_budget: Bytes (a whole number; R may pass a double).
         precision: As `predict_to_file`.
         progress: False, or R's function `(done, total)` (inputs written,
@@ -470,6 +473,8 @@ def predict_to_file(
         memory_budget=int(memory_budget),
         progress=report,
         precision=str(precision),
+        tolerance=None if tolerance is None else float(tolerance),
+        min_samples=int(min_samples),
     )
     return str(written)
 

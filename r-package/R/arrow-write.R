@@ -21,6 +21,13 @@
 .payload <- function(x, arg = "x") {
   if (inherits(x, "mc_prediction")) {
     s <- x$all_samples
+    if (length(dim(s)) != 3 || !is.null(x$n_used)) {
+      what <- if (!is.null(x$n_used)) "an adaptive result (samples padded with NaN after `n_used`)" else
+        sprintf("a dense output (dim c(%s))", paste(dim(s), collapse = ", "))
+      .abort(sprintf(paste0("`%s` is %s; the Arrow format for MC samples is c(n, classes, samples) ",
+                            "with every sample. Write an array instead, e.g. %s$all_samples or %s$mean."),
+                     arg, what, arg, arg), "input", arg = arg)
+    }
     return(list(values = s, shape = dim(s), kind = "mc_samples",
                 type = nanoarrow::na_float(), dim_names = .mc_dim_names,
                 class_names = mc_class_names(x)))

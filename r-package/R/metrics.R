@@ -3,19 +3,48 @@
 .as_samples <- function(x, arg = "x") {
   if (inherits(x, "mc_prediction")) x <- x$all_samples
   d <- dim(x)
-  if (!is.numeric(x) || length(d) != 3) {
+  if (!is.numeric(x) || length(d) < 3) {
     .abort(sprintf(paste0("`%s` must be an mc_prediction or a numeric array with ",
-                          "dim c(n, classes, samples), not %s."), arg, .describe(x)),
-           "input", arg = arg)
+                          "dim c(n, classes, samples) (or c(n, ..., classes, samples)), not %s."),
+                   arg, .describe(x)), "input", arg = arg)
   }
   if (length(x) == 0) .abort(sprintf("`%s` is empty.", arg), "input", arg = arg)
   x
 }
 
+# `fn` of samples c(rows, classes, samples) at every input and position:
+# c(n, ...) for a dense output, a vector of length n otherwise. A dense
+# array c(n, ..., classes, samples) is c(n * positions, classes, samples) in
+# R's column-major order (a change of dim, no copy): position-major rows,
+# so row r belongs to input (r - 1) %% n + 1. With n_used, rows of the same
+# count together, each over its own samples only.
+.per_row <- function(x, fn, arg = "x") {
+  s <- .as_samples(x, arg)
+  used <- if (inherits(x, "mc_prediction")) x$n_used
+  d <- dim(s)
+  k <- length(d)
+  lead <- d[seq_len(k - 2)]
+  rows <- prod(lead)
+  dim(s) <- c(rows, d[k - 1], d[k])
+  if (is.null(used) || all(used == d[k])) {
+    out <- fn(s)
+  } else {
+    count <- rep_len(used, rows)
+    out <- numeric(rows)
+    for (c in unique(count)) {
+      idx <- which(count == c)
+      out[idx] <- fn(s[idx, , seq_len(c), drop = FALSE])
+    }
+  }
+  if (length(lead) > 1) dim(out) <- lead
+  out
+}
+
 .check_probs <- function(p) {
   if (anyNA(p) || any(!is.finite(p)) || min(p) < -1e-6 || max(p) > 1 + 1e-6) {
     .abort(paste0("`x` must hold probabilities in [0, 1]; if these are logits, ",
-                  "apply a softmax over the classes (2nd) dimension first."), "input", arg = "x")
+                  "apply a softmax over the classes (2nd) dimension first. (Samples padded ",
+                  "with NaN need their counts: as_mc_prediction(x, n_used = ...).)"), "input", arg = "x")
   }
   sums <- Reduce(`+`, lapply(seq_len(dim(p)[2]), function(j) p[, j, ]))
   if (max(abs(sums - 1)) > 1e-3) {
@@ -40,7 +69,10 @@
 #'
 #' Computed in R on an [mc_prediction][mc_predict()] or any array of class
 #' probabilities with `dim = c(n, classes, samples)`; natural logarithms, with
-#' `0 * log(0) = 0`. They agree with Python's `mcbridge.metrics` to 1e-6.
+#' `0 * log(0) = 0`. They agree with Python's `mcbridge.metrics` to 1e-6. A
+#' dense output `c(n, ..., classes, samples)` gives one value per input and
+#' position, `dim = c(n, ...)`; an adaptive result (`n_used`) uses each
+#' input's own samples.
 #'
 #' * `mc_predictive_entropy()`: entropy of the mean prediction (total
 #'   uncertainty).
@@ -52,8 +84,10 @@
 #'   whose top class is the most frequent top class (ties go to the lowest
 #'   class).
 #'
-#' @param x An `mc_prediction` or a numeric array `c(n, classes, samples)`.
-#' @return A numeric vector of length `n`.
+#' @param x An `mc_prediction` or a numeric array `c(n, classes, samples)`
+#'   (or `c(n, ..., classes, samples)`).
+#' @return A numeric vector of length `n` (an array `c(n, ...)` for a dense
+#'   output); integer for `mc_predicted_class()`.
 #' @examples
 #' p <- array(c(0.9, 0.2, 0.1, 0.8, 0.6, 0.3, 0.4, 0.7), c(2, 2, 2))
 #' mc_predictive_entropy(p)
@@ -67,26 +101,25 @@ NULL
 #' @rdname mc_uncertainty
 #' @export
 mc_predictive_entropy <- function(x) {
-  .pe(.check_probs(.as_samples(x)))
+  .per_row(x, function(p) .pe(.check_probs(p)))
 }
 
 #' @rdname mc_uncertainty
 #' @export
 mc_expected_entropy <- function(x) {
-  .ee(.check_probs(.as_samples(x)))
+  .per_row(x, function(p) .ee(.check_probs(p)))
 }
 
 #' @rdname mc_uncertainty
 #' @export
 mc_mutual_information <- function(x) {
-  p <- .check_probs(.as_samples(x))
-  pmax(.pe(p) - .ee(p), 0)
+  .per_row(x, function(p) {
+    p <- .check_probs(p)
+    pmax(.pe(p) - .ee(p), 0)
+  })
 }
 
-#' @rdname mc_uncertainty
-#' @export
-mc_variation_ratio <- function(x) {
-  p <- .check_probs(.as_samples(x))
+.variation_ratio <- function(p) {
   d <- dim(p)
   n <- d[1]; k <- d[2]; s <- d[3]
   # Top class of every (input, sample): rows of the (n * s) x k matrix.
@@ -97,14 +130,96 @@ mc_variation_ratio <- function(x) {
 }
 
 #' @rdname mc_uncertainty
+#' @export
+mc_variation_ratio <- function(x) {
+  .per_row(x, function(p) .variation_ratio(.check_probs(p)))
+}
+
+#' @rdname mc_uncertainty
 #' @details * `mc_one_minus_max_probability()`: `1 - ` the largest mean class
 #'   probability (the maximum-softmax-probability baseline, turned so that
 #'   larger means more uncertain; score `"max_probability"` as in Python).
 #' @export
 mc_one_minus_max_probability <- function(x) {
-  p <- .check_probs(.as_samples(x))
-  m <- rowMeans(p, dims = 2)
-  1 - m[cbind(seq_len(nrow(m)), max.col(m, ties.method = "first"))]
+  .per_row(x, function(p) {
+    m <- rowMeans(.check_probs(p), dims = 2)
+    1 - m[cbind(seq_len(nrow(m)), max.col(m, ties.method = "first"))]
+  })
+}
+
+#' @rdname mc_uncertainty
+#' @details * `mc_predicted_class()`: the class with the largest mean
+#'   probability (first on ties), counted from 0 as in Python.
+#' @export
+mc_predicted_class <- function(x) {
+  out <- .per_row(x, function(p) {
+    m <- rowMeans(.check_probs(p), dims = 2)
+    max.col(m, ties.method = "first") - 1L
+  })
+  storage.mode(out) <- "integer"
+  out
+}
+
+#' Monte Carlo standard error of a summary
+#'
+#' How much a summary of an MC prediction would move with other samples: the
+#' sign that `n_samples` is too small. As Python's
+#' `MCResult.mc_standard_error()`, with each input's own count of samples
+#' (`n_used` after adaptive sampling).
+#'
+#' * `measure = "mean"`: of the mean probabilities (or outputs),
+#'   `sqrt(variance / count)`, shaped like `mean`.
+#' * `"predictive_entropy"`, `"expected_entropy"`, `"mutual_information"`:
+#'   of that estimate, by the jackknife over samples (each sample left out in
+#'   turn), one value per input (and position).
+#'
+#' @param x An `mc_prediction` (or an array `c(n, ..., classes, samples)`).
+#' @param measure Which summary: `"mean"`, `"predictive_entropy"`,
+#'   `"expected_entropy"` or `"mutual_information"`.
+#' @return A numeric array; NA where an input has one sample.
+#' @family metrics
+#' @examples
+#' p <- array(c(0.9, 0.2, 0.1, 0.8, 0.6, 0.3, 0.4, 0.7, 0.8, 0.4, 0.2, 0.6), c(2, 2, 3))
+#' mc_standard_error(p)
+#' mc_standard_error(p, "mutual_information")
+#' @export
+mc_standard_error <- function(x, measure = "mean") {
+  measure <- .check_string(measure, "measure",
+                           c("mean", "predictive_entropy", "expected_entropy", "mutual_information"))
+  if (!inherits(x, "mc_prediction")) x <- as_mc_prediction(.as_samples(x))
+  if (measure == "mean") {
+    d <- dim(x$mean)
+    return(sqrt(x$variance / array(.counts(x), d)))   # the counts recycle along the inputs
+  }
+  if (mc_task(x) != "classification") {
+    .abort(sprintf(paste0("`measure = \"%s\"` needs class probabilities, but `x` is a regression ",
+                          "result; use `measure = \"mean\"`."), measure), "input", arg = "x")
+  }
+  .per_row(x, function(p) .jackknife_se(.check_probs(p), measure))
+}
+
+# Jackknife standard error of an entropy measure of p c(rows, classes, s).
+.jackknife_se <- function(p, measure) {
+  d <- dim(p)
+  rows <- d[1]; k <- d[2]; s <- d[3]
+  if (s < 2) return(rep(NA_real_, rows))
+  total <- matrix(0, rows, k)
+  for (j in seq_len(s)) total <- total + p[, , j]
+  ent <- function(q) -rowSums(.plogp(q))
+  loo <- matrix(0, rows, s)   # the measure with sample j left out
+  h <- if (measure != "predictive_entropy") {
+    matrix(vapply(seq_len(s), function(j) ent(matrix(p[, , j], rows, k)), numeric(rows)), rows, s)
+  }
+  h_total <- if (!is.null(h)) rowSums(h)
+  for (j in seq_len(s)) {
+    pj <- matrix(p[, , j], rows, k)
+    pe <- if (measure != "expected_entropy") ent((total - pj) / (s - 1))
+    ee <- if (!is.null(h)) (h_total - h[, j]) / (s - 1)
+    loo[, j] <- switch(measure, predictive_entropy = pe, expected_entropy = ee,
+                       mutual_information = pe - ee)
+  }
+  dev <- loo - rowMeans(loo)
+  sqrt((s - 1) / s * rowSums(dev^2))
 }
 
 # The one registry of uncertainty scores by name (Python: SCORES in

@@ -26,42 +26,64 @@
 #' `k * n_samples` in all, bit-identical to Python's
 #' `mcbridge.mc_predict(ensemble, x, ...)`.
 #'
+#' With `tolerance`, sampling is adaptive (as in Python): inputs are sampled in
+#' rounds of `min_samples`, and an input stops once the MC standard error of
+#' its mean probabilities (`sd / sqrt(count)`, the largest over its entries)
+#' is at most `tolerance`, or at `n_samples`. The result's `n_used` says how
+#' many samples each input got; `all_samples[i, , ]` holds them first and NaN
+#' after, and every R measure uses exactly each input's own samples. With a
+#' seed they are the first `n_used[i]` samples of a fixed-size run.
+#'
 #' @param model A Keras model (from [mc_cnn()], [mc_load_model()], keras3 or
-#'   `reticulate::import("keras")`) whose output is `(batch, classes)`; or an
-#'   `mc_ensemble` (from [mc_train_ensemble()] or [mc_load_ensemble()]).
+#'   `reticulate::import("keras")`) whose outputs are `(batch, *dims,
+#'   classes)`; or an `mc_ensemble` (from [mc_train_ensemble()] or
+#'   [mc_load_ensemble()]).
 #' @param x Inputs: an array `c(n, height, width, channels)`, or
 #'   `c(n, height, width)` for one channel, or a matrix `c(n, features)`;
-#'   finite numbers only.
-#' @param n_samples Number of stochastic passes per input. For an
-#'   `mc_ensemble` the default is 1 (as in Python): one deterministic
-#'   prediction per member (dropout off, `progress` not shown); `n_samples > 1`
-#'   samples MC dropout inside each member.
+#'   finite numbers only. For a model with several inputs, a list of such
+#'   arrays with the same `n`: named by the model's input names, or unnamed
+#'   in the model's input order.
+#' @param n_samples Number of stochastic passes per input (with `tolerance`:
+#'   the most any input gets). For an `mc_ensemble` the default is 1 (as in
+#'   Python): one deterministic prediction per member (dropout off,
+#'   `progress` not shown); `n_samples > 1` samples MC dropout inside each
+#'   member.
 #' @param batch_size At most this many inputs per compiled call.
 #' @param seed `NULL` (fresh randomness on every call), or a non-negative
 #'   whole number: each input's masks then come from a random stream keyed by
 #'   the seed and the input's row.
 #' @param from_logits `TRUE` if the model outputs logits: a softmax is applied
-#'   to each sample.
+#'   to each sample. One value, or one per model output.
 #' @param memory_budget Bytes of activations one compiled call may use
 #'   (default 256 MiB, as in Python).
 #' @param task `"classification"` (outputs are class probabilities) or
 #'   `"regression"` (real-valued outputs; the result's `mean`, `variance` and
-#'   `all_samples` are then per output).
+#'   `all_samples` are then per output). One value, or one per model output.
 #' @param heteroscedastic With `task = "regression"`: the model's output
 #'   `(batch, 2 * d)` holds `d` means then `d` log-variances; the samples are
 #'   the means and the result gains `noise_variance` (`dim = c(n, d,
-#'   samples)`, the predicted noise variance of each sample).
+#'   samples)`, the predicted noise variance of each sample). One value, or
+#'   one per model output.
 #' @param precision `"float32"`, or `"bfloat16"` to compute the convolutions and
 #'   dense layers after the first dropout in bfloat16 on CPUs with bfloat16
 #'   instructions (about 1.5-1.6x faster there; samples still come back as
 #'   float32; elsewhere a warning and float32).
+#' @param tolerance `NULL` (every input gets `n_samples`), or a number > 0:
+#'   adaptive sampling (see Details).
+#' @param min_samples With `tolerance`: the samples every input gets, and the
+#'   round size (2 to `n_samples`).
 #' @param progress Show a progress bar while Python works (default: in
 #'   interactive sessions): cli's if installed, else [utils::txtProgressBar()];
 #'   updated at most 5 times a second. Ctrl-C stops the prediction cleanly.
 #' @return An `mc_prediction`: a list with `mean` (`n x classes`), `variance`
 #'   (`n x classes`, as [stats::var()] over the samples) and `all_samples`
 #'   (`dim = c(n, classes, samples)`), plus `noise_variance` for a
-#'   heteroscedastic model; `mc_task()` tells its task.
+#'   heteroscedastic model and `n_used` (an integer vector, one count per
+#'   input) with `tolerance`; `mc_task()` tells its task. A dense output
+#'   `(batch, H, W, classes)` gives `all_samples` with `dim = c(n, H, W,
+#'   classes, samples)`, `mean` and `variance` with `dim = c(n, H, W,
+#'   classes)`, and measures per position (`dim = c(n, H, W)`). A model with
+#'   several outputs gives a list of `mc_prediction`s named by output.
 #' @family prediction
 #' @examplesIf mcbridge_available()
 #' d <- mc_dataset_digits()
@@ -69,11 +91,16 @@
 #'                 dropout = c(0.25, 0.5))
 #' res <- mc_predict(model, d$test$x[1:5, , ] / 16, n_samples = 10, seed = 1)
 #' res
+#' ada <- mc_predict(model, d$test$x[1:5, , ] / 16, n_samples = 100, seed = 1,
+#'                   tolerance = 0.02)
+#' ada$n_used
+#' mc_standard_error(ada)
 #' @export
 mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
                        from_logits = FALSE, memory_budget = 256 * 2^20,
                        task = "classification", heteroscedastic = FALSE,
-                       precision = "float32", progress = interactive()) {
+                       precision = "float32", tolerance = NULL, min_samples = 10,
+                       progress = interactive()) {
   ensemble <- inherits(model, "mc_ensemble")
   if (ensemble) {
     .check_ensemble(model, "model")
@@ -84,39 +111,140 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
   n_samples <- .check_count(n_samples, "n_samples")
   batch_size <- .check_count(batch_size, "batch_size")
   seed <- .check_seed(seed)
-  from_logits <- .check_flag(from_logits, "from_logits")
   memory_budget <- .check_bytes(memory_budget, "memory_budget")
-  task <- .check_string(task, "task", c("classification", "regression"))
-  heteroscedastic <- .check_flag(heteroscedastic, "heteroscedastic")
-  if (heteroscedastic && task != "regression") {
-    .abort('`heteroscedastic = TRUE` needs `task = "regression"`.', "argument",
-           arg = "heteroscedastic")
-  }
   precision <- .check_string(precision, "precision", c("float32", "bfloat16"))
   progress <- .check_flag(progress, "progress")
-  x <- .check_x(x)
+  task <- .per_output(task, "task", function(v, a) .check_string(v, a, c("classification", "regression")))
+  from_logits <- .per_output(from_logits, "from_logits", .check_flag)
+  heteroscedastic <- .per_output(heteroscedastic, "heteroscedastic", .check_flag)
+  min_samples <- .check_tolerance(tolerance, min_samples, n_samples)
+  if (!is.null(tolerance) && ensemble) {
+    .abort("`tolerance` is not available for an mc_ensemble; use `tolerance = NULL`.", "argument",
+           arg = "tolerance")
+  }
+  inputs <- .check_inputs(x)
+  # The outputs, counted in Python (an attribute, not a bridge call): R
+  # allocates one pair of Arrow structs per output.
+  net <- if (ensemble) reticulate::py_get_item(reticulate::py_get_attr(model$ensemble, "members"), 0L) else model
+  n_out <- as.integer(reticulate::py_len(reticulate::py_get_attr(net, "outputs")))
+  for (arg in c("task", "from_logits", "heteroscedastic")) {
+    v <- get(arg)
+    if (length(v) != 1 && length(v) != n_out) {
+      .abort(sprintf("`%s` must be one value or one per model output (%d), not %d values.", arg,
+                     n_out, length(v)), "argument", arg = arg)
+    }
+  }
+  task <- rep_len(task, n_out)
+  from_logits <- rep_len(from_logits, n_out)
+  heteroscedastic <- rep_len(heteroscedastic, n_out)
+  bad <- heteroscedastic & task != "regression"
+  if (any(bad)) {
+    .abort(sprintf('`heteroscedastic = TRUE` needs `task = "regression"`%s.',
+                   if (n_out > 1) sprintf(" (output %d)", which(bad)[1]) else ""),
+           "argument", arg = "heteroscedastic")
+  }
   if (!ensemble && n_samples == 1) {
     warning(structure(class = c("mcbridge_warning", "warning", "condition"), list(message = paste0(
       "`n_samples = 1` gives one stochastic pass per input: the spread measures need at least 2 ",
       "samples (variance is NA, mutual information and variation ratio are 0). Use n_samples >= 2, ",
       "e.g. 30."), call = NULL)))
   }
-  input <- .arrow_export_c(x, type = .x_type(x))
-  out <- .arrow_alloc_c()
+  exported <- lapply(inputs$arrays, function(a) .arrow_export_c(a, type = .x_type(a)))
+  input_arg <- if (inputs$several) {
+    reticulate::dict(arrays = lapply(exported, `[[`, "addr"), names = inputs$names)
+  } else {
+    exported[[1]]$addr
+  }
+  outs <- lapply(seq_len(n_out), function(i) .arrow_alloc_c())
+  noises <- lapply(seq_len(n_out), function(i) if (heteroscedastic[i]) .arrow_alloc_c())
+  used <- if (!is.null(tolerance)) .arrow_alloc_c()
   report <- FALSE
   if (progress) {
     bar <- .progress_bar("MC dropout")
     on.exit(bar$finish(), add = TRUE)
     report <- bar$update
   }
-  noise <- if (heteroscedastic) .arrow_alloc_c() else NULL
-  .bridge_call("predict", if (ensemble) model$ensemble else model, input$addr, out$addr,
-               n_samples, batch_size, seed, from_logits, memory_budget, task, heteroscedastic,
-               precision, report,
-               if (heteroscedastic) noise$addr else NULL)
-  res <- as_mc_prediction(.arrow_import_c(out$array, out$schema), task = task)
-  if (heteroscedastic) res$noise_variance <- .arrow_import_c(noise$array, noise$schema)
-  res
+  one <- function(v) if (n_out == 1) v else as.list(v)
+  info <- .bridge_call("predict", if (ensemble) model$ensemble else model, input_arg,
+                       lapply(outs, `[[`, "addr"), n_samples, batch_size, seed, one(from_logits),
+                       memory_budget, one(task), one(heteroscedastic), precision, report,
+                       if (any(heteroscedastic)) lapply(noises, function(o) if (!is.null(o)) o$addr),
+                       if (is.null(tolerance)) NULL else as.numeric(tolerance), min_samples,
+                       if (!is.null(used)) used$addr)
+  n_used <- if (!is.null(used)) as.integer(.arrow_import_c(used$array, used$schema))
+  res <- lapply(seq_len(n_out), function(i) {
+    s <- .arrow_import_c(outs[[i]]$array, outs[[i]]$schema)
+    r <- if (inherits(s, "mc_prediction") && is.null(n_used)) {
+      as_mc_prediction(s, task = task[i])
+    } else {
+      as_mc_prediction(.as_plain_samples(s), task = task[i], n_used = n_used)
+    }
+    if (heteroscedastic[i]) r$noise_variance <- .as_plain_samples(.arrow_import_c(noises[[i]]$array, noises[[i]]$schema))
+    r
+  })
+  if (n_out == 1) return(res[[1]])
+  stats::setNames(res, unlist(info$names))
+}
+
+# tolerance: NULL or a number > 0; min_samples: 2 to n_samples (returned as
+# an integer).
+.check_tolerance <- function(tolerance, min_samples, n_samples) {
+  if (!is.null(tolerance)) {
+    ok <- is.numeric(tolerance) && length(tolerance) == 1 && !is.na(tolerance) &&
+      is.finite(tolerance) && tolerance > 0
+    if (!ok) {
+      .abort(sprintf(paste0("`tolerance` must be NULL (every input gets `n_samples`) or a single ",
+                            "number > 0 (e.g. 0.01), not %s."), .describe(tolerance)),
+             "argument", arg = "tolerance")
+    }
+  }
+  min_samples <- .check_count(min_samples, "min_samples", min = 2)
+  if (!is.null(tolerance) && min_samples > n_samples) {
+    .abort(sprintf(paste0("`min_samples` (%d) must be at most `n_samples` (%d): every input gets ",
+                          "`min_samples` samples, and at most `n_samples`."), min_samples, n_samples),
+           "argument", arg = "min_samples")
+  }
+  min_samples
+}
+
+# The samples array of what .arrow_import_c() gave (an mc_prediction for
+# 3-d MC samples, else the array itself).
+.as_plain_samples <- function(s) if (inherits(s, "mc_prediction")) s$all_samples else s
+
+# A per-output argument: one value for every output, or one per output
+# (a vector or a list); each checked by `check(value, arg)`. The count is
+# checked against the model's outputs in mc_predict().
+.per_output <- function(v, arg, check) {
+  if (is.list(v) && !is.object(v) && all(lengths(v) == 1)) v <- unlist(v)
+  if (length(v) < 1) {
+    .abort(sprintf("`%s` must be one value or one per model output, not %s.", arg, .describe(v)),
+           "argument", arg = arg)
+  }
+  if (length(v) == 1) return(check(v, arg))
+  vapply(seq_along(v), function(i) check(v[i], sprintf("%s[%d]", arg, i)), v[1])
+}
+
+# x: one array, or a list of arrays (several inputs), each checked by
+# .check_x() and with the same first dimension.
+.check_inputs <- function(x) {
+  if (!is.list(x) || is.data.frame(x)) return(list(arrays = list(.check_x(x)), several = FALSE))
+  if (length(x) == 0) {
+    .abort("`x` is an empty list: give one array per model input.", "input", arg = "x")
+  }
+  nms <- names(x)
+  if (!is.null(nms) && (any(is.na(nms) | !nzchar(nms)) || anyDuplicated(nms))) {
+    .abort(paste0("`x` must be a list of arrays either all named by the model's input names ",
+                  "(each name once) or all unnamed, in the model's input order."), "input", arg = "x")
+  }
+  label <- function(i) if (is.null(nms)) sprintf("x[[%d]]", i) else sprintf("x$%s", nms[i])
+  arrays <- lapply(seq_along(x), function(i) .check_x(x[[i]], label(i)))
+  n <- vapply(arrays, function(a) dim(a)[1], 1L)
+  if (length(unique(n)) > 1) {
+    .abort(sprintf(paste0("The inputs in `x` must have the same number of rows (inputs), but %s ",
+                          "have %s rows."), paste(vapply(seq_along(x), label, ""), collapse = ", "),
+                   paste(n, collapse = ", ")), "input", arg = "x")
+  }
+  list(arrays = arrays, several = TRUE, names = if (!is.null(nms)) as.list(nms))
 }
 
 # R's own progress bar, fed by Python (at most 5 updates a second; see

@@ -48,7 +48,8 @@
 #' @export
 mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128, seed = NULL,
                                keep_samples = FALSE, memory_budget = 256 * 2^20,
-                               precision = "float32", progress = interactive()) {
+                               precision = "float32", tolerance = NULL, min_samples = 10,
+                               progress = interactive()) {
   .check_model(model)
   path <- .check_path(path)
   if (!.stream_ext(path) %in% c(".parquet", ".arrow")) {
@@ -65,6 +66,7 @@ mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128,
   keep_samples <- .check_flag(keep_samples, "keep_samples")
   memory_budget <- .check_bytes(memory_budget, "memory_budget")
   precision <- .check_string(precision, "precision", c("float32", "bfloat16"))
+  min_samples <- .check_tolerance(tolerance, min_samples, n_samples)
   progress <- .check_flag(progress, "progress")
   if (is.character(x)) {
     x_arg <- .check_path(x, "x", exists = TRUE)
@@ -85,7 +87,8 @@ mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128,
     report <- bar$update
   }
   .bridge_call("predict_to_file", model, x_arg, path, n_samples, batch_size, seed, keep_samples,
-               memory_budget, precision, report)
+               memory_budget, precision, report,
+               if (is.null(tolerance)) NULL else as.numeric(tolerance), min_samples)
   invisible(path)
 }
 
@@ -123,7 +126,8 @@ mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128,
 #' @return A data.frame with one row per input: `index` (the input's key,
 #'   from 0), `prediction` (class code, from 0), `mean` and `variance`
 #'   (matrix columns `n x classes`), `predictive_entropy`,
-#'   `mutual_information` and `variation_ratio`. Attributes `n_samples`,
+#'   `mutual_information` and `variation_ratio`; `n_used` (samples each input
+#'   got) when written with `tolerance`. Attributes `n_samples`,
 #'   `seed` (`NULL` when none was given) and, when the file holds them,
 #'   `samples` (an array `c(n, classes, samples)`, as [mc_predict()]'s
 #'   `all_samples`).
@@ -205,6 +209,7 @@ mc_read_predictions <- function(path) {
     for (nm in c("predictive_entropy", "mutual_information", "variation_ratio")) {
       part[[nm]] <- .float_values(cols[[nm]])
     }
+    if (!is.null(cols$n_used)) part$n_used <- nanoarrow::convert_array(cols$n_used, integer())
     if (has_samples) {
       s <- cols$samples
       inner <- s$children[[1]]
@@ -224,6 +229,7 @@ mc_read_predictions <- function(path) {
   out$mean <- bind("mean")
   out$variance <- bind("variance")
   for (nm in c("predictive_entropy", "mutual_information", "variation_ratio")) out[[nm]] <- bind(nm)
+  if (!is.null(parts[[1]]$n_used)) out$n_used <- bind("n_used")   # adaptive sampling
   attr(out, "n_samples") <- n_samples
   seed <- get("mcbridge.seed")
   attr(out, "seed") <- if (is.null(seed) || !nzchar(seed)) NULL else as.numeric(seed)

@@ -51,9 +51,12 @@ NULL
   for (nm in names(out)) {
     el <- out[[nm]]
     d <- dim(el)
-    if (length(d) == 2 && d[1] == n) out[[nm]] <- el[keep, , drop = FALSE]
-    if (length(d) == 3 && d[1] == n) out[[nm]] <- el[keep, , , drop = FALSE]
+    if (length(d) >= 2 && d[1] == n) {  # any rank: dense outputs too
+      out[[nm]] <- do.call(`[`, c(list(el, keep), rep(list(quote(expr = )), length(d) - 1),
+                                  list(drop = FALSE)))
+    }
   }
+  if (!is.null(out$n_used)) out$n_used <- out$n_used[keep]
   attributes(out) <- attributes(x)
   out
 }

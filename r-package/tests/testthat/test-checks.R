@@ -6,7 +6,11 @@ test_that("mc_predict() rejects bad x with mcbridge_error_input, saying what to 
   x <- array(0, c(2, 8, 8))
   expect_mcb_error(mc_predict(m, data.frame(a = 1:2, b = c("u", "v"))), "input",
                    "numeric columns only; \"b\" is not numeric \\(character\\)")
-  expect_mcb_error(mc_predict(m, list(x, x)), "input", "not a list of length 2; combine")
+  # a list is one array per model input (several inputs): each is checked, by its name
+  expect_mcb_error(mc_predict(m, list(x, x[1, , , drop = FALSE])), "input", "same number of rows")
+  expect_mcb_error(mc_predict(m, list(image = x, table = "a")), "input",
+                   "`x\\$table` must be a numeric array")
+  expect_mcb_error(mc_predict(m, list(image = x, x)), "input", "all named .* or all unnamed")
   expect_mcb_error(mc_predict(m, array("a", c(2, 2, 2))), "input", "as.numeric\\(\\) first")
   expect_mcb_error(mc_predict(m, factor(c("a", "b"))), "input", "not a factor")
   expect_mcb_error(mc_predict(m, 1:10), "input", "not a vector of length 10")

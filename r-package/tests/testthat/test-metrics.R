@@ -91,3 +91,68 @@ test_that("calibration arguments are checked with classed errors", {
   expect_mcb_error(mc_accuracy(p, 1:2), "input", "2 labels but there are 5")
   expect_mcb_error(mc_brier_score(1:3, 1), "input", "`probs`")
 })
+
+test_that("dense arrays c(n, ..., classes, samples): each measure per position, as on 3-d samples", {
+  set.seed(5)
+  flat <- as_probs(array(runif(24 * 3 * 6), c(24, 3, 6)))   # position-major rows, R's order
+  p <- flat
+  dim(p) <- c(2, 3, 4, 3, 6)
+  res <- as_mc_prediction(p)
+  expect_identical(dim(res$mean), c(2L, 3L, 4L, 3L))
+  for (f in c("mc_predictive_entropy", "mc_expected_entropy", "mc_mutual_information",
+              "mc_variation_ratio", "mc_one_minus_max_probability", "mc_predicted_class")) {
+    got <- get(f)(res)
+    expect_identical(dim(got), c(2L, 3L, 4L), info = f)
+    expect_equal(got[2, 1, 3], get(f)(array(p[2, 1, 3, , ], c(1, 3, 6))), info = f)
+    expect_equal(as.vector(got), as.vector(get(f)(flat)), info = f)
+  }
+  expect_equal(mc_standard_error(res, "mutual_information")[1, 3, 2],
+               mc_standard_error(array(p[1, 3, 2, , ], c(1, 3, 6)), "mutual_information"))
+})
+
+test_that("n_used: every measure uses each input's own samples; the NaN padding never leaks", {
+  set.seed(6)
+  p <- as_probs(array(runif(4 * 3 * 8), c(4, 3, 8)))
+  used <- c(8L, 3L, 5L, 3L)
+  padded <- p
+  for (i in 1:4) if (used[i] < 8) padded[i, , (used[i] + 1):8] <- NaN
+  res <- as_mc_prediction(padded, n_used = used)
+  expect_identical(res$n_used, used)
+  own <- function(i) array(p[i, , seq_len(used[i])], c(1, 3, used[i]))
+  for (i in 1:4) {
+    expect_equal(res$mean[i, ], rowMeans(own(i), dims = 2)[1, ])
+    expect_equal(res$variance[i, ], apply(own(i), c(1, 2), var)[1, ])
+    for (f in c("mc_predictive_entropy", "mc_mutual_information", "mc_variation_ratio",
+                "mc_expected_entropy")) {
+      expect_equal(get(f)(res)[i], get(f)(own(i)), info = paste(f, i))
+    }
+    expect_equal(mc_standard_error(res)[i, ], sqrt(res$variance[i, ] / used[i]))
+  }
+  expect_false(anyNA(mc_standard_error(res, "predictive_entropy")))
+  expect_identical(res[c(2, 4), ]$n_used, c(3L, 3L))
+  expect_mcb_error(mc_predictive_entropy(padded), "input", "n_used")   # no counts: refused, not NaN
+  expect_mcb_error(as_mc_prediction(padded, n_used = c(8, 3, 5)), "input", "4 whole numbers")
+  expect_mcb_error(as_mc_prediction(padded, n_used = c(8, 3, 5, 9)), "input", "1..8")
+})
+
+test_that("mc_standard_error(): sd / sqrt(samples) for the mean; the jackknife for the entropies", {
+  set.seed(7)
+  p <- as_probs(array(runif(3 * 4 * 9), c(3, 4, 9)))
+  expect_equal(mc_standard_error(p), apply(p, c(1, 2), sd) / 3)
+  jack <- function(measure) {   # leave each sample out, by brute force
+    f <- switch(measure, predictive_entropy = mc_predictive_entropy,
+                expected_entropy = mc_expected_entropy, mutual_information = function(q) {
+                  mc_predictive_entropy(q) - mc_expected_entropy(q)   # no clamp at 0 inside
+                })
+    loo <- sapply(1:9, function(j) f(p[, , -j, drop = FALSE]))
+    sqrt(8 / 9 * rowSums((loo - rowMeans(loo))^2))
+  }
+  for (measure in c("predictive_entropy", "expected_entropy", "mutual_information")) {
+    expect_equal(mc_standard_error(p, measure), jack(measure), tolerance = 1e-10, info = measure)
+  }
+  expect_true(all(is.na(mc_standard_error(p[, , 1, drop = FALSE], "mutual_information"))))
+  expect_mcb_error(mc_standard_error(p, "entropy"), "argument", "measure")
+  reg <- as_mc_prediction(array(rnorm(12), c(2, 2, 3)), task = "regression")
+  expect_mcb_error(mc_standard_error(reg, "predictive_entropy"), "input", "regression")
+  expect_identical(dim(mc_standard_error(reg)), c(2L, 2L))
+})

@@ -219,3 +219,149 @@ test_that("the engine's messages reach R in R's spelling", {
   expect_warning(mc_predict(m, scaled_digits(1:2), n_samples = 2, from_logits = TRUE),
                  "from_logits = TRUE.*from_logits = FALSE", class = "mcbridge_warning")
 })
+
+# ---- the model zoo from R: dense outputs, several inputs and outputs (issue 21),
+# adaptive sampling (issue 25). Tiny models built in Python with fixed weights;
+# each is compared bit for bit with Python's mc_predict() in this process.
+
+zoo_model <- function(name) {
+  skip_if_no_engine()
+  cached(paste0("zoo_", name), function() {
+    reticulate::py_run_string(paste(
+      "import keras",
+      "from keras import layers",
+      "def _zoo_unet():",
+      "    keras.utils.set_random_seed(1)",
+      "    i = keras.Input((8, 8, 1), name='image')",
+      "    c1 = layers.Conv2D(4, 3, padding='same', activation='relu')(i)",
+      "    b = layers.Conv2D(8, 3, padding='same', activation='relu')(layers.MaxPooling2D()(c1))",
+      "    b = layers.SpatialDropout2D(0.3)(b)",
+      "    c = layers.Concatenate()([layers.UpSampling2D()(b), c1])",
+      "    return keras.Model(i, layers.Conv2D(3, 1, activation='softmax')(c))",
+      "def _zoo_two_inputs():",
+      "    keras.utils.set_random_seed(2)",
+      "    a, t = keras.Input((8, 8, 1), name='image'), keras.Input((5,), name='table')",
+      "    h = layers.Concatenate()([layers.Flatten()(a), t])",
+      "    h = layers.Dropout(0.5)(layers.Dense(16, activation='relu')(h))",
+      "    return keras.Model([a, t], layers.Dense(3, activation='softmax')(h))",
+      "def _zoo_two_outputs():",
+      "    keras.utils.set_random_seed(3)",
+      "    i = keras.Input((6,), name='features')",
+      "    h = layers.Dropout(0.5)(layers.Dense(16, activation='relu')(i))",
+      "    label = layers.Dense(3, activation='softmax', name='label')(h)",
+      "    return keras.Model(i, [label, layers.Dense(2, name='value')(h)])",
+      sep = "\n"))
+    reticulate::py_eval(sprintf("_zoo_%s()", name), convert = FALSE)
+  })
+}
+
+# Python's mc_predict() of the same model on the same inputs (R arrays,
+# exact in float32, crossed into Python as R's bridge crosses them).
+py_predict <- function(model, x, ...) {
+  mcb <- reticulate::import("mcbridge", convert = FALSE)
+  xs <- if (is.list(x)) lapply(x, mcbridge:::.r_to_py) else mcbridge:::.r_to_py(x)
+  if (is.list(x) && !is.null(names(x))) xs <- reticulate::dict(xs)
+  mcb$mc_predict(model, xs, ...)
+}
+
+py_item <- function(obj, i) reticulate::py_get_item(obj, as.integer(i))
+py_array <- function(obj) mcbridge:::.py_to_r(obj)
+
+test_that("a U-Net's dense output: samples c(n, H, W, classes, samples), measures per position, Python's bits", {
+  m <- zoo_model("unet")
+  x <- array((seq_len(5 * 64) %% 16) / 16, c(5, 8, 8, 1))
+  res <- mc_predict(m, x, n_samples = 4, seed = 2)
+  expect_identical(dim(res$all_samples), c(5L, 8L, 8L, 3L, 4L))
+  expect_identical(dim(res$mean), c(5L, 8L, 8L, 3L))
+  expect_identical(dim(res$variance), c(5L, 8L, 8L, 3L))
+  expect_equal(res$mean, apply(res$all_samples, 1:4, mean))
+  expect_equal(res$variance, apply(res$all_samples, 1:4, var))
+  py <- py_predict(m, x, n_samples = 4L, seed = 2L)
+  expect_identical(res$all_samples, py_array(py$samples))
+  for (f in c("predictive_entropy", "mutual_information", "variation_ratio", "expected_entropy")) {
+    r <- get(paste0("mc_", f))(res)
+    expect_identical(dim(r), c(5L, 8L, 8L))
+    expect_equal(r, py_array(reticulate::py_call(reticulate::py_get_attr(py, f))), tolerance = 1e-6,
+                 info = f)
+  }
+  cls <- mc_predicted_class(res)
+  expect_identical(cls, array(as.integer(py_array(py$predicted_class)), c(5L, 8L, 8L)))
+  # position (i, h, w) of the dense result is the 3-d measure of its own samples
+  expect_equal(mc_mutual_information(res)[2, 3, 7],
+               mc_mutual_information(array(res$all_samples[2, 3, 7, , ], c(1, 3, 4))))
+  expect_identical(dim(res[2:3, ]$all_samples), c(2L, 8L, 8L, 3L, 4L))
+  expect_output(print(res), "5 inputs x 8 x 8 positions x 3 classes x 4 samples")
+  expect_mcb_error(mc_write_arrow(res, tempfile()), "input", "dense output")
+})
+
+test_that("two inputs: a list by input name or in order, Python's bits; mismatches are input errors", {
+  m <- zoo_model("two_inputs")
+  image <- array((seq_len(4 * 64) %% 16) / 16, c(4, 8, 8, 1))
+  table <- matrix((seq_len(20) %% 8) / 8, 4, 5)
+  res <- mc_predict(m, list(image, table), n_samples = 5, seed = 3)
+  expect_identical(dim(res$all_samples), c(4L, 3L, 5L))
+  expect_identical(mc_predict(m, list(table = table, image = image), n_samples = 5, seed = 3), res)
+  py <- py_predict(m, list(image, table), n_samples = 5L, seed = 3L)
+  expect_identical(res$all_samples, py_array(py$samples))
+  expect_mcb_error(mc_predict(m, list(image), n_samples = 2), "input", "list of 1 arrays but the model has 2 inputs")
+  expect_mcb_error(mc_predict(m, list(image = image, tabel = table), n_samples = 2), "input",
+                   'lacks "table"')
+  expect_mcb_error(mc_predict(m, list(image, table[1:3, ]), n_samples = 2), "input", "same number of rows")
+  expect_mcb_error(mc_predict(m, list(image, replace(table, 2, NA)), n_samples = 2), "input", "x\\[\\[2\\]\\]")
+})
+
+test_that("two outputs: a list of mc_predictions named by output, a task per output, Python's bits", {
+  m <- zoo_model("two_outputs")
+  x <- matrix((seq_len(30) %% 8) / 8, 5, 6)
+  res <- mc_predict(m, x, n_samples = 4, seed = 5, task = c("classification", "regression"))
+  expect_named(res, c("label", "value"))
+  expect_s3_class(res$label, "mc_prediction")
+  expect_identical(mc_task(res$value), "regression")
+  expect_identical(dim(res$label$all_samples), c(5L, 3L, 4L))
+  expect_identical(dim(res$value$all_samples), c(5L, 2L, 4L))
+  py <- py_predict(m, x, n_samples = 4L, seed = 5L, task = list("classification", "regression"))
+  expect_identical(res$label$all_samples, py_array(py_item(py, 0)$samples))
+  expect_identical(res$value$all_samples, py_array(py_item(py, 1)$samples))
+  # the regression head is no probability: one task for both is refused by Python's check
+  expect_mcb_error(mc_predict(m, x, n_samples = 2), "python", "regression")
+  expect_mcb_error(mc_predict(m, x, n_samples = 2, task = c("regression", "regression", "regression")),
+                   "argument", "one per model output \\(2\\)")
+  expect_mcb_error(mc_predict(m, x, task = c("classification", "regresion")), "argument", "task\\[2\\]")
+})
+
+test_that("adaptive sampling: n_used and every measure as Python's; the padding never leaks", {
+  m <- tiny_model()
+  x <- scaled_digits(1:12)
+  args <- list(n_samples = 40, seed = 9, tolerance = 0.03, min_samples = 5)
+  res <- do.call(mc_predict, c(list(m, x), args))
+  expect_type(res$n_used, "integer")
+  py <- py_predict(m, array(x, c(dim(x), 1)), n_samples = 40L, seed = 9L, tolerance = 0.03,
+                   min_samples = 5L)
+  expect_identical(res$n_used, as.integer(py_array(py$n_used)))
+  expect_true(length(unique(res$n_used)) > 1)        # inputs stopped at different counts
+  expect_identical(res$all_samples, py_array(py$samples))
+  expect_false(anyNA(res$mean) || anyNA(res$variance))
+  for (f in c("predictive_entropy", "mutual_information", "variation_ratio", "expected_entropy")) {
+    r <- get(paste0("mc_", f))(res)
+    expect_false(anyNA(r), info = f)
+    expect_equal(r, py_array(reticulate::py_call(reticulate::py_get_attr(py, f))), tolerance = 1e-6,
+                 info = f)
+  }
+  expect_equal(res$mean, py_array(py$mean), tolerance = 1e-6)
+  expect_equal(res$variance, py_array(py$variance), tolerance = 1e-6)
+  for (measure in c("mean", "predictive_entropy", "expected_entropy", "mutual_information")) {
+    expect_equal(mc_standard_error(res, measure), py_array(py$mc_standard_error(measure)),
+                 tolerance = 1e-6, info = measure)
+  }
+  # where inputs stopped, their error is at most the tolerance (or they got n_samples)
+  worst <- apply(mc_standard_error(res), 1, max)
+  expect_true(all(worst <= 0.03 + 1e-9 | res$n_used == 40))
+  # rows keep their counts; printing says how many samples each input got
+  expect_identical(res[3:4, ]$n_used, res$n_used[3:4])
+  expect_output(print(res), "samples per input: [0-9]+ to [0-9]+")
+  expect_output(print(res), "prob_se")
+  expect_mcb_error(mc_predict(m, x, tolerance = -1), "argument", "tolerance")
+  expect_mcb_error(mc_predict(m, x, n_samples = 4, tolerance = 0.1, min_samples = 10), "argument",
+                   "at most `n_samples`")
+  expect_mcb_error(mc_write_arrow(res, tempfile()), "input", "adaptive")
+})

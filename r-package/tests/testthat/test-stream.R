@@ -99,3 +99,16 @@ test_that("mc_read_predictions names what it cannot read", {
   expect_mcb_error(mc_read_predictions(cube), "arrow", "not an mcbridge predictions file")
   expect_mcb_error(mc_read_predictions(file.path(tempdir(), "missing.arrow")), "input", "does not exist")
 })
+
+test_that("mc_predict_to_file(tolerance =) writes each input's n_used, as mc_predict()", {
+  skip_if_no_engine()
+  m <- tiny_model()
+  x <- scaled_digits(1:10)
+  path <- tempfile(fileext = ".arrow")
+  mc_predict_to_file(m, x, path, n_samples = 30, seed = 4, tolerance = 0.03, min_samples = 5)
+  got <- mc_read_predictions(path)
+  res <- mc_predict(m, x, n_samples = 30, seed = 4, tolerance = 0.03, min_samples = 5)
+  expect_identical(got$n_used, res$n_used)
+  expect_equal(got$mutual_information, mc_mutual_information(res), tolerance = 1e-5)
+  expect_mcb_error(mc_predict_to_file(m, x, path, tolerance = 0), "argument", "tolerance")
+})
