@@ -11,6 +11,7 @@
 # a numeric array; `probs` checks they are probabilities summing to 1.
 .cal_samples <- function(res, probs = TRUE, arg = "res", min_classes = 2,
                          hint = "for logits use `from_logits = TRUE`.") {
+  .check_flat(res, arg)
   if (!inherits(res, "mc_prediction")) {
     if (!is.numeric(res) || length(dim(res)) != 3) {
       .abort(sprintf(paste0("`%s` must be an mc_prediction or a numeric array with dim ",

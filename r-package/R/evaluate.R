@@ -3,6 +3,7 @@
 # mc_ prefix) and values as Python's mcbridge.metrics / mcbridge.evaluate.
 
 .check_samples_arg <- function(x, arg) {
+  .check_flat(x, arg)
   if (inherits(x, "mc_prediction")) return(x)
   if (!is.numeric(x) || length(dim(x)) != 3) {
     .abort(sprintf(paste0("`%s` must be an mc_prediction or a numeric array with ",

@@ -12,6 +12,23 @@
   x
 }
 
+# Functions that take one prediction per input (labels, tables, plots,
+# calibration) refuse a dense output c(n, ..., classes, samples) in words;
+# the measures work on it per position.
+.check_flat <- function(x, arg = "x") {
+  d <- if (inherits(x, "mc_prediction")) dim(x$all_samples) else dim(x)
+  if (length(d) > 3 && is.numeric(if (inherits(x, "mc_prediction")) x$all_samples else x)) {
+    .abort(sprintf(paste0(
+      "`%s` is a dense output (dim c(%s)): this function takes one prediction per input, ",
+      "c(n, classes, samples). The measures work per position (mc_predictive_entropy(%s), ",
+      "mc_mutual_information(%s), mc_predicted_class(%s), mc_standard_error(%s)); to pool ",
+      "positions, make them rows: as_mc_prediction(array(%s$all_samples, c(n * positions, ",
+      "classes, samples)))."), arg, paste(d, collapse = ", "), arg, arg, arg, arg, arg),
+      "input", arg = arg)
+  }
+  invisible(x)
+}
+
 # `fn` of samples c(rows, classes, samples) at every input and position:
 # c(n, ...) for a dense output, a vector of length n otherwise. A dense
 # array c(n, ..., classes, samples) is c(n * positions, classes, samples) in
@@ -269,6 +286,7 @@ mc_standard_error <- function(x, measure = "mean") {
 # Mean probabilities (n x classes) of an mc_prediction, a samples array
 # c(n, classes, samples) or a probability matrix c(n, classes).
 .mean_probs <- function(probs) {
+  .check_flat(probs, "probs")
   if (inherits(probs, "mc_prediction")) return(probs$mean)
   if (is.numeric(probs) && length(dim(probs)) == 2) {
     if (length(probs) == 0) .abort("`probs` is empty.", "input", arg = "probs")

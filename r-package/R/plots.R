@@ -68,6 +68,7 @@
 plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = NULL,
                                x_out = NULL, images = NULL, k = 12, n_bins = 15,
                                adaptive = FALSE, level = 0.9, output = 1, ...) {
+  .check_flat(x)
   if (mc_task(x) == "regression") {
     r <- .regression_plot_data(x, if (missing(type)) NULL else type, y, level, output)
     .plot_regression(r)
@@ -440,6 +441,7 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
 autoplot.mc_prediction <- function(object, item = 1, type = "spread", y = NULL, score = NULL,
                                    x_out = NULL, images = NULL, k = 12, n_bins = 15,
                                    adaptive = FALSE, level = 0.9, output = 1, ...) {
+  .check_flat(object, "object")
   if (!requireNamespace("ggplot2", quietly = TRUE)) {
     .abort("autoplot() needs the 'ggplot2' package; install it (Debian: r-cran-ggplot2).", "input")
   }

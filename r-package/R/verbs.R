@@ -85,6 +85,7 @@ tail.mc_prediction <- function(x, n = 6L, ...) {
 #' @rdname mc_prediction-rows
 #' @export
 as.data.frame.mc_prediction <- function(x, row.names = NULL, optional = FALSE, ...) {
+  .check_flat(x)
   if (mc_task(x) == "classification") {
     df <- mc_tidy(x)
   } else {

@@ -156,3 +156,17 @@ test_that("mc_standard_error(): sd / sqrt(samples) for the mean; the jackknife f
   expect_mcb_error(mc_standard_error(reg, "predictive_entropy"), "input", "regression")
   expect_identical(dim(mc_standard_error(reg)), c(2L, 2L))
 })
+
+test_that("functions that take one prediction per input refuse a dense output in words", {
+  p <- as_probs(array(runif(8 * 3 * 4), c(8, 3, 4)))
+  dim(p) <- c(2, 2, 2, 3, 4)
+  res <- as_mc_prediction(p)
+  expect_mcb_error(mc_accuracy(res, c(0, 1)), "input", "dense output.*mc_predictive_entropy")
+  expect_mcb_error(mc_tidy(res), "input", "dense output")
+  expect_mcb_error(as.data.frame(res), "input", "dense output")
+  expect_mcb_error(mc_select_uncertain(res, 1), "input", "dense output")
+  expect_mcb_error(mc_temperature_scaling(res, c(0, 1)), "input", "dense output")
+  pdf(NULL)
+  on.exit(dev.off())
+  expect_mcb_error(plot(res), "input", "dense output")
+})
