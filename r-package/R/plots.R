@@ -35,7 +35,11 @@
 #' title.
 #'
 #' @param x An `mc_prediction`.
-#' @param item Which input `type = "spread"` shows (a row index).
+#' @param item Which input `type = "spread"` shows (a row index). For a dense
+#'   output `c(n, H, W, classes, samples)` (a segmentation), `plot()` shows
+#'   this input's maps side by side: its image (from `images`, if given), the
+#'   predicted class, the predictive entropy and the mutual information per
+#'   position.
 #' @param type `"spread"`, `"reliability"`, `"scores"` or `"uncertain"`.
 #' @param y Labels: class codes from 0 (class `k` is column `k + 1`, as in
 #'   Python), or a factor or character vector matched by name to the class
@@ -45,7 +49,8 @@
 #'   default is `"predictive_entropy"` for `"scores"` and
 #'   `"mutual_information"` for `"uncertain"`.
 #' @param x_out An `mc_prediction` of out-of-distribution inputs.
-#' @param images The inputs of `x`, for `type = "uncertain"`.
+#' @param images The inputs of `x`, for `type = "uncertain"` (and beside a
+#'   dense output's maps).
 #' @param k Number of inputs `type = "uncertain"` shows.
 #' @param n_bins Number of confidence bins of the reliability diagram.
 #' @param adaptive Equal-mass bins instead of equal-width ones.
@@ -68,7 +73,7 @@
 plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = NULL,
                                x_out = NULL, images = NULL, k = 12, n_bins = 15,
                                adaptive = FALSE, level = 0.9, output = 1, ...) {
-  .check_flat(x)
+  if (length(dim(x$all_samples)) > 3) return(.plot_dense(x, item, images))
   if (mc_task(x) == "regression") {
     r <- .regression_plot_data(x, if (missing(type)) NULL else type, y, level, output)
     .plot_regression(r)

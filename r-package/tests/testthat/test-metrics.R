@@ -166,7 +166,4 @@ test_that("functions that take one prediction per input refuse a dense output in
   expect_mcb_error(as.data.frame(res), "input", "dense output")
   expect_mcb_error(mc_select_uncertain(res, 1), "input", "dense output")
   expect_mcb_error(mc_temperature_scaling(res, c(0, 1)), "input", "dense output")
-  pdf(NULL)
-  on.exit(dev.off())
-  expect_mcb_error(plot(res), "input", "dense output")
 })

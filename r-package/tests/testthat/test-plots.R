@@ -135,3 +135,15 @@ test_that("the uncertain-inputs grid marks the predicted class and has no stray 
   expect_identical(grep("^pred\\. ", rec$text, value = TRUE), paste("pred.", pred[top4]))
   expect_true(any(grepl("predicted class outlined and in bold; blue: true class$", rec$text)))
 })
+
+test_that("plot() of a dense output draws its maps: input, predicted class, entropy, mutual information", {
+  p <- as_probs(array(runif(2 * 12 * 3 * 4), c(2 * 12, 3, 4)))
+  dim(p) <- c(2, 3, 4, 3, 4)
+  res <- as_mc_prediction(p)
+  pdf(NULL)
+  on.exit(dev.off())
+  expect_invisible(plot(res, item = 2))
+  expect_identical(plot(res, item = 2, images = array(runif(24), c(2, 3, 4))), res)
+  expect_mcb_error(plot(res, item = 3), "argument", "at most 2")
+  expect_mcb_error(plot(res, images = array(0, c(2, 4, 4))), "input", "c\\(2, 3, 4\\)")
+})
