@@ -10,7 +10,9 @@ return the summaries over the samples. Loading it needs TensorFlow only:
     >>> loaded.signatures["serving_default"](x=x)  # fresh masks on every call
     >>> loaded.signatures["seeded"](x=x, seed=tf.constant(1, tf.int64), key=tf.range(len(x), dtype=tf.int64))
 
-Signatures (a SavedModel signature has no optional inputs, so there are two):
+Signatures (a SavedModel signature has no optional inputs, so there are two;
+the SavedModel's `predict(x, seed=None, key=None)` function takes them as
+optional arguments, for Python and R callers):
 
 * `serving_default(x)`: a seed is drawn inside the graph on every call, so
   every call draws fresh masks.
@@ -417,6 +419,16 @@ class _ExportModule:
         self.serving_default = tf.function(unseeded, input_signature=x_specs, autograph=False)
         self.module.serving_default = self.serving_default
         self.module.seeded = self.seeded
+
+        def predict(*xs, seed=None, key=None):
+            if seed is None:
+                return self.serving_default(*xs)
+            return self.seeded(*xs, seed, tf.range(tf.shape(xs[0])[0], dtype=tf.int64) if key is None else key)
+
+        # For Python and R: `predict(x)`, `predict(x, seed=s)` (keys: row indices), `predict(x, seed=s, key=k)`.
+        self.module.predict = tf.function(predict, autograph=False)
+        for extra in ({}, {"seed": seed_spec}, {"seed": seed_spec, "key": key_spec}):
+            self.module.predict.get_concrete_function(*x_specs, **extra)
 
     def _run(self, xs: list, seed, keys):
         import tensorflow as tf

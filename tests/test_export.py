@@ -82,6 +82,11 @@ def test_seeded_signature_is_mc_predict_bit_for_bit(exported, x10):
         ref = mcbridge.mc_predict(model, x10, n_samples=N_SAMPLES, seed=seed, batch_size=BATCH)
         _assert_matches(out, ref)
     assert out["samples"].shape == (10, 3, N_SAMPLES) and out["samples"].dtype == np.float32
+    # `predict`, the same with optional arguments: keys default to the row indices.
+    _assert_matches({k: v.numpy() for k, v in loaded.predict(x10, seed=2**63 - 1).items()}, ref)
+    keyed = loaded.predict(x10[3:], seed=2**63 - 1, key=np.arange(3, 10))
+    np.testing.assert_allclose(keyed["samples"].numpy(), ref.samples[3:], rtol=1e-6, atol=1e-7)
+    assert loaded.predict(x10)["mean"].shape == (10, 3)
     assert out["mean"].dtype == np.float64 and out["predictive_entropy"].shape == (10,)
 
 
