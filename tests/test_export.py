@@ -232,7 +232,14 @@ def test_other_engine_paths(tmp_path, build, x):
     model, x = build(), x(np.random.default_rng(0))
     path = mcbridge.export(model, tmp_path / "m", n_samples=4, include_samples=True, batch_size=4)
     out = _seeded(tf.saved_model.load(path), x, 3)
-    _assert_matches(out, mcbridge.mc_predict(model, x, n_samples=4, seed=3, batch_size=4))
+    ref = mcbridge.mc_predict(model, x, n_samples=4, seed=3, batch_size=4)
+    if build is _lstm:
+        # The same masks; one value of 72 was seen 1 ulp off in 1 of 3 runs (the recurrent
+        # loop's kernels are not bit-reproducible between graphs): float32 rounding here.
+        np.testing.assert_allclose(out["samples"], ref.samples, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(out["mean"], ref.mean, rtol=1e-6, atol=1e-7)
+    else:
+        _assert_matches(out, ref)
 
 
 def test_regression(tmp_path):
