@@ -245,6 +245,8 @@ class _Member:
 
         self.n_samples, self.from_logits, self.deterministic = n_samples, from_logits, deterministic
         if deterministic:  # (an ensemble member predicting once: its switch read as off)
+            import keras
+
             from mcbridge.layers import is_switchable
             from mcbridge.switch import iter_layers
 
@@ -256,8 +258,6 @@ class _Member:
                 if is_switchable(layer) and layer.mc_switch is not None
             }  # fmt: skip
             self._is_switch = [id(v) in switches for v in self.variables]
-            import keras
-
             self._forward = _compile(
                 _stateless(self.variables, lambda xb: keras.ops.cast(model(xb, training=False), "float32"))
             )
@@ -624,9 +624,10 @@ def export(
             model or an `Ensemble`.
         ValueError: a model `mc_predict` cannot sample (no dropout, random
             layers mcbridge cannot sample, a subclassed model), a model with
-            several outputs or `heteroscedastic` outputs (not exported yet),
-            unknown output names, or classification outputs that are not
-            probabilities while `from_logits=False`.
+            several outputs (not exported yet), unknown output names, or
+            classification outputs that are not probabilities while
+            `from_logits=False`. (A heteroscedastic model exports as plain
+            regression over its `2 * d` outputs: the noise split is not exported.)
         FileExistsError: `path` is a file or a non-empty directory (without
             `overwrite`, or not a SavedModel).
         FileNotFoundError: the folder of `path` does not exist.
