@@ -10,7 +10,9 @@ return the summaries over the samples. Loading it needs TensorFlow only:
     >>> loaded.signatures["serving_default"](x=x)  # fresh masks on every call
     >>> loaded.signatures["seeded"](x=x, seed=tf.constant(1, tf.int64), key=tf.range(len(x), dtype=tf.int64))
 
-Signatures (a SavedModel signature has no optional inputs, so there are two):
+Signatures (a SavedModel signature has no optional inputs, so there are two;
+the SavedModel's `predict(x, seed=None, key=None)` function takes them as
+optional arguments, for Python and R callers):
 
 * `serving_default(x)`: a seed is drawn inside the graph on every call, so
   every call draws fresh masks.
@@ -57,7 +59,7 @@ from mcbridge._checks import (
     warn_from_logits,
 )
 
-__all__ = ["export", "OUTPUTS", "SEEDED_SIGNATURE"]
+__all__ = ["export", "load_exportable", "OUTPUTS", "SEEDED_SIGNATURE"]
 
 #: The summaries `export` can serve, by task.
 OUTPUTS = {
@@ -243,6 +245,8 @@ class _Member:
 
         self.n_samples, self.from_logits, self.deterministic = n_samples, from_logits, deterministic
         if deterministic:  # (an ensemble member predicting once: its switch read as off)
+            import keras
+
             from mcbridge.layers import is_switchable
             from mcbridge.switch import iter_layers
 
@@ -254,8 +258,6 @@ class _Member:
                 if is_switchable(layer) and layer.mc_switch is not None
             }  # fmt: skip
             self._is_switch = [id(v) in switches for v in self.variables]
-            import keras
-
             self._forward = _compile(
                 _stateless(self.variables, lambda xb: keras.ops.cast(model(xb, training=False), "float32"))
             )
@@ -417,6 +419,16 @@ class _ExportModule:
         self.serving_default = tf.function(unseeded, input_signature=x_specs, autograph=False)
         self.module.serving_default = self.serving_default
         self.module.seeded = self.seeded
+
+        def predict(*xs, seed=None, key=None):
+            if seed is None:
+                return self.serving_default(*xs)
+            return self.seeded(*xs, seed, tf.range(tf.shape(xs[0])[0], dtype=tf.int64) if key is None else key)
+
+        # For Python and R: `predict(x)`, `predict(x, seed=s)` (keys: row indices), `predict(x, seed=s, key=k)`.
+        self.module.predict = tf.function(predict, autograph=False)
+        for extra in ({}, {"seed": seed_spec}, {"seed": seed_spec, "key": key_spec}):
+            self.module.predict.get_concrete_function(*x_specs, **extra)
 
     def _run(self, xs: list, seed, keys):
         import tensorflow as tf
@@ -612,9 +624,10 @@ def export(
             model or an `Ensemble`.
         ValueError: a model `mc_predict` cannot sample (no dropout, random
             layers mcbridge cannot sample, a subclassed model), a model with
-            several outputs or `heteroscedastic` outputs (not exported yet),
-            unknown output names, or classification outputs that are not
-            probabilities while `from_logits=False`.
+            several outputs (not exported yet), unknown output names, or
+            classification outputs that are not probabilities while
+            `from_logits=False`. (A heteroscedastic model exports as plain
+            regression over its `2 * d` outputs: the noise split is not exported.)
         FileExistsError: `path` is a file or a non-empty directory (without
             `overwrite`, or not a SavedModel).
         FileNotFoundError: the folder of `path` does not exist.
@@ -705,6 +718,30 @@ def export(
     }
     _write(module, path, manifest)
     return path
+
+
+def load_exportable(path, safe_mode: bool = True):
+    """The model in a `.keras` file, or the `Ensemble` in an `Ensemble.save` file, loaded for `export`.
+
+    Keras' safe mode by default (no code stored in the file runs); the
+    training configuration is not restored (export needs layers and weights only).
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: the file cannot be loaded (see `mcbridge.load_model`).
+    """
+    import zipfile
+
+    path = os.fspath(path)
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            if "ensemble.json" in zf.namelist():
+                from mcbridge.ensemble import load_ensemble
+
+                return load_ensemble(path, safe_mode=safe_mode, compile=False)
+    from mcbridge.models import load_model
+
+    return load_model(path, safe_mode=safe_mode, compile=False)
 
 
 def _check_probabilities(module: _ExportModule, specs: list) -> None:
