@@ -60,6 +60,7 @@ _EXPORTS = {
     "evaluate": "mcbridge.evaluation",
     "select_uncertain": "mcbridge.evaluation",
     "build_cnn": "mcbridge.models",
+    "build_mlp": "mcbridge.models",
     "load_model": "mcbridge.models",
     "mc_predict": "mcbridge.predict",
     "predict_to_file": "mcbridge.stream",

@@ -642,7 +642,41 @@ def check_inputs(
     return arrays
 
 
-def check_labels(y: Any, n: int, n_classes: int | None, name: str = "y") -> np.ndarray:
+def named_codes(y: Any, class_names, name: str = "y") -> Any:
+    """Labels given by name (strings, a pandas categorical) as their codes in `class_names`; other `y` as it is.
+
+    The rule R's labels follow too: names are matched to the result's class
+    names, never taken by their order.
+
+    Raises:
+        ValueError: names without class names to match, or names that are not
+            class names (listed).
+    """
+    if isinstance(y, (str, bytes)) or y is None or (hasattr(y, "dtype") and getattr(y.dtype, "kind", "") in "biuf"):
+        return y
+    values = np.asarray(y, dtype=object) if hasattr(y, "cat") or type(y).__name__ == "Categorical" else np.asarray(y)
+    if values.dtype.kind not in "USO" or not values.size or not all(isinstance(v, str) for v in values.reshape(-1)):
+        return y
+    if class_names is None:
+        raise ValueError(
+            f"Invalid value received for argument `{name}`: labels given by name "
+            f"(e.g. {str(values.reshape(-1)[0])!r}) need the result's class names to be matched to: set "
+            "result.class_names = [...] (in the model's class order), or pass integer codes 0..classes-1."
+        )
+    index = {str(c): i for i, c in enumerate(class_names)}
+    unknown = sorted({str(v) for v in values.reshape(-1) if v not in index})
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:5])) + (f", ... ({len(unknown)} in all)" if len(unknown) > 5 else "")
+        raise ValueError(
+            f"Invalid value received for argument `{name}`: labels {shown} are not class names of "
+            f"the result ({', '.join(map(repr, list(index)[:10]))}). Recode them to the class names."
+        )
+    return np.vectorize(index.__getitem__, otypes=[np.int64])(values) if values.ndim else index[str(values)]
+
+
+def check_labels(
+    y: Any, n: int, n_classes: int | None, name: str = "y", class_names=None
+) -> np.ndarray:
     """Class labels: integer codes `0..n_classes-1`, one per input, as `int64` `(n,)`.
 
     The one rule for labels in mcbridge: the metrics, `evaluate`, the
@@ -650,7 +684,7 @@ def check_labels(y: Any, n: int, n_classes: int | None, name: str = "y") -> np.n
     command line all check labels here. An `(n, 1)` column counts as `(n,)`
     and whole-number floats (`2.0`, as R and `.npz` files often hold them)
     as their integers; booleans are refused (`y.astype(int)` says what is
-    meant).
+    meant). Labels given by name are matched to `class_names` (`named_codes`).
 
     Args:
         y: The labels.
@@ -658,6 +692,7 @@ def check_labels(y: Any, n: int, n_classes: int | None, name: str = "y") -> np.n
         n_classes: Classes; None accepts any non-negative code (the classes
             are not known).
         name: The argument's name in messages.
+        class_names: The result's class names, for labels given by name.
 
     Returns:
         The labels, `int64` of shape `(n,)`.
@@ -667,7 +702,7 @@ def check_labels(y: Any, n: int, n_classes: int | None, name: str = "y") -> np.n
         ValueError: wrong length or shape, NaN or infinite values, or labels
             outside `0..n_classes-1`.
     """
-    arr = as_numeric_array(y, name)
+    arr = as_numeric_array(named_codes(y, class_names, name), name)
     if arr.dtype.kind == "b":
         raise TypeError(
             f"Invalid value received for argument `{name}`. Expected integer class "

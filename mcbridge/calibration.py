@@ -204,7 +204,7 @@ class TemperatureScaler:
         """
         x, _ = _cube(result)
         logp = _log_probs(x, self.from_logits)
-        y = check_labels(y, x.shape[0], x.shape[1])
+        y = check_labels(y, x.shape[0], x.shape[1], class_names=getattr(result, "class_names", None))
         f = lambda log_t: _mean_nll(logp, y, log_t)  # noqa: E731
         log_t = _minimise(f, _LOG_T_MIN, _LOG_T_MAX, _GRID)
         self.temperature_ = math.exp(log_t)

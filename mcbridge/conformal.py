@@ -267,7 +267,7 @@ class ConformalClassifier:
             ValueError: bad shapes or values.
         """
         x = _cube(result, "classification")
-        y = check_labels(y, x.shape[0], x.shape[1])
+        y = check_labels(y, x.shape[0], x.shape[1], class_names=getattr(result, "class_names", None))
         s = self.scores(x, self._u(x.shape[0], 0))
         self.qhat_ = conformal_quantile(s[np.arange(len(y)), y], self.alpha)
         self.n_calibration_ = len(y)

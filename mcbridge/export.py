@@ -10,7 +10,9 @@ return the summaries over the samples. Loading it needs TensorFlow only:
     >>> loaded.signatures["serving_default"](x=x)  # fresh masks on every call
     >>> loaded.signatures["seeded"](x=x, seed=tf.constant(1, tf.int64), key=tf.range(len(x), dtype=tf.int64))
 
-Signatures (a SavedModel signature has no optional inputs, so there are two):
+Signatures (a SavedModel signature has no optional inputs, so there are two;
+the SavedModel's `predict(x, seed=None, key=None)` function takes them as
+optional arguments, for Python and R callers):
 
 * `serving_default(x)`: a seed is drawn inside the graph on every call, so
   every call draws fresh masks.
@@ -243,6 +245,8 @@ class _Member:
 
         self.n_samples, self.from_logits, self.deterministic = n_samples, from_logits, deterministic
         if deterministic:  # (an ensemble member predicting once: its switch read as off)
+            import keras
+
             from mcbridge.layers import is_switchable
             from mcbridge.switch import iter_layers
 
@@ -254,8 +258,6 @@ class _Member:
                 if is_switchable(layer) and layer.mc_switch is not None
             }  # fmt: skip
             self._is_switch = [id(v) in switches for v in self.variables]
-            import keras
-
             self._forward = _compile(
                 _stateless(self.variables, lambda xb: keras.ops.cast(model(xb, training=False), "float32"))
             )
@@ -417,6 +419,16 @@ class _ExportModule:
         self.serving_default = tf.function(unseeded, input_signature=x_specs, autograph=False)
         self.module.serving_default = self.serving_default
         self.module.seeded = self.seeded
+
+        def predict(*xs, seed=None, key=None):
+            if seed is None:
+                return self.serving_default(*xs)
+            return self.seeded(*xs, seed, tf.range(tf.shape(xs[0])[0], dtype=tf.int64) if key is None else key)
+
+        # For Python and R: `predict(x)`, `predict(x, seed=s)` (keys: row indices), `predict(x, seed=s, key=k)`.
+        self.module.predict = tf.function(predict, autograph=False)
+        for extra in ({}, {"seed": seed_spec}, {"seed": seed_spec, "key": key_spec}):
+            self.module.predict.get_concrete_function(*x_specs, **extra)
 
     def _run(self, xs: list, seed, keys):
         import tensorflow as tf
@@ -612,9 +624,10 @@ def export(
             model or an `Ensemble`.
         ValueError: a model `mc_predict` cannot sample (no dropout, random
             layers mcbridge cannot sample, a subclassed model), a model with
-            several outputs or `heteroscedastic` outputs (not exported yet),
-            unknown output names, or classification outputs that are not
-            probabilities while `from_logits=False`.
+            several outputs (not exported yet), unknown output names, or
+            classification outputs that are not probabilities while
+            `from_logits=False`. (A heteroscedastic model exports as plain
+            regression over its `2 * d` outputs: the noise split is not exported.)
         FileExistsError: `path` is a file or a non-empty directory (without
             `overwrite`, or not a SavedModel).
         FileNotFoundError: the folder of `path` does not exist.

@@ -228,7 +228,7 @@ def uncertain_grid(
             f"({n}, height, width[, channels]). Received: shape={x.shape}"
         )
     if y is not None:
-        y = check_labels(y, n, c)
+        y = check_labels(y, n, c, class_names=class_names or getattr(result, "class_names", None))
     names = _names(result, class_names, c)
     idx = select_uncertain(samples, k, score=score)
     s = uncertainty_score(samples, score)

@@ -83,7 +83,7 @@ def write_report(
     from mcbridge import plots
 
     n, c, s = _probs(result).shape
-    y = check_labels(y, n, c)
+    y = check_labels(y, n, c, class_names=getattr(result, "class_names", None))
     det_p = None
     if deterministic is not None:
         det_p = np.asarray(deterministic, dtype=np.float64)

@@ -166,8 +166,11 @@ def test_check_labels():
         C.check_labels([0, np.nan], 2, 3)
     with pytest.raises(TypeError, match=r"dtype=bool. .* pass y.astype\(int\)"):
         C.check_labels([True, False], 2, 3)
-    with pytest.raises(TypeError, match="numeric"):
+    with pytest.raises(ValueError, match="labels given by name .* need the result's class names"):
         C.check_labels(["a", "b"], 2, 3)
+    np.testing.assert_array_equal(C.check_labels(["b", "c", "a"], 3, 3, class_names=("c", "a", "b")), [2, 0, 1])
+    with pytest.raises(TypeError, match="numeric"):
+        C.check_labels([{"a": 1}, None], 2, 3)
 
 
 def _label_entry_points():

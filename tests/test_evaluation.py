@@ -82,3 +82,21 @@ def test_evaluate_pools_the_positions_of_a_dense_output_and_ignores_what_it_is_t
         mcbridge.evaluate(p, y[:, :2])
     with pytest.raises(ValueError, match="`ignore`. Expected a label value or a boolean array"):
         mcbridge.evaluate(p, y, ignore=padding[:2])
+
+
+def test_labels_by_name_are_matched_to_the_class_names_not_their_order():
+    rng = np.random.default_rng(3)
+    e = np.exp(2 * rng.normal(size=(30, 3, 5)))
+    names = ("T-shirt", "Ankle boot", "Bag")  # not alphabetical
+    r = mcbridge.MCResult(e / e.sum(axis=1, keepdims=True), class_names=names)
+    y = rng.integers(0, 3, 30)
+    by_code = mcbridge.evaluate(r, y)
+    assert mcbridge.evaluate(r, np.array(names)[y]) == by_code
+    pd = pytest.importorskip("pandas")
+    assert mcbridge.evaluate(r, pd.Categorical(np.array(names)[y])) == by_code  # alphabetical categories
+    assert mcbridge.TemperatureScaler().fit(r, list(np.array(names)[y])).temperature_ == pytest.approx(
+        mcbridge.TemperatureScaler().fit(r, y).temperature_)
+    with pytest.raises(ValueError, match=r"labels 'Sandal' are not class names"):
+        mcbridge.evaluate(r, ["Sandal"] + list(np.array(names)[y[1:]]))
+    with pytest.raises(ValueError, match="need the result's class names"):
+        mcbridge.evaluate(r.samples, np.array(names)[y])

@@ -75,6 +75,7 @@ def test_call_states_are_seed_sequence_in_tf_ops(seed):
         assert int(member_seed(tf.constant(seed, tf.int64), j)) == int(child.generate_state(1, np.uint32)[0] >> 1)
 
 
+@pytest.mark.numeric  # (run again with oneDNN capped at AVX2 by scripts/test.sh)
 def test_seeded_signature_is_mc_predict_bit_for_bit(exported, x10):
     model, _, loaded = exported
     for seed in (0, 7, 2**63 - 1):
@@ -82,6 +83,11 @@ def test_seeded_signature_is_mc_predict_bit_for_bit(exported, x10):
         ref = mcbridge.mc_predict(model, x10, n_samples=N_SAMPLES, seed=seed, batch_size=BATCH)
         _assert_matches(out, ref)
     assert out["samples"].shape == (10, 3, N_SAMPLES) and out["samples"].dtype == np.float32
+    # `predict`, the same with optional arguments: keys default to the row indices.
+    _assert_matches({k: v.numpy() for k, v in loaded.predict(x10, seed=2**63 - 1).items()}, ref)
+    keyed = loaded.predict(x10[3:], seed=2**63 - 1, key=np.arange(3, 10))
+    np.testing.assert_allclose(keyed["samples"].numpy(), ref.samples[3:], rtol=1e-6, atol=1e-7)
+    assert loaded.predict(x10)["mean"].shape == (10, 3)
     assert out["mean"].dtype == np.float64 and out["predictive_entropy"].shape == (10,)
 
 
@@ -178,20 +184,6 @@ def test_session_loading_as_tensorflow_serving_does(exported, x10):
     assert not np.array_equal(*draws)
 
 
-def test_dense_outputs(tmp_path):
-    """A per-pixel classifier `(batch, 8, 8, 3)`: summaries `(n, 8, 8, 3)` and `(n, 8, 8)`."""
-    inputs = keras.Input((8, 8, 1))
-    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
-    h = keras.layers.Dropout(0.3)(h)
-    outputs = keras.layers.Conv2D(3, 1, activation="softmax")(h)
-    model = keras.Model(inputs, outputs)
-    x = np.random.default_rng(1).random((5, 8, 8, 1), dtype=np.float32)
-    path = mcbridge.export(model, tmp_path / "dense", n_samples=4, outputs=ALL, include_samples=True)
-    out = _seeded(tf.saved_model.load(path), x, 9)
-    assert out["samples"].shape == (5, 8, 8, 3, 4) and out["mutual_information"].shape == (5, 8, 8)
-    _assert_matches(out, mcbridge.mc_predict(model, x, n_samples=4, seed=9))
-
-
 def _lstm():
     inputs = keras.Input((12,), dtype="int32")
     h = keras.layers.Embedding(50, 8, mask_zero=True)(inputs)
@@ -218,16 +210,26 @@ def _dropconnect():
     "build, x",
     [
         (_lstm, lambda rng: rng.integers(0, 50, (6, 12)).astype("int32")),  # variational masks, Keras mask
-        (_unet, lambda rng: rng.random((5, 16, 16, 1), dtype=np.float32)),  # a general graph cut at two tensors
+        (_unet, lambda rng: rng.random((5, 16, 16, 1), dtype=np.float32)),  # dense output; cut at two tensors
         (_dropconnect, lambda rng: rng.random((7, 6), dtype=np.float32)),  # one weight mask per sample
     ],
     ids=["lstm", "unet", "dropconnect"],
 )
 def test_other_engine_paths(tmp_path, build, x):
     model, x = build(), x(np.random.default_rng(0))
-    path = mcbridge.export(model, tmp_path / "m", n_samples=4, include_samples=True, batch_size=4)
+    path = mcbridge.export(model, tmp_path / "m", n_samples=4, outputs=ALL, include_samples=True, batch_size=4)
     out = _seeded(tf.saved_model.load(path), x, 3)
-    _assert_matches(out, mcbridge.mc_predict(model, x, n_samples=4, seed=3, batch_size=4))
+    ref = mcbridge.mc_predict(model, x, n_samples=4, seed=3, batch_size=4)
+    if build is _unet:  # per-pixel summaries
+        assert out["samples"].shape == (5, 16, 16, 2, 4) and out["mean"].shape == (5, 16, 16, 2)
+        assert out["mutual_information"].shape == (5, 16, 16)
+    if build is _lstm:
+        # The same masks; one value of 72 was seen 1 ulp off in 1 of 3 runs (the recurrent
+        # loop's kernels are not bit-reproducible between graphs): float32 rounding here.
+        np.testing.assert_allclose(out["samples"], ref.samples, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(out["mean"], ref.mean, rtol=1e-6, atol=1e-7)
+    else:
+        _assert_matches(out, ref)
 
 
 def test_regression(tmp_path):

@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from mcbridge._checks import as_numeric_array, check_labels
+from mcbridge._checks import as_numeric_array, check_labels, named_codes
 
 _SUM_TOL = 1e-3
 
@@ -65,7 +65,7 @@ def pooled(probs, y, ignore=None) -> tuple[np.ndarray, np.ndarray]:
             output, or an `ignore` mask of another shape than `y`.
     """
     p = np.asarray(getattr(probs, "samples", probs))
-    arr = as_numeric_array(y, "y")
+    arr = as_numeric_array(named_codes(y, getattr(probs, "class_names", None)), "y")
     dense = arr.ndim > 1 and p.ndim >= arr.ndim + 2 and p.shape[: arr.ndim] == arr.shape
     if p.ndim > 3 and not dense:
         raise ValueError(
@@ -122,6 +122,7 @@ def _mean_probs_and_labels(probs, y) -> tuple[np.ndarray, np.ndarray]:
     Dense outputs `(n, *dims, classes[, samples])` with labels `(n, *dims)`
     count each position as a row (`pooled`).
     """
+    names = getattr(probs, "class_names", None)
     if getattr(probs, "n_used", None) is not None:  # adaptive sampling: each input's own samples
         probs = probs.mean
     p = as_numeric_array(getattr(probs, "samples", probs), "probs").astype(np.float64, copy=False)
@@ -134,4 +135,4 @@ def _mean_probs_and_labels(probs, y) -> tuple[np.ndarray, np.ndarray]:
             "Invalid value received for argument `probs`. Expected shape "
             f"(n, classes) or (n, classes, samples). Received: shape={p.shape}"
         )
-    return p, check_labels(y, p.shape[0], p.shape[1])
+    return p, check_labels(y, p.shape[0], p.shape[1], class_names=names)
