@@ -30,7 +30,8 @@ mc_class_names <- function(x) {
   if (!inherits(x, "mc_prediction")) {
     .abort(sprintf("`x` must be an mc_prediction, not %s.", .describe(x)), "input", arg = "x")
   }
-  if (!is.null(value)) value <- .check_levels(value, dim(x$all_samples)[2], "value")
+  d <- dim(x$all_samples)
+  if (!is.null(value)) value <- .check_levels(value, d[length(d) - 1], "value")  # the classes axis
   attr(x, "class_names") <- value
   # mean and variance: one column per class, named once the classes are
   x$mean <- .name_columns(x$mean, value)

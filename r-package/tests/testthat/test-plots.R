@@ -142,6 +142,8 @@ test_that("plot() of a dense output draws its maps: input, predicted class, entr
   res <- as_mc_prediction(p)
   pdf(NULL)
   on.exit(dev.off())
+  mc_class_names(res) <- c("road", "car", "sky")   # the classes axis, also of a dense output
+  expect_identical(mc_class_names(res), c("road", "car", "sky"))
   expect_invisible(plot(res, item = 2))
   expect_identical(plot(res, item = 2, images = array(runif(24), c(2, 3, 4))), res)
   expect_mcb_error(plot(res, item = 3), "argument", "at most 2")
