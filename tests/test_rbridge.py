@@ -383,6 +383,25 @@ def test_predict_to_file_is_one_call_and_writes_what_python_writes(cnn, tmp_path
     assert read("n.arrow").equals(read("p.arrow"))
 
 
+def test_predict_to_file_takes_tolerance_and_writes_what_python_writes(cnn, tmp_path):
+    import pyarrow as pa
+
+    x = r_images(n=6)
+    xs = exported(x)
+    answer = _rbridge.predict_to_file(cnn, xs.addr, str(tmp_path / "r.arrow"), 30, 3, 5, False,
+                                      float(256 * 2**20), "float32", False, 0.03, 5)  # fmt: skip
+    assert "error" not in answer
+    mcbridge.predict_to_file(cnn, np.ascontiguousarray(x)[..., None], tmp_path / "p.arrow", n_samples=30,
+                             batch_size=3, seed=5, tolerance=0.03, min_samples=5)  # fmt: skip
+
+    def read(name):
+        with pa.memory_map(str(tmp_path / name)) as source:
+            return pa.ipc.open_stream(source).read_all()
+
+    r = read("r.arrow")
+    assert "n_used" in r.column_names and r.equals(read("p.arrow"))
+
+
 def test_predict_to_file_bad_path_is_a_python_error_and_leaves_no_file(cnn, tmp_path):
     xs = exported(r_images(n=2))
     answer = _rbridge.predict_to_file(cnn, xs.addr, str(tmp_path / "out.csv"), 4, 3, 5, False, 1e9, "float32",
