@@ -4,9 +4,12 @@
 .plot_dense <- function(x, item = 1, images = NULL) {
   d <- dim(x$all_samples)
   if (length(d) != 5 || mc_task(x) != "classification") {
+    lead <- paste(d[seq_len(length(d) - 2)], collapse = ", ")
     .abort(sprintf(paste0("`x` has dim c(%s): plot() draws the maps of a classification output ",
-                          "c(n, H, W, classes, samples). Plot a measure yourself, e.g. ",
-                          "image(mc_predictive_entropy(x)[1, , ])."), paste(d, collapse = ", ")),
+                          "c(n, H, W, classes, samples). Plot a measure per position yourself: ",
+                          "mc_predictive_entropy(x) and mc_mutual_information(x) have dim c(%s)%s."),
+                   paste(d, collapse = ", "), lead,
+                   if (mc_task(x) == "regression") ", the standard deviation sqrt(x$variance)" else ""),
            "input", arg = "x")
   }
   ok <- is.numeric(item) && length(item) == 1 && !is.na(item) && item == round(item) &&

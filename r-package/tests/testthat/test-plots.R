@@ -148,4 +148,6 @@ test_that("plot() of a dense output draws its maps: input, predicted class, entr
   expect_identical(plot(res, item = 2, images = array(runif(24), c(2, 3, 4))), res)
   expect_mcb_error(plot(res, item = 3), "argument", "at most 2")
   expect_mcb_error(plot(res, images = array(0, c(2, 4, 4))), "input", "c\\(2, 3, 4\\)")
+  seq <- as_mc_prediction(array(1 / 3, c(2, 5, 3, 4)))   # a tagged sequence: no maps to draw
+  expect_mcb_error(plot(seq), "input", "have dim c\\(2, 5\\)")
 })
