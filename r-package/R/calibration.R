@@ -12,6 +12,12 @@
 .cal_samples <- function(res, probs = TRUE, arg = "res", min_classes = 2,
                          hint = "for logits use `from_logits = TRUE`.") {
   .check_flat(res, arg)
+  if (inherits(res, "mc_prediction") && !is.null(res$n_used) && any(res$n_used < dim(res$all_samples)[3])) {
+    .abort(sprintf(paste0("`%s` is an adaptive result: its inputs got different numbers of samples ",
+                          "(n_used, %d to %d), and this function uses every sample of every input. ",
+                          "Predict these inputs with `tolerance = NULL`."),
+                   arg, min(res$n_used), max(res$n_used)), "input", arg = arg)
+  }
   if (!inherits(res, "mc_prediction")) {
     if (!is.numeric(res) || length(dim(res)) != 3) {
       .abort(sprintf(paste0("`%s` must be an mc_prediction or a numeric array with dim ",

@@ -131,6 +131,9 @@ test_that("n_used: every measure uses each input's own samples; the NaN padding 
   expect_false(anyNA(mc_standard_error(res, "predictive_entropy")))
   expect_identical(res[c(2, 4), ]$n_used, c(3L, 3L))
   expect_mcb_error(mc_predictive_entropy(padded), "input", "n_used")   # no counts: refused, not NaN
+  expect_equal(mc_accuracy(res, c(0, 1, 2, 0)), mc_accuracy(res$mean, c(0, 1, 2, 0)))  # the own-sample means
+  expect_mcb_error(mc_temperature_scaling(res, c(0, 1, 2, 0)), "input", "adaptive result")
+  expect_mcb_error(mc_conformal(res, c(0, 1, 2, 0)), "input", "tolerance = NULL")
   expect_mcb_error(as_mc_prediction(padded, n_used = c(8, 3, 5)), "input", "4 whole numbers")
   expect_mcb_error(as_mc_prediction(padded, n_used = c(8, 3, 5, 9)), "input", "1..8")
 })
