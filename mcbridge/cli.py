@@ -1,4 +1,4 @@
-"""The `mcbridge` command line: train, predict, demo."""
+"""The `mcbridge` command line: train, predict, evaluate, export, demo."""
 
 from __future__ import annotations
 
@@ -380,6 +380,23 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    """`mcbridge export MODEL -o DIR`: a TensorFlow SavedModel serving MC summaries (docs/EXPORT.md)."""
+    if not Path(args.model).is_file():
+        raise UserError(f"model file {args.model} does not exist.")
+    from mcbridge.export import export, load_exportable
+
+    outputs = None if args.outputs is None else [o.strip() for o in args.outputs.split(",") if o.strip()]
+    model = load_exportable(args.model, safe_mode=not args.unsafe_load)
+    start = time.perf_counter()
+    path = export(model, args.output, n_samples=args.n_samples, batch_size=args.batch_size,
+                  precision=args.precision, outputs=outputs, include_samples=args.include_samples,
+                  overwrite=args.overwrite, task=args.task, from_logits=args.from_logits)
+    print(f"Exported {args.model} to {path} in {time.perf_counter() - start:.1f} s: {args.n_samples} MC samples "
+          "per input; signatures serving_default (fresh masks) and seeded (seed, key); see docs/EXPORT.md")
+    return 0
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line on stderr (exit status 2)."""
 
@@ -517,6 +534,29 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--output-dir", "-o", required=True, help="folder for report.md and the PNGs")
     sampling_args(ev, n_samples=30)
     ev.set_defaults(func=cmd_evaluate)
+    exp = sub.add_parser("export", parents=[common], help="write a TensorFlow SavedModel that serves MC uncertainty",
+                         description="Export a saved model (.keras, or an ensemble file) as a TensorFlow "
+                                     "SavedModel whose signatures return the MC mean, variance and "
+                                     "uncertainty of each input; loading it needs TensorFlow only "
+                                     "(TensorFlow Serving too). See docs/EXPORT.md.")
+    exp.add_argument("model", help="saved Keras model (.keras) with dropout layers, or an ensemble file")
+    exp.add_argument("--output", "-o", required=True, help="the SavedModel directory to create")
+    exp.add_argument("--n-samples", type=positive_int, default=50, help="MC samples per input (default: 50)")
+    exp.add_argument("--batch-size", type=positive_int, default=128,
+                     help="inputs per compiled call, as mc_predict's (default: 128)")
+    exp.add_argument("--outputs", metavar="NAMES",
+                     help="comma-separated summaries (default: mean,variance,predictive_entropy,"
+                          "mutual_information; regression: mean,variance)")
+    exp.add_argument("--include-samples", action="store_true", help="also serve the samples")
+    exp.add_argument("--task", choices=["classification", "regression"], default="classification",
+                     help="default: classification")
+    exp.add_argument("--from-logits", action="store_true",
+                     help="the model outputs logits: apply a softmax to each sample")
+    exp.add_argument("--precision", choices=PRECISIONS, default="float32", help="as for predict (default: float32)")
+    exp.add_argument("--overwrite", action="store_true", help="replace an existing SavedModel directory")
+    exp.add_argument("--unsafe-load", action="store_true",
+                     help="load a model file that holds Python code (RUNS CODE FROM THE FILE)")
+    exp.set_defaults(func=cmd_export)
     return parser
 
 

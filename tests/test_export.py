@@ -354,3 +354,23 @@ def test_reachable_lazily_and_callable():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_cli_export(tmp_path, capsys):
+    from mcbridge import cli
+
+    model = plain_keras_model(batchnorm=False)
+    model.save(tmp_path / "m.keras")
+    out = tmp_path / "served"
+    argv = ["export", str(tmp_path / "m.keras"), "-o", str(out), "--n-samples", "4", "--include-samples"]
+    assert cli.main(argv) == 0
+    assert "Exported" in capsys.readouterr().out
+    manifest = json.loads((out / "assets.extra" / MANIFEST).read_text())
+    assert manifest["n_samples"] == 4 and manifest["outputs"][-1] == "samples"
+    x = np.random.default_rng(5).random((3, 8, 8, 1), dtype=np.float32)
+    got = _seeded(tf.saved_model.load(str(out)), x, 8)
+    _assert_matches(got, mcbridge.mc_predict(model, x, n_samples=4, seed=8))
+    assert cli.main(argv) == 1  # exists: one line that says what to do
+    assert "not empty. Pass overwrite=True (CLI: --overwrite)" in capsys.readouterr().err
+    assert cli.main([*argv[:-1], "--outputs", "mean,entropy"]) == 1
+    assert "'entropy' is not a summary" in capsys.readouterr().err
