@@ -106,16 +106,17 @@ if best["fixed"] and best["tolerance"]:
 else:
     print("no candidate of each kind met both goals: widen --fixed / --tolerances")
 
-if args.picture and best["tolerance"]:
+adaptive = best["tolerance"] or next((row for row in rows if row[0] == "tolerance"), None)
+if args.picture and adaptive:
     import matplotlib.figure
 
-    r = best["tolerance"][6]
-    fig = matplotlib.figure.Figure(figsize=(6, 4), layout="constrained")
+    r = adaptive[6]
+    fig = matplotlib.figure.Figure(figsize=(9, 4), layout="constrained")
     ax = fig.subplots()
     counts = np.unique(r.n_used)
     ax.boxplot([ref_mi[r.n_used == c] for c in counts], positions=range(len(counts)), showfliers=False)
-    ax.set_xticks(range(len(counts)), [f"{c}\n({np.sum(r.n_used == c)})" for c in counts])
+    ax.set_xticks(range(len(counts)), [f"{c}\n({np.sum(r.n_used == c)})" for c in counts], fontsize=8)
     ax.set(xlabel="samples an input got (inputs)", ylabel="mutual information (200-sample reference)",
-           title=f"Adaptive sampling, tolerance {best['tolerance'][1]}: the uncertain inputs get the samples")
+           title=f"Adaptive sampling, tolerance {adaptive[1]}: where the samples go")
     fig.savefig(args.picture, dpi=100)
     print(f"Wrote {args.picture}")
