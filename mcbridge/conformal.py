@@ -302,6 +302,21 @@ class ConformalClassifier:
         return (f"<ConformalClassifier method={self.method} alpha={self.alpha} mc_score={self.mc_score} "
                 f"randomized={self.randomized} include_top={self.include_top}{q}>")
 
+    def _repr_html_(self) -> str:
+        """A compact HTML summary for notebooks: the method, the promise and the threshold."""
+        from mcbridge import _html
+
+        rows = [
+            ("method", f"{self.method}" + ("" if self.method == "lac" else
+                                           f" (randomized: {self.randomized}, top class always in: {self.include_top})")),
+            ("coverage promised", f"{1 - self.alpha:.0%} of true classes in their sets (alpha = {self.alpha:g})"),
+            ("MC score", self.mc_score),
+        ]  # fmt: skip
+        if not hasattr(self, "qhat_"):
+            return _html.table("ConformalClassifier (not fitted)", rows, "Call fit(result, y) on held-out data.")
+        rows.append(("threshold qhat", f"{self.qhat_:.4g} (from {self.n_calibration_} calibration inputs)"))
+        return _html.table("ConformalClassifier", rows, "predict_sets(result) gives one set of classes per input.")
+
 
 _M32 = 0xFFFFFFFF
 _GOLDEN = 0x9E3779B9
@@ -476,3 +491,13 @@ class ConformalRegressor:
 
     def __repr__(self) -> str:
         return f"<ConformalRegressor alpha={self.alpha} eps={self.eps}>"
+
+    def _repr_html_(self) -> str:
+        """A compact HTML summary for notebooks: the promise and the fitted thresholds."""
+        from mcbridge import _html
+
+        rows = [("coverage promised", f"{1 - self.alpha:.0%} of true values in their intervals (alpha = {self.alpha:g})")]
+        if not hasattr(self, "qhat_"):
+            return _html.table("ConformalRegressor (not fitted)", rows, "Call fit(result, y) on held-out data.")
+        rows.append(("thresholds qhat", ", ".join(f"{q:.4g}" for q in self.qhat_) + " (in units of the MC std)"))
+        return _html.table("ConformalRegressor", rows, "predict_interval(result) gives (lower, upper) per input and output.")

@@ -301,3 +301,17 @@ def test_regression_bad_input():
         ConformalRegressor().fit(res, y.astype(str))
     with pytest.raises(ValueError, match="not fitted"):
         ConformalRegressor().predict_interval(res)
+
+
+def test_notebook_summaries_say_the_promise_and_the_threshold():
+    rng = np.random.default_rng(0)
+    e = np.exp(2 * rng.normal(size=(40, 3, 4)))
+    r = mcbridge.MCResult(e / e.sum(axis=1, keepdims=True))
+    clf = mcbridge.ConformalClassifier(alpha=0.1)
+    assert "not fitted" in clf._repr_html_()
+    html = clf.fit(r, rng.integers(0, 3, 40))._repr_html_()
+    assert "90% of true classes" in html and f"{clf.qhat_:.4g}" in html and "40 calibration inputs" in html
+    reg = mcbridge.ConformalRegressor(alpha=0.2)
+    samples = rng.normal(size=(30, 2, 5))
+    html = reg.fit(mcbridge.MCResult(samples, task="regression"), rng.normal(size=(30, 2)))._repr_html_()
+    assert "80% of true values" in html and "<script" not in html
