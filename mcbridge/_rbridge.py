@@ -790,3 +790,30 @@ def load_ensemble(path: str, safe_mode: bool = True, compile: bool = True) -> di
     except (OSError, ValueError) as e:
         raise BridgeError("model", f"Cannot load '{path}': {e}") from None
     return _ensemble_info(ens)
+
+
+@_entry
+def export_savedmodel(
+    model, path: str, n_samples: int, precision: str, outputs, include_samples: bool, overwrite: bool,
+    task: str, from_logits: bool, batch_size: int,
+) -> str:
+    """`mcbridge.export` of a Keras model or an `Ensemble` (R's `mc_export()`).
+
+    A target that cannot be written is an I/O error, a model the engine
+    cannot sample or export a model error.
+
+    Returns:
+        The SavedModel's absolute path.
+    """
+    from mcbridge.export import export as _export
+
+    try:
+        return _export(
+            model, path, n_samples=int(n_samples), precision=precision,
+            outputs=None if outputs is None else [str(o) for o in outputs], include_samples=bool(include_samples),
+            overwrite=bool(overwrite), task=task, from_logits=bool(from_logits), batch_size=int(batch_size),
+        )  # fmt: skip
+    except OSError as e:
+        raise BridgeError("io", str(e)) from None
+    except ValueError as e:
+        raise BridgeError("model", str(e)) from None

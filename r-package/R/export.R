@@ -1,0 +1,77 @@
+# Exporting a model as a TensorFlow SavedModel that serves its uncertainty
+# (Python's mcbridge.export): one call into Python.
+
+#' Export a model as a TensorFlow SavedModel that serves MC dropout uncertainty
+#'
+#' Writes a TensorFlow SavedModel whose signatures run the same engine as
+#' [mc_predict()] inside the graph and return, for each input, the mean and
+#' variance over `n_samples` MC samples and the uncertainty measures.
+#' Loading it needs TensorFlow only (no mcbridge, in R or Python), so it can
+#' be served by TensorFlow Serving or loaded with
+#' `reticulate::import("tensorflow")$saved_model$load(path)`.
+#'
+#' Two signatures: `serving_default` takes `x` and draws fresh masks on
+#' every call; `seeded` takes `x`, an int64 `seed` and one int64 `key` per
+#' row, and gives row `i` the samples [mc_predict()] with that `seed` gives
+#' the input with (0-based) row index `key[i]`. With the same `batch_size`
+#' the numbers are the same bits as [mc_predict()]'s on the same CPU (the
+#' entropies to about 1e-15). The request and response JSON of TensorFlow
+#' Serving and how to load the SavedModel from R are in `docs/EXPORT.md` of
+#' the project.
+#'
+#' @param model A Keras model with dropout (from [mc_cnn()], [mc_load_model()],
+#'   keras3, ...) with one output, or an `mc_ensemble` (one SavedModel for
+#'   all members; `n_samples = 1` predicts once per member).
+#' @param path The SavedModel directory to create; its folder must exist.
+#' @param n_samples MC samples per input (per member for an ensemble).
+#' @param precision `"float32"` or `"bfloat16"` (see [mc_predict()]).
+#' @param outputs `NULL` (mean, variance, predictive entropy and mutual
+#'   information; regression: mean and variance) or a character vector of
+#'   `"mean"`, `"variance"`, `"std"`, `"predictive_entropy"`,
+#'   `"expected_entropy"`, `"mutual_information"`.
+#' @param include_samples Also serve the samples.
+#' @param overwrite Replace an existing SavedModel directory at `path`.
+#' @param task `"classification"` or `"regression"`.
+#' @param from_logits Apply a softmax to each sample.
+#' @param batch_size Inputs per compiled call (as in [mc_predict()]).
+#' @return The SavedModel's absolute path, invisibly.
+#' @seealso [mc_predict()], [mc_save_model()]
+#' @examplesIf mcbridge_available()
+#' model <- mc_cnn(input_shape = c(8, 8, 1), filters = 4, dense_units = 8,
+#'                 dropout = c(0.25, 0.5), seed = 1)
+#' dir <- file.path(tempdir(), "served")
+#' mc_export(model, dir, n_samples = 10, overwrite = TRUE)
+#' list.files(dir)
+#' @export
+mc_export <- function(model, path, n_samples = 50, precision = "float32", outputs = NULL,
+                      include_samples = FALSE, overwrite = FALSE, task = "classification",
+                      from_logits = FALSE, batch_size = 128) {
+  if (inherits(model, "mc_ensemble")) {
+    .check_ensemble(model, "model")
+    py_model <- model$ensemble
+  } else {
+    .check_model(model)
+    py_model <- model
+  }
+  path <- .check_path(path)
+  n_samples <- .check_count(n_samples, "n_samples")
+  batch_size <- .check_count(batch_size, "batch_size")
+  precision <- .check_string(precision, "precision", c("float32", "bfloat16"))
+  task <- .check_string(task, "task", c("classification", "regression"))
+  include_samples <- .check_flag(include_samples, "include_samples")
+  overwrite <- .check_flag(overwrite, "overwrite")
+  from_logits <- .check_flag(from_logits, "from_logits")
+  if (!is.null(outputs) && (!is.character(outputs) || !length(outputs) || anyNA(outputs))) {
+    .abort(sprintf("`outputs` must be NULL or a character vector of summary names, not %s.",
+                   .describe(outputs)), "argument", arg = "outputs")
+  }
+  if (!dir.exists(dirname(path))) {
+    .abort(sprintf("Cannot export to '%s': the directory '%s' does not exist; create it first.",
+                   path, dirname(path)), "io", path = path)
+  }
+  out <- .bridge_call("export_savedmodel", py_model, normalizePath(path, mustWork = FALSE),
+                      as.integer(n_samples), precision,
+                      if (is.null(outputs)) NULL else as.list(outputs), include_samples, overwrite,
+                      task, from_logits, as.integer(batch_size))
+  invisible(out)
+}
