@@ -610,6 +610,19 @@ def deterministic_forward(model: keras.Model, x: np.ndarray, batch_size: int) ->
     return np.concatenate(blocks) if blocks else np.zeros((0, *model.outputs[0].shape[1:]), np.float32)
 
 
+def _run_setup(sampler: Sampler, chunks: ChunkPlan, x, seed: int | None, from_logits, keys) -> tuple:
+    """What a run needs before its first call: `(inputs as a list, keys, compiled suffix, layer keys)`.
+
+    Also refreshes the bfloat16 copies' weights from the model's.
+    """
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    keys = np.arange(chunks.n, dtype=np.int64) if keys is None else np.asarray(keys, dtype=np.int64)
+    run = sampler.suffix_fn(chunks.m, from_logits)
+    states = sampler.call_states(seed, chunks.m)
+    sampler.sync_weights()
+    return xs, keys, run, states
+
+
 def run_chunks(
     sampler: Sampler,
     chunks: ChunkPlan,
@@ -633,11 +646,7 @@ def run_chunks(
         keys: `(n,)` int64 keys of the inputs; None: their row index `0..n-1`.
     """
     n, n_samples, k, m = chunks.n, chunks.n_samples, chunks.k, chunks.m
-    xs = list(x) if isinstance(x, (list, tuple)) else [x]
-    keys = np.arange(n, dtype=np.int64) if keys is None else np.asarray(keys, dtype=np.int64)
-    run = sampler.suffix_fn(m, from_logits)
-    states = sampler.call_states(seed, m)
-    sampler.sync_weights()
+    xs, keys, run, states = _run_setup(sampler, chunks, x, seed, from_logits, keys)
     # (samples, outputs, n) in C order == (n, outputs, samples) in Fortran order.
     out = np.empty((n_samples, sampler.n_outputs, n), dtype=np.float32)
     bar = progress_bar(progress, n, work=n * n_samples)  # counts inputs
@@ -687,11 +696,7 @@ def run_adaptive(
         (multiples of `m`, or `n_samples`).
     """
     n, n_samples, k, m = chunks.n, chunks.n_samples, chunks.k, chunks.m
-    xs = list(x) if isinstance(x, (list, tuple)) else [x]
-    keys = np.arange(n, dtype=np.int64) if keys is None else np.asarray(keys, dtype=np.int64)
-    run = sampler.suffix_fn(m, from_logits)
-    states = sampler.call_states(seed, m)
-    sampler.sync_weights()
+    xs, keys, run, states = _run_setup(sampler, chunks, x, seed, from_logits, keys)
     f = sampler.n_outputs
     out = np.full((n_samples, f, n), np.nan, dtype=np.float32)
     used = np.zeros(n, dtype=np.int64)
