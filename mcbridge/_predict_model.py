@@ -18,8 +18,6 @@ state are left untouched.
 
 from __future__ import annotations
 
-import dataclasses
-
 import keras
 import numpy as np
 
@@ -44,8 +42,8 @@ from mcbridge._checks import (
     positive_int,
     warn_from_logits,
 )
-from mcbridge._engine.plan import chunk_plan, resolve_precision
-from mcbridge._engine.run import run_adaptive, run_chunks, sampler_for
+from mcbridge._engine.plan import resolve_precision
+from mcbridge._engine.run import sample, sampler_for
 from mcbridge.result import MCResult
 
 __all__ = ["DEFAULT_MEMORY_BUDGET", "mc_predict_model"]
@@ -137,22 +135,10 @@ def _mc_predict(
                 "heteroscedastic=True needs an even number of entries on its last axis: d means, "
                 "then d log-variances."
             )
-    logits, check = [t[1] for t in tasks], _block_check(shapes, tasks)
-    used = None
-    if tolerance is None:
-        chunks = chunk_plan(xs[0].shape[0], n_samples, batch_size, sampler.row_bytes, memory_budget)
-        samples = run_chunks(sampler, chunks, xs, seed, logits, check=check, progress=progress)
-    else:
-        if sampler.layout.per_replica:
-            raise ValueError(
-                f"Model {model.name!r} has DropConnect layers, whose weight masks are drawn per sample index "
-                "and shared by all inputs, so inputs cannot stop at different counts: use tolerance=None."
-            )
-        plan = chunk_plan(xs[0].shape[0], min(min_samples, n_samples), batch_size, sampler.row_bytes, memory_budget)
-        chunks = dataclasses.replace(plan, n_samples=n_samples)  # rounds of m samples, up to n_samples
-        samples, used = run_adaptive(
-            sampler, chunks, xs, seed, logits, tolerance, min_samples, check=check, progress=progress
-        )
+    samples, used = sample(
+        sampler, xs, n_samples, batch_size, memory_budget, seed, [t[1] for t in tasks],
+        tolerance=tolerance, min_samples=min_samples, check=_block_check(shapes, tasks), progress=progress,
+    )
     results, start, n = [], 0, xs[0].shape[0]
     for shape, (t, _, hetero) in zip(shapes, tasks):
         size = int(np.prod(shape))

@@ -19,7 +19,6 @@ fails with an error saying so and what to do.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -136,8 +135,7 @@ def _predict_batches(batches, *, model_path, input_col, key_col, keep, n_samples
     """The `mapInArrow` function: Arrow record batches in, summary batches out."""
     import pyarrow as pa
 
-    from mcbridge._engine.plan import chunk_plan
-    from mcbridge._engine.run import run_adaptive, run_chunks
+    from mcbridge._engine.run import sample
     from mcbridge._predict_model import _check_classifier_block, _sampler_for
     from mcbridge.stream import summary_batch
 
@@ -151,14 +149,8 @@ def _predict_batches(batches, *, model_path, input_col, key_col, keep, n_samples
         x = _inputs(batch.column(input_col), shape, input_col).astype(sampler.input_dtype, copy=False)
         if not np.all(np.isfinite(x)):
             raise ValueError(f"Column {input_col!r} holds NaN or infinite values.")
-        used = None
-        if tolerance is None:
-            chunks = chunk_plan(len(x), n_samples, batch_size, sampler.row_bytes, memory_budget)
-            samples = run_chunks(sampler, chunks, x, seed, False, check=_check_classifier_block, keys=keys)
-        else:
-            plan = chunk_plan(len(x), min_samples, batch_size, sampler.row_bytes, memory_budget)
-            samples, used = run_adaptive(sampler, dataclasses.replace(plan, n_samples=n_samples), x, seed, False,
-                                         tolerance, min_samples, check=_check_classifier_block, keys=keys)
+        samples, used = sample(sampler, x, n_samples, batch_size, memory_budget, seed, False, tolerance=tolerance,
+                               min_samples=min_samples, check=_check_classifier_block, keys=keys)
         summary = summary_batch(samples, keys, keep_samples, n_used=used)
         columns, names = [batch.column(key_col)], [key_col]
         for name in keep:

@@ -30,7 +30,6 @@ docs/SCALING.md.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -257,8 +256,8 @@ def predict_to_file(
         check_x,
         positive_int,
     )
-    from mcbridge._engine.plan import chunk_plan, resolve_precision
-    from mcbridge._engine.run import run_adaptive, run_chunks
+    from mcbridge._engine.plan import resolve_precision
+    from mcbridge._engine.run import sample
     from mcbridge._predict_model import DEFAULT_MEMORY_BUDGET, _block_check, _sampler_for
 
     fmt = _format_of(path)
@@ -306,16 +305,8 @@ def predict_to_file(
                 continue
             x = check_x(block, sampler.input_shape, sampler.input_dtype)
             keys = np.arange(first_index + done, first_index + done + len(x), dtype=np.int64)
-            if tolerance is None:
-                chunks = chunk_plan(len(x), n_samples, batch_size, sampler.row_bytes, memory_budget)
-                samples = run_chunks(sampler, chunks, x, seed, from_logits, check=check, progress=False, keys=keys)
-                used = None
-            else:
-                plan = chunk_plan(len(x), min_samples, batch_size, sampler.row_bytes, memory_budget)
-                chunks = dataclasses.replace(plan, n_samples=n_samples)
-                samples, used = run_adaptive(
-                    sampler, chunks, x, seed, from_logits, tolerance, min_samples, check=check, progress=False, keys=keys
-                )
+            samples, used = sample(sampler, x, n_samples, batch_size, memory_budget, seed, from_logits,
+                                   tolerance=tolerance, min_samples=min_samples, check=check, progress=False, keys=keys)
             samples = samples.reshape((len(x), *shape, samples.shape[-1]), order="F")  # (rows, *dims, classes, S)
             writer.write(summary_batch(samples, keys, keep_samples, n_used=used))
             done += len(x)

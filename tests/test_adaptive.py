@@ -76,6 +76,14 @@ def test_adaptive_arguments_are_checked(model, x):
         mcbridge.mc_predict(drop_connect, np.zeros((2, 4), "float32"), n_samples=20, tolerance=0.01)
 
 
+def test_streaming_refuses_adaptive_dropconnect_too(tmp_path):
+    drop_connect = keras.Sequential([keras.Input((4,)), mcbridge.DropConnectDense(3, rate=0.3, activation="softmax")])
+    with pytest.raises(ValueError, match="DropConnect.*tolerance=None"):
+        mcbridge.predict_to_file(drop_connect, np.zeros((2, 4), "float32"), tmp_path / "p.parquet", n_samples=20,
+                                 tolerance=0.01, progress=False)
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
 def test_predict_to_file_samples_adaptively_with_the_counts_of_mc_predict(model, x, tmp_path):
     import pyarrow.parquet as pq
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from mcbridge._engine import graph, masks, registry
 from mcbridge._engine.sampling import BitMaskSampling
-from mcbridge._engine.plan import ChunkPlan, Layout, layout_for
+from mcbridge._engine.plan import ChunkPlan, Layout, chunk_plan, layout_for
 from mcbridge._progress import progress_bar
 from mcbridge.switch import iter_layers
 
@@ -608,6 +608,45 @@ def deterministic_forward(model: keras.Model, x: np.ndarray, batch_size: int) ->
         keras.ops.convert_to_numpy(fn(_padded(x[i0 : i0 + k], k), values))[: min(k, n - i0)] for i0 in range(0, n, k)
     ]
     return np.concatenate(blocks) if blocks else np.zeros((0, *model.outputs[0].shape[1:]), np.float32)
+
+
+def sample(
+    sampler: Sampler,
+    x,
+    n_samples: int,
+    batch_size: int,
+    memory_budget: int,
+    seed: int | None,
+    from_logits,
+    *,
+    tolerance: float | None = None,
+    min_samples: int = 10,
+    check: Callable[[np.ndarray], None] | None = None,
+    progress: bool | None = None,
+    keys: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The samples of `x` as `(samples, n_used)`: `run_chunks` (`n_used` None), or with `tolerance` `run_adaptive`.
+
+    Adaptive rounds draw `min_samples` replicas per call (chunked within
+    `memory_budget`), up to `n_samples`.
+
+    Raises:
+        ValueError: `tolerance` for a model with DropConnect layers (one
+            weight mask per sample index, shared by all inputs of a call).
+    """
+    n = (x[0] if isinstance(x, (list, tuple)) else x).shape[0]
+    if tolerance is None:
+        chunks = chunk_plan(n, n_samples, batch_size, sampler.row_bytes, memory_budget)
+        return run_chunks(sampler, chunks, x, seed, from_logits, check=check, progress=progress, keys=keys), None
+    if sampler.layout.per_replica:
+        raise ValueError(
+            "The model has DropConnect layers, whose weight masks are drawn per sample index and shared "
+            "by all inputs, so inputs cannot stop at different counts: use tolerance=None."
+        )
+    plan = chunk_plan(n, min(min_samples, n_samples), batch_size, sampler.row_bytes, memory_budget)
+    chunks = dataclasses.replace(plan, n_samples=n_samples)  # rounds of m samples, up to n_samples
+    return run_adaptive(sampler, chunks, x, seed, from_logits, tolerance, min_samples, check=check,
+                        progress=progress, keys=keys)
 
 
 def _run_setup(sampler: Sampler, chunks: ChunkPlan, x, seed: int | None, from_logits, keys) -> tuple:
