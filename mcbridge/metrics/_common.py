@@ -97,21 +97,15 @@ def pooled(probs, y, ignore=None) -> tuple[np.ndarray, np.ndarray]:
 def by_count(score):
     """`score(samples)` -> `(n,)` made exact for a result of adaptive sampling (an `MCResult` with `n_used`).
 
-    Each input's score uses its own samples: the inputs are scored in groups
-    of equal count, `samples[idx, :, :count]`.
+    Each input's score uses its own samples: the result's `_by_count` scores
+    the inputs in groups of equal count, `samples[idx, :, :count]`.
     """
 
     @functools.wraps(score)
     def wrapper(samples, *args, **kwargs):
-        used = getattr(samples, "n_used", None)
-        if used is None or len(used) == 0:
+        if getattr(samples, "n_used", None) is None:
             return score(samples, *args, **kwargs)
-        values = samples.samples
-        out = np.empty(len(used))
-        for count in np.unique(used):
-            idx = np.flatnonzero(used == count)
-            out[idx] = score(values[idx, ..., :count], *args, **kwargs)
-        return out
+        return samples._by_count(lambda values: score(values, *args, **kwargs))
 
     return wrapper
 
