@@ -23,6 +23,7 @@ def x():
     return x
 
 
+@pytest.mark.numeric  # (bits across row positions: rerun with the kernels capped at AVX2)
 def test_inputs_stop_when_their_error_is_small_with_the_bits_of_a_fixed_run(model, x):
     fixed = run_chunks(_sampler_for(model), ChunkPlan(40, 60, 16, 10), x, 4, False)  # the same chunk shape
     # a tolerance between the inputs' errors after 10 and after 60 samples
