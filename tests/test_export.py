@@ -504,3 +504,29 @@ def test_cli_export(tmp_path, capsys):
     assert "not empty. Pass overwrite=True (CLI: --overwrite)" in capsys.readouterr().err
     assert cli.main([*argv[:-1], "--outputs", "mean,entropy"]) == 1
     assert "'entropy' is not a summary" in capsys.readouterr().err
+
+
+def test_cli_export_several_outputs(tmp_path, capsys):
+    from mcbridge import cli
+
+    model = _two_outputs()
+    model.save(tmp_path / "two.keras")
+    out = tmp_path / "served"
+    argv = ["export", str(tmp_path / "two.keras"), "-o", str(out), "--n-samples", "3",
+            "--task", "classification,regression", "--heteroscedastic", "price"]  # fmt: skip
+    assert cli.main(argv) == 0
+    manifest = json.loads((out / "assets.extra" / MANIFEST).read_text())
+    assert manifest["outputs"] == [
+        "label/mean", "label/variance", "label/predictive_entropy", "label/mutual_information",
+        "price/mean", "price/aleatoric_variance", "price/epistemic_variance", "price/predictive_variance",
+    ]  # fmt: skip
+    x = np.random.default_rng(1).normal(size=(4, 5)).astype(np.float32)
+    got = _seeded(tf.saved_model.load(str(out)), x, 5)
+    label, price = mcbridge.mc_predict(model, x, n_samples=3, seed=5, **TWO_TASKS)
+    np.testing.assert_array_equal(got["label/mean"], label.mean)
+    np.testing.assert_array_equal(got["price/epistemic_variance"], price.epistemic_variance)
+    capsys.readouterr()
+    assert cli.main([*argv[:-1], "cost", "--overwrite"]) == 1
+    assert "not an output of the model (its outputs: label, price)" in capsys.readouterr().err
+    assert cli.main([*argv[:-4], "--overwrite"]) == 1  # price as classification: not probabilities
+    assert "Output 'price'" in capsys.readouterr().err
