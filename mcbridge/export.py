@@ -569,7 +569,7 @@ def _check_names(names, kind: str, where: str, arg: str) -> tuple:
 
 
 def _check_outputs(outputs, heads: list[tuple[str, str]]) -> list[tuple]:
-    """The summaries of each model output `(name, kind)`: `outputs` is None, one list for all, or a dict by output name."""
+    """The summaries of each output `(name, kind)`: `outputs` None, one list for all, or a dict by output name."""
     several = len(heads) > 1
     if outputs is None:
         return [_DEFAULT_OUTPUTS[kind] for _, kind in heads]
