@@ -795,23 +795,36 @@ def load_ensemble(path: str, safe_mode: bool = True, compile: bool = True) -> di
 @_entry
 def export_savedmodel(
     model, path: str, n_samples: int, precision: str, outputs, include_samples: bool, overwrite: bool,
-    task: str, from_logits: bool, batch_size: int,
+    task, from_logits, batch_size: int, heteroscedastic=False,
 ) -> str:
     """`mcbridge.export` of a Keras model or an `Ensemble` (R's `mc_export()`).
 
-    A target that cannot be written is an I/O error, a model the engine
-    cannot sample or export a model error.
+    `outputs`: None, names (a str or list), or a dict from output name to
+    names (an R named list); `task`, `from_logits`, `heteroscedastic`: one
+    value or a list of one per output. A target that cannot be written is
+    an I/O error, a model the engine cannot sample or export a model error.
 
     Returns:
         The SavedModel's absolute path.
     """
     from mcbridge.export import export as _export
 
+    def names(v):
+        return [str(v)] if isinstance(v, str) else [str(o) for o in v]
+
+    def per_output(v):
+        return list(v) if isinstance(v, (list, tuple)) else v
+
+    if isinstance(outputs, dict):
+        outputs = {str(k): names(v) for k, v in outputs.items()}
+    elif outputs is not None:
+        outputs = names(outputs)
     try:
         return _export(
-            model, path, n_samples=int(n_samples), precision=precision,
-            outputs=None if outputs is None else [str(o) for o in outputs], include_samples=bool(include_samples),
-            overwrite=bool(overwrite), task=task, from_logits=bool(from_logits), batch_size=int(batch_size),
+            model, path, n_samples=int(n_samples), precision=precision, outputs=outputs,
+            include_samples=bool(include_samples), overwrite=bool(overwrite), task=per_output(task),
+            from_logits=per_output(from_logits), heteroscedastic=per_output(heteroscedastic),
+            batch_size=int(batch_size),
         )  # fmt: skip
     except OSError as e:
         raise BridgeError("io", str(e)) from None

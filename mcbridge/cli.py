@@ -386,12 +386,25 @@ def cmd_export(args) -> int:
         raise UserError(f"model file {args.model} does not exist.")
     from mcbridge.export import export, load_exportable
 
+    from mcbridge._checks import output_names
+    from mcbridge.ensemble import Ensemble
+
     outputs = None if args.outputs is None else [o.strip() for o in args.outputs.split(",") if o.strip()]
     model = load_exportable(args.model, safe_mode=not args.unsafe_load)
+    names = output_names(model.members[0] if isinstance(model, Ensemble) else model)
+    heteroscedastic = args.heteroscedastic is not None
+    if args.heteroscedastic:  # output names: True for those
+        chosen = [o.strip() for o in args.heteroscedastic.split(",") if o.strip()]
+        unknown = [o for o in chosen if o not in names]
+        if unknown:
+            raise UserError(f"--heteroscedastic names {unknown[0]!r}, not an output of the model "
+                            f"(its outputs: {', '.join(names)}).")
+        heteroscedastic = [o in chosen for o in names]
     start = time.perf_counter()
     path = export(model, args.output, n_samples=args.n_samples, batch_size=args.batch_size,
                   precision=args.precision, outputs=outputs, include_samples=args.include_samples,
-                  overwrite=args.overwrite, task=args.task, from_logits=args.from_logits)
+                  overwrite=args.overwrite, task=args.task[0] if len(args.task) == 1 else args.task,
+                  from_logits=args.from_logits, heteroscedastic=heteroscedastic)
     print(f"Exported {args.model} to {path} in {time.perf_counter() - start:.1f} s: {args.n_samples} MC samples "
           "per input; signatures serving_default (fresh masks) and seeded (seed, key); see docs/EXPORT.md")
     return 0
@@ -417,6 +430,15 @@ def positive_int(text: str) -> int:
     if value > INT32_MAX:
         raise argparse.ArgumentTypeError(f"expected a positive integer up to {INT32_MAX}, got {text}")
     return value
+
+
+def task_list(text: str) -> list[str]:
+    """argparse type: comma-separated tasks, one for every output or one per output."""
+    tasks = [t.strip() for t in text.split(",")]
+    bad = [t for t in tasks if t not in ("classification", "regression")]
+    if bad:
+        raise argparse.ArgumentTypeError(f"expected classification or regression (comma-separated), got {bad[0]!r}")
+    return tasks
 
 
 def seed_int(text: str) -> int:
@@ -545,11 +567,16 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--batch-size", type=positive_int, default=128,
                      help="inputs per compiled call, as mc_predict's (default: 128)")
     exp.add_argument("--outputs", metavar="NAMES",
-                     help="comma-separated summaries (default: mean,variance,predictive_entropy,"
-                          "mutual_information; regression: mean,variance)")
+                     help="comma-separated summaries, for every output (default: mean,variance,"
+                          "predictive_entropy,mutual_information; regression: mean,variance; "
+                          "heteroscedastic: mean,aleatoric_variance,epistemic_variance,predictive_variance)")
     exp.add_argument("--include-samples", action="store_true", help="also serve the samples")
-    exp.add_argument("--task", choices=["classification", "regression"], default="classification",
-                     help="default: classification")
+    exp.add_argument("--task", type=task_list, default=["classification"], metavar="TASK[,TASK...]",
+                     help="classification or regression; for a model with several outputs one per output, "
+                          "comma-separated (default: classification)")
+    exp.add_argument("--heteroscedastic", nargs="?", const="", metavar="OUTPUTS",
+                     help="regression outputs hold d means then d log-variances: every output, or those "
+                          "named (comma-separated output names)")
     exp.add_argument("--from-logits", action="store_true",
                      help="the model outputs logits: apply a softmax to each sample")
     exp.add_argument("--precision", choices=PRECISIONS, default="float32", help="as for predict (default: float32)")

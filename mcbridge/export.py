@@ -32,6 +32,17 @@ use TensorFlow's float64 logarithm where `MCResult` uses NumPy's, which
 differs in the last bit for some arguments: they agree to about 1e-15
 (relative). Other chunk shapes give the same masks and values equal up to
 float32 rounding.
+
+Several outputs: the signature outputs are `"<output name>/<summary>"`
+(`"label/mean"`, `"price/variance"`, ...; the names of `model.output_names`),
+each output with its own task's summaries; one output keeps the plain
+names. Heteroscedastic regression (`heteroscedastic=True`: the output's
+last axis holds `d` means then `d` log-variances) serves `MCResult`'s split:
+`samples`, `mean`, `variance` (= `epistemic_variance`) and `std` of the
+means bit for bit, and `noise_variance`, `aleatoric_variance`,
+`predictive_variance`, `predictive_std`, which take TensorFlow's float32
+`exp` where `mc_predict` takes NumPy's (up to 2 ulp apart): to about 2.4e-7
+(relative).
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ import shutil
 import sys
 import tempfile
 import types
+from typing import NamedTuple
 
 import numpy as np
 
@@ -52,25 +64,33 @@ from mcbridge._checks import (
     check_model,
     check_output_shapes,
     check_precision,
-    check_task,
+    check_tasks,
     input_names,
     model_io,
+    output_names,
     positive_int,
     warn_from_logits,
 )
 
 __all__ = ["export", "load_exportable", "OUTPUTS", "SEEDED_SIGNATURE"]
 
-#: The summaries `export` can serve, by task.
+#: The summaries `export` can serve, by kind of output: its task, or
+#: "heteroscedastic" (task="regression", heteroscedastic=True). Each is the
+#: `MCResult` attribute (or method) of that name.
 OUTPUTS = {
     "classification": (
         "mean", "variance", "std", "predictive_entropy", "expected_entropy", "mutual_information",
     ),
     "regression": ("mean", "variance", "std"),
+    "heteroscedastic": (
+        "mean", "variance", "std", "aleatoric_variance", "epistemic_variance", "predictive_variance",
+        "predictive_std",
+    ),
 }  # fmt: skip
 _DEFAULT_OUTPUTS = {
     "classification": ("mean", "variance", "predictive_entropy", "mutual_information"),
     "regression": ("mean", "variance"),
+    "heteroscedastic": ("mean", "aleatoric_variance", "epistemic_variance", "predictive_variance"),
 }
 #: The name of the signature that takes `seed` and `key`.
 SEEDED_SIGNATURE = "seeded"
@@ -200,13 +220,22 @@ def _stateless(variables: list, call):
     return run
 
 
-def _to_rows_first(block, shape: tuple):
-    """`(draws, entries, k)` engine samples (entries in Fortran order of `shape`) -> `(k, draws, *shape)`."""
+def _split_outputs(samples, shapes: list) -> list:
+    """`(n, draws, entries)` engine samples -> one `(n, draws, *shape)` per output.
+
+    The engine gives each output's `(*dims, classes)` entries in Fortran
+    order (the first axis fastest), the outputs one after another.
+    """
     import tensorflow as tf
 
-    r = len(shape)
-    block = tf.reshape(block, tf.concat([tf.shape(block)[:1], list(shape[::-1]), tf.shape(block)[2:]], 0))
-    return tf.transpose(block, [r + 1, 0, *range(r, 0, -1)])
+    out, start = [], 0
+    for shape in shapes:
+        size, r = int(np.prod(shape)), len(shape)
+        part = samples[:, :, start : start + size]
+        part = tf.reshape(part, tf.concat([tf.shape(part)[:2], list(shape[::-1])], 0))
+        out.append(tf.transpose(part, [0, 1, *range(r + 1, 1, -1)]))
+        start += size
+    return out
 
 
 def _chunked(n, k, xs: list, keys, run_chunk, row_shape: tuple):
@@ -234,23 +263,25 @@ def _chunked(n, k, xs: list, keys, run_chunk, row_shape: tuple):
 class _Member:
     """How one `keras.Model`'s samples are computed in the exported graph.
 
-    `samples(xs, keys, seed)` -> float32 `(n, n_samples, *shape)`, the
+    `samples(xs, keys, seed)` -> float32 `(n, n_samples, entries)`: the
     samples `mc_predict` (or, `deterministic`, `deterministic_forward`)
-    gives for these rows.
+    gives for these rows, every output's entries as the engine orders them
+    (`_split_outputs` makes one array per output). `from_logits`: one bool
+    per output.
     """
 
     def __init__(self, model, n_samples, batch_size, memory_budget, precision, from_logits, deterministic=False):
         from mcbridge._engine.plan import chunk_plan
         from mcbridge._predict_model import _sampler_for
 
-        self.n_samples, self.from_logits, self.deterministic = n_samples, from_logits, deterministic
-        if deterministic:  # (an ensemble member predicting once: its switch read as off)
+        self.n_samples, self.from_logits, self.deterministic = n_samples, list(from_logits), deterministic
+        if deterministic:  # (an ensemble member predicting once: its switch read as off; one output)
             import keras
 
             from mcbridge.layers import is_switchable
             from mcbridge.switch import iter_layers
 
-            self.shape = tuple(int(d) for d in model.outputs[0].shape[1:])
+            self.shapes = [tuple(int(d) for d in model.outputs[0].shape[1:])]
             self.k = max(1, batch_size)
             self.variables = list(model.variables)
             switches = {
@@ -264,18 +295,14 @@ class _Member:
             return
         sampler = _sampler_for(model, True, precision, any_shape=True)
         sampler.sync_weights()  # (the bfloat16 copies' weights: the model's now)
-        (self.shape,) = sampler.output_shapes
+        self.shapes = list(sampler.output_shapes)
+        self.entries = sampler.n_outputs
         plan = chunk_plan(batch_size, n_samples, batch_size, sampler.row_bytes, memory_budget)
         self.k, self.m = plan.k, plan.m  # k: for requests of at least batch_size rows
-        parts = sampler.parts(self.m)
-        self.n_generators = len(parts.generators)
-        self._suffix_vars = list(parts.suffix.variables)
-        self._suffix = _compile(sampler._suffix_body(parts, self.m, (bool(from_logits),)))
-        self._prefix_vars = [] if sampler.prefix is None else list(sampler.prefix.variables)
-        self._prefix = None
-        if sampler.prefix is not None:
-            prefix = sampler.prefix
-            self._prefix = _compile(_stateless(self._prefix_vars, lambda x: prefix(x, training=False)))
+        prefix, (suffix, self._suffix_vars), self.n_generators = sampler.traceable_parts(self.m, self.from_logits)
+        self._suffix = _compile(suffix)
+        self._prefix_vars = [] if prefix is None else prefix[1]
+        self._prefix = None if prefix is None else _compile(prefix[0])
         self.variables = self._prefix_vars + self._suffix_vars
 
     def samples(self, xs: list, keys, seed):
@@ -291,13 +318,13 @@ class _Member:
 
             def forward(xb, kb, rows):
                 pred = self._forward(xb[0] if len(xb) == 1 else xb, values)[:rows]
-                if self.from_logits:  # as ensemble._softmax: float64, shifted by the row's max
+                if self.from_logits[0]:  # as ensemble._softmax: float64, shifted by the row's max
                     z = tf.cast(pred, tf.float64)
                     e = tf.exp(z - tf.reduce_max(z, axis=-1, keepdims=True))
                     pred = tf.cast(e / tf.reduce_sum(e, axis=-1, keepdims=True), tf.float32)
-                return pred[:, None]
+                return pred[:, None]  # (rows, 1, classes): a member's output is (batch, classes)
 
-            return _chunked(n, k, xs, keys, forward, (1, *self.shape))
+            return _chunked(n, k, xs, keys, forward, (1, *self.shapes[0]))
         states = call_states(seed, self.n_generators)
         prefix_values, suffix_values = _read(self._prefix_vars), _read(self._suffix_vars)
 
@@ -310,9 +337,9 @@ class _Member:
                 block = self._suffix(h, kb, tf.constant(s0, tf.int64), states, suffix_values)
                 blocks.append(block[:draws])
             block = blocks[0] if len(blocks) == 1 else tf.concat(blocks, 0)  # (n_samples, entries, k)
-            return _to_rows_first(block, self.shape)[:rows]
+            return tf.transpose(block, [2, 0, 1])[:rows]
 
-        return _chunked(n, k, xs, keys, sample, (self.n_samples, *self.shape))
+        return _chunked(n, k, xs, keys, sample, (self.n_samples, self.entries))
 
 
 def _ordered_sum(t):
@@ -347,26 +374,51 @@ def _entropy(p):
     return -_ordered_sum(tf.transpose(terms, [r - 1, *range(r - 1)]))
 
 
-def _summaries(samples, names: tuple, include_samples: bool) -> dict:
-    """The summaries `names` of float32 samples `(n, n_samples, *dims, classes)`, as `MCResult` computes them."""
+def _mean_over_draws(draws, n_samples: int):
+    """`MCResult.mean` of float64 `draws` `(n_samples, ...)`: the samples summed in order, then divided."""
+    return _divide(_ordered_sum(draws), n_samples)
+
+
+def _summaries(samples, names: tuple, include_samples: bool, heteroscedastic: bool = False) -> dict:
+    """The summaries `names` of float32 samples `(n, n_samples, *dims, classes)`, as `MCResult` computes them.
+
+    `heteroscedastic`: the last axis holds `d` means then `d` log-variances;
+    the means are the samples and `exp` of the log-variances (float32, as
+    `mc_predict`) the noise variance.
+    """
     import tensorflow as tf
 
     n_samples, r = samples.shape[1], len(samples.shape)
-    draws = tf.cast(tf.transpose(samples, [1, 0, *range(2, r)]), tf.float64)  # (n_samples, n, *dims, classes)
-    mean = _divide(_ordered_sum(draws), n_samples)
+    noise = None
+    if heteroscedastic:
+        d = samples.shape[-1] // 2
+        samples, noise = samples[..., :d], tf.exp(samples[..., d:])
+    to_draws = [1, 0, *range(2, r)]  # (n, n_samples, ...) -> (n_samples, n, ...)
+    draws = tf.cast(tf.transpose(samples, to_draws), tf.float64)
+    mean = _mean_over_draws(draws, n_samples)
     out = {}
-    if {"variance", "std"} & set(names):
+    if {"variance", "std", "epistemic_variance", "predictive_variance", "predictive_std"} & set(names):
         if n_samples < 2:
             variance = tf.fill(tf.shape(mean), tf.constant(np.nan, tf.float64))
         else:
             dev = draws - mean
             variance = _divide(_ordered_sum(dev * dev), n_samples - 1)
+    if {"aleatoric_variance", "predictive_variance", "predictive_std"} & set(names):
+        aleatoric = _mean_over_draws(tf.cast(tf.transpose(noise, to_draws), tf.float64), n_samples)
     if "mean" in names:
         out["mean"] = mean
     if "variance" in names:
         out["variance"] = variance
     if "std" in names:
         out["std"] = tf.sqrt(variance)
+    if "aleatoric_variance" in names:
+        out["aleatoric_variance"] = aleatoric
+    if "epistemic_variance" in names:
+        out["epistemic_variance"] = variance
+    if "predictive_variance" in names:
+        out["predictive_variance"] = variance + aleatoric
+    if "predictive_std" in names:
+        out["predictive_std"] = tf.sqrt(variance + aleatoric)
     if {"predictive_entropy", "mutual_information"} & set(names):
         pe = _entropy(mean)
     if {"expected_entropy", "mutual_information"} & set(names):
@@ -377,19 +429,38 @@ def _summaries(samples, names: tuple, include_samples: bool) -> dict:
         out["expected_entropy"] = ee
     if "mutual_information" in names:
         out["mutual_information"] = tf.maximum(pe - ee, 0.0)
-    if include_samples:  # (n, *dims, classes, n_samples), as MCResult.samples
-        r = len(samples.shape)
+    if include_samples:  # (n, *dims, classes, n_samples), as MCResult.samples (and noise_variance)
         out["samples"] = tf.transpose(samples, [0, *range(2, r), 1])
+        if heteroscedastic:
+            out["noise_variance"] = tf.transpose(noise, [0, *range(2, r), 1])
     return out
+
+
+
+class _Head(NamedTuple):
+    """One model output as exported: its summaries are served as `prefix + summary`."""
+
+    name: str  # the model output's name
+    shape: tuple  # (*dims, classes) (heteroscedastic: (*dims, 2 * d))
+    task: str
+    from_logits: bool
+    heteroscedastic: bool
+    summaries: tuple
+    prefix: str  # "" for a model with one output, else "<name>/"
+
+    @property
+    def kind(self) -> str:
+        """The key of `OUTPUTS` that lists this output's summaries."""
+        return "heteroscedastic" if self.heteroscedastic else self.task
 
 
 class _ExportModule:
     """Builds the `tf.Module` to save: the variables it reads and its two signatures."""
 
-    def __init__(self, members: list[_Member], specs: list[tuple], names: list[str], outputs: tuple, include_samples):
+    def __init__(self, members: list[_Member], specs: list[tuple], names: list[str], heads: list, include_samples):
         import tensorflow as tf
 
-        self.members, self.outputs, self.include_samples = members, outputs, include_samples
+        self.members, self.heads, self.include_samples = members, heads, include_samples
         self.names = names
         self.module = tf.Module()
         seen, tracked = set(), []
@@ -452,7 +523,11 @@ class _ExportModule:
             samples = tf.concat(
                 [m.samples(xs, keys, member_seed(seed, j)) for j, m in enumerate(self.members)], axis=1
             )
-        return _summaries(samples, self.outputs, self.include_samples)
+        out = {}
+        for head, part in zip(self.heads, _split_outputs(samples, [h.shape for h in self.heads])):
+            for name, value in _summaries(part, head.summaries, self.include_samples, head.heteroscedastic).items():
+                out[head.prefix + name] = value
+        return out
 
     def signatures(self) -> dict:
         return {
@@ -465,28 +540,65 @@ class _ExportModule:
 # Arguments and the directory
 
 
-def _check_outputs(outputs, task: str) -> tuple:
-    allowed = OUTPUTS[task]
-    if outputs is None:
-        return _DEFAULT_OUTPUTS[task]
-    if isinstance(outputs, str) or not isinstance(outputs, (list, tuple)):
+def _kind_words(kind: str) -> str:
+    return "task='regression' with heteroscedastic=True" if kind == "heteroscedastic" else f"task={kind!r}"
+
+
+def _check_names(names, kind: str, where: str, arg: str) -> tuple:
+    """One output's summaries `names`, checked against `OUTPUTS[kind]`; `where`: " of output 'y'" or ""."""
+    allowed = OUTPUTS[kind]
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
         raise TypeError(
-            "Invalid value received for argument `outputs`. Expected a list of names among "
-            f"{', '.join(allowed)}. Received: outputs={outputs!r}"
+            f"Invalid value received for argument `{arg}`. Expected a list of names among "
+            f"{', '.join(allowed)}. Received: {arg}={names!r}"
         )
-    outputs = tuple(outputs)
-    bad = [o for o in outputs if o not in allowed]
-    if bad or not outputs or len(set(outputs)) != len(outputs):
+    names = tuple(names)
+    bad = [o for o in names if o not in allowed]
+    if bad or not names or len(set(names)) != len(names):
         why = (
-            f"{bad[0]!r} is not a summary of task={task!r}" if bad
-            else "no names" if not outputs else "a name given twice"
+            f"{bad[0]!r} is not a summary{where} ({_kind_words(kind)})" if bad and where
+            else f"{bad[0]!r} is not a summary of {_kind_words(kind)}" if bad
+            else "no names" if not names else "a name given twice"
         )  # fmt: skip
         raise ValueError(
-            f"Invalid value received for argument `outputs` ({why}). Expected one or more "
+            f"Invalid value received for argument `{arg}` ({why}). Expected one or more "
             f"distinct names among {', '.join(allowed)} (the samples: include_samples=True). "
-            f"Received: outputs={list(outputs)!r}"
+            f"Received: {arg}={list(names)!r}"
         )
-    return outputs
+    return names
+
+
+def _check_outputs(outputs, heads: list[tuple[str, str]]) -> list[tuple]:
+    """The summaries of each output `(name, kind)`: `outputs` None, one list for all, or a dict by output name."""
+    several = len(heads) > 1
+    if outputs is None:
+        return [_DEFAULT_OUTPUTS[kind] for _, kind in heads]
+    if isinstance(outputs, dict):
+        known = [name for name, _ in heads]
+        unknown = [k for k in outputs if k not in known]
+        if unknown:
+            raise ValueError(
+                f"Invalid value received for argument `outputs` ({unknown[0]!r} is not an output of the "
+                f"model). Expected a dict keyed by the model's output names: {', '.join(map(repr, known))}. "
+                f"Received: outputs={outputs!r}"
+            )
+        return [
+            _check_names(outputs[name], kind, f" of output {name!r}" if several else "", f"outputs[{name!r}]")
+            if name in outputs else _DEFAULT_OUTPUTS[kind]
+            for name, kind in heads
+        ]  # fmt: skip
+    checked = []
+    for name, kind in heads:
+        try:
+            checked.append(_check_names(outputs, kind, f" of output {name!r}" if several else "", "outputs"))
+        except ValueError as err:
+            if not several:
+                raise
+            raise ValueError(
+                f"{err}. One list applies to every output; give each output its own as a dict: "
+                f"outputs={{{', '.join(f'{n!r}: [...]' for n, _ in heads)}}}."
+            ) from None
+    return checked
 
 
 def _check_target(path, overwrite: bool) -> str:
@@ -572,8 +684,9 @@ def export(
     outputs=None,
     include_samples: bool = False,
     overwrite: bool = False,
-    task: str = "classification",
-    from_logits: bool = False,
+    task="classification",
+    from_logits=False,
+    heteroscedastic=False,
     batch_size: int = 128,
     memory_budget: int | None = None,
 ) -> str:
@@ -590,28 +703,45 @@ def export(
     the module docstring). Loading needs TensorFlow only
     (`tf.saved_model.load(path)`); TensorFlow Serving serves it as it is.
 
+    Signature outputs are named by summary (`"mean"`, ...); for a model
+    with several outputs, by output and summary: `"<output name>/mean"`
+    (the names of `model.output_names`).
+
     Args:
-        model: A `keras.Model` `mc_predict` samples (one output `(batch,
-            *dims, classes)`), or an `mcbridge.Ensemble` (one SavedModel for
-            all members; samples member-major as `mc_predict` gives them:
-            with `n_samples=1` each member predicts once, deterministically).
+        model: A `keras.Model` `mc_predict` samples (outputs `(batch, *dims,
+            classes)`; several outputs too), or an `mcbridge.Ensemble` (one
+            SavedModel for all members; samples member-major as
+            `mc_predict` gives them: with `n_samples=1` each member
+            predicts once, deterministically).
         path: The SavedModel directory to create (it must not exist or be
             empty; its folder must exist).
         n_samples: MC samples per input (per member for an ensemble).
         precision: `"float32"` or `"bfloat16"` (see `mc_predict`), fixed
             at export on this CPU: without bfloat16 instructions it warns
             and exports float32.
-        outputs: Summaries to serve, among `OUTPUTS[task]`: `"mean"`,
-            `"variance"`, `"std"` (`(n, *dims, classes)`) and, for
-            classification, `"predictive_entropy"`, `"expected_entropy"`,
-            `"mutual_information"` (`(n, *dims)`). None: mean, variance,
+        outputs: Summaries to serve, among `OUTPUTS[kind]` for each model
+            output's kind (its task, or `"heteroscedastic"`): `"mean"`,
+            `"variance"`, `"std"` (`(n, *dims, classes)`); classification:
+            `"predictive_entropy"`, `"expected_entropy"`,
+            `"mutual_information"` (`(n, *dims)`); heteroscedastic:
+            `"aleatoric_variance"`, `"epistemic_variance"` (= `variance`),
+            `"predictive_variance"`, `"predictive_std"` (`(n, *dims, d)`).
+            One list for every output, or a dict from output name to list
+            (outputs it leaves out get the defaults). None: mean, variance,
             predictive entropy and mutual information (regression: mean and
-            variance).
+            variance; heteroscedastic: mean, aleatoric, epistemic and
+            predictive variance).
         include_samples: Also serve `"samples"`, float32 `(n, *dims,
-            classes, n_samples)`.
+            classes, n_samples)` (heteroscedastic: the means, and
+            `"noise_variance"` of the same shape).
         overwrite: Replace an existing SavedModel directory at `path`.
-        task: `"classification"` or `"regression"` (see `mc_predict`).
-        from_logits: Apply a softmax over the last axis of each sample.
+        task: `"classification"` or `"regression"` (see `mc_predict`); one
+            value, or one per model output.
+        from_logits: Apply a softmax over the last axis of each sample; one
+            value, or one per output.
+        heteroscedastic: Regression only: the output `(batch, *dims, 2 * d)`
+            holds `d` means then `d` log-variances, split as `mc_predict`
+            splits them; one value, or one per output.
         batch_size: Inputs per compiled call (as `mc_predict`'s).
         memory_budget: Bytes of activations per compiled call (None: the
             default of `mc_predict`).
@@ -623,11 +753,11 @@ def export(
         TypeError: an argument of the wrong type, or `model` is not a Keras
             model or an `Ensemble`.
         ValueError: a model `mc_predict` cannot sample (no dropout, random
-            layers mcbridge cannot sample, a subclassed model), a model with
-            several outputs (not exported yet), unknown output names, or
-            classification outputs that are not probabilities while
-            `from_logits=False`. (A heteroscedastic model exports as plain
-            regression over its `2 * d` outputs: the noise split is not exported.)
+            layers mcbridge cannot sample, a subclassed model), a summary
+            that does not apply to an output (e.g. an entropy of a regression
+            output) or an unknown output name, `heteroscedastic=True` on an
+            output with an odd last axis, or classification outputs that are
+            not probabilities while `from_logits=False`.
         FileExistsError: `path` is a file or a non-empty directory (without
             `overwrite`, or not a SavedModel).
         FileNotFoundError: the folder of `path` does not exist.
@@ -646,8 +776,6 @@ def export(
         "memory_budget", memory_budget, minimum=1, maximum=INT64_MAX
     )
     precision = check_precision(precision)
-    task, from_logits, _ = check_task(task, from_logits, False)
-    outputs = _check_outputs(outputs, task)
     include_samples = check_bool("include_samples", include_samples)
     overwrite = check_bool("overwrite", overwrite)
     ensemble = isinstance(model, Ensemble)
@@ -655,13 +783,29 @@ def export(
     for m in models:
         check_model(m)
     specs, out_shapes = model_io(models[0], "export")
-    if len(out_shapes) != 1:
+    shapes = check_output_shapes(models[0], out_shapes, "export")
+    tasks = check_tasks(task, from_logits, heteroscedastic, len(shapes))
+    out_names = output_names(models[0])
+    if len(shapes) > 1 and len(set(out_names)) != len(out_names):
         raise ValueError(
-            f"Model {models[0].name!r} has {len(out_shapes)} outputs; export serves a model with one "
-            "output (several outputs are not exported yet). Export one model per output: "
-            "keras.Model(model.inputs, model.outputs[i])."
+            f"Model {models[0].name!r} has outputs named {out_names}: the signature outputs are named "
+            "'<output name>/<summary>', so each output needs its own name. Give the output layers "
+            "distinct names (name=...)."
         )
-    check_output_shapes(models[0], out_shapes, "export")
+    for name, shape, (_, _, hetero) in zip(out_names, shapes, tasks):
+        if hetero and shape[-1] % 2:
+            raise ValueError(
+                f"Output {name!r} of model {models[0].name!r} has shape (batch, {', '.join(map(str, shape))}); "
+                "heteroscedastic=True needs an even number of entries on its last axis: d means, "
+                "then d log-variances."
+            )
+    kinds = ["heteroscedastic" if hetero else t for t, _, hetero in tasks]
+    summaries = _check_outputs(outputs, list(zip(out_names, kinds)))
+    several = len(shapes) > 1
+    heads = [
+        _Head(name, shape, t, logits, hetero, names, f"{name}/" if several else "")
+        for name, shape, (t, logits, hetero), names in zip(out_names, shapes, tasks, summaries)
+    ]  # fmt: skip
     names = ["x"] if len(specs) == 1 else input_names(models[0])
     if {"seed", "key"} & set(names):
         raise ValueError(
@@ -674,9 +818,9 @@ def export(
             f"The ensemble's members have {len(specs)} inputs; mc_predict on an ensemble, and so export, "
             "takes members with one input."
         )
-    if task == "classification":
+    if any(h.task == "classification" and h.from_logits for h in heads):
         for m in models:
-            warn_from_logits(m, from_logits)
+            warn_from_logits(m, True)
     deterministic = ensemble and n_samples == 1
     if deterministic and precision != "float32":
         raise ValueError(
@@ -685,32 +829,44 @@ def export(
         )
     precision = resolve_precision(precision)  # (what the CPU offers: after every argument check)
     members = []
+    logits = [h.from_logits for h in heads]
     for j, m in enumerate(models):
         try:
-            members.append(_Member(m, n_samples, batch_size, memory_budget, precision, from_logits, deterministic))
+            members.append(_Member(m, n_samples, batch_size, memory_budget, precision, logits, deterministic))
         except ValueError as err:
             where = f"Ensemble member {j + 1} ({m.name!r}): " if ensemble else ""
             hint = " (For a plain deep ensemble export with n_samples=1.)" if ensemble and "no dropout" in str(err) else ""
             raise ValueError(f"{where}{err}{hint}".replace("mc_predict needs", "export needs")) from None
-        if members[-1].shape != members[0].shape:
+        if members[-1].shapes != members[0].shapes:
             raise ValueError(
-                f"Ensemble member {j + 1} has outputs {members[-1].shape}, member 1 {members[0].shape}: "
+                f"Ensemble member {j + 1} has outputs {members[-1].shapes}, member 1 {members[0].shapes}: "
                 "an ensemble's members need the same output shape."
             )
-    module = _ExportModule(members, specs, names, outputs, include_samples)
-    if task == "classification" and not from_logits:
-        _check_probabilities(module, specs)
+    module = _ExportModule(members, specs, names, heads, include_samples)
+    _check_probabilities(module, specs)
+    keys = [
+        h.prefix + s for h in heads
+        for s in (*h.summaries, *(("samples", "noise_variance") if h.heteroscedastic else ("samples",)))
+        if s in h.summaries or include_samples
+    ]  # fmt: skip
     manifest = {
         "format": "mcbridge.export",
         "format_version": 1,
-        "task": task,
+        "task": heads[0].task if not several else [h.task for h in heads],
         "n_samples": n_samples,
         "members": len(models),
         "samples_per_input": n_samples * len(models),
-        "outputs": list(outputs) + (["samples"] if include_samples else []),
+        "outputs": keys,
+        "model_outputs": [
+            {
+                "name": h.name, "shape": list(h.shape), "task": h.task, "from_logits": h.from_logits,
+                "heteroscedastic": h.heteroscedastic, "signature_outputs": [k for k in keys if k.startswith(h.prefix)],
+            }
+            for h in heads
+        ],  # fmt: skip
         "inputs": names,
         "precision": precision,
-        "from_logits": from_logits,
+        "from_logits": heads[0].from_logits if not several else [h.from_logits for h in heads],
         "batch_size": batch_size,
         "memory_budget": memory_budget,
         "signatures": {"serving_default": names, SEEDED_SIGNATURE: [*names, "seed", "key"]},
@@ -745,20 +901,28 @@ def load_exportable(path, safe_mode: bool = True):
 
 
 def _check_probabilities(module: _ExportModule, specs: list) -> None:
-    """One seeded run on two zero inputs: classification samples must be probabilities (`ValueError`)."""
+    """One seeded run on two zero inputs: classification samples (not logits) must be probabilities (`ValueError`)."""
     import tensorflow as tf
 
     from mcbridge._predict_model import _check_classifier_block
 
+    heads = module.heads
+    if not any(h.task == "classification" and not h.from_logits for h in heads):
+        return
     xs = [tf.zeros((2, *shape[1:]), dtype) for shape, dtype in specs]
     keys = tf.range(2, dtype=tf.int64)
     for j, member in enumerate(module.members):
-        samples = member.samples(xs, keys, tf.constant(j, tf.int64)).numpy()  # (n, S, *dims, classes)
-        block = samples.reshape(-1, samples.shape[-1])[:, :, None]  # (rows, classes, 1)
-        try:
-            _check_classifier_block(block)
-        except ValueError as err:
-            raise ValueError(str(err).replace("mc_predict(", "export(")) from None
+        samples = member.samples(xs, keys, tf.constant(j, tf.int64))
+        for head, part in zip(heads, _split_outputs(samples, [h.shape for h in heads])):
+            if head.task != "classification" or head.from_logits:
+                continue
+            part = part.numpy()  # (n, S, *dims, classes)
+            block = part.reshape(-1, part.shape[-1])[:, :, None]  # (rows, classes, 1)
+            try:
+                _check_classifier_block(block)
+            except ValueError as err:
+                where = f"Output {head.name!r}: " if head.prefix else ""
+                raise ValueError(where + str(err).replace("mc_predict(", "export(")) from None
 
 
 class _CallableModule(types.ModuleType):

@@ -137,10 +137,12 @@ def test_manifest_and_signatures(exported):
     assert set(args) == {"x", "seed", "key"}
 
 
-def test_loads_and_answers_without_mcbridge(exported, x10, tmp_path):
-    """A Python that cannot import mcbridge (no .pth processing, PYTHONPATH unset) gives the same numbers."""
-    model, path, _ = exported
-    np.save(tmp_path / "x.npy", x10)
+def _answer_without_mcbridge(path, x, seed, tmp_path) -> dict:
+    """The seeded signature's answer for `x` (keys: row indices) from a Python that cannot import mcbridge.
+
+    No .pth processing and PYTHONPATH unset: TensorFlow only.
+    """
+    np.save(tmp_path / "x.npy", x)
     script = textwrap.dedent(
         f"""
         import sys
@@ -153,9 +155,9 @@ def test_loads_and_answers_without_mcbridge(exported, x10, tmp_path):
         import numpy as np, tensorflow as tf
         loaded = tf.saved_model.load({str(path)!r})
         x = np.load("x.npy")
-        out = loaded.signatures["seeded"](x=tf.constant(x), seed=tf.constant(11, tf.int64),
+        out = loaded.signatures["seeded"](x=tf.constant(x), seed=tf.constant({int(seed)}, tf.int64),
                                           key=tf.range(len(x), dtype=tf.int64))
-        np.savez("out.npz", **{{k: v.numpy() for k, v in out.items()}})
+        np.savez("out.npz", **{{k.replace("/", "|"): v.numpy() for k, v in out.items()}})
         assert "mcbridge" not in sys.modules
         """
     )
@@ -166,7 +168,13 @@ def test_loads_and_answers_without_mcbridge(exported, x10, tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = dict(np.load(tmp_path / "out.npz"))
+    return {k.replace("|", "/"): v for k, v in np.load(tmp_path / "out.npz").items()}
+
+
+def test_loads_and_answers_without_mcbridge(exported, x10, tmp_path):
+    """A Python that cannot import mcbridge (no .pth processing, PYTHONPATH unset) gives the same numbers."""
+    model, path, _ = exported
+    out = _answer_without_mcbridge(path, x10, 11, tmp_path)
     _assert_matches(out, mcbridge.mc_predict(model, x10, n_samples=N_SAMPLES, seed=11, batch_size=BATCH))
 
 
@@ -287,13 +295,135 @@ def test_logits(tmp_path):
     _assert_matches(out, mcbridge.mc_predict(model, x, n_samples=4, seed=2, from_logits=True))
 
 
+def _two_outputs():
+    """A classifier head `label` (3 classes) and a heteroscedastic regression head `price` (2 means, 2 log-variances)."""
+    inputs = keras.Input((5,))
+    h = keras.layers.Dropout(0.3)(keras.layers.Dense(8, activation="relu")(inputs))
+    label = keras.layers.Dense(3, activation="softmax", name="label")(h)
+    price = keras.layers.Dense(4, name="price")(keras.layers.Dropout(0.2)(keras.layers.Dense(6, activation="relu")(h)))
+    return keras.Model(inputs, [label, price])
+
+
+TWO_TASKS = {"task": ["classification", "regression"], "heteroscedastic": [False, True]}
+
+
+def _assert_heteroscedastic(out, ref, prefix=""):
+    """The means' samples and summaries bit for bit; exp of the log-variances to float32 rounding.
+
+    (TensorFlow's float32 `exp` and NumPy's differ by up to 2 ulp, so the noise
+    variance and what sums it agree to about 2.4e-7, relative.)
+    """
+    np.testing.assert_array_equal(out[prefix + "samples"], ref.samples)
+    np.testing.assert_array_equal(out[prefix + "mean"], ref.mean)
+    np.testing.assert_array_equal(out[prefix + "epistemic_variance"], ref.epistemic_variance)
+    np.testing.assert_allclose(out[prefix + "noise_variance"], ref.noise_variance, rtol=5e-7)
+    np.testing.assert_allclose(out[prefix + "aleatoric_variance"], ref.aleatoric_variance, rtol=5e-7)
+    np.testing.assert_allclose(out[prefix + "predictive_variance"], ref.predictive_variance, rtol=5e-7)
+
+
+@pytest.mark.numeric
+def test_several_outputs_serve_named_summaries(tmp_path):
+    """`<output>/<summary>` per output, each output's own summaries; mc_predict's numbers, here and without mcbridge."""
+    model = _two_outputs()
+    x = np.random.default_rng(4).normal(size=(10, 5)).astype(np.float32)
+    path = mcbridge.export(model, tmp_path / "two", n_samples=N_SAMPLES, batch_size=BATCH, include_samples=True,
+                           **TWO_TASKS)  # fmt: skip
+    loaded = tf.saved_model.load(path)
+    assert set(loaded.signatures["serving_default"].structured_outputs) == {
+        "label/mean", "label/variance", "label/predictive_entropy", "label/mutual_information", "label/samples",
+        "price/mean", "price/aleatoric_variance", "price/epistemic_variance", "price/predictive_variance",
+        "price/samples", "price/noise_variance",
+    }  # fmt: skip
+    label, price = mcbridge.mc_predict(model, x, n_samples=N_SAMPLES, seed=9, batch_size=BATCH, **TWO_TASKS)
+    for out in (_seeded(loaded, x, 9), _answer_without_mcbridge(path, x, 9, tmp_path)):
+        _assert_matches({k.removeprefix("label/"): v for k, v in out.items() if k.startswith("label/")}, label)
+        _assert_heteroscedastic(out, price, "price/")
+        assert out["price/samples"].shape == (10, 2, N_SAMPLES) and out["price/mean"].shape == (10, 2)
+    # TensorFlow Serving's way (TF1 session, the SignatureDef's tensor names): the same keys and bits.
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        sig = tf.compat.v1.saved_model.loader.load(sess, ["serve"], path).signature_def[SEEDED_SIGNATURE]
+        feeds = {sig.inputs["x"].name: x, sig.inputs["seed"].name: np.int64(9), sig.inputs["key"].name: np.arange(10)}
+        served = sess.run({k: v.name for k, v in sig.outputs.items()}, feeds)
+    np.testing.assert_array_equal(served["label/mean"], label.mean)
+    np.testing.assert_array_equal(served["price/epistemic_variance"], price.epistemic_variance)
+    manifest = json.loads(open(os.path.join(path, "assets.extra", MANIFEST)).read())
+    assert manifest["task"] == ["classification", "regression"]
+    assert [(o["name"], o["heteroscedastic"]) for o in manifest["model_outputs"]] == [("label", False), ("price", True)]
+    # Summaries per output (a dict); outputs it leaves out get their defaults.
+    path2 = mcbridge.export(model, tmp_path / "some", n_samples=3, outputs={"price": ["predictive_std", "mean"]},
+                            **TWO_TASKS)  # fmt: skip
+    keys = set(tf.saved_model.load(path2).signatures["serving_default"].structured_outputs)
+    assert keys == {"label/mean", "label/variance", "label/predictive_entropy", "label/mutual_information",
+                    "price/predictive_std", "price/mean"}  # fmt: skip
+
+
+@pytest.mark.numeric
+def test_heteroscedastic_split(tmp_path):
+    """One output: unprefixed names, MCResult's split of the noise; plain regression serves the raw 2d outputs."""
+    inputs = keras.Input((5,))
+    h = keras.layers.Dropout(0.25)(keras.layers.Dense(8, activation="relu")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2)(h))  # a mean and a log-variance
+    x = np.random.default_rng(6).normal(size=(7, 5)).astype(np.float32)
+    names = list(mcbridge.export.OUTPUTS["heteroscedastic"])
+    path = mcbridge.export(model, tmp_path / "h", n_samples=5, task="regression", heteroscedastic=True,
+                           outputs=names, include_samples=True)  # fmt: skip
+    out = _seeded(tf.saved_model.load(path), x, 2)
+    assert set(out) == {*names, "samples", "noise_variance"}
+    ref = mcbridge.mc_predict(model, x, n_samples=5, seed=2, task="regression", heteroscedastic=True)
+    _assert_heteroscedastic(out, ref)
+    np.testing.assert_array_equal(out["variance"], ref.variance)
+    np.testing.assert_allclose(out["predictive_std"], ref.predictive_std, rtol=5e-7)
+    assert out["mean"].shape == (7, 1)
+    with pytest.raises(ValueError, match="'aleatoric_variance' is not a summary of task='regression'"):
+        mcbridge.export(model, tmp_path / "plain", task="regression", outputs=["aleatoric_variance"])
+    odd = keras.Model(inputs, keras.layers.Dense(3)(h))
+    with pytest.raises(ValueError, match="even number of entries"):
+        mcbridge.export(odd, tmp_path / "odd", task="regression", heteroscedastic=True)
+    with pytest.raises(ValueError, match="heteroscedastic"):
+        mcbridge.export(model, tmp_path / "cls", heteroscedastic=True)  # (classification)
+    assert sorted(os.listdir(tmp_path)) == ["h"]
+
+
+def test_heteroscedastic_ensemble(tmp_path):
+    members = []
+    for j in range(2):
+        inputs = keras.Input((4,))
+        h = keras.layers.Dropout(0.3)(keras.layers.Dense(6, activation="relu")(inputs))
+        members.append(keras.Model(inputs, keras.layers.Dense(2)(h), name=f"r{j}"))
+    ens = mcbridge.Ensemble(members)
+    x = np.random.default_rng(8).normal(size=(5, 4)).astype(np.float32)
+    for n_samples in (1, 3):
+        path = mcbridge.export(ens, tmp_path / f"e{n_samples}", n_samples=n_samples, task="regression",
+                               heteroscedastic=True, include_samples=True)  # fmt: skip
+        out = _seeded(tf.saved_model.load(path), x, 13)
+        ref = mcbridge.mc_predict(ens, x, n_samples=n_samples, seed=13, task="regression", heteroscedastic=True)
+        np.testing.assert_array_equal(out["samples"], ref.samples)
+        np.testing.assert_allclose(out["aleatoric_variance"], ref.aleatoric_variance, rtol=5e-7)
+
+
+def test_several_outputs_bad_arguments(tmp_path):
+    model = _two_outputs()
+    with pytest.raises(ValueError, match="'predictive_entropy' is not a summary of output 'price' "
+                                         "\\(task='regression' with heteroscedastic=True\\).*outputs=\\{'label'"):
+        mcbridge.export(model, tmp_path / "a", outputs=["mean", "predictive_entropy"], **TWO_TASKS)
+    with pytest.raises(ValueError, match="'mutual_information' is not a summary of output 'price'"):
+        mcbridge.export(model, tmp_path / "a", outputs={"price": ["mutual_information"]}, **TWO_TASKS)
+    with pytest.raises(ValueError, match="'cost' is not an output of the model.*'label', 'price'"):
+        mcbridge.export(model, tmp_path / "a", outputs={"cost": ["mean"]}, **TWO_TASKS)
+    with pytest.raises(ValueError, match="one per model output"):
+        mcbridge.export(model, tmp_path / "a", task=["classification"] * 3)
+    with pytest.raises(ValueError, match="Output 'price': .*not probabilities"):
+        mcbridge.export(model, tmp_path / "a")  # (price as classification: real values)
+    assert os.listdir(tmp_path) == []
+
+
 def test_models_mcbridge_cannot_sample_are_refused(tmp_path):
     inputs = keras.Input((4,))
     plain = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
     with pytest.raises(ValueError, match="no dropout"):
         mcbridge.export(plain, tmp_path / "a")
     two = keras.Model(inputs, [keras.layers.Dense(3, activation="softmax")(keras.layers.Dropout(0.5)(inputs))] * 2)
-    with pytest.raises(ValueError, match="2 outputs; export serves a model with one output"):
+    with pytest.raises(ValueError, match="outputs named \\[('dense[_0-9]*'), \\1\\].*distinct names"):
         mcbridge.export(two, tmp_path / "b")
     logits = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Dropout(0.5)(inputs)))
     with pytest.raises(ValueError, match="not probabilities.*export\\(..., from_logits=True\\)"):
@@ -374,3 +504,29 @@ def test_cli_export(tmp_path, capsys):
     assert "not empty. Pass overwrite=True (CLI: --overwrite)" in capsys.readouterr().err
     assert cli.main([*argv[:-1], "--outputs", "mean,entropy"]) == 1
     assert "'entropy' is not a summary" in capsys.readouterr().err
+
+
+def test_cli_export_several_outputs(tmp_path, capsys):
+    from mcbridge import cli
+
+    model = _two_outputs()
+    model.save(tmp_path / "two.keras")
+    out = tmp_path / "served"
+    argv = ["export", str(tmp_path / "two.keras"), "-o", str(out), "--n-samples", "3",
+            "--task", "classification,regression", "--heteroscedastic", "price"]  # fmt: skip
+    assert cli.main(argv) == 0
+    manifest = json.loads((out / "assets.extra" / MANIFEST).read_text())
+    assert manifest["outputs"] == [
+        "label/mean", "label/variance", "label/predictive_entropy", "label/mutual_information",
+        "price/mean", "price/aleatoric_variance", "price/epistemic_variance", "price/predictive_variance",
+    ]  # fmt: skip
+    x = np.random.default_rng(1).normal(size=(4, 5)).astype(np.float32)
+    got = _seeded(tf.saved_model.load(str(out)), x, 5)
+    label, price = mcbridge.mc_predict(model, x, n_samples=3, seed=5, **TWO_TASKS)
+    np.testing.assert_array_equal(got["label/mean"], label.mean)
+    np.testing.assert_array_equal(got["price/epistemic_variance"], price.epistemic_variance)
+    capsys.readouterr()
+    assert cli.main([*argv[:-1], "cost", "--overwrite"]) == 1
+    assert "not an output of the model (its outputs: label, price)" in capsys.readouterr().err
+    assert cli.main([*argv[:-4], "--overwrite"]) == 1  # price as classification: not probabilities
+    assert "Output 'price'" in capsys.readouterr().err

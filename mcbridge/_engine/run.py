@@ -457,6 +457,30 @@ class Sampler:
 
         return run
 
+    def traceable_parts(self, m: int, from_logits) -> tuple:
+        """What `prefix_out` and `suffix_fn(m, from_logits)` compile, not compiled: to trace into another graph.
+
+        (`mcbridge.export` traces them into a SavedModel.) Each `run` reads
+        its `variables` as the tensors `values` (`keras.StatelessScope`).
+
+        Returns:
+            `(prefix, suffix, n_generators)`: `prefix` None (nothing runs
+            once) or `(run, variables)` with `run(x, values)` -> the prefix
+            output; `suffix` `(run, variables)` with `run(h, keys,
+            first_sample, states, values)` -> the samples `(m, n_outputs, k)`
+            `suffix_fn` gives; `n_generators` the rows of `states`
+            (`call_states(seed, m)`).
+        """
+        if not isinstance(from_logits, (list, tuple)):
+            from_logits = [from_logits] * len(self.output_shapes)
+        parts = self.parts(m)
+        prefix = None
+        if self.prefix is not None:
+            model, variables = self.prefix, list(self.prefix.variables)
+            prefix = (_on_values(variables, lambda x: model(x, training=False)), variables)
+        body = self._suffix_body(parts, m, tuple(bool(v) for v in from_logits))
+        return prefix, (body, list(parts.suffix.variables)), len(parts.generators)
+
     def prefix_out(self, x):
         return x if self._prefix_fn is None else self._prefix_fn(x)
 

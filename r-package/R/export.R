@@ -10,6 +10,15 @@
 #' be served by TensorFlow Serving or loaded with
 #' `reticulate::import("tensorflow")$saved_model$load(path)`.
 #'
+#' A model with several outputs serves each output's summaries as
+#' `"<output name>/<summary>"` (e.g. `"label/mean"`, `"price/variance"`);
+#' `task`, `from_logits` and `heteroscedastic` take one value per output, as
+#' in [mc_predict()]. A heteroscedastic regression output (`heteroscedastic =
+#' TRUE`: `d` means then `d` log-variances) serves `"aleatoric_variance"`,
+#' `"epistemic_variance"` and `"predictive_variance"` by default (as
+#' [mc_predict()]'s result names them); these take TensorFlow's `exp`, which
+#' agrees with [mc_predict()]'s to about 2.4e-7 (relative).
+#'
 #' Two signatures: `serving_default` takes `x` and draws fresh masks on
 #' every call; `seeded` takes `x`, an int64 `seed` and one int64 `key` per
 #' row, and gives row `i` the samples [mc_predict()] with that `seed` gives
@@ -20,19 +29,28 @@
 #' the project.
 #'
 #' @param model A Keras model with dropout (from [mc_cnn()], [mc_load_model()],
-#'   keras3, ...) with one output, or an `mc_ensemble` (one SavedModel for
-#'   all members; `n_samples = 1` predicts once per member).
+#'   keras3, ...), with one output or several, or an `mc_ensemble` (one
+#'   SavedModel for all members; `n_samples = 1` predicts once per member).
 #' @param path The SavedModel directory to create; its folder must exist.
 #' @param n_samples MC samples per input (per member for an ensemble).
 #' @param precision `"float32"` or `"bfloat16"` (see [mc_predict()]).
 #' @param outputs `NULL` (mean, variance, predictive entropy and mutual
-#'   information; regression: mean and variance) or a character vector of
-#'   `"mean"`, `"variance"`, `"std"`, `"predictive_entropy"`,
-#'   `"expected_entropy"`, `"mutual_information"`.
+#'   information; regression: mean and variance; heteroscedastic: mean,
+#'   aleatoric, epistemic and predictive variance), a character vector of
+#'   summary names for every output (`"mean"`, `"variance"`, `"std"`;
+#'   classification: `"predictive_entropy"`, `"expected_entropy"`,
+#'   `"mutual_information"`; heteroscedastic: `"aleatoric_variance"`,
+#'   `"epistemic_variance"`, `"predictive_variance"`, `"predictive_std"`), or
+#'   a list of them named by output (outputs left out get the defaults).
 #' @param include_samples Also serve the samples.
 #' @param overwrite Replace an existing SavedModel directory at `path`.
-#' @param task `"classification"` or `"regression"`.
-#' @param from_logits Apply a softmax to each sample.
+#' @param task `"classification"` or `"regression"`; one per output, or one
+#'   for all.
+#' @param from_logits Apply a softmax to each sample; one per output, or one
+#'   for all.
+#' @param heteroscedastic With `task = "regression"`: the output holds `d`
+#'   means then `d` log-variances (see [mc_predict()]); one per output, or
+#'   one for all.
 #' @param batch_size Inputs per compiled call (as in [mc_predict()]).
 #' @return The SavedModel's absolute path, invisibly.
 #' @seealso [mc_predict()], [mc_save_model()]
@@ -45,7 +63,7 @@
 #' @export
 mc_export <- function(model, path, n_samples = 50, precision = "float32", outputs = NULL,
                       include_samples = FALSE, overwrite = FALSE, task = "classification",
-                      from_logits = FALSE, batch_size = 128) {
+                      from_logits = FALSE, batch_size = 128, heteroscedastic = FALSE) {
   if (inherits(model, "mc_ensemble")) {
     .check_ensemble(model, "model")
     py_model <- model$ensemble
@@ -57,13 +75,24 @@ mc_export <- function(model, path, n_samples = 50, precision = "float32", output
   n_samples <- .check_count(n_samples, "n_samples")
   batch_size <- .check_count(batch_size, "batch_size")
   precision <- .check_string(precision, "precision", c("float32", "bfloat16"))
-  task <- .check_string(task, "task", c("classification", "regression"))
+  task <- .per_output(task, "task", function(v, a) .check_string(v, a, c("classification", "regression")))
+  from_logits <- .per_output(from_logits, "from_logits", .check_flag)
+  heteroscedastic <- .per_output(heteroscedastic, "heteroscedastic", .check_flag)
+  if (any(heteroscedastic & task != "regression")) {
+    .abort('`heteroscedastic = TRUE` needs `task = "regression"` for the same output.', "argument",
+           arg = "heteroscedastic")
+  }
   include_samples <- .check_flag(include_samples, "include_samples")
   overwrite <- .check_flag(overwrite, "overwrite")
-  from_logits <- .check_flag(from_logits, "from_logits")
-  if (!is.null(outputs) && (!is.character(outputs) || !length(outputs) || anyNA(outputs))) {
-    .abort(sprintf("`outputs` must be NULL or a character vector of summary names, not %s.",
-                   .describe(outputs)), "argument", arg = "outputs")
+  one <- function(v) if (length(v) == 1) v else as.list(v)  # (a vector of one: one value for all)
+  summary_names <- function(v) is.character(v) && length(v) && !anyNA(v)
+  named_list <- is.list(outputs) && !is.object(outputs) && length(outputs) &&
+    !is.null(names(outputs)) && all(nzchar(names(outputs))) && !anyDuplicated(names(outputs)) &&
+    all(vapply(outputs, summary_names, logical(1)))
+  if (!is.null(outputs) && !summary_names(outputs) && !named_list) {
+    .abort(sprintf(paste0("`outputs` must be NULL, a character vector of summary names or a list ",
+                          "of them named by model output, not %s."), .describe(outputs)),
+           "argument", arg = "outputs")
   }
   if (!dir.exists(dirname(path))) {
     .abort(sprintf("Cannot export to '%s': the directory '%s' does not exist; create it first.",
@@ -71,7 +100,10 @@ mc_export <- function(model, path, n_samples = 50, precision = "float32", output
   }
   out <- .bridge_call("export_savedmodel", py_model, normalizePath(path, mustWork = FALSE),
                       as.integer(n_samples), precision,
-                      if (is.null(outputs)) NULL else as.list(outputs), include_samples, overwrite,
-                      task, from_logits, as.integer(batch_size))
+                      if (is.null(outputs)) NULL
+                      else if (is.list(outputs)) lapply(outputs, as.list)  # (a named list: a dict)
+                      else as.list(outputs),
+                      include_samples, overwrite, one(task), one(from_logits),
+                      as.integer(batch_size), one(heteroscedastic))
   invisible(out)
 }

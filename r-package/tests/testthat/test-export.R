@@ -1,13 +1,14 @@
 # mc_export(): a TensorFlow SavedModel that answers with mc_predict()'s numbers.
 
-# The SavedModel's "seeded" answer for R array `x` c(n, 8, 8), through
-# reticulate and TensorFlow only (lists, not NumPy arrays: any reticulate).
-seeded_answer <- function(path, x, seed) {
+# The SavedModel's "seeded" answer for R array `x` c(n, ...), through
+# reticulate and TensorFlow only (lists, not NumPy arrays: any reticulate):
+# every signature output, as R arrays (dim as in R, first index the input).
+seeded_answer <- function(path, x, seed, input_shape = c(8, 8, 1)) {
   tf <- reticulate::import("tensorflow")
   m <- tf$saved_model$load(path)
   n <- dim(x)[1]
   flat <- as.vector(aperm(x, rev(seq_along(dim(x)))))  # row-major, as TensorFlow reads it
-  xt <- tf$reshape(tf$constant(flat, dtype = tf$float32), as.integer(c(n, 8, 8, 1)))
+  xt <- tf$reshape(tf$constant(flat, dtype = tf$float32), as.integer(c(n, input_shape)))
   out <- m$signatures[["seeded"]](x = xt, seed = tf$constant(as.integer(seed), dtype = tf$int64),
                                   key = tf$range(as.integer(n), dtype = tf$int64))
   from_tf <- function(t) {
@@ -16,8 +17,7 @@ seeded_answer <- function(path, x, seed) {
     if (length(d) < 2) return(v)
     aperm(array(v, rev(d)), rev(seq_along(d)))
   }
-  list(samples = from_tf(out$samples), mean = from_tf(out$mean),
-       mutual_information = from_tf(out$mutual_information))
+  lapply(out, from_tf)
 }
 
 test_that("mc_export() writes a SavedModel whose seeded signature gives mc_predict()'s samples", {
@@ -57,4 +57,37 @@ test_that("mc_export() exports an ensemble as one SavedModel", {
   x <- scaled_digits(1:2)
   got <- seeded_answer(path, x, seed = 0)
   expect_identical(got$samples, mc_predict(ens, x)$all_samples)
+})
+
+test_that("mc_export() serves each output of a two-output model as '<output>/<summary>'", {
+  skip_if_no_engine()
+  keras <- reticulate::import("keras", convert = FALSE)
+  apply <- reticulate::py_call  # (a layer applied to a tensor)
+  inp <- keras$Input(shape = list(4L))
+  h <- apply(keras$layers$Dropout(0.3), apply(keras$layers$Dense(8L, activation = "relu"), inp))
+  label <- apply(keras$layers$Dense(3L, activation = "softmax", name = "label"), h)
+  price <- apply(keras$layers$Dense(2L, name = "price"), h)  # a mean and a log-variance
+  model <- keras$Model(inp, list(label, price))
+  tasks <- list(task = c("classification", "regression"), heteroscedastic = c(FALSE, TRUE))
+  path <- file.path(withr::local_tempdir(), "two")
+  do.call(mc_export, c(list(model, path, n_samples = 4, include_samples = TRUE), tasks))
+  x <- matrix(seq(-1, 1, length.out = 20), 5, 4)
+  got <- seeded_answer(path, x, seed = 3, input_shape = 4)
+  expect_setequal(names(got), c(
+    "label/mean", "label/variance", "label/predictive_entropy", "label/mutual_information",
+    "label/samples", "price/mean", "price/aleatoric_variance", "price/epistemic_variance",
+    "price/predictive_variance", "price/samples", "price/noise_variance"))
+  res <- do.call(mc_predict, c(list(model, x, n_samples = 4, seed = 3), tasks))
+  expect_identical(got[["label/samples"]], res[[1]]$all_samples)
+  expect_identical(got[["price/samples"]], res[[2]]$all_samples)
+  expect_equal(got[["label/mean"]], res[[1]]$mean, tolerance = 1e-12)
+  expect_equal(got[["price/noise_variance"]], res[[2]]$noise_variance, tolerance = 1e-6)
+  expect_mcb_error(
+    do.call(mc_export, c(list(model, file.path(dirname(path), "b"), outputs = "mutual_information"), tasks)),
+    "model", "not a summary of output 'price'")
+  expect_mcb_error(mc_export(model, file.path(dirname(path), "b"), heteroscedastic = TRUE), "argument",
+                   "needs `task = \"regression\"`")
+  only <- file.path(dirname(path), "only")
+  do.call(mc_export, c(list(model, only, n_samples = 2, outputs = list(price = "predictive_std")), tasks))
+  expect_true("price/predictive_std" %in% names(seeded_answer(only, x, seed = 1, input_shape = 4)))
 })
