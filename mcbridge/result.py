@@ -19,12 +19,19 @@ __all__ = ["MCResult", "TASKS"]
 # axis (the last but one); regression samples are real-valued outputs.
 
 
-def _check_finite(name: str, values: np.ndarray) -> None:
-    """Raises ValueError naming the inputs whose `values[i]` hold NaN or infinity."""
+def _check_finite(name: str, values: np.ndarray, n_used: np.ndarray | None = None) -> None:
+    """Raises ValueError naming the inputs whose `values[i]` hold NaN or infinity.
+
+    With `n_used` `(n,)`, only the first `n_used[i]` samples (last axis) of
+    input `i` count: the rest is an adaptive result's NaN padding.
+    """
     bad = []
-    for i in range(0, values.shape[0], 4096):  # a bool temporary of 4,096 inputs at a time
-        block = np.isfinite(values[i : i + 4096]).reshape(len(values[i : i + 4096]), -1).all(axis=1)
-        bad.extend((np.flatnonzero(~block) + i).tolist())
+    axes = tuple(range(1, values.ndim))
+    for i in range(0, values.shape[0], 4096):  # bool temporaries of 4,096 inputs at a time
+        ok = np.isfinite(values[i : i + 4096])  # (all over axes, not a reshape: that copies a Fortran-ordered cube)
+        if n_used is not None:
+            ok |= np.arange(values.shape[-1]) >= n_used[i : i + 4096].reshape((-1,) + (1,) * (values.ndim - 1))
+        bad.extend((np.flatnonzero(~ok.all(axis=axes)) + i).tolist())
     if bad:
         raise ValueError(
             f"Invalid value received for argument `{name}`. Expected finite numbers. Received: "
@@ -192,10 +199,7 @@ class MCResult:
                     f"Received: shape={n_used.shape}, dtype={n_used.dtype}"
                 )
             n_used = n_used.astype(np.int64)
-            used = np.arange(samples.shape[-1]) < n_used.reshape((-1,) + (1,) * (samples.ndim - 1))
-            _check_finite("samples", np.where(used, samples, 0))
-        else:
-            _check_finite("samples", samples)
+        _check_finite("samples", samples, n_used)
         self.samples = samples
         self.noise_variance = noise_variance
         self.task = task

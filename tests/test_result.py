@@ -52,6 +52,20 @@ def test_non_finite_samples_are_refused(bad):
         MCResult(np.zeros((8, 3, 5)), task="regression", noise_variance=np.where(np.isfinite(p), 1.0, p))
 
 
+def test_non_finite_checks_only_the_samples_an_input_used():
+    p = probs()
+    p[:, :, 3:] = np.nan  # an adaptive result's padding
+    n_used = np.full(8, 3)
+    MCResult(p, n_used=n_used)  # padding is not an error
+    p[6, 0, 1] = np.inf
+    with pytest.raises(ValueError, match=r"1 of 8 inputs \(first: input 6\)"):
+        MCResult(p, n_used=n_used)
+    dense = np.asfortranarray(np.broadcast_to(probs()[:, None, :, :], (8, 4, 3, 5)))  # (n, positions, classes, samples)
+    dense[2, 3, 1, 4] = np.nan
+    with pytest.raises(ValueError, match=r"1 of 8 inputs \(first: input 2\)"):
+        MCResult(dense)
+
+
 def test_float64_beyond_float32_is_refused():
     with pytest.raises(ValueError, match="finite"):
         MCResult(np.full((2, 1, 3), 1e300), task="regression")
