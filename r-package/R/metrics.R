@@ -121,6 +121,10 @@
     .abort(sprintf("`ignore` needs the labels `%s`.", y_arg), "argument", arg = "ignore")
   }
   n_y <- length(y)
+  if (length(ignore) == 1 && is.na(ignore)) {
+    .abort(sprintf("`ignore` must not be NA; to leave out NA labels, pass ignore = is.na(%s).", y_arg),
+           "argument", arg = "ignore")
+  }
   if (is.logical(ignore)) {
     shape <- if (is.null(lead)) n_y else lead
     di <- dim(ignore) %||% length(ignore)
@@ -139,8 +143,8 @@
              ((is.character(ignore) || is.factor(ignore) || is.numeric(ignore)) &&
               (is.factor(y) || is.character(y)))) {
     if (anyNA(ignore) || length(ignore) == 0) {
-      .abort("`ignore` must be label values without NA; to leave out NA labels, pass ignore = is.na(y).",
-             "argument", arg = "ignore")
+      .abort(sprintf(paste0("`ignore` must be label values without NA; to leave out NA labels, ",
+                            "pass ignore = is.na(%s)."), y_arg), "argument", arg = "ignore")
     }
     keep <- if (is.numeric(y)) !(y %in% ignore) else !(as.character(y) %in% as.character(ignore))
   } else {

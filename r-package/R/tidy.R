@@ -147,7 +147,7 @@ mc_tidy <- function(res, truth = NULL, levels = NULL, sets = NULL, ignore = NULL
   names <- if (is.null(levels)) .names_of(res) else .check_levels(levels, k)
   levels <- names %||% .class_labels(res, k)
   if (inherits(sets, "mc_conformal")) sets <- stats::predict(sets, dense)
-  want <- c(lead, k) %||% dim(m)
+  want <- if (is.null(lead)) dim(m) else c(lead, k)
   if (!is.null(sets) && !(is.logical(sets) && identical(as.integer(dim(sets)), as.integer(want)) &&
                           !anyNA(sets))) {
     .abort(sprintf(paste("`sets` must be an mc_conformal object or a logical array with dim c(%s)",
