@@ -18,7 +18,7 @@
 .samples_labels <- function(x, y, ignore, arg) {
   if (missing(y)) .class_codes(arg = "y")
   .check_samples_arg(x, arg)   # checks `x` before the labels
-  d <- .probs_labels(x, y, ignore = ignore)
+  d <- .probs_labels(x, y, ignore = ignore, x_arg = arg)
   list(x = .check_samples_arg(d$x, arg), p = d$p, y = d$y)
 }
 

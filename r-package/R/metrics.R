@@ -445,9 +445,9 @@ mc_standard_error <- function(x, measure = "mean") {
 # Mean probabilities and labels as 0-based codes (the one rule:
 # .class_codes()), a dense output's positions pooled as rows and the rows
 # `ignore` names left out (.pool()). `x`: the pooled predictions.
-.probs_labels <- function(probs, y, arg = "y", ignore = NULL) {
+.probs_labels <- function(probs, y, arg = "y", ignore = NULL, x_arg = "probs") {
   if (missing(y)) .class_codes(arg = arg)   # says that the labels are missing
-  d <- .pool(probs, y, ignore, arg = "probs", y_arg = arg)
+  d <- .pool(probs, y, ignore, arg = x_arg, y_arg = arg)
   p <- .mean_probs(d$x)
   list(p = p, y = .class_codes(d$y, nrow(p), ncol(p), .names_of(probs), arg), x = d$x)
 }

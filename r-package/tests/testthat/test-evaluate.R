@@ -140,7 +140,7 @@ test_that("dense outputs: labels or ignore of another shape are refused with wha
   expect_mcb_error(mc_evaluate_uncertainty(p, as.vector(y)), "input",
                    "dim c\\(2, 3\\).*set dim\\(y\\) <- c\\(2, 3\\)")
   expect_mcb_error(mc_evaluate_uncertainty(p, y[, 1:2]), "input",
-                   "one label per input and position.*not an array with dim c\\(2, 2\\)")
+                   "one label per input and position of the dense output `res`.*not an array with dim c\\(2, 2\\)")
   onehot <- array(0, c(2, 3, 3))
   expect_mcb_error(mc_evaluate_uncertainty(p, onehot), "input", "one-hot.*apply\\(y, 1:2, which.max\\) - 1")
   expect_mcb_error(mc_evaluate_uncertainty(p, y, ignore = c(TRUE, FALSE)), "argument",
