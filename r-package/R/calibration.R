@@ -8,10 +8,11 @@
 }
 
 # Samples as a double array c(n, classes, samples), from an mc_prediction or
-# a numeric array; `probs` checks they are probabilities summing to 1.
+# a numeric array (a dense output's positions as rows, .rows()); `probs`
+# checks they are probabilities summing to 1.
 .cal_samples <- function(res, probs = TRUE, arg = "res", min_classes = 2,
                          hint = "for logits use `from_logits = TRUE`.") {
-  .check_flat(res, arg)
+  res <- .rows(res)
   if (inherits(res, "mc_prediction") && !is.null(res$n_used) && any(res$n_used < dim(res$all_samples)[3])) {
     .abort(sprintf(paste0("`%s` is an adaptive result: its inputs got different numbers of samples ",
                           "(n_used, %d to %d), and this function uses every sample of every input. ",
@@ -140,18 +141,28 @@
 #' the classes; the MC mean's top class can change for inputs whose samples
 #' disagree.
 #'
+#' A dense output `c(n, ..., classes, samples)` with labels `c(n, ...)` is
+#' fitted on its positions pooled as rows (`ignore` leaves some out), as
+#' Python's `TemperatureScaler` would fit the pooled array
+#' `c(n * positions, classes, samples)`; [predict()] keeps the dims.
+#'
 #' @param res An [mc_prediction][mc_predict()] or a numeric array with
-#'   `dim = c(n, classes, samples)`: probabilities, or logits with
+#'   `dim = c(n, classes, samples)` (or a dense output
+#'   `c(n, ..., classes, samples)`): probabilities, or logits with
 #'   `from_logits = TRUE`.
 #' @param y Labels: class codes from 0 (class `k` is column `k + 1`, as in
 #'   Python), or a factor or character vector matched by name to the class
 #'   names ([mc_class_names()]); a factor's levels are taken in order only
-#'   where the classes have no names.
+#'   where the classes have no names. For a dense output, an array with
+#'   `dim = c(n, ...)`.
 #' @param from_logits Whether `res` holds logits.
+#' @param ignore `NULL`, or label values to leave out, or a logical array
+#'   shaped like `y` (`TRUE` = leave out); see [mc_calibration].
 #' @return An `mc_temperature_scaling` object: a list with `temperature`,
 #'   `from_logits`, `nll_before` and `nll_after` (NLL of the MC mean on
 #'   `res`, in nats, at `T = 1` and at `temperature`). Use [predict()] on it
-#'   to calibrate new samples.
+#'   to calibrate new samples. Labels that do not match `res` are an
+#'   `mcbridge_error_input`.
 #' @family calibration
 #' @examples
 #' set.seed(1)
@@ -165,10 +176,13 @@
 #' calibrated <- predict(ts, p)
 #' mc_mutual_information(calibrated)[1:3]            # the spread is kept
 #' @export
-mc_temperature_scaling <- function(res, y, from_logits = FALSE) {
+mc_temperature_scaling <- function(res, y, from_logits = FALSE, ignore = NULL) {
   from_logits <- .cal_flag(from_logits, "from_logits")
-  s <- .cal_samples(res, probs = !from_logits)
-  y <- .cal_labels(y, dim(s)[1], dim(s)[2], class_names = .names_of(res))
+  .cal_samples(res, probs = !from_logits)   # checks `res` before the labels
+  if (missing(y)) .class_codes(arg = "y")
+  d <- .pool(res, y, ignore, arg = "res")
+  s <- .cal_samples(d$x, probs = !from_logits)
+  y <- .cal_labels(d$y, dim(s)[1], dim(s)[2], class_names = .names_of(res))
   logp <- .cal_logp(s, from_logits)
   f <- function(log_t) .cal_nll(logp, y, log_t)
   log_t <- .cal_minimise(f, log(1e-2), log(1e2), 81)
@@ -181,15 +195,22 @@ mc_temperature_scaling <- function(res, y, from_logits = FALSE) {
 #'
 #' @param object An `mc_temperature_scaling` from [mc_temperature_scaling()].
 #' @param res An [mc_prediction][mc_predict()] or array `c(n, classes,
-#'   samples)` (probabilities, or logits if the object was fitted on logits).
+#'   samples)` or `c(n, ..., classes, samples)` (probabilities, or logits if
+#'   the object was fitted on logits).
 #' @param ... Unused.
 #' @return An `mc_prediction` of calibrated probabilities, the same dim as
-#'   `res`: each sample is `softmax(log(p) / temperature)`.
+#'   `res` (and its class names): each sample is
+#'   `softmax(log(p) / temperature)`.
 #' @family calibration
 #' @export
 predict.mc_temperature_scaling <- function(object, res, ...) {
+  d <- dim(if (inherits(res, "mc_prediction")) res$all_samples else res)
   s <- .cal_samples(res, probs = !object$from_logits)
-  as_mc_prediction(.cal_softmax(.cal_logp(s, object$from_logits), object$temperature))
+  out <- .cal_softmax(.cal_logp(s, object$from_logits), object$temperature)
+  dim(out) <- d   # a dense output's dims back
+  out <- as_mc_prediction(out)
+  if (!is.null(.names_of(res))) mc_class_names(out) <- .names_of(res)
+  out
 }
 
 #' @export

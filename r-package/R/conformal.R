@@ -146,11 +146,24 @@
 #' `mc_score = "mean"` scores the MC mean probabilities; `"average"` averages
 #' each sample's own score over the samples (the same for LAC).
 #'
+#' A dense output `c(n, ..., classes, samples)` with labels `c(n, ...)` is
+#' calibrated on its positions pooled as rows (`ignore` leaves some out; the
+#' same threshold as Python's `ConformalClassifier` fitted on the pooled
+#' array `c(n * positions, classes, samples)`, rows in R's array order), and
+#' [predict()] gives a set per input and position. Positions of one input
+#' are not exchangeable with each other, so the `1 - alpha` coverage then
+#' holds over positions only approximately: calibrate on whole held-out
+#' inputs.
+#'
 #' @param res An [mc_prediction][mc_predict()] or a numeric array of class
-#'   probabilities with `dim = c(n, classes, samples)`, for calibration
-#'   inputs (not the training data).
+#'   probabilities with `dim = c(n, classes, samples)` (or a dense output
+#'   `c(n, ..., classes, samples)`), for calibration inputs (not the
+#'   training data).
 #' @param y Labels: class codes from 0, or a factor or class names matched by
-#'   name to the classes' names ([mc_class_names()]) when `res` has them.
+#'   name to the classes' names ([mc_class_names()]) when `res` has them. For
+#'   a dense output, an array with `dim = c(n, ...)`.
+#' @param ignore `NULL`, or label values to leave out, or a logical array
+#'   shaped like `y` (`TRUE` = leave out); see [mc_calibration].
 #' @param alpha Target miscoverage, in (0, 1).
 #' @param method `"aps"`, `"lac"` or `"raps"`.
 #' @param lam,k_reg RAPS penalty per class beyond the first `k_reg` classes.
@@ -161,9 +174,11 @@
 #' @param seed With `randomized = TRUE`: a whole number in `[0, 2^53)` (as
 #'   Python's `seed`), or `NULL` to draw one from R's random numbers (so
 #'   [set.seed()] makes it reproducible). Calibration uses stream 0 and
-#'   [predict()] stream 1 of it.
+#'   [predict()] stream 1 of it (one uniform per row: per input and position
+#'   of a dense output, in R's array order).
 #' @return An `mc_conformal` object (a list with `qhat`, the fitted
-#'   threshold, and the settings); [predict()] on it gives the sets.
+#'   threshold, and the settings); [predict()] on it gives the sets. Labels
+#'   that do not match `res` are an `mcbridge_error_input`.
 #' @family calibration
 #' @examples
 #' set.seed(1)
@@ -177,7 +192,7 @@
 #' @export
 mc_conformal <- function(res, y, alpha = 0.1, method = "aps", lam = 0.01, k_reg = 1,
                          mc_score = "mean", include_top = TRUE, randomized = FALSE,
-                         seed = NULL) {
+                         seed = NULL, ignore = NULL) {
   method <- .cp_choice(method, c("lac", "aps", "raps"), "method")
   mc_score <- .cp_choice(mc_score, c("mean", "average"), "mc_score")
   alpha <- .cp_number(alpha, "alpha", 0, 1, open = TRUE)
@@ -197,8 +212,11 @@ mc_conformal <- function(res, y, alpha = 0.1, method = "aps", lam = 0.01, k_reg 
   } else {
     seed <- NULL
   }
-  s <- .cal_samples(res, min_classes = 1, hint = .cp_hint)
-  y <- .cal_labels(y, dim(s)[1], dim(s)[2], class_names = .names_of(res))
+  .cal_samples(res, min_classes = 1, hint = .cp_hint)   # checks `res` before the labels
+  if (missing(y)) .class_codes(arg = "y")
+  d <- .pool(res, y, ignore, arg = "res")
+  s <- .cal_samples(d$x, min_classes = 1, hint = .cp_hint)
+  y <- .cal_labels(d$y, dim(s)[1], dim(s)[2], class_names = .names_of(res))
   object <- structure(list(method = method, alpha = alpha, lam = lam, k_reg = k_reg,
                            mc_score = mc_score, include_top = include_top && method != "lac",
                            randomized = randomized, seed = seed, n_classes = dim(s)[2]),
@@ -206,6 +224,7 @@ mc_conformal <- function(res, y, alpha = 0.1, method = "aps", lam = 0.01, k_reg 
   scores <- .cp_class_scores(object, s)
   object$qhat <- .cp_quantile(scores[cbind(seq_along(y), y + 1L)], alpha)
   object$n_calibration <- length(y)
+  object$dense <- .is_dense(res)
   object
 }
 
@@ -213,27 +232,34 @@ mc_conformal <- function(res, y, alpha = 0.1, method = "aps", lam = 0.01, k_reg 
 #'
 #' @param object An `mc_conformal` from [mc_conformal()].
 #' @param res An [mc_prediction][mc_predict()] or array `c(n, classes,
-#'   samples)` of class probabilities.
+#'   samples)` of class probabilities, or a dense output
+#'   `c(n, ..., classes, samples)`.
 #' @param ... Unused.
 #' @return A logical matrix `n x classes`: `[i, k]` is whether class `k - 1`
 #'   is in the set of input `i`. Coverage on labelled data:
 #'   `mean(sets[cbind(seq_along(y), y + 1)])`; set sizes: `rowSums(sets)`.
+#'   For a dense output, a logical array `c(n, ..., classes)` (set sizes:
+#'   `rowSums(sets, dims = length(dim(sets)) - 1)`).
 #' @family calibration
 #' @export
 predict.mc_conformal <- function(object, res, ...) {
+  lead <- .lead_dims(res)
   s <- .cal_samples(res, min_classes = 1, hint = .cp_hint)
   if (dim(s)[2] != object$n_classes) {
     .abort(sprintf("`res` has %d classes but the conformal object was fitted on %d.",
                    dim(s)[2], object$n_classes), "input", arg = "res")
   }
-  .cp_class_scores(object, s, stream = 1) <= object$qhat
+  sets <- .cp_class_scores(object, s, stream = 1) <= object$qhat
+  if (!is.null(lead)) dim(sets) <- c(lead, dim(s)[2])
+  sets
 }
 
 #' @export
 print.mc_conformal <- function(x, ...) {
   cat(sprintf("<mc_conformal> %s sets, alpha %g, mc_score \"%s\"%s\n", toupper(x$method),
               x$alpha, x$mc_score, if (isTRUE(x$include_top)) ", top class in every set" else ""))
-  cat(sprintf("threshold %.6g from %d calibration inputs\n", x$qhat, x$n_calibration))
+  cat(sprintf("threshold %.6g from %d calibration %s\n", x$qhat, x$n_calibration,
+              if (isTRUE(x$dense)) "positions (a dense output's, pooled)" else "inputs"))
   invisible(x)
 }
 
@@ -246,9 +272,17 @@ print.mc_conformal <- function(x, ...) {
 #' coverage is at least `1 - alpha` for each output. The same as Python's
 #' `mcbridge.conformal.ConformalRegressor`.
 #'
+#' A dense output `c(n, ..., outputs, samples)` is calibrated on its
+#' positions pooled as rows (one threshold per output, as Python's
+#' `ConformalRegressor` fitted on the pooled array); positions of one input
+#' are not exchangeable, so coverage over positions is then approximate.
+#'
 #' @param res An [mc_prediction][mc_predict()] or a numeric array
-#'   `c(n, outputs, samples)` of regression outputs (at least 2 samples).
-#' @param y Numeric targets: a vector (one output) or a matrix `n x outputs`.
+#'   `c(n, outputs, samples)` of regression outputs (at least 2 samples), or
+#'   a dense output `c(n, ..., outputs, samples)`.
+#' @param y Numeric targets: a vector (one output) or a matrix `n x outputs`;
+#'   for a dense output an array `c(n, ..., outputs)` (or `c(n, ...)` for one
+#'   output).
 #' @param alpha Target miscoverage, in (0, 1).
 #' @param eps Non-negative number added to the standard deviation (keeps the
 #'   score finite when the samples do not vary).
@@ -268,6 +302,8 @@ mc_conformal_interval <- function(res, y, alpha = 0.1, eps = 1e-6) {
   alpha <- .cp_number(alpha, "alpha", 0, 1, open = TRUE)
   eps <- .cp_number(eps, "eps")
   ms <- .cp_mean_sd(res, eps)
+  lead <- .lead_dims(res)
+  if (!is.null(lead)) y <- .dense_targets(y, lead, ncol(ms$mean))   # positions as rows
   if (is.data.frame(y)) y <- as.matrix(y)
   if (!is.numeric(y)) {
     .abort(sprintf("`y` must be numeric targets, not %s.", .cal_what(y)), "input", arg = "y")
@@ -302,12 +338,14 @@ mc_conformal_interval <- function(res, y, alpha = 0.1, eps = 1e-6) {
 #'
 #' @param object An `mc_conformal_interval` from [mc_conformal_interval()].
 #' @param res An [mc_prediction][mc_predict()] or array `c(n, outputs,
-#'   samples)`.
+#'   samples)`, or a dense output `c(n, ..., outputs, samples)`.
 #' @param ... Unused.
 #' @return A data frame with one row per input and columns `.pred` (the MC
 #'   mean), `.pred_lower` and `.pred_upper`, as `probably`'s
 #'   `int_conformal_*()`; with several outputs, these three columns per output,
-#'   suffixed `_1`, `_2`, ...
+#'   suffixed `_1`, `_2`, ... For a dense output, one row per input and
+#'   position, input by input, with the index columns `.row`, `.dim_1`, ...
+#'   in front (as [mc_tidy()]).
 #' @family calibration
 #' @export
 predict.mc_conformal_interval <- function(object, res, ...) {
@@ -324,7 +362,10 @@ predict.mc_conformal_interval <- function(object, res, ...) {
     cols[[paste0(".pred_lower", sfx)]] <- ms$mean[, j] - half[, j]
     cols[[paste0(".pred_upper", sfx)]] <- ms$mean[, j] + half[, j]
   }
-  as.data.frame(cols, optional = TRUE)
+  out <- as.data.frame(cols, optional = TRUE)
+  lead <- .lead_dims(res)
+  if (!is.null(lead)) out <- .dense_table(out, lead)
+  out
 }
 
 #' @export

@@ -2,15 +2,24 @@
 # selection of the inputs to look at next. Native R; the same names (with an
 # mc_ prefix) and values as Python's mcbridge.metrics / mcbridge.evaluate.
 
+# An mc_prediction or a samples array c(n, classes, samples); a dense
+# output c(n, ..., classes, samples) as rows (.rows()).
 .check_samples_arg <- function(x, arg) {
-  .check_flat(x, arg)
-  if (inherits(x, "mc_prediction")) return(x)
-  if (!is.numeric(x) || length(dim(x)) != 3) {
+  if (inherits(x, "mc_prediction")) return(.rows(x))
+  if (!is.numeric(x) || length(dim(x)) < 3) {
     .abort(sprintf(paste0("`%s` must be an mc_prediction or a numeric array with ",
-                          "dim c(n, classes, samples), not %s."), arg, .describe(x)),
-           "input", arg = arg)
+                          "dim c(n, classes, samples) (or c(n, ..., classes, samples)), not %s."),
+                   arg, .describe(x)), "input", arg = arg)
   }
-  x
+  .rows(x)
+}
+
+# Samples and 0-based labels, positions pooled and `ignore` left out.
+.samples_labels <- function(x, y, ignore, arg) {
+  if (missing(y)) .class_codes(arg = "y")
+  .check_samples_arg(x, arg)   # checks `x` before the labels
+  d <- .probs_labels(x, y, ignore = ignore, x_arg = arg)
+  list(x = .check_samples_arg(d$x, arg), p = d$p, y = d$y)
 }
 
 .auroc <- function(scores, positives) {
@@ -33,10 +42,10 @@
   .top(d$p) - 1L != d$y
 }
 
-.risk_coverage <- function(x, y, score) {
-  x <- .check_samples_arg(x, "x")
-  s <- .score_of(x, score)
-  wrong <- as.numeric(.wrong(x, y))
+.risk_coverage <- function(x, y, score, ignore = NULL) {
+  d <- .samples_labels(x, y, ignore, "x")
+  s <- .score_of(d$x, score)
+  wrong <- as.numeric(.top(d$p) - 1L != d$y)
   o <- order(s, method = "radix")
   ss <- s[o]
   # tied scores count as the mean error of their tie group
@@ -72,13 +81,22 @@
 #' `"mutual_information"`, `"variation_ratio"`, `"max_probability"` (see
 #' [mc_predictive_entropy()]).
 #'
+#' A dense output `c(n, ..., classes, samples)` counts every input and
+#' position as one prediction (labels `c(n, ...)`, as [mc_calibration]);
+#' Python's `mcbridge.evaluate()` pools the same way (its detection
+#' functions take `c(n, classes, samples)` only).
+#'
 #' @param x,x_in,x_out An `mc_prediction` or an array of sampled class
-#'   probabilities `c(n, classes, samples)`.
+#'   probabilities `c(n, classes, samples)`, or a dense output
+#'   `c(n, ..., classes, samples)`.
 #' @param y Labels of `x`: class codes from 0 (class `k` is column `k + 1`, as in
 #'   Python), or a factor or character vector matched by name to the class
 #'   names ([mc_class_names()]); a factor's levels are taken in order only
-#'   where the classes have no names.
+#'   where the classes have no names. For a dense output, an array with
+#'   `dim = c(n, ...)`.
 #' @param score Name of the uncertainty score.
+#' @param ignore `NULL`, or label values to leave out, or a logical array
+#'   shaped like `y` (`TRUE` = leave out); see [mc_calibration].
 #' @return A single number (`NaN` for an AUROC when one group is empty).
 #' @family evaluation
 #' @examples
@@ -94,21 +112,21 @@ NULL
 
 #' @rdname mc_detection
 #' @export
-mc_misclassification_auroc <- function(x, y, score = "predictive_entropy") {
-  x <- .check_samples_arg(x, "x")
-  .auroc(.score_of(x, score), .wrong(x, y))
+mc_misclassification_auroc <- function(x, y, score = "predictive_entropy", ignore = NULL) {
+  d <- .samples_labels(x, y, ignore, "x")
+  .auroc(.score_of(d$x, score), .top(d$p) - 1L != d$y)
 }
 
 #' @rdname mc_detection
 #' @export
-mc_aurc <- function(x, y, score = "predictive_entropy") {
-  mean(.risk_coverage(x, y, score)$risk)
+mc_aurc <- function(x, y, score = "predictive_entropy", ignore = NULL) {
+  mean(.risk_coverage(x, y, score, ignore)$risk)
 }
 
 #' @rdname mc_detection
 #' @export
-mc_augrc <- function(x, y, score = "predictive_entropy") {
-  mean(.risk_coverage(x, y, score)$generalized_risk)
+mc_augrc <- function(x, y, score = "predictive_entropy", ignore = NULL) {
+  mean(.risk_coverage(x, y, score, ignore)$generalized_risk)
 }
 
 .in_out <- function(x_in, x_out, score) {
@@ -135,21 +153,28 @@ mc_fpr_at_95_tpr <- function(x_in, x_out, score = "predictive_entropy") {
 #' Is my uncertainty any good? All evaluation measures in one call
 #'
 #' The R twin of Python's `mcbridge.evaluate()`: the same names, order and
-#' values (to 1e-6).
+#' values (to 1e-6). A dense output `c(n, ..., classes, samples)` (e.g. a
+#' segmentation) with labels `c(n, ...)` counts every input and position as
+#' one prediction, as Python does; `ignore` leaves positions out.
 #'
 #' @param res An `mc_prediction` or an array of sampled class probabilities
-#'   `c(n, classes, samples)`.
+#'   `c(n, classes, samples)`, or a dense output `c(n, ..., classes, samples)`.
 #' @param y Labels: class codes from 0 (class `k` is column `k + 1`, as in
 #'   Python), or a factor or character vector matched by name to the class
 #'   names ([mc_class_names()]); a factor's levels are taken in order only
-#'   where the classes have no names.
+#'   where the classes have no names. For a dense output, an array with
+#'   `dim = c(n, ...)`, the leading dims of `res`.
 #' @param n_bins Bins of the calibration errors.
+#' @param ignore `NULL`, or what to leave out: label values (e.g. `255`, a
+#'   void label, compared with `y` as given) or a logical array shaped like
+#'   `y`, `TRUE` = leave out (padding); Python's `ignore`.
 #' @return A one-row data frame with columns `accuracy`, `nll`, `brier`, `ece`
 #'   (equal-width bins), `adaptive_ece` (equal-mass bins), `aurc` (by
 #'   predictive entropy) and `auroc_<score>` (misclassification AUROC) for
 #'   each score: `predictive_entropy`, `mutual_information`,
 #'   `variation_ratio`, `max_probability`. See [mc_calibration] and
-#'   [mc_detection].
+#'   [mc_detection]. Labels that do not match `res` (number, dims, classes)
+#'   are an `mcbridge_error_input`; a bad `ignore` an `mcbridge_error_argument`.
 #' @family evaluation
 #' @examples
 #' set.seed(1)
@@ -157,10 +182,10 @@ mc_fpr_at_95_tpr <- function(x_in, x_out, score = "predictive_entropy") {
 #' s <- sweep(s, c(1, 3), apply(s, c(1, 3), sum), "/")
 #' mc_evaluate_uncertainty(s, sample(0:2, 40, replace = TRUE))
 #' @export
-mc_evaluate_uncertainty <- function(res, y, n_bins = 15) {
-  res <- .check_samples_arg(res, "res")
+mc_evaluate_uncertainty <- function(res, y, n_bins = 15, ignore = NULL) {
   n_bins <- .check_n_bins(n_bins)
-  d <- .probs_labels(res, y)
+  d <- .samples_labels(res, y, ignore, "res")
+  res <- d$x
   wrong <- .top(d$p) - 1L != d$y
   out <- list(
     accuracy = mean(!wrong),
@@ -182,6 +207,10 @@ mc_evaluate_uncertainty <- function(res, y, n_bins = 15) {
 #' acquisition for active learning. The R twin of Python's
 #' `mcbridge.select_uncertain()`, whose indices are these minus 1.
 #'
+#' A dense output is refused: it ranks inputs, not positions (reduce a
+#' measure over the positions yourself, e.g.
+#' `order(-apply(mc_mutual_information(res), 1, mean))[1:k]`).
+#'
 #' @param res An `mc_prediction` or an array of sampled class probabilities
 #'   `c(n, classes, samples)`.
 #' @param k How many inputs (more than `n` gives all of them).
@@ -195,6 +224,10 @@ mc_evaluate_uncertainty <- function(res, y, n_bins = 15) {
 #' mc_select_uncertain(s, 1)
 #' @export
 mc_select_uncertain <- function(res, k, score = "mutual_information") {
+  .check_flat(res, "res", paste0(
+    "mc_select_uncertain() ranks inputs, and a dense output has a score per input and position. ",
+    "Reduce the score over the positions, e.g. the mean: ",
+    "order(-apply(mc_mutual_information(res), 1, mean))[seq_len(k)]."))
   res <- .check_samples_arg(res, "res")
   ok <- is.numeric(k) && length(k) == 1 && !is.na(k) && is.finite(k) && k == round(k) && k >= 1
   if (!isTRUE(ok)) {

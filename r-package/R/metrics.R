@@ -12,21 +12,161 @@
   x
 }
 
-# Functions that take one prediction per input (labels, tables, plots,
-# calibration) refuse a dense output c(n, ..., classes, samples) in words;
-# the measures work on it per position.
-.check_flat <- function(x, arg = "x") {
-  d <- if (inherits(x, "mc_prediction")) dim(x$all_samples) else dim(x)
-  if (length(d) > 3 && is.numeric(if (inherits(x, "mc_prediction")) x$all_samples else x)) {
-    .abort(sprintf(paste0(
-      "`%s` is a dense output (dim c(%s)): this function takes one prediction per input, ",
-      "c(n, classes, samples). The measures work per position (mc_predictive_entropy(%s), ",
-      "mc_mutual_information(%s), mc_predicted_class(%s), mc_standard_error(%s)); to pool ",
-      "positions, make them rows: as_mc_prediction(array(%s$all_samples, c(n * positions, ",
-      "classes, samples)))."), arg, paste(d, collapse = ", "), arg, arg, arg, arg, arg),
-      "input", arg = arg)
+# Functions that rank or draw inputs (mc_select_uncertain(), autoplot())
+# refuse a dense output c(n, ..., classes, samples) in words: what to do
+# instead is `hint`. The measures work on it per position; the evaluation,
+# calibration, conformal and tidy functions pool its positions (.pool()).
+.check_flat <- function(x, arg, hint) {
+  s <- if (inherits(x, "mc_prediction")) x$all_samples else x
+  d <- dim(s)
+  if (is.numeric(s) && length(d) > 3) {
+    .abort(sprintf("`%s` is a dense output (dim c(%s)): %s", arg, paste(d, collapse = ", "), hint),
+           "input", arg = arg)
   }
   invisible(x)
+}
+
+# Whether `x` (an mc_prediction or an array) is a dense output.
+.is_dense <- function(x) {
+  s <- if (inherits(x, "mc_prediction")) x$all_samples else x
+  is.numeric(s) && length(dim(s)) > 3
+}
+
+# A dense output as rows: samples c(n, ..., classes, samples) become
+# c(rows, classes, samples), rows = n * positions in R's column-major order
+# (the input index varies fastest, then the positions: Python's
+# pooled(), order "F"). A change of dim, no copy. An mc_prediction keeps its
+# class names and task; `mean` and `variance` become c(rows, classes) and
+# `n_used` is repeated for every position. Other `x` come back as they are.
+.rows <- function(x) {
+  if (!.is_dense(x)) return(x)
+  if (!inherits(x, "mc_prediction")) {
+    d <- dim(x)
+    k <- length(d)
+    dim(x) <- c(prod(d[seq_len(k - 2)]), d[k - 1], d[k])
+    return(x)
+  }
+  d <- dim(x$all_samples)
+  k <- length(d)
+  rows <- prod(d[seq_len(k - 2)])
+  dim(x$all_samples) <- c(rows, d[k - 1], d[k])
+  dim(x$mean) <- dim(x$variance) <- c(rows, d[k - 1])
+  x$mean <- .name_columns(x$mean, mc_class_names(x))
+  x$variance <- .name_columns(x$variance, mc_class_names(x))
+  if (!is.null(x$n_used)) x$n_used <- rep_len(x$n_used, rows)
+  x
+}
+
+# The leading dims c(n, ...) of a dense output (NULL for one prediction per input).
+.lead_dims <- function(x) {
+  if (!.is_dense(x)) return(NULL)
+  d <- dim(if (inherits(x, "mc_prediction")) x$all_samples else x)
+  d[seq_len(length(d) - 2)]
+}
+
+# Predictions and labels with the positions of a dense output pooled as rows
+# (.rows(); labels `y` with dim c(n, ...) in the same order) and the rows
+# that `ignore` names left out: a label value (or several) compared with `y`
+# as given (a number with numbers; a level or name with a factor or
+# character labels), or a logical array shaped like `y`, TRUE = leave out.
+# Returns list(x, y, keep): `y` as given (codes later, .class_codes()),
+# without dims; `keep` the logical row mask (NULL without `ignore`).
+.pool <- function(x, y, ignore = NULL, arg = "x", y_arg = "y") {
+  lead <- .lead_dims(x)
+  if (!is.null(lead) && !missing(y) && !is.null(y)) {
+    if (is.data.frame(y)) {
+      .abort(sprintf("`%s` must be an array of labels with dim c(%s), not a data.frame.", y_arg,
+                     paste(lead, collapse = ", ")), "input", arg = y_arg)
+    }
+    dy <- dim(y)
+    if (!identical(as.integer(dy), as.integer(lead))) {
+      k <- dim(if (inherits(x, "mc_prediction")) x$all_samples else x)[length(lead) + 1]
+      hint <- if (is.null(dy) && length(y) == prod(lead)) {
+        sprintf(paste0(" It has the right length: if `%s[i, ...]` is the label of input i at that ",
+                       "position in R's (column-major) order, set dim(%s) <- c(%s)."),
+                y_arg, y_arg, paste(lead, collapse = ", "))
+      } else if (identical(as.integer(dy), as.integer(c(lead, k)))) {
+        sprintf(" These look one-hot encoded: pass apply(%s, 1:%d, which.max) - 1.", y_arg,
+                length(lead))
+      } else ""
+      .abort(sprintf(paste0("`%s` must hold one label per input and position of the dense output ",
+                            "`%s`: an array with dim c(%s) (the leading dims of `%s`), not %s.%s"),
+                     y_arg, arg, paste(lead, collapse = ", "), arg,
+                     if (is.null(dy)) .describe(y) else
+                       sprintf("an array with dim c(%s)", paste(dy, collapse = ", ")), hint),
+             "input", arg = y_arg)
+    }
+    dim(y) <- NULL
+    x <- .rows(x)
+  }
+  keep <- .ignore_keep(y, ignore, lead, y_arg)
+  if (!is.null(keep)) {
+    if (!all(keep)) {
+      n <- if (inherits(x, "mc_prediction")) dim(x$all_samples)[1] else NROW(x)
+      if (length(keep) != n) {   # flat labels of the wrong length: .class_codes() says so
+        .class_codes(y, n, arg = y_arg)
+      }
+      x <- .keep_rows(x, keep)
+      y <- y[keep]
+    }
+  }
+  list(x = x, y = y, keep = keep)
+}
+
+# Which labels (`y` without dims: a dense output's pooled positions) to
+# keep: NULL without `ignore`, else a logical vector (see .pool()).
+.ignore_keep <- function(y, ignore, lead = NULL, y_arg = "y") {
+  if (is.null(ignore)) return(NULL)
+  if (missing(y) || is.null(y)) {
+    .abort(sprintf("`ignore` needs the labels `%s`.", y_arg), "argument", arg = "ignore")
+  }
+  n_y <- length(y)
+  if (length(ignore) == 1 && is.na(ignore)) {
+    .abort(sprintf("`ignore` must not be NA; to leave out NA labels, pass ignore = is.na(%s).", y_arg),
+           "argument", arg = "ignore")
+  }
+  if (is.logical(ignore)) {
+    shape <- if (is.null(lead)) n_y else lead
+    di <- dim(ignore) %||% length(ignore)
+    if (!identical(as.integer(di), as.integer(shape)) || anyNA(ignore)) {
+      .abort(sprintf(paste0("`ignore` must be a label value or a logical %s without NA (TRUE = ",
+                            "leave out), shaped like `%s` (%s), not %s."),
+                     if (is.null(lead)) "vector" else "array", y_arg,
+                     if (is.null(lead)) sprintf("length %d", n_y) else
+                       sprintf("dim c(%s)", paste(lead, collapse = ", ")),
+                     if (is.null(dim(ignore))) .describe(ignore) else
+                       sprintf("an array with dim c(%s)", paste(dim(ignore), collapse = ", "))),
+             "argument", arg = "ignore")
+    }
+    keep <- !as.vector(ignore)
+  } else if ((is.numeric(ignore) && is.numeric(y)) ||
+             ((is.character(ignore) || is.factor(ignore) || is.numeric(ignore)) &&
+              (is.factor(y) || is.character(y)))) {
+    if (anyNA(ignore) || length(ignore) == 0) {
+      .abort(sprintf(paste0("`ignore` must be label values without NA; to leave out NA labels, ",
+                            "pass ignore = is.na(%s)."), y_arg), "argument", arg = "ignore")
+    }
+    keep <- if (is.numeric(y)) !(y %in% ignore) else !(as.character(y) %in% as.character(ignore))
+  } else {
+    .abort(sprintf(paste0("`ignore` must be a label value of `%s` (%s) or a logical array shaped ",
+                          "like `%s`, TRUE = leave out; not %s."), y_arg,
+                   if (is.numeric(y)) "a number" else "a level or class name", y_arg,
+                   .describe(ignore)), "argument", arg = "ignore")
+  }
+  if (!any(keep)) {
+    .abort(sprintf("`ignore` leaves out all %d labels: nothing is left to evaluate.", n_y),
+           "argument", arg = "ignore")
+  }
+  keep
+}
+
+# Rows `keep` of an mc_prediction, a matrix c(n, classes) or an array
+# c(n, classes, samples).
+.keep_rows <- function(x, keep) {
+  if (inherits(x, "mc_prediction")) return(x[keep, ])
+  if (length(dim(x)) == 2) return(x[keep, , drop = FALSE])
+  if (length(dim(x)) == 3) return(x[keep, , , drop = FALSE])
+  x
 }
 
 # `fn` of samples c(rows, classes, samples) at every input and position:
@@ -284,9 +424,10 @@ mc_standard_error <- function(x, measure = "mean") {
 }
 
 # Mean probabilities (n x classes) of an mc_prediction, a samples array
-# c(n, classes, samples) or a probability matrix c(n, classes).
+# c(n, classes, samples) or a probability matrix c(n, classes); a dense
+# output's positions as rows (.rows()).
 .mean_probs <- function(probs) {
-  .check_flat(probs, "probs")
+  probs <- .rows(probs)
   if (inherits(probs, "mc_prediction")) return(probs$mean)
   if (is.numeric(probs) && length(dim(probs)) == 2) {
     if (length(probs) == 0) .abort("`probs` is empty.", "input", arg = "probs")
@@ -301,10 +442,14 @@ mc_standard_error <- function(x, measure = "mean") {
   rowMeans(.check_probs(.as_samples(probs)), dims = 2)
 }
 
-# Mean probabilities and labels as 0-based codes (the one rule: .class_codes()).
-.probs_labels <- function(probs, y, arg = "y") {
-  p <- .mean_probs(probs)
-  list(p = p, y = .class_codes(y, nrow(p), ncol(p), .names_of(probs), arg))
+# Mean probabilities and labels as 0-based codes (the one rule:
+# .class_codes()), a dense output's positions pooled as rows and the rows
+# `ignore` names left out (.pool()). `x`: the pooled predictions.
+.probs_labels <- function(probs, y, arg = "y", ignore = NULL, x_arg = "probs") {
+  if (missing(y)) .class_codes(arg = arg)   # says that the labels are missing
+  d <- .pool(probs, y, ignore, arg = x_arg, y_arg = arg)
+  p <- .mean_probs(d$x)
+  list(p = p, y = .class_codes(d$y, nrow(p), ncol(p), .names_of(probs), arg), x = d$x)
 }
 
 .top <- function(p) max.col(p, ties.method = "first")
@@ -333,18 +478,32 @@ mc_standard_error <- function(x, measure = "mean") {
 #'   `"l2"` the RMS calibration error `sqrt(sum(w_b g_b^2))` and `"max"` the
 #'   MCE `max(g_b)` (as torch-uncertainty's `CalibrationError`).
 #'
+#' A dense output `c(n, ..., classes, samples)` (e.g. a segmentation) with
+#' labels `c(n, ...)` counts every input and position as one prediction, as
+#' Python does; `ignore` leaves positions out (a void label, padding).
+#'
 #' @param probs An `mc_prediction`, an array of sampled probabilities
 #'   `c(n, classes, samples)` (their mean over samples is used) or a matrix of
-#'   probabilities `c(n, classes)`.
+#'   probabilities `c(n, classes)`; or a dense output
+#'   `c(n, ..., classes, samples)` (an `mc_prediction` or an array).
 #' @param y Labels: class codes from 0 (class `k` is column `k + 1`, as in
 #'   Python), or a factor or character vector matched by name to the class
 #'   names ([mc_class_names()]); a factor's levels are taken in order only
-#'   where the classes have no names.
+#'   where the classes have no names. For a dense output, an array (numeric,
+#'   character, or a factor with `dim`) with `dim = c(n, ...)`, the leading
+#'   dims of `probs`.
+#' @param ignore `NULL`, or what to leave out: label values (e.g. `255`, a
+#'   void label; compared with `y` as given, so a level or name for factor or
+#'   character labels), or a logical array shaped like `y`, `TRUE` = leave
+#'   out (e.g. `is.na(y)` or padding).
 #' @param eps Floor on the probability of the true class.
 #' @param n_bins Number of confidence bins.
 #' @param adaptive `FALSE` for equal-width bins, `TRUE` for equal-mass bins.
 #' @param norm `"l1"` (ECE), `"l2"` (RMS) or `"max"` (MCE).
-#' @return A single number.
+#' @return A single number. Errors (class `mcbridge_error_input`) name labels
+#'   that do not match `probs` in number, dims or classes; an `ignore` of
+#'   another shape than `y`, or one that leaves nothing, is an
+#'   `mcbridge_error_argument`.
 #' @family evaluation
 #' @examples
 #' p <- rbind(c(0.4, 0.3, 0.3), c(0.45, 0.35, 0.2), c(0.6, 0.2, 0.2),
@@ -355,27 +514,31 @@ mc_standard_error <- function(x, measure = "mean") {
 #' mc_brier_score(p, y)
 #' mc_expected_calibration_error(p, y, n_bins = 2)       # 0.09
 #' mc_expected_calibration_error(p, y, n_bins = 2, norm = "max")
+#' # a dense output: 2 inputs x 3 positions, labels c(2, 3), 255 = void
+#' s <- array(c(0.7, 0.2, 0.6, 0.1, 0.5, 0.9, 0.3, 0.8, 0.4, 0.9, 0.5, 0.1), c(2, 3, 2, 1))
+#' yd <- matrix(c(0, 1, 0, 255, 1, 0), 2, 3)
+#' mc_accuracy(s, yd, ignore = 255)
 #' @name mc_calibration
 NULL
 
 #' @rdname mc_calibration
 #' @export
-mc_accuracy <- function(probs, y) {
-  d <- .probs_labels(probs, y)
+mc_accuracy <- function(probs, y, ignore = NULL) {
+  d <- .probs_labels(probs, y, ignore = ignore)
   mean(.top(d$p) - 1L == d$y)
 }
 
 #' @rdname mc_calibration
 #' @export
-mc_negative_log_likelihood <- function(probs, y, eps = 1e-12) {
-  d <- .probs_labels(probs, y)
+mc_negative_log_likelihood <- function(probs, y, eps = 1e-12, ignore = NULL) {
+  d <- .probs_labels(probs, y, ignore = ignore)
   -mean(log(pmax(d$p[cbind(seq_along(d$y), d$y + 1L)], eps)))
 }
 
 #' @rdname mc_calibration
 #' @export
-mc_brier_score <- function(probs, y) {
-  d <- .probs_labels(probs, y)
+mc_brier_score <- function(probs, y, ignore = NULL) {
+  d <- .probs_labels(probs, y, ignore = ignore)
   onehot <- matrix(0, nrow(d$p), ncol(d$p))
   onehot[cbind(seq_along(d$y), d$y + 1L)] <- 1
   mean(rowSums((d$p - onehot)^2))
@@ -404,7 +567,7 @@ mc_brier_score <- function(probs, y) {
 #' @rdname mc_calibration
 #' @export
 mc_expected_calibration_error <- function(probs, y, n_bins = 15, adaptive = FALSE,
-                                          norm = "l1") {
+                                          norm = "l1", ignore = NULL) {
   n_bins <- .check_n_bins(n_bins)
   if (!is.logical(adaptive) || length(adaptive) != 1 || is.na(adaptive)) {
     .abort(sprintf("`adaptive` must be TRUE or FALSE, not %s.", .describe(adaptive)), "argument",
@@ -414,7 +577,7 @@ mc_expected_calibration_error <- function(probs, y, n_bins = 15, adaptive = FALS
     .abort(sprintf("`norm` must be one of \"l1\", \"l2\", \"max\", not %s.",
                    .describe(norm)), "argument", arg = "norm")
   }
-  d <- .probs_labels(probs, y)
+  d <- .probs_labels(probs, y, ignore = ignore)
   b <- .calibration_bins(d$p, d$y, n_bins, adaptive)
   keep <- b$count > 0
   w <- b$count[keep] / sum(b$count)

@@ -446,7 +446,9 @@ plot.mc_prediction <- function(x, item = 1, type = "spread", y = NULL, score = N
 autoplot.mc_prediction <- function(object, item = 1, type = "spread", y = NULL, score = NULL,
                                    x_out = NULL, images = NULL, k = 12, n_bins = 15,
                                    adaptive = FALSE, level = 0.9, output = 1, ...) {
-  .check_flat(object, "object")
+  .check_flat(object, "object", paste0(
+    "autoplot() draws one prediction per input. plot(object) draws the maps of a dense ",
+    "output; mc_predictive_entropy(object) and mc_mutual_information(object) give a measure per position."))
   if (!requireNamespace("ggplot2", quietly = TRUE)) {
     .abort("autoplot() needs the 'ggplot2' package; install it (Debian: r-cran-ggplot2).", "input")
   }

@@ -14,6 +14,9 @@
 #' the mean probability of each class `.pred_<class>` and the uncertainty
 #' scores (as [mc_tidy()]). Regression: `.pred` (the MC mean) and `.pred_sd`
 #' (the MC standard deviation), suffixed `_1`, `_2`, ... for several outputs.
+#' A dense output `c(n, ..., classes, samples)` gives one row per input and
+#' position, with the index columns `.row`, `.dim_1`, ... in front (as
+#' [mc_tidy()]).
 #'
 #' @param x An `mc_prediction`.
 #' @param i Inputs to keep.
@@ -85,14 +88,33 @@ tail.mc_prediction <- function(x, n = 6L, ...) {
 #' @rdname mc_prediction-rows
 #' @export
 as.data.frame.mc_prediction <- function(x, row.names = NULL, optional = FALSE, ...) {
-  .check_flat(x)
   if (mc_task(x) == "classification") {
     df <- mc_tidy(x)
   } else {
-    df <- .regression_columns(x, level = NULL)
+    df <- .regression_columns(.rows(x), level = NULL)
+    if (.is_dense(x)) df <- .dense_table(df, .lead_dims(x))
   }
   rownames(df) <- NULL
   df
+}
+
+# Regression targets for a dense output (leading dims `lead`, `outputs`
+# outputs) as a matrix c(rows, outputs) in the order of its rows (.rows()):
+# an array c(n, ..., outputs), or c(n, ...) for one output.
+.dense_targets <- function(y, lead, outputs, arg = "y") {
+  dy <- as.integer(dim(y))
+  ok <- is.numeric(y) && (identical(dy, as.integer(c(lead, outputs))) ||
+                            (outputs == 1 && identical(dy, as.integer(lead))))
+  if (!ok) {
+    .abort(sprintf(paste0("`%s` must be numeric targets with dim c(%s)%s, one per input, position ",
+                          "and output of the dense output, not %s."), arg,
+                   paste(c(lead, outputs), collapse = ", "),
+                   if (outputs == 1) sprintf(" (or c(%s))", paste(lead, collapse = ", ")) else "",
+                   if (is.null(dim(y))) .describe(y) else
+                     sprintf("an array with dim c(%s)", paste(dim(y), collapse = ", "))),
+           "input", arg = arg)
+  }
+  matrix(as.double(y), prod(lead), outputs)
 }
 
 # .pred, .pred_sd (and .pred_lower / .pred_upper at `level`) per output.
@@ -154,6 +176,16 @@ as.data.frame.mc_prediction <- function(x, row.names = NULL, optional = FALSE, .
 #' `tidy()`: one row per input and class (or output): `.row`, `class`
 #' (`output`), `mean`, `sd`.
 #'
+#' A dense output `c(n, ..., classes, samples)` (e.g. a segmentation):
+#' `augment()` and `tidy()` give one row per input and position (and class),
+#' input by input, with `.row` (the input) and `.dim_1`, `.dim_2`, ... (the
+#' position, from 1) in front (as [mc_tidy()]); `new_data`, one row per
+#' input, is repeated for each position; `truth` is an array `c(n, ...)`
+#' (regression: `c(n, ..., outputs)`, or `c(n, ...)` for one output), not a
+#' column name. `glance()` stays one row: `n` inputs, then `positions` (per
+#' input), and its measures pool the positions (as
+#' [mc_evaluate_uncertainty()]).
+#'
 #' @param x An `mc_prediction`.
 #' @param new_data Optional data frame of the inputs, one row each, whose
 #'   columns are kept in front.
@@ -162,6 +194,10 @@ as.data.frame.mc_prediction <- function(x, row.names = NULL, optional = FALSE, .
 #'   column of `new_data` that holds them.
 #' @param level Nominal coverage of the regression interval.
 #' @param n_bins Bins of the calibration errors.
+#' @param ignore Classification with `truth`: `NULL`, or label values (e.g.
+#'   `255`) or a logical array shaped like `truth`, `TRUE` = leave out:
+#'   `augment()` keeps those rows with `truth` `NA`, `glance()` leaves them
+#'   out of its measures.
 #' @param ... Unused.
 #' @return A tibble (a data frame where 'tibble' is not installed).
 #' @family evaluation
@@ -183,8 +219,10 @@ NULL
 
 #' @rdname mc_tidy_verbs
 #' @exportS3Method generics::augment
-augment.mc_prediction <- function(x, new_data = NULL, truth = NULL, level = 0.9, ...) {
+augment.mc_prediction <- function(x, new_data = NULL, truth = NULL, level = 0.9, ignore = NULL,
+                                  ...) {
   n <- nrow(x)
+  lead <- .lead_dims(x)
   if (!is.null(new_data)) {
     if (!is.data.frame(new_data) || nrow(new_data) != n) {
       .abort(sprintf("`new_data` must be a data frame with one row per input (%d), not %s.",
@@ -195,47 +233,75 @@ augment.mc_prediction <- function(x, new_data = NULL, truth = NULL, level = 0.9,
   t <- .truth_from(truth, new_data)
   if (mc_task(x) == "regression") {
     level <- .check_level(level)
-    out <- .regression_columns(x, level)
+    if (!is.null(ignore)) {
+      .abort("`ignore` is for class labels; leave out regression rows by subsetting.", "argument",
+             arg = "ignore")
+    }
+    xr <- .rows(x)
+    out <- .regression_columns(xr, level)
     if (!is.null(t$values) && is.null(t$column)) {
-      y <- .mcreg_targets(t$values, n, ncol(x$mean))
+      y <- if (is.null(lead)) .mcreg_targets(t$values, n, ncol(x$mean)) else
+        .mcreg_targets(.dense_targets(t$values, lead, ncol(xr$mean), "truth"), nrow(xr$mean),
+                       ncol(xr$mean))
       truth_cols <- as.data.frame(if (ncol(y) == 1) list(truth = y[, 1]) else
         stats::setNames(as.list(as.data.frame(y)), paste0("truth_", seq_len(ncol(y)))))
       out <- cbind(truth_cols, out)
     }
+    if (!is.null(lead)) out <- .dense_table(out, lead)
   } else {
-    tidy <- mc_tidy(x, truth = t$values)
+    tidy <- mc_tidy(x, truth = t$values, ignore = ignore)
     if (!is.null(t$column)) tidy$truth <- NULL
     out <- tidy[setdiff(names(tidy), vapply(names(.mc_scores), .score_column, ""))]
     out$.pred_entropy <- tidy$predictive_entropy
     out$.pred_mutual_information <- tidy$mutual_information
     out$.pred_variation_ratio <- tidy$variation_ratio
   }
-  if (!is.null(new_data)) out <- cbind(as.data.frame(new_data), out)
+  if (!is.null(new_data)) {
+    new_data <- as.data.frame(new_data)
+    if (!is.null(lead)) {   # one row per input: repeated for each of its positions
+      new_data <- new_data[out$.row, , drop = FALSE]
+      rownames(new_data) <- NULL
+    }
+    out <- cbind(new_data, out)
+  }
   .as_tibble(out)
 }
 
 #' @rdname mc_tidy_verbs
 #' @exportS3Method generics::glance
-glance.mc_prediction <- function(x, truth = NULL, level = 0.9, n_bins = 15, ...) {
+glance.mc_prediction <- function(x, truth = NULL, level = 0.9, n_bins = 15, ignore = NULL, ...) {
   n <- nrow(x)
   d <- dim(x)
+  k <- length(d)
+  lead <- .lead_dims(x)
+  out <- data.frame(n = n)
+  if (!is.null(lead)) out$positions <- as.integer(prod(lead[-1]))
   if (mc_task(x) == "regression") {
     level <- .check_level(level)
-    out <- data.frame(n = n, outputs = d[2], samples = d[3])
+    if (!is.null(ignore)) {
+      .abort("`ignore` is for class labels; leave out regression rows by subsetting.", "argument",
+             arg = "ignore")
+    }
+    out$outputs <- d[k - 1]
+    out$samples <- d[k]
     if (is.null(truth)) {
       out$mean_sd <- mean(sqrt(x$variance))
     } else {
-      out$rmse <- mc_rmse(x, truth)
-      out$crps <- mc_crps(x, truth)
-      out$gaussian_nll <- if (d[3] >= 2) mc_gaussian_nll(x, y = truth) else NA_real_
-      out$coverage <- mc_interval_coverage(x, truth, level)
+      xr <- .rows(x)
+      if (!is.null(lead)) truth <- .dense_targets(truth, lead, d[k - 1], "truth")
+      out$rmse <- mc_rmse(xr, truth)
+      out$crps <- mc_crps(xr, truth)
+      out$gaussian_nll <- if (d[k] >= 2) mc_gaussian_nll(xr, y = truth) else NA_real_
+      out$coverage <- mc_interval_coverage(xr, truth, level)
     }
   } else if (is.null(truth)) {
-    out <- data.frame(n = n, classes = d[2], samples = d[3],
-                      mean_predictive_entropy = mean(mc_predictive_entropy(x)),
-                      mean_mutual_information = mean(mc_mutual_information(x)))
+    if (!is.null(ignore)) .abort("`ignore` needs `truth`.", "argument", arg = "ignore")
+    out$classes <- d[k - 1]
+    out$samples <- d[k]
+    out$mean_predictive_entropy <- mean(mc_predictive_entropy(x))
+    out$mean_mutual_information <- mean(mc_mutual_information(x))
   } else {
-    out <- cbind(data.frame(n = n), mc_evaluate_uncertainty(x, truth, n_bins = n_bins))
+    out <- cbind(out, mc_evaluate_uncertainty(x, truth, n_bins = n_bins, ignore = ignore))
   }
   .as_tibble(out)
 }
@@ -243,13 +309,21 @@ glance.mc_prediction <- function(x, truth = NULL, level = 0.9, n_bins = 15, ...)
 #' @rdname mc_tidy_verbs
 #' @exportS3Method generics::tidy
 tidy.mc_prediction <- function(x, ...) {
-  d <- dim(x)
+  lead <- .lead_dims(x)
+  xr <- .rows(x)
+  d <- dim(xr)
   reg <- mc_task(x) == "regression"
-  what <- if (reg) seq_len(d[2]) else factor(.class_labels(x), levels = .class_labels(x))
-  out <- data.frame(.row = rep(seq_len(d[1]), d[2]), what = rep(what, each = d[1]),
-                    mean = as.vector(x$mean), sd = sqrt(as.vector(x$variance)))
-  names(out)[2] <- if (reg) "output" else "class"
-  out <- out[order(out$.row), ]
+  what <- if (reg) seq_len(d[2]) else factor(.class_labels(xr), levels = .class_labels(xr))
+  r <- rep(seq_len(d[1]), d[2])
+  out <- data.frame(what = rep(what, each = d[1]), mean = as.vector(xr$mean),
+                    sd = sqrt(as.vector(xr$variance)))
+  names(out)[1] <- if (reg) "output" else "class"
+  if (is.null(lead)) {
+    out <- cbind(data.frame(.row = r), out)[order(r, method = "radix"), ]
+  } else {   # input by input, then position, then class
+    pos <- .position_index(lead)
+    out <- cbind(pos$index[r, , drop = FALSE], out)[order(pos$index$.row[r], r, method = "radix"), ]
+  }
   rownames(out) <- NULL
   .as_tibble(out)
 }

@@ -282,3 +282,123 @@ python_reads_r <- function() {
     list(dir = dir, out = out, x = x)
   })
 }
+
+# ---- dense outputs (issue 21): fixtures and Python's numbers ----------------------
+
+# Probabilities of a dense output c(lead, k, s) (positions before the classes),
+# some rows certain (0 log 0) and some tied, and labels c(lead) from 0.
+dense_probs <- function(lead = c(6, 4, 3), k = 3, s = 5, seed = 11) {
+  set.seed(seed)
+  rows <- prod(lead)
+  raw <- array(rexp(rows * k * s), c(rows, k, s))
+  raw[1:2, , ] <- 0; raw[1:2, 1, ] <- 1        # certain
+  raw[3, , ] <- 1                              # ties
+  p <- as_probs(raw)
+  dim(p) <- c(lead, k, s)
+  p
+}
+dense_labels <- function(lead = c(6, 4, 3), k = 3, seed = 12) {
+  set.seed(seed)
+  array(sample(0:(k - 1), prod(lead), replace = TRUE), lead)
+}
+
+# Python functions for the dense comparisons (defined once per test run in
+# Python's __main__): each takes arrays as .r_to_py() gives them (labels as
+# doubles, masks as 0/1) and pools a dense output's positions with
+# mcbridge.metrics._common.pooled() (order "F", R's array order), so R's
+# pooled results are checked against Python's on the same rows.
+py_dense <- function() {
+  skip_if_no_engine()
+  cached("py_dense", function() {
+    reticulate::py_run_string("
+import numpy as _np
+import mcbridge as _mcb
+from mcbridge.metrics import calibration as _cal, detection as _det
+from mcbridge.metrics._common import pooled as _pooled
+from mcbridge.calibration import TemperatureScaler as _TS
+from mcbridge.conformal import ConformalClassifier as _CC, ConformalRegressor as _CR
+
+def _mcbt_codes(y):
+    return _np.asarray(y).astype(_np.int64)
+
+def _mcbt_ignore(ignore):
+    if ignore is None or isinstance(ignore, float):
+        return ignore
+    return _np.asarray(ignore) != 0
+
+def _mcbt_rows(p):
+    p = _np.asarray(p)
+    return p.reshape((-1,) + p.shape[-2:], order='F')
+
+def _mcbt_pooled(p, y, ignore=None):
+    return _pooled(_np.asarray(p), _mcbt_codes(y), _mcbt_ignore(ignore))
+
+def _mcbt_evaluate(p, y, ignore=None, n_bins=15):
+    out = _mcb.evaluate(_np.asarray(p), _mcbt_codes(y), n_bins=n_bins, ignore=_mcbt_ignore(ignore))
+    return {k: float(v) for k, v in out.items()}
+
+def _mcbt_calibration(p, y):
+    p, y = _np.asarray(p), _mcbt_codes(y)
+    out = {'accuracy': _cal.accuracy(p, y), 'nll': _cal.negative_log_likelihood(p, y),
+           'brier': _cal.brier_score(p, y)}
+    for norm in ('l1', 'l2', 'max'):
+        for adaptive in (False, True):
+            out['ece_%s_%s' % (norm, adaptive)] = _cal.expected_calibration_error(
+                p, y, n_bins=7, adaptive=adaptive, norm=norm)
+    return {k: float(v) for k, v in out.items()}
+
+def _mcbt_detection(p, y, ignore, p_out):
+    pp, yy = _mcbt_pooled(p, y, ignore)
+    out = {'auroc_' + s: _det.misclassification_auroc(pp, yy, s)
+           for s in ('predictive_entropy', 'mutual_information', 'variation_ratio', 'max_probability')}
+    out['aurc'] = _det.aurc(pp, yy, 'mutual_information')
+    out['augrc'] = _det.augrc(pp, yy, 'variation_ratio')
+    out['ood_auroc'] = _det.ood_auroc(_mcbt_rows(p), _mcbt_rows(p_out), 'mutual_information')
+    out['fpr_at_95_tpr'] = _det.fpr_at_95_tpr(_mcbt_rows(p), _mcbt_rows(p_out))
+    return {k: float(v) for k, v in out.items()}
+
+def _mcbt_temperature(p, y, ignore, p_new, from_logits=False):
+    pp, yy = _mcbt_pooled(p, y, ignore)
+    ts = _TS(from_logits=from_logits).fit(pp, yy)
+    new = _np.asarray(p_new)
+    out = _np.asarray(ts.transform(_mcbt_rows(new)).samples, dtype=_np.float64)
+    return [float(ts.temperature_), float(ts.nll_before_), float(ts.nll_after_),
+            out.reshape(new.shape, order='F')]
+
+def _mcbt_conformal(p, y, ignore, p_new, method, mc_score, randomized, seed):
+    pp, yy = _mcbt_pooled(p, y, ignore)
+    cc = _CC(alpha=0.1, method=method, mc_score=mc_score, randomized=randomized,
+             seed=int(seed)).fit(pp, yy)
+    new = _np.asarray(p_new)
+    sets = cc.predict_sets(_mcbt_rows(new)).astype(_np.float64)
+    return [float(cc.qhat_), sets.reshape(new.shape[:-1], order='F')]
+
+def _mcbt_interval(s, y, s_new):
+    rows = _mcbt_rows(s)
+    cr = _CR(alpha=0.2).fit(rows, _np.asarray(y, dtype=_np.float64).reshape(rows.shape[0], -1, order='F'))
+    lo, hi = cr.predict_interval(_mcbt_rows(s_new))
+    return [[float(q) for q in cr.qhat_], _np.asarray(lo, dtype=_np.float64), _np.asarray(hi, dtype=_np.float64)]
+", convert = FALSE)
+  })
+}
+
+# Calls Python function `name` of py_dense() on R values (arrays cross by
+# Arrow as doubles); plain Python numbers, lists and dicts come back as R
+# values, arrays (as list items) through .py_to_r().
+py_dense_call <- function(name, ...) {
+  main <- py_dense()
+  args <- lapply(list(...), function(a) {
+    if (!(is.array(a) || is.matrix(a))) return(a)
+    storage.mode(a) <- "double"   # labels and masks too: Python reads them back as codes
+    mcbridge:::.r_to_py(a, type = nanoarrow::na_double())
+  })
+  out <- do.call(reticulate::py_call, c(list(reticulate::py_get_item(main, name)), args))
+  if (inherits(out, "python.builtin.list")) {
+    n <- reticulate::py_len(out)
+    return(lapply(seq_len(n) - 1L, function(i) {
+      item <- reticulate::py_get_item(out, i)
+      if (inherits(item, "numpy.ndarray")) mcbridge:::.py_to_r(item) else reticulate::py_to_r(item)
+    }))
+  }
+  reticulate::py_to_r(out)
+}

@@ -52,3 +52,41 @@ test_that("bad input raises mcbridge_error before any computation", {
   expect_mcb_error(mc_temperature_scaling(p, 0:2 %% 2, from_logits = NA), "argument", "`from_logits`")
   expect_mcb_error(mc_temperature_scaling(p[, 1, , drop = FALSE], c(0, 0, 0)), "input", "2 classes")
 })
+
+# ---- dense outputs c(n, ..., classes, samples) (issue 21) --------------------------
+
+test_that("dense outputs: the temperature fitted on pooled positions is Python's; predict() keeps the dims", {
+  p <- dense_probs()
+  y <- dense_labels()
+  y[, 1, 1] <- 255
+  new <- dense_probs(c(2, 4, 3), seed = 21)
+  py <- py_dense_call("_mcbt_temperature", p, y, 255, new)
+  res <- as_mc_prediction(p)
+  mc_class_names(res) <- c("road", "car", "sky")
+  ts <- mc_temperature_scaling(res, y, ignore = 255)
+  expect_equal(ts$temperature, py[[1]], tolerance = 1e-6)
+  expect_equal(c(ts$nll_before, ts$nll_after), c(py[[2]], py[[3]]), tolerance = 1e-6)
+  out <- predict(ts, new)
+  expect_identical(dim(out$all_samples), dim(new))
+  expect_lt(max(abs(out$all_samples - py[[4]])), 1e-6)
+  expect_identical(mc_class_names(predict(ts, res)), c("road", "car", "sky"))
+  # the same as fitting the positions as rows by hand
+  rows <- p
+  dim(rows) <- c(prod(dim(p)[1:3]), 3, 5)
+  keep <- as.vector(y) != 255
+  expect_equal(ts$temperature,
+               mc_temperature_scaling(rows[keep, , , drop = FALSE], as.vector(y)[keep])$temperature)
+})
+
+test_that("dense outputs: logits too; labels of another shape are refused", {
+  z <- array(rnorm(4 * 3 * 3 * 6, sd = 2), c(4, 3, 3, 6))
+  y <- dense_labels(c(4, 3))
+  ts <- mc_temperature_scaling(z, y, from_logits = TRUE)
+  py <- py_dense_call("_mcbt_temperature", z, y, NULL, z, TRUE)
+  expect_equal(ts$temperature, py[[1]], tolerance = 1e-6)
+  expect_lt(max(abs(predict(ts, z)$all_samples - py[[4]])), 1e-6)
+  expect_mcb_error(mc_temperature_scaling(z, as.vector(y), from_logits = TRUE), "input",
+                   "dim c\\(4, 3\\)")
+  expect_mcb_error(mc_temperature_scaling(z, y, from_logits = TRUE, ignore = y[, 1] == 0),
+                   "argument", "shaped like `y`")
+})

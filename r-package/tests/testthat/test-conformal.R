@@ -175,3 +175,59 @@ test_that("bad input raises mcbridge_error", {
   expect_mcb_error(mc_conformal_interval(array(1, c(30, 1, 2)), 1:30, eps = 0), "argument",
                    "`eps` must be positive")
 })
+
+# ---- dense outputs c(n, ..., classes, samples) (issue 21) --------------------------
+
+test_that("dense outputs: threshold and sets are Python's on the pooled positions", {
+  p <- dense_probs(s = 4)
+  y <- dense_labels()
+  y[3, , 1] <- 255
+  new <- dense_probs(c(2, 4, 3), s = 4, seed = 22)
+  for (cfg in list(list("aps", "mean", FALSE), list("lac", "mean", FALSE),
+                   list("raps", "average", FALSE), list("aps", "mean", TRUE))) {
+    info <- paste(unlist(cfg), collapse = " ")
+    py <- py_dense_call("_mcbt_conformal", p, y, 255, new, cfg[[1]], cfg[[2]], cfg[[3]], 7)
+    cp <- mc_conformal(p, y, method = cfg[[1]], mc_score = cfg[[2]], randomized = cfg[[3]],
+                       seed = 7, ignore = 255)
+    expect_equal(cp$qhat, py[[1]], tolerance = 1e-6, info = info)
+    expect_identical(cp$n_calibration, sum(y != 255))
+    sets <- predict(cp, as_mc_prediction(new))
+    expect_identical(dim(sets), c(2L, 4L, 3L, 3L), info = info)
+    expect_identical(as.vector(sets), as.vector(py[[2]] == 1), info = info)
+  }
+  expect_output(print(cp), "calibration positions")
+})
+
+test_that("dense outputs: conformal intervals are Python's on the pooled positions, one row per position", {
+  set.seed(23)
+  s <- array(rnorm(5 * 4 * 2 * 6), c(5, 4, 2, 6))
+  y <- array(rnorm(5 * 4 * 2), c(5, 4, 2))
+  new <- array(rnorm(2 * 4 * 2 * 6), c(2, 4, 2, 6))
+  py <- py_dense_call("_mcbt_interval", s, y, new)
+  ci <- mc_conformal_interval(as_mc_prediction(s, task = "regression"), y, alpha = 0.2)
+  expect_equal(ci$qhat, unlist(py[[1]]), tolerance = 1e-6)
+  out <- predict(ci, new)
+  expect_named(out, c(".row", ".dim_1", ".pred_1", ".pred_lower_1", ".pred_upper_1",
+                      ".pred_2", ".pred_lower_2", ".pred_upper_2"))
+  expect_identical(out$.row, rep(1:2, each = 4))
+  expect_identical(out$.dim_1, rep(1:4, 2))
+  lo <- py[[2]]   # pooled rows: input fastest
+  o <- order(rep(1:2, 4))
+  expect_equal(out$.pred_lower_2, lo[o, 2], tolerance = 1e-6)
+  expect_equal(out$.pred_upper_1, py[[3]][o, 1], tolerance = 1e-6)
+  expect_equal(out$.pred_1[out$.row == 2 & out$.dim_1 == 3], mean(new[2, 3, 1, ]))
+  one <- mc_conformal_interval(s[, , 1, , drop = FALSE], y[, , 1], alpha = 0.2)   # one output: y c(n, ...)
+  expect_equal(one$qhat, ci$qhat[1])
+  expect_mcb_error(mc_conformal_interval(s, y[, , 1]), "input", "dim c\\(5, 4, 2\\)")
+})
+
+test_that("dense outputs: conformal labels of another shape are refused", {
+  p <- dense_probs(c(3, 2), s = 3)
+  y <- dense_labels(c(3, 2))
+  expect_mcb_error(mc_conformal(p, as.vector(y)), "input", "set dim\\(y\\) <- c\\(3, 2\\)")
+  expect_mcb_error(mc_conformal(p, y, ignore = array(TRUE, c(3, 2))), "argument", "leaves out all")
+  cp <- mc_conformal(p, y, method = "lac")
+  two <- as_probs(array(runif(12 * 2 * 3), c(12, 2, 3)))
+  dim(two) <- c(3, 4, 2, 3)
+  expect_mcb_error(predict(cp, two), "input", "2 classes")
+})

@@ -160,13 +160,44 @@ test_that("mc_standard_error(): sd / sqrt(samples) for the mean; the jackknife f
   expect_identical(dim(mc_standard_error(reg)), c(2L, 2L))
 })
 
-test_that("functions that take one prediction per input refuse a dense output in words", {
+test_that("dense outputs: the calibration metrics pool positions as Python's do", {
+  p <- dense_probs()
+  y <- dense_labels()
+  expected <- py_dense_call("_mcbt_calibration", p, y)
+  res <- as_mc_prediction(p)
+  expect_equal(mc_accuracy(res, y), expected$accuracy, tolerance = 1e-6)
+  expect_equal(mc_negative_log_likelihood(p, y), expected$nll, tolerance = 1e-6)
+  expect_equal(mc_brier_score(res, y), expected$brier, tolerance = 1e-6)
+  for (norm in c("l1", "l2", "max")) {
+    for (adaptive in c(FALSE, TRUE)) {
+      expect_equal(mc_expected_calibration_error(p, y, n_bins = 7, adaptive = adaptive, norm = norm),
+                   expected[[sprintf("ece_%s_%s", norm, if (adaptive) "True" else "False")]],
+                   tolerance = 1e-6, info = paste(norm, adaptive))
+    }
+  }
+})
+
+test_that("dense outputs: `ignore` leaves out exactly the positions it names", {
+  p <- dense_probs(c(3, 2, 2))
+  y <- dense_labels(c(3, 2, 2))
+  y[2, 1, 2] <- 255; y[3, 2, 1] <- 255
+  rows <- p
+  dim(rows) <- c(12, 3, 5)   # the input varies fastest: position (i, a, b) is row i + 3 (a - 1) + 6 (b - 1)
+  keep <- as.vector(y) != 255
+  for (f in c("mc_accuracy", "mc_negative_log_likelihood", "mc_brier_score",
+              "mc_expected_calibration_error")) {
+    want <- get(f)(rows[keep, , , drop = FALSE], as.vector(y)[keep])
+    expect_equal(get(f)(p, y, ignore = 255), want, info = f)
+    expect_equal(get(f)(as_mc_prediction(p), y, ignore = y == 255), want, info = f)
+  }
+  expect_mcb_error(mc_accuracy(p, y), "input", "\\[0, 2\\]")   # 255 without ignore
+})
+
+test_that("functions that rank or draw inputs refuse a dense output in words", {
   p <- as_probs(array(runif(8 * 3 * 4), c(8, 3, 4)))
   dim(p) <- c(2, 2, 2, 3, 4)
   res <- as_mc_prediction(p)
-  expect_mcb_error(mc_accuracy(res, c(0, 1)), "input", "dense output.*mc_predictive_entropy")
-  expect_mcb_error(mc_tidy(res), "input", "dense output")
-  expect_mcb_error(as.data.frame(res), "input", "dense output")
-  expect_mcb_error(mc_select_uncertain(res, 1), "input", "dense output")
-  expect_mcb_error(mc_temperature_scaling(res, c(0, 1)), "input", "dense output")
+  expect_mcb_error(mc_select_uncertain(res, 1), "input", "dense output.*ranks inputs")
+  skip_if_not_installed("ggplot2")
+  expect_mcb_error(ggplot2::autoplot(res), "input", "dense output.*plot\\(object\\)")
 })

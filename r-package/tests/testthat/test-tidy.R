@@ -65,3 +65,41 @@ test_that("mc_tidy adds the conformal sets as a .pred_set list column", {
   expect_false(".pred_set" %in% names(mc_tidy(p)))
   expect_mcb_error(mc_tidy(p, sets = sets[-1, ]), "input", "`sets`")
 })
+
+# ---- dense outputs c(n, ..., classes, samples) (issue 21) --------------------------
+
+test_that("mc_tidy() of a dense output: one row per input and position, index columns in front", {
+  p <- dense_probs(c(2, 3, 2))
+  y <- dense_labels(c(2, 3, 2))
+  y[2, 3, 1] <- 255
+  res <- as_mc_prediction(p)
+  mc_class_names(res) <- c("road", "car", "sky")
+  df <- mc_tidy(res, truth = y, ignore = 255)
+  expect_identical(names(df)[1:5], c(".row", ".dim_1", ".dim_2", "truth", ".pred_class"))
+  expect_equal(nrow(df), 12)
+  expect_identical(df$.row, rep(1:2, each = 6))               # input by input
+  expect_identical(df$.dim_1, rep(1:3, 4))                    # then positions in R's array order
+  expect_identical(df$.dim_2, rep(rep(1:2, each = 3), 2))
+  at <- function(i, a, b) which(df$.row == i & df$.dim_1 == a & df$.dim_2 == b)
+  expect_equal(df$.pred_sky[at(1, 2, 2)], mean(p[1, 2, 2, 3, ]))
+  expect_equal(df$mutual_information[at(2, 1, 2)], mc_mutual_information(res)[2, 1, 2])
+  expect_identical(as.character(df$truth[at(1, 3, 2)]), c("road", "car", "sky")[y[1, 3, 2] + 1])
+  expect_true(is.na(df$truth[at(2, 3, 1)]))                   # ignored: kept, truth NA
+  expect_identical(sum(is.na(df$truth)), 1L)
+  expect_identical(levels(df$truth), c("road", "car", "sky"))
+  # conformal sets, from the object or as predict() gives them
+  cp <- mc_conformal(res, dense_labels(c(2, 3, 2)), method = "lac")
+  sets <- predict(cp, res)
+  with_sets <- mc_tidy(res, sets = cp)
+  expect_identical(with_sets$.pred_set, mc_tidy(res, sets = sets)$.pred_set)
+  expect_identical(with_sets$.pred_set[[at(2, 2, 1)]], c("road", "car", "sky")[sets[2, 2, 1, ]])
+})
+
+test_that("mc_tidy() of a dense output refuses labels or sets of another shape", {
+  p <- dense_probs(c(2, 3))
+  y <- dense_labels(c(2, 3))
+  expect_mcb_error(mc_tidy(p, truth = as.vector(y)), "input", "truth.*dim c\\(2, 3\\)")
+  expect_mcb_error(mc_tidy(p, sets = matrix(TRUE, 6, 3)), "input", "dim c\\(2, 3, 3\\)")
+  expect_mcb_error(mc_tidy(p, ignore = 255), "argument", "needs `truth`")
+  expect_mcb_error(mc_tidy(p, truth = y, ignore = matrix(FALSE, 3, 2)), "argument", "shaped like `truth`")
+})
