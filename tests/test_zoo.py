@@ -1,4 +1,4 @@
-"""The models users bring: dense outputs, several inputs and outputs, attention, text, nested models.
+"""The models users bring: dense outputs, several inputs and outputs, attention, text, recurrent cells, nested models.
 
 Each model of the zoo is checked for its shapes, bit reproducibility,
 independence from the chunking and, where the naive loop
@@ -44,11 +44,11 @@ def _two_outputs():
     return keras.Model(i, [L.Dense(4, activation="softmax", name="label")(h), L.Dense(2, name="size")(h)])
 
 
-def _transformer(blocks):
+def _transformer(blocks, attention=lambda: L.MultiHeadAttention(2, 4, dropout=0.2)):
     i = keras.Input((10, 8))
     h = i
     for _ in range(blocks):
-        a = L.MultiHeadAttention(2, 4, dropout=0.2)(h, h)
+        a = attention()(h, h)
         h = L.LayerNormalization()(L.Add()([h, L.Dropout(0.1)(a)]))
         f = L.Dense(8)(L.Dense(16, activation="relu")(h))
         h = L.LayerNormalization()(L.Add()([h, L.Dropout(0.1)(f)]))
@@ -91,6 +91,12 @@ ZOO = {
     "text_lstm": lambda: _text(L.LSTM(8, dropout=0.2, recurrent_dropout=0.2)),
     "text_gru": lambda: _text(L.GRU(8, dropout=0.3)),
     "text_bidirectional": lambda: _text(L.Bidirectional(L.LSTM(6, dropout=0.3))),
+    "text_rnn_cell": lambda: _text(L.RNN(L.LSTMCell(8, dropout=0.2, recurrent_dropout=0.2))),
+    "text_stacked_cells": lambda: _text(L.RNN([L.GRUCell(6, dropout=0.3), L.SimpleRNNCell(6, recurrent_dropout=0.3)])),
+    "grouped_query_attention": lambda: _transformer(1, lambda: L.GroupQueryAttention(4, 2, 1, dropout=0.2)),
+    "conv_lstm": lambda: keras.Sequential([keras.Input((3, 6, 6, 1)),
+                                           L.ConvLSTM2D(3, 3, padding="same", dropout=0.2, recurrent_dropout=0.2),
+                                           L.Flatten(), L.Dense(3, activation="softmax")]),
     "nested_dropout": _nested,
     "conv1d": lambda: keras.Sequential([keras.Input((20, 2)), L.Conv1D(4, 3, activation="relu"), L.MaxPooling1D(),
                                         L.Dropout(0.3), L.Flatten(), L.Dense(3, activation="softmax")]),

@@ -1,7 +1,7 @@
 """Every layer that draws random numbers, and what MC prediction does with it.
 
-One entry per layer class (matched with `isinstance`, in order: subclasses
-first). An entry says
+One entry per layer class (matched with `isinstance` and the entry's
+`when`, in order: subclasses first). An entry says
 
 * how the layer samples under MC prediction (`samples`: the mask or noise
   and what it shares across rows, time steps or feature maps),
@@ -34,6 +34,7 @@ import keras
 
 from mcbridge import layers as _layers
 from mcbridge._engine import sampling
+from mcbridge._engine.sampling import rnn_cells
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +60,11 @@ class StochasticLayer:
     #: The sampling copy draws one mask per MC replica (keyed by the sample
     #: index, so shared by all inputs), so it is built for a given replica count `m`.
     per_replica: bool = False
+    #: Which layers of `cls` the entry is for; None: all (a later entry takes the others).
+    when: Callable[[keras.layers.Layer], bool] | None = None
+
+    def matches(self, layer) -> bool:
+        return isinstance(layer, self.cls) and (self.when is None or self.when(layer))
 
 
 def _rates(*names: str) -> Callable[[keras.layers.Layer], bool]:
@@ -67,6 +73,11 @@ def _rates(*names: str) -> Callable[[keras.layers.Layer], bool]:
         return any(float(getattr(owner, name, 0) or 0) > 0 for name in names)
 
     return active
+
+
+def _dropout_cell(cell) -> bool:
+    """Whether `cell` draws its dropout masks as Keras' `DropoutRNNCell` does (`SamplingRecurrent` keys them)."""
+    return callable(getattr(cell, "get_dropout_mask", None)) and callable(getattr(cell, "_create_dropout_mask", None))
 
 
 def _keras_classes(names: Iterable[str]) -> list[type]:
@@ -108,29 +119,39 @@ REGISTRY: tuple[StochasticLayer, ...] = (
         )
         for cls in (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
     ),
+    *(
+        StochasticLayer(cls, "sampled", _RECURRENT + " (convolutional: per sequence over every position)",
+                        active=_rates("dropout", "recurrent_dropout"))
+        for cls in _keras_classes(["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"])
+    ),  # fmt: skip
     StochasticLayer(
         keras.layers.Bidirectional, "sampled",
         _RECURRENT + ", in each direction (a mask of its own per direction)",
         active=lambda layer: _rates("dropout", "recurrent_dropout")(layer.forward_layer),
     ),
+    # A generic RNN: sampled when all its cells are Keras' dropout cells
+    # (LSTMCell, GRUCell, SimpleRNNCell, also stacked), refused otherwise.
+    StochasticLayer(
+        keras.layers.RNN, "sampled", _RECURRENT + "; stacked cells each their own masks",
+        active=lambda layer: any(_rates("dropout", "recurrent_dropout")(c) for c in rnn_cells(layer)),
+        when=lambda layer: all(_dropout_cell(c) for c in rnn_cells(layer)),
+    ),
+    StochasticLayer(
+        keras.layers.RNN, "unsupported", "a recurrent cell that is not one of Keras' dropout cells",
+        active=lambda layer: any(owns_randomness(c) for c in rnn_cells(layer)),
+    ),
     *(
         StochasticLayer(cls, "sampled", "dropout on the attention weights: an independent Bernoulli mask per "
                         "weight (every head, query and key position), scaled by 1 / (1 - rate)",
                         active=_rates("dropout", "_dropout"))
-        for cls in _keras_classes(["Attention", "AdditiveAttention", "MultiHeadAttention"])
+        for cls in _keras_classes(["Attention", "AdditiveAttention", "MultiHeadAttention", "GroupQueryAttention"])
     ),  # fmt: skip
-    # Other recurrent dropout: not sampled.
+    # Cells used as layers on their own (outside an RNN): not sampled.
     *(
-        StochasticLayer(cls, "unsupported", "dropout on inputs and recurrent state",
+        StochasticLayer(cls, "unsupported", "dropout on inputs and recurrent state outside an RNN layer",
                         active=_rates("dropout", "recurrent_dropout"))
-        for cls in _keras_classes(
-            ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell"]
-        )
+        for cls in _keras_classes(["LSTMCell", "GRUCell", "SimpleRNNCell"])
     ),  # fmt: skip
-    *(
-        StochasticLayer(cls, "unsupported", "dropout on the attention scores", active=_rates("dropout"))
-        for cls in _keras_classes(["GroupQueryAttention"])
-    ),
     *(
         StochasticLayer(cls, "inference", "training-time noise or augmentation: runs as in model.predict()")
         for cls in _keras_classes(
@@ -143,7 +164,7 @@ REGISTRY: tuple[StochasticLayer, ...] = (
 
 def entry_for(layer) -> StochasticLayer | None:
     """The registry entry that matches `layer`, or None."""
-    return next((e for e in REGISTRY if isinstance(layer, e.cls)), None)
+    return next((e for e in REGISTRY if e.matches(layer)), None)
 
 
 def is_sampled(layer) -> bool:
@@ -250,7 +271,7 @@ def sampling_copy(
         return sampling.ReplicaDropConnect(layer, replicas)
     if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
         return sampling.SamplingRecurrent(layer)
-    if isinstance(layer, (keras.layers.Attention, keras.layers.AdditiveAttention, keras.layers.MultiHeadAttention)):
+    if isinstance(layer, sampling.ATTENTION):
         return sampling.SamplingAttention(layer)
     config = layer.get_config()
     config.pop("mc_enabled", None)

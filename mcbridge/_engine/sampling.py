@@ -253,8 +253,19 @@ class ReplicaDropConnect(keras.layers.Layer):
         return self.source.compute_output_shape(input_shape)
 
 
+def rnn_cells(layer) -> list:
+    """The cells of a recurrent layer (a `StackedRNNCells`' each), or [] for other layers."""
+    cell = getattr(layer, "cell", None)
+    if cell is None:
+        return []
+    return list(cell.cells) if isinstance(cell, keras.layers.StackedRNNCells) else [cell]
+
+
 class SamplingRecurrent(keras.layers.Layer):
-    """Always-sampling variational dropout of a Keras `LSTM` / `GRU` / `SimpleRNN`.
+    """Always-sampling variational dropout of a Keras recurrent layer.
+
+    `LSTM`, `GRU`, `SimpleRNN`, `ConvLSTM1D/2D/3D`, a generic `RNN` of Keras'
+    dropout cells (stacked too) and a `Bidirectional` of them.
 
     Runs `source` (the user's layer, weights shared) with its dropout on,
     drawing Keras' own variational masks (one per row and sequence, fixed over
@@ -273,11 +284,11 @@ class SamplingRecurrent(keras.layers.Layer):
         return self.source.compute_mask(inputs, previous_mask)
 
     def _cells(self) -> list:
-        """The cells whose dropout this copy samples: an RNN's, or both directions' of a `Bidirectional`."""
+        """The cells whose dropout this copy samples: an RNN's (each of stacked cells), or both directions'."""
         src = self.source
         if isinstance(src, keras.layers.Bidirectional):
-            return [src.forward_layer.cell, src.backward_layer.cell]
-        return [src.cell]
+            return [*rnn_cells(src.forward_layer), *rnn_cells(src.backward_layer)]
+        return rnn_cells(src)
 
     def call(self, inputs, training=False, mask=None, initial_state=None):
         cells = self._cells()
@@ -300,9 +311,10 @@ class SamplingRecurrent(keras.layers.Layer):
         """Keras' `DropoutRNNCell._create_dropout_mask`, drawn with `bit_mask` from keyed streams.
 
         The cell asks for its input masks, then its recurrent masks (a list
-        of `dropout_mask_count` for LSTM and GRU); each gets its own salt, in
-        that order, so each is its own stream. Cell `index` (a
-        `Bidirectional`'s backward direction: 1) counts its salts from `1000 * index`.
+        of `dropout_mask_count` for LSTM, GRU and ConvLSTM); each gets its own
+        salt, in that order, so each is its own stream. Cell `index` (the
+        next of stacked cells, a `Bidirectional`'s backward direction)
+        counts its salts from `1000 * index`.
         """
         import tensorflow as tf
 
@@ -324,15 +336,23 @@ class SamplingRecurrent(keras.layers.Layer):
         return self.source.compute_output_shape(input_shape)
 
 
+#: Attention layers whose dropout is a `Dropout` sublayer `_dropout_layer` on the attention weights.
+_DROPOUT_SUBLAYER = tuple(
+    getattr(keras.layers, n) for n in ("MultiHeadAttention", "GroupQueryAttention") if hasattr(keras.layers, n)
+)
+#: Every attention layer `SamplingAttention` samples.
+ATTENTION = (*_DROPOUT_SUBLAYER, keras.layers.Attention, keras.layers.AdditiveAttention)
+
+
 class SamplingAttention(keras.layers.Layer):
-    """Always-sampling attention dropout of a Keras `MultiHeadAttention`, `Attention` or `AdditiveAttention`.
+    """Always-sampling attention dropout of a Keras attention layer (`ATTENTION`).
 
     Runs `source` (the user's layer, weights shared) with the dropout on its
     attention weights done by a bit-mask `Dropout` copy of this layer's own
     (keyed masks inside the engine's compiled calls, one per replica row
     over all heads and positions): while the call is traced, a
-    `MultiHeadAttention`'s dropout sublayer, or an `Attention`'s score
-    application, is this copy's, and is put back at once.
+    `MultiHeadAttention`'s or `GroupQueryAttention`'s dropout sublayer, or
+    an `Attention`'s score application, is this copy's, and is put back at once.
     """
 
     def __init__(self, source, **kwargs):
@@ -351,7 +371,7 @@ class SamplingAttention(keras.layers.Layer):
 
     def call(self, *args, **kwargs):
         src = self.source
-        if isinstance(src, keras.layers.MultiHeadAttention):
+        if isinstance(src, _DROPOUT_SUBLAYER):
             own = src._dropout_layer
             object.__setattr__(src, "_dropout_layer", self.dropout)  # (no tracking)
             try:
