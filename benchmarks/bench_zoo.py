@@ -8,7 +8,10 @@ in one run (best of `--rounds`):
     `tf.function` per chunk of inputs tiled `S` times (Keras draws each row's
     masks independently, so this is the naive loop batched);
 (c) plain forward passes of the same `n x S` rows: the same compiled call with
-    `training=False` (no masks), the work without Monte Carlo's extras.
+    `training=False` (no masks), the work without Monte Carlo's extras;
+(d) U-Net only: its decoder alone (dropout on) on the encoder's outputs
+    tiled `S` times: the work left per sample when the encoder and skips run
+    once per input, i.e. the floor of (a) for this model.
 
 Ratios above 1 mean `mc_predict` is faster. In the U-Net (dropout at the
 bottleneck) the encoder and the skip connections run once per input in (a)
@@ -42,18 +45,25 @@ args = parser.parse_args()
 
 
 def unet(size=64):
+    """The U-Net, and its decoder alone as a model of `[bottleneck input, skip 2, skip 1]` (the same layers)."""
+    conv = lambda f, k=3: keras.layers.Conv2D(f, k, padding="same", activation="relu")  # noqa: E731
     i = keras.Input((size, size, 1))
-    c1 = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(i)
-    c1 = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(c1)
-    c2 = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(keras.layers.MaxPooling2D()(c1))
-    c2 = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(c2)
-    c3 = keras.layers.Conv2D(64, 3, padding="same", activation="relu")(keras.layers.MaxPooling2D()(c2))
-    b = keras.layers.Dropout(0.5)(c3)
-    u2 = keras.layers.Conv2DTranspose(32, 2, strides=2, activation="relu")(b)
-    d2 = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(keras.layers.Concatenate()([u2, c2]))
-    u1 = keras.layers.Conv2DTranspose(16, 2, strides=2, activation="relu")(d2)
-    d1 = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(keras.layers.Concatenate()([u1, c1]))
-    return keras.Model(i, keras.layers.Conv2D(3, 1, activation="softmax")(d1), name="unet")
+    c1 = conv(16)(conv(16)(i))
+    c2 = conv(32)(conv(32)(keras.layers.MaxPooling2D()(c1)))
+    c3 = conv(64)(keras.layers.MaxPooling2D()(c2))
+    decoder = [keras.layers.Dropout(0.5), keras.layers.Conv2DTranspose(32, 2, strides=2, activation="relu"),
+               keras.layers.Concatenate(), conv(32), keras.layers.Conv2DTranspose(16, 2, strides=2, activation="relu"),
+               keras.layers.Concatenate(), conv(16), keras.layers.Conv2D(3, 1, activation="softmax")]
+
+    def decode(b, s2, s1):
+        drop, up2, cat2, d2, up1, cat1, d1, out = decoder
+        return out(d1(cat1([up1(d2(cat2([up2(drop(b)), s2]))), s1])))
+
+    model = keras.Model(i, decode(c3, c2, c1), name="unet")
+    parts = [keras.Input(t.shape[1:]) for t in (c3, c2, c1)]
+    model.decoder = keras.Model(parts, decode(*parts), name="unet_decoder")
+    model.encoder = keras.Model(i, [c3, c2, c1], name="unet_encoder")
+    return model
 
 
 def text():
@@ -65,13 +75,15 @@ def text():
 
 
 def batched(model, training):
+    """Runs `model` on chunks of `args.chunk` inputs tiled `args.samples` times (`x` an array or a list)."""
     fn = tf.function(lambda xb: model(xb, training=training), reduce_retracing=True)
 
     def run(x):
+        xs = x if isinstance(x, list) else [x]
         outs = []
-        for i in range(0, len(x), args.chunk):
-            xb = x[i : i + args.chunk]
-            outs.append(fn(np.concatenate([xb] * args.samples)).numpy())
+        for i in range(0, len(xs[0]), args.chunk):
+            xb = [np.concatenate([a[i : i + args.chunk]] * args.samples) for a in xs]
+            outs.append(fn(xb if isinstance(x, list) else xb[0]).numpy())
         return outs
 
     return run
@@ -102,3 +114,8 @@ for make, x in ((unet, rng.random((args.n, 64, 64, 1)).astype("float32")),
     t_plain = best(lambda: batched(model, False)(x))
     print(f"{model.name:10s} (a) mc_predict {t_mc:7.3f} s | (b) naive loop {t_naive:7.3f} s ({t_naive / t_mc:4.2f}x) | "
           f"(c) plain forward {t_plain:7.3f} s ({t_plain / t_mc:4.2f}x)")
+    if hasattr(model, "decoder"):  # (d): what runs per sample once the encoder runs once per input
+        parts = [keras.ops.convert_to_numpy(t) for t in model.encoder.predict(x, batch_size=64, verbose=0)]
+        t_dec = best(lambda: batched(model.decoder, True)(parts))
+        print(f"{'':10s} (d) its decoder alone on the encoder's outputs (dropout on, chunks of {args.chunk} inputs "
+              f"x {args.samples}): {t_dec:7.3f} s = {t_dec / t_plain:4.2f} of (c): mc_predict's floor for this model")
