@@ -351,15 +351,21 @@ def check_output_shapes(model: Any, shapes: list[tuple], purpose: str = "mc_pred
             axis of unknown size.
     """
     names = output_names(model)
+    sized_inputs = all(d is not None for t in model.inputs for d in t.shape[1:])
     out = []
     for name, shape in zip(names, shapes):
         if len(shape) < 2 or any(d is None for d in shape[1:]):
             what = "has no axis after the batch axis" if len(shape) < 2 else "has axes of unknown size (None)"
+            way_out = (
+                "its size does not follow from the inputs' sizes (a Lambda without output_shape, a "
+                "reshape to -1): give it, e.g. keras.layers.Lambda(f, output_shape=(64, 3))."
+                if sized_inputs
+                else "build the model on an input of fixed shape, e.g. keras.Input((128, 128, 3)) "
+                "instead of keras.Input((None, None, 3))."
+            )
             raise ValueError(
                 f"Output {name!r} of model {model.name!r} has shape {shape}: it {what}. "
-                f"{purpose} needs outputs of shape (batch, *dims, classes) with every "
-                "size known: build the model on an input of fixed shape, e.g. "
-                "keras.Input((128, 128, 3)) instead of keras.Input((None, None, 3))."
+                f"{purpose} needs outputs of shape (batch, *dims, classes) with every size known: {way_out}"
             )
         out.append(tuple(int(d) for d in shape[1:]))
     return out

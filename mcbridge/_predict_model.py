@@ -18,6 +18,9 @@ state are left untouched.
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import keras
 import numpy as np
 
@@ -42,6 +45,7 @@ from mcbridge._checks import (
     positive_int,
     warn_from_logits,
 )
+from mcbridge._engine.graph import on_input_shapes
 from mcbridge._engine.plan import resolve_precision
 from mcbridge._engine.run import sample, sampler_for
 from mcbridge.result import MCResult
@@ -50,6 +54,34 @@ __all__ = ["DEFAULT_MEMORY_BUDGET", "mc_predict_model"]
 
 #: Bytes of activations one compiled call may hold (256 MiB).
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
+
+# Views of models whose outputs have unknown sizes, on the input shapes seen
+# (`_on_shapes_of`): model -> {input shapes: (layer ids, view)}, the last few.
+_VIEWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_VIEWS_LOCK = threading.Lock()
+_MAX_VIEWS = 4
+
+
+def _on_shapes_of(model: keras.Model, xs: list) -> keras.Model:
+    """`model`, or if an output has axes of unknown size its view on the shapes of `xs` (cached).
+
+    `graph.on_input_shapes`: the same layers and weights, so a fully
+    convolutional model built on `keras.Input((None, None, 3))` predicts
+    inputs of any size (each new size is traced once; the last few are kept).
+    """
+    if all(d is not None for t in model.outputs for d in t.shape[1:]):
+        return model
+    shapes = tuple(tuple(int(d) for d in a.shape[1:]) for a in xs)
+    layers = tuple(id(layer) for layer in model.layers)
+    with _VIEWS_LOCK:
+        views = _VIEWS.setdefault(model, {})
+        held = views.pop(shapes, None)
+        if held is None or held[0] != layers:
+            held = (layers, on_input_shapes(model, list(shapes)))
+        views[shapes] = held  # (the newest last)
+        while len(views) > _MAX_VIEWS:
+            views.pop(next(iter(views)))
+        return held[1]
 
 
 def mc_predict_model(
@@ -85,14 +117,15 @@ def mc_predict_model(
     tolerance, min_samples = check_tolerance(tolerance, min_samples, n_samples)
     specs, out_shapes = model_io(model)
     tasks = check_tasks(task, from_logits, heteroscedastic, len(out_shapes))
-    shapes = check_output_shapes(model, out_shapes)
     xs = check_inputs(x, specs, input_names(model), rescales=has_rescaling(model))
+    view = _on_shapes_of(model, xs)
+    shapes = check_output_shapes(model, model_io(view)[1])
     check_result_size(xs[0].shape[0], sum(int(np.prod(s)) for s in shapes), n_samples, shapes=shapes)  # before allocating
     if any(t == "classification" and logits for t, logits, _ in tasks):
         warn_from_logits(model, True)
     precision = resolve_precision(precision)  # (what the CPU offers: after every argument check)
     return _mc_predict(
-        model, xs, n_samples, batch_size, seed, [t[1] for t in tasks], progress, memory_budget,
+        view, xs, n_samples, batch_size, seed, [t[1] for t in tasks], progress, memory_budget,
         task=[t[0] for t in tasks], heteroscedastic=[t[2] for t in tasks], precision=precision,
         tolerance=tolerance, min_samples=min_samples,
     )

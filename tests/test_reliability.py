@@ -77,9 +77,10 @@ class Models:
     def _make_image_output():
         import keras
 
-        a = keras.Input((None, None, 1))
-        return keras.Model(a, keras.layers.Conv2D(3, 1, name="segment")(keras.layers.Dropout(0.5)(a)),
-                           name="image_output")
+        a = keras.Input((4,))
+        h = keras.layers.Dropout(0.5)(a)  # an output whose size does not follow from the input's
+        out = keras.layers.Lambda(lambda t: keras.ops.reshape(t, (-1, 2, 2)), output_shape=(None, 2), name="segment")(h)
+        return keras.Model(a, out, name="image_output")
 
     @staticmethod
     def _make_no_dropout():
@@ -306,9 +307,10 @@ ROWS = [
     Row("model-two-outputs", "mc_predict", "a task list of the wrong length", ValueError,
         "Invalid value received for argument `task`. Expected one value, or a list of 2 (one per model output)",
         lambda m, t: _predict(m, model=m.two_outputs, x=np.zeros((2, 4)), task=["classification"])),
-    Row("model-image-output", "mc_predict", "an output of unknown size (batch, None, None, 3)", ValueError,
-        "Output 'segment' of model 'image_output' has shape (None, None, None, 3): it has axes of unknown size (None)",
-        lambda m, t: _predict(m, model=m.image_output)),
+    Row("model-image-output", "mc_predict", "an output of unknown size (batch, None, 2) on inputs of known size",
+        ValueError, "Output 'segment' of model 'image_output' has shape (None, None, 2): it has axes of unknown size "
+        "(None). mc_predict needs outputs of shape (batch, *dims, classes) with every size known: its size does not "
+        "follow from the inputs' sizes", lambda m, t: _predict(m, model=m.image_output, x=np.zeros((2, 4)))),
     Row("x-dict-missing", "mc_predict", "a dict of inputs missing one", ValueError,
         f"{IVA} `x`. Expected a dict with one array per model input ('left', 'right'). Received: missing ['right']",
         lambda m, t: _predict(m, model=m.two_inputs, x={"left": np.zeros((2, 4))})),

@@ -245,3 +245,28 @@ def test_a_dataset_of_batches_is_an_input(zoo):
         mcbridge.mc_predict(model, dataset, n_samples=3, seed=2).samples,
         mcbridge.mc_predict(model, x, n_samples=3, seed=2).samples,
     )
+
+
+def _fully_convolutional(size):
+    i = keras.Input((size, size, 1))
+    h = L.Dropout(0.3)(L.Conv2D(4, 3, padding="same", activation="relu", name="c1")(i))
+    return keras.Model(i, L.Conv2D(3, 1, activation="softmax", name="c2")(h))
+
+
+def test_a_model_built_on_inputs_of_any_size_predicts_each_size():
+    keras.utils.set_random_seed(2)
+    model = _fully_convolutional(None)  # output (batch, None, None, 3)
+    rng = np.random.default_rng(0)
+    for shape in ((16, 16, 1), (12, 20, 1)):
+        x = rng.random((3, *shape)).astype("float32")
+        r = mcbridge.mc_predict(model, x, n_samples=4, seed=5)
+        assert r.samples.shape == (3, *shape[:2], 3, 4)
+    fixed = _fully_convolutional(12)  # the same weights on a fixed-size model: the same bits
+    fixed.set_weights(model.get_weights())
+    x = rng.random((3, 12, 12, 1)).astype("float32")
+    np.testing.assert_array_equal(mcbridge.mc_predict(fixed, x, n_samples=4, seed=5).samples,
+                                  mcbridge.mc_predict(model, x, n_samples=4, seed=5).samples)
+    for w in model.get_layer("c1").weights:  # trained in place: the views see it (c1 outputs 0 everywhere)
+        w.assign(np.zeros(w.shape, "float32"))
+    r = mcbridge.mc_predict(model, rng.random((2, 12, 20, 1)).astype("float32"), n_samples=2, seed=5)
+    np.testing.assert_allclose(r.samples, np.broadcast_to(r.samples[:, :1, :1], r.samples.shape), atol=1e-6)

@@ -227,6 +227,23 @@ def rebuild(
     return keras.Model(inputs, _run_rebuilt(model, inputs, copy, others or (lambda layer: layer)))
 
 
+def on_input_shapes(model: keras.Model, shapes: list[tuple]) -> keras.Model:
+    """`model`'s graph, the same layers, on inputs of `shapes` (each but the batch axis; for unknown sizes).
+
+    A model built on `keras.Input((None, None, 3))` has outputs of unknown
+    size; this view of it has the sizes of the inputs it is given. Nothing
+    is copied: training the model trains the view.
+    """
+    names = [t._keras_history[0].name for t in model.inputs]
+    inputs = [
+        keras.Input(batch_shape=(None, *shape), dtype=t.dtype, name=name)
+        for t, shape, name in zip(model.inputs, shapes, names)
+    ]
+    inputs = inputs[0] if len(inputs) == 1 else inputs
+    keep = lambda layer: layer  # noqa: E731
+    return keras.Model(inputs, _run_rebuilt(model, inputs, keep, keep), name=model.name)
+
+
 def _run_rebuilt(model: keras.Model, inputs, copy, others):
     """`model`'s graph on the symbolic `inputs`, its layers replaced as `rebuild` says."""
 
