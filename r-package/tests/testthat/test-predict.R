@@ -250,6 +250,11 @@ zoo_model <- function(name) {
       "    h = layers.Dropout(0.5)(layers.Dense(16, activation='relu')(i))",
       "    label = layers.Dense(3, activation='softmax', name='label')(h)",
       "    return keras.Model(i, [label, layers.Dense(2, name='value')(h)])",
+      "def _zoo_any_size():",
+      "    keras.utils.set_random_seed(4)",
+      "    i = keras.Input((None, None, 1), name='image')",
+      "    h = layers.Dropout(0.3)(layers.Conv2D(4, 3, padding='same', activation='relu')(i))",
+      "    return keras.Model(i, layers.Conv2D(3, 1, activation='softmax')(h))",
       sep = "\n"))
     reticulate::py_eval(sprintf("_zoo_%s()", name), convert = FALSE)
   })
@@ -292,6 +297,16 @@ test_that("a U-Net's dense output: samples c(n, H, W, classes, samples), measure
   expect_identical(dim(res[2:3, ]$all_samples), c(2L, 8L, 8L, 3L, 4L))
   expect_output(print(res), "5 inputs x 8 x 8 positions x 3 classes x 4 samples")
   expect_mcb_error(mc_write_arrow(res, tempfile()), "input", "dense output")
+})
+
+test_that("a model built on inputs of any size predicts each size given, with Python's bits", {
+  m <- zoo_model("any_size")
+  for (hw in list(c(6L, 6L), c(4L, 10L))) {
+    x <- array((seq_len(2 * prod(hw)) %% 7) / 7, c(2L, hw, 1L))
+    res <- mc_predict(m, x, n_samples = 3, seed = 1)
+    expect_identical(dim(res$all_samples), c(2L, hw, 3L, 3L))
+    expect_identical(res$all_samples, py_array(py_predict(m, x, n_samples = 3L, seed = 1L)$samples))
+  }
 })
 
 test_that("two inputs: a list by input name or in order, Python's bits; mismatches are input errors", {
