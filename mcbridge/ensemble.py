@@ -149,8 +149,8 @@ class Ensemble:
         first, io = self.members[0], self._io
         rows = [
             ("members", f"{len(self)}: {_html.names([m.name for m in self.members])}"),
-            ("input shape", ", ".join(str(tuple(spec[0])) for spec in io.specs)),
-            ("outputs", ", ".join(f"{', '.join(map(str, shape))} per input" for shape in io.shapes)),
+            ("input shape" if len(io.specs) == 1 else "input shapes", ", ".join(str(spec[0]) for spec in io.specs)),
+            ("outputs", _outputs_text(io) + " per input"),
             ("parameters", f"{sum(m.count_params() for m in self.members):,} in all "
                            f"({first.count_params():,} in the first member)"),
             ("member seeds", "not recorded" if self.member_seeds is None else _html.names(self.member_seeds)),
@@ -205,6 +205,12 @@ class _MembersIO(NamedTuple):
     names_agree: bool  # every member has the same input names (a dict `x` is read by them)
     inputs: list  # per member: for its input i, the index of the input (first member's order) it takes
     outputs: list  # per member: for output o (first member's order), the index of its own output
+
+
+def _outputs_text(io: _MembersIO) -> str:
+    """`3`, `(4, 4, 3)`, or `label 3, value 2` for several outputs."""
+    shapes = [str(s[0]) if len(s) == 1 else str(s) for s in io.shapes]
+    return shapes[0] if len(shapes) == 1 else ", ".join(f"{n} {s}" for n, s in zip(io.output_names, shapes))
 
 
 def _match(names: list, first: list) -> list | None:
