@@ -819,7 +819,9 @@ def export(
         if len(specs) != 1:
             why = f"have {len(specs)} inputs"
         elif n_samples == 1 and (len(shapes) != 1 or len(shapes[0]) != 1):
-            what = f"{len(shapes)} outputs" if len(shapes) != 1 else f"an output of shape (batch, {', '.join(map(str, shapes[0]))})"
+            what = f"{len(shapes)} outputs"
+            if len(shapes) == 1:
+                what = f"an output of shape (batch, {', '.join(map(str, shapes[0]))})"
             why = f"have {what} and predict once each (n_samples=1)"
         elif any(order != list(range(len(order))) for order in io.inputs + io.outputs):
             why = "order their inputs or outputs differently"
