@@ -232,7 +232,8 @@ def _predict_on_spark(args) -> int:
     start = time.perf_counter()
     try:
         df = spark.read.parquet(args.input)
-        out = mc_predict_spark(df, args.model, input_col=args.input_col, key_col=args.key_col,
+        cols = args.input_col.split(",")  # several inputs: their columns in the model's input order
+        out = mc_predict_spark(df, args.model, input_col=cols[0] if len(cols) == 1 else cols, key_col=args.key_col,
                                n_samples=args.n_samples, seed=args.seed, batch_size=args.batch_size,
                                tolerance=args.tolerance, min_samples=args.min_samples)
         out.write.mode("overwrite").parquet(args.output)
@@ -543,7 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--spark", metavar="MASTER",
                       help="run on Spark (e.g. local[2] or a master URL): --input is a Parquet table "
                            "with --input-col and --key-col; needs mcbridge[spark]")
-    pred.add_argument("--input-col", help="with --spark: the array<float> column of flattened inputs")
+    pred.add_argument("--input-col", help="with --spark: the array<float> column of flattened inputs "
+                                          "(several inputs: their columns in the model's input order, comma-separated)")
     pred.add_argument("--key-col", help="with --spark: the integer key column (keys the random streams)")
     pred.set_defaults(func=cmd_predict)
 

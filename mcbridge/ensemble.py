@@ -12,8 +12,14 @@ Arrow file and R function works on it:
     >>> ens = mcbridge.load_ensemble("cnn.ensemble")
 
 With `n_samples > 1`, `mc_predict` also samples MC dropout inside each
-member ("both"): `samples[:, :, j * n_samples + s]` is sample `s` of member
+member ("both"): `samples[..., j * n_samples + s]` is sample `s` of member
 `j` (member-major order).
+
+Members may have several inputs, outputs of any rank and several outputs,
+as `mc_predict` takes for one model: `x` is a list (input order) or a dict
+(by input name), and a model with several outputs gives a list of results.
+All members must agree in their inputs and outputs: matched by name when
+every member has the same input (output) names, else by position.
 
 The artifact written by `Ensemble.save` is a zip file holding one `.keras`
 file per member (`member_0.keras`, ...) and `ensemble.json`, a manifest with
@@ -29,6 +35,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -36,18 +43,22 @@ import numpy as np
 from mcbridge._checks import (
     INT64_MAX,
     check_bool,
+    check_inputs,
     check_int,
     check_model,
+    check_output_shapes,
     check_precision,
+    check_result_size,
     check_seed,
-    check_single_io,
-    check_task,
-    check_x,
+    check_tasks,
     has_rescaling,
+    input_names,
+    model_io,
+    output_names,
     positive_int,
 )
 from mcbridge._engine.plan import resolve_precision
-from mcbridge._engine.run import deterministic_forward
+from mcbridge._engine.run import deterministic_outputs
 from mcbridge._predict_model import _check_classifier_block, mc_predict_model
 from mcbridge.result import MCResult
 
@@ -75,9 +86,12 @@ class Ensemble:
     iteration and indexing give the members.
 
     Args:
-        members: One or more `keras.Model`s, each with one input and one
-            output of shape `(batch, classes)` (or `(batch, outputs)`), the
-            same for all.
+        members: One or more built `keras.Model`s (Sequential or
+            functional) with the same inputs and outputs: the same number,
+            each of the same shape (outputs `(batch, *dims, classes)` with
+            every size known) and dtype. Inputs (outputs) are matched by
+            name when every member has the same input (output) names, else
+            by position.
         member_seeds: Optional seeds the members were trained with (one per
             member); kept in the saved manifest for the record.
 
@@ -87,7 +101,8 @@ class Ensemble:
 
     Raises:
         TypeError: a member is not a `keras.Model`.
-        ValueError: no members, or members whose output widths differ.
+        ValueError: no members, a member that is not built, or members whose
+            inputs or outputs differ (in number, shape or dtype).
     """
 
     def __init__(self, members: Sequence[keras.Model], member_seeds: Sequence[int] | None = None):
@@ -104,13 +119,7 @@ class Ensemble:
             )
         for m in members:
             check_model(m)
-        widths = {_output_width(m) for m in members}
-        if len(widths) > 1:
-            raise ValueError(
-                "Invalid value received for argument `members`. Expected models "
-                "with the same output shape (batch, classes). Received output "
-                f"widths {sorted(widths, key=str)}"
-            )
+        self._io = _members_io(members)
         if member_seeds is not None:
             member_seeds = tuple(int(s) for s in member_seeds)
             if len(member_seeds) != len(members):
@@ -137,11 +146,11 @@ class Ensemble:
         """A compact HTML summary for notebooks: members, shapes, parameters, seeds."""
         from mcbridge import _html
 
-        first = self.members[0]
+        first, io = self.members[0], self._io
         rows = [
             ("members", f"{len(self)}: {_html.names([m.name for m in self.members])}"),
-            ("input shape", str(tuple(first.inputs[0].shape))),
-            ("outputs", f"{_output_width(first)} per input"),
+            ("input shape" if len(io.specs) == 1 else "input shapes", ", ".join(str(spec[0]) for spec in io.specs)),
+            ("outputs", _outputs_text(io) + " per input"),
             ("parameters", f"{sum(m.count_params() for m in self.members):,} in all "
                            f"({first.count_params():,} in the first member)"),
             ("member seeds", "not recorded" if self.member_seeds is None else _html.names(self.member_seeds)),
@@ -186,19 +195,78 @@ class Ensemble:
             raise
 
 
-def _output_width(model: keras.Model):
-    try:
-        outputs = model.outputs
-    except (AttributeError, ValueError):
-        outputs = None
-    if not outputs or len(outputs) != 1 or len(outputs[0].shape) != 2:
-        shape = None if not outputs else [tuple(o.shape) for o in outputs]
-        raise ValueError(
-            f"Model {model.name!r} has outputs {shape}; an ensemble member needs "
-            "one input and one output of shape (batch, classes) or (batch, outputs). "
-            "Build it first (e.g. call it once on a batch) if it has no known shape."
-        )
-    return outputs[0].shape[1]
+class _MembersIO(NamedTuple):
+    """What the members agree on, in the first member's order, and how each member's order maps to it."""
+
+    specs: list  # `(shape, dtype)` of each input (batch axis first)
+    input_names: list  # the first member's; `names_agree`: every member's
+    shapes: list  # each output's shape but the batch axis, `(*dims, classes)`
+    output_names: list
+    names_agree: bool  # every member has the same input names (a dict `x` is read by them)
+    inputs: list  # per member: for its input i, the index of the input (first member's order) it takes
+    outputs: list  # per member: for output o (first member's order), the index of its own output
+
+
+def _outputs_text(io: _MembersIO) -> str:
+    """`3`, `(4, 4, 3)`, or `label 3, value 2` for several outputs."""
+    shapes = [str(s[0]) if len(s) == 1 else str(s) for s in io.shapes]
+    return shapes[0] if len(shapes) == 1 else ", ".join(f"{n} {s}" for n, s in zip(io.output_names, shapes))
+
+
+def _match(names: list, first: list) -> list | None:
+    """For each of `names`, its index in `first`, when both hold the same distinct names; else None."""
+    if len(set(names)) != len(names) or set(names) != set(first):
+        return None
+    return [first.index(name) for name in names]
+
+
+def _members_io(members: Sequence[keras.Model]) -> _MembersIO:
+    """The inputs and outputs the members share.
+
+    Raises:
+        ValueError: a member that is not built or has an output with axes of
+            unknown size, or members that differ in their inputs or outputs.
+    """
+    ios = []
+    for m in members:
+        specs, out_shapes = model_io(m, "an ensemble member")
+        shapes = check_output_shapes(m, out_shapes, "an ensemble member")
+        ios.append(([(tuple(s[1:]), np.dtype(d).name) for s, d in specs], shapes, input_names(m), output_names(m)))
+    specs, shapes, in_names, out_names = ios[0]
+    agree = True
+    inputs, outputs = [], []
+    for j, (m, (m_specs, m_shapes, m_in, m_out)) in enumerate(zip(members, ios)):
+        where = f"Member {j + 1} ({m.name!r}) and member 1 ({members[0].name!r})"
+        if len(m_specs) != len(specs) or len(m_shapes) != len(shapes):
+            raise ValueError(
+                f"Invalid value received for argument `members`. {where} differ: {len(m_specs)} input(s) and "
+                f"{len(m_shapes)} output(s) against {len(specs)} and {len(shapes)}. An ensemble's members "
+                "need the same inputs and outputs (build them all with one function)."
+            )
+        order = _match(m_in, in_names)
+        agree = agree and order is not None
+        order = list(range(len(specs))) if order is None else order
+        got = [m_specs[i] for i in range(len(specs))]
+        want = [specs[order[i]] for i in range(len(specs))]
+        if got != want:
+            raise ValueError(
+                f"Invalid value received for argument `members`. {where} differ in their inputs "
+                f"(shape but the batch axis, dtype): {got} against {want}. An ensemble's members need "
+                "the same input shapes."
+            )
+        back = _match(out_names, m_out)
+        back = list(range(len(shapes))) if back is None else back
+        got = [m_shapes[back[o]] for o in range(len(shapes))]
+        if got != shapes:
+            raise ValueError(
+                f"Invalid value received for argument `members`. {where} differ in their output "
+                f"shapes (batch axis left out): {got} against {shapes}. An ensemble's members need "
+                "the same output shape."
+            )
+        inputs.append(order)
+        outputs.append(back)
+    full = [(None, *s) for s, _ in specs]
+    return _MembersIO([(f, d) for f, (_, d) in zip(full, specs)], in_names, shapes, out_names, agree, inputs, outputs)
 
 
 def load_ensemble(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool = True) -> Ensemble:
@@ -367,9 +435,10 @@ def train_ensemble(
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z.astype(np.float64) - z.max(axis=1, keepdims=True)
+    """Softmax over the last axis, computed in float64 (rows shifted by their max)."""
+    z = z.astype(np.float64) - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def mc_predict_ensemble(
@@ -384,50 +453,61 @@ def mc_predict_ensemble(
     task: str = "classification",
     heteroscedastic: bool = False,
     precision: str = "float32",
-) -> MCResult:
+) -> MCResult | list[MCResult]:
     """`mcbridge.mc_predict` on an `Ensemble`: every member's prediction as samples.
 
     With `n_samples=1` (the default here) each member predicts once,
-    deterministically (`model.predict` with dropout off), so members need no
-    dropout. With `n_samples > 1` each member is sampled with MC dropout by
-    `mcbridge.mc_predict` (members need dropout), seeded per member from
-    `seed`.
+    deterministically (its switch read as off), so members need no dropout.
+    With `n_samples > 1` each member is sampled with MC dropout by
+    `mcbridge.mc_predict` (members need dropout) with the seed
+    `_member_seeds(seed, k)[j]` for member `j`, so an ensemble of one member
+    gives the bits `mc_predict` gives that member with that seed.
 
     Args:
         model: The `Ensemble` of `k` members.
-        x: Inputs, shape `(n, *input_shape)`.
+        x: Inputs, shape `(n, *input_shape)`; for members with several
+            inputs a list of arrays (the first member's input order) or a
+            dict by input name (when every member has the same input names),
+            all with the same `n`.
         n_samples: Samples per member.
         batch_size: Inputs per call.
         seed: With `n_samples > 1`: non-negative integer for reproducible MC
             samples (member `j` gets its own seed drawn from it), or None.
-        from_logits: Apply a softmax over classes to each sample.
+        from_logits: Apply a softmax over the last axis of each sample.
+            `task`, `from_logits` and `heteroscedastic` take one value for
+            every output or a list of one per output (first member's order).
         progress: With `n_samples > 1`: show progress (one member at a time).
         memory_budget: With `n_samples > 1`: see `mcbridge.mc_predict`.
         task: `"classification"` (outputs are class probabilities) or
             `"regression"` (real-valued outputs).
-        heteroscedastic: Regression only: each member outputs `d` means then
-            `d` log-variances; the result holds the means as samples and the
-            variances (`exp` of the log-variances) as `noise_variance`, as
-            `mc_predict` does for one model.
+        heteroscedastic: Regression only: each member's output holds `d`
+            means then `d` log-variances on its last axis; the result holds
+            the means as samples and the variances (`exp` of the
+            log-variances) as `noise_variance`, as `mc_predict` does for one
+            model.
         precision: `"float32"`, or with `n_samples > 1` `"bfloat16"` (see
-            `mcbridge.mc_predict`); `n_samples=1` predicts with each
-            member's own `model.predict`.
+            `mcbridge.mc_predict`); `n_samples=1` predicts in each member's
+            own precision.
 
     Returns:
-        An `MCResult` with `samples` of shape `(n, classes, k * n_samples)`
-        in member-major order: `samples[:, :, j * n_samples + s]` is sample
-        `s` of member `j`.
+        An `MCResult` whose `samples` has shape `(n, *dims, classes,
+        k * n_samples)` for a member output `(batch, *dims, classes)`, in
+        member-major order: `samples[..., j * n_samples + s]` is sample `s`
+        of member `j`. For members with several outputs, a list of them in
+        the first member's output order.
 
     Raises:
-        ValueError: a bad argument; classification outputs that are not
-            probabilities while `from_logits=False`; `n_samples > 1` on
-            members without dropout.
+        ValueError: a bad argument (checked before any member predicts:
+            `x` that does not match the members' inputs, a list of tasks of
+            the wrong length, a heteroscedastic output with an odd last
+            axis); classification outputs that are not probabilities while
+            `from_logits=False`; `n_samples > 1` on members without dropout.
         TypeError: an argument of the wrong type, or `x` is not numeric.
+        MemoryError: the result cannot fit in memory (before allocating).
     """
     n_samples = positive_int("n_samples", n_samples)
     batch_size = positive_int("batch_size", batch_size)
     seed = check_seed(seed)
-    task, from_logits, heteroscedastic = check_task(task, from_logits, heteroscedastic)
     if progress is not None:
         progress = check_bool("progress", progress)
     precision = check_precision(precision)
@@ -440,66 +520,77 @@ def mc_predict_ensemble(
     sampling = {}  # for each member's mc_predict_model (n_samples > 1)
     if memory_budget is not None:
         sampling["memory_budget"] = check_int("memory_budget", memory_budget, maximum=INT64_MAX)
+    io = model._io
+    tasks = check_tasks(task, from_logits, heteroscedastic, len(io.shapes))
     k = len(model)
     first = model.members[0]
-    input_shape, input_dtype = check_single_io(first, "mc_predict on an ensemble")
-    x = check_x(x, input_shape, input_dtype, rescales=has_rescaling(first))
+    names = io.input_names
+    if isinstance(x, dict) and len(io.specs) > 1 and not io.names_agree:
+        raise ValueError(
+            "Invalid value received for argument `x`. The ensemble's members name their inputs "
+            f"differently (member 1: {names}), so a dict cannot say which array feeds which input. "
+            f"Pass a list of {len(io.specs)} arrays in member 1's input order."
+        )
+    xs = check_inputs(x, io.specs, names, rescales=has_rescaling(first))
+    for name, shape, (t, _, hetero) in zip(io.output_names, io.shapes, tasks):
+        if hetero and shape[-1] % 2:
+            raise ValueError(
+                f"Output {name!r} of the ensemble's members has shape (batch, {', '.join(map(str, shape))}); "
+                "heteroscedastic=True needs an even number of entries on its last axis: d means, "
+                "then d log-variances."
+            )
+    n = xs[0].shape[0]
+    check_result_size(n, sum(int(np.prod(s)) for s in io.shapes), k * n_samples, shapes=io.shapes)
     if n_samples > 1:  # (what the CPU offers: after every argument check)
         sampling["precision"] = resolve_precision(precision)
-    n = x.shape[0]
     seeds = [None] * k if seed is None else _member_seeds(seed, k)
-    out = noise = None  # (k * n_samples, classes, n) in C order: (n, classes, samples) in Fortran order
+    outs = [None] * len(io.shapes)  # per output: samples (n, *dims, entries, k * n_samples), Fortran order
+    noises = [None] * len(io.shapes)
     for j, member in enumerate(model.members):
+        member_x = [xs[i] for i in io.inputs[j]]
+        order = io.outputs[j]  # canonical output o is the member's output order[o]
         if n_samples == 1:
-            if n:
-                pred = deterministic_forward(member, x, batch_size)
-            else:  # (Keras cannot predict no inputs)
-                pred = np.zeros((0, _output_width(member)), np.float32)
-            if pred.ndim != 2 or pred.shape[0] != n:
-                raise ValueError(
-                    f"Member {j + 1} ({member.name!r}) returned shape {pred.shape}; "
-                    "expected (n, classes) or (n, outputs)."
-                )
-            if from_logits:
-                pred = _softmax(pred)
-            elif task == "classification":
-                try:
-                    _check_classifier_block(pred)
-                except ValueError as err:
-                    raise ValueError(f"Member {j + 1} ({member.name!r}): {err}") from None
-            block = pred.T[None]  # (1, classes, n)
-            if heteroscedastic:
-                block, block_noise = _split_mean_log_var(block, member)
+            preds = deterministic_outputs(member, member_x, batch_size)
+            blocks = []
+            for o, (t, logits, hetero) in enumerate(tasks):
+                pred = preds[order[o]]
+                if logits:
+                    pred = _softmax(pred)
+                elif t == "classification" and not logits:
+                    try:
+                        _check_classifier_block(np.moveaxis(pred, -1, 1))
+                    except ValueError as err:
+                        raise ValueError(f"Member {j + 1} ({member.name!r}): {err}") from None
+                pred = pred[..., None]  # (n, *dims, entries, 1)
+                if hetero:
+                    d = pred.shape[-2] // 2
+                    with np.errstate(over="ignore"):  # float32: a log-variance past ~88 gives inf
+                        blocks.append((pred[..., :d, :], np.exp(pred[..., d:, :])))
+                else:
+                    blocks.append((pred, None))
         else:
+            back = [order.index(i) for i in range(len(order))]  # the member's output i is canonical back[i]
+            member_tasks = [tasks[back[i]] for i in range(len(order))]
             result = _member_mc(
-                member, x, n_samples=n_samples, batch_size=batch_size, seed=seeds[j], from_logits=from_logits,
-                progress=progress, task=task, heteroscedastic=heteroscedastic, **sampling,
+                member, member_x if len(member_x) > 1 else member_x[0], n_samples=n_samples, batch_size=batch_size,
+                seed=seeds[j], from_logits=[t[1] for t in member_tasks], progress=progress,
+                task=[t[0] for t in member_tasks], heteroscedastic=[t[2] for t in member_tasks], **sampling,
             )
-            block = np.asarray(result.samples).transpose(2, 1, 0)
-            if heteroscedastic:
-                block_noise = np.asarray(result.noise_variance).transpose(2, 1, 0)
-        if out is None:
-            out = np.empty((k * n_samples, block.shape[1], n), dtype=np.float32)
-            if heteroscedastic:
-                noise = np.empty_like(out)
-        out[j * n_samples : (j + 1) * n_samples] = block
-        if heteroscedastic:
-            noise[j * n_samples : (j + 1) * n_samples] = block_noise
-    if heteroscedastic:
-        return MCResult(out.transpose(2, 1, 0), task=task, noise_variance=noise.transpose(2, 1, 0))
-    return MCResult(out.transpose(2, 1, 0), task=task)
-
-
-def _split_mean_log_var(block: np.ndarray, member: keras.Model):
-    """`(1, 2d, n)` outputs -> means `(1, d, n)` and variances `exp(log-variances)`."""
-    if block.shape[1] % 2:
-        raise ValueError(
-            f"Member {member.name!r} has {block.shape[1]} outputs; heteroscedastic=True "
-            "needs an even number: d means, then d log-variances."
-        )
-    d = block.shape[1] // 2
-    with np.errstate(over="ignore"):  # float32: a log-variance past ~88 gives inf
-        return block[:, :d], np.exp(block[:, d:])
+            results = result if isinstance(result, list) else [result]
+            blocks = [(results[order[o]].samples, results[order[o]].noise_variance) for o in range(len(order))]
+        for o, (block, noise) in enumerate(blocks):
+            if outs[o] is None:
+                outs[o] = np.empty((n, *block.shape[1:-1], k * n_samples), np.float32, order="F")
+                if noise is not None:
+                    noises[o] = np.empty_like(outs[o], order="F")
+            outs[o][..., j * n_samples : (j + 1) * n_samples] = block
+            if noise is not None:
+                noises[o][..., j * n_samples : (j + 1) * n_samples] = noise
+    results = [
+        MCResult(out, task=t, noise_variance=noise) if hetero else MCResult(out, task=t)
+        for out, noise, (t, _, hetero) in zip(outs, noises, tasks)
+    ]
+    return results[0] if len(results) == 1 else results
 
 
 def _member_mc(member: keras.Model, x: np.ndarray, **kwargs) -> MCResult:

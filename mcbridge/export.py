@@ -813,11 +813,25 @@ def export(
             "`seed` and `key`. Rename those model inputs (keras.Input(name=...)) before exporting."
         )
     path = _check_target(path, overwrite)
-    if ensemble and len(specs) != 1:
-        raise ValueError(
-            f"The ensemble's members have {len(specs)} inputs; mc_predict on an ensemble, and so export, "
-            "takes members with one input."
-        )
+    if ensemble:  # (what the exported graph computes for an ensemble; mc_predict takes more)
+        io = model._io
+        why = None
+        if len(specs) != 1:
+            why = f"have {len(specs)} inputs"
+        elif n_samples == 1 and (len(shapes) != 1 or len(shapes[0]) != 1):
+            what = f"{len(shapes)} outputs"
+            if len(shapes) == 1:
+                what = f"an output of shape (batch, {', '.join(map(str, shapes[0]))})"
+            why = f"have {what} and predict once each (n_samples=1)"
+        elif any(order != list(range(len(order))) for order in io.inputs + io.outputs):
+            why = "order their inputs or outputs differently"
+        if why:
+            raise ValueError(
+                f"The ensemble's members {why}; export takes ensembles whose members have one input, "
+                "the same output order and, with n_samples=1, one (batch, classes) output "
+                "(mcbridge.mc_predict(ensemble, x) takes them all). Export each member on its own, or "
+                "with n_samples > 1 for several or dense outputs."
+            )
     if any(h.task == "classification" and h.from_logits for h in heads):
         for m in models:
             warn_from_logits(m, True)

@@ -9,6 +9,15 @@ gets the numbers `mc_predict` gives the input with that row index, whatever
 the partitioning (masks identical, values equal up to float32 rounding).
 See docs/SCALING.md.
 
+A model with several inputs reads one column per input (`input_col` a list
+in the model's input order, or a dict from input name to column). A dense
+output `(batch, *dims, classes)` writes per row its maps flattened in C
+order, as `predict_to_file` does; every summary column's Spark field
+metadata holds `mcbridge.dims` (`"H,W"`, `""` for a plain classifier) and
+`mcbridge.classes`. Models with several outputs are refused: one job
+predicts one output (save a `keras.Model(model.inputs, model.outputs[i])`
+per head you need).
+
 Which Python the workers run: with a local master (`local`, `local[2]`, ...)
 and no `PYSPARK_PYTHON` set, `mc_predict_spark` points the workers at this
 Python (`sys.executable`; Spark's default, `python3` on the PATH, usually
@@ -130,27 +139,35 @@ def _inputs(column, shape: tuple, name: str) -> np.ndarray:
     return values.reshape((len(column), *shape))
 
 
-def _predict_batches(batches, *, model_path, input_col, key_col, keep, n_samples, seed, keep_samples,
+def _predict_batches(batches, *, model_path, input_cols, key_col, keep, n_samples, seed, keep_samples,
                      batch_size, memory_budget, tolerance=None, min_samples=10):
-    """The `mapInArrow` function: Arrow record batches in, summary batches out."""
+    """The `mapInArrow` function: Arrow record batches in, summary batches out.
+
+    `input_cols`: one column per model input, in its input order.
+    """
     import pyarrow as pa
 
     from mcbridge._engine.run import sample
-    from mcbridge._predict_model import _check_classifier_block, _sampler_for
+    from mcbridge._predict_model import _block_check, _sampler_for
     from mcbridge.stream import summary_batch
 
     model = _worker_model(model_path)
-    sampler = _sampler_for(model)
-    shape = tuple(sampler.input_shape[1:])
+    sampler = _sampler_for(model, any_shape=True)
+    out_shape = sampler.output_shapes[0]  # (*dims, classes)
+    check = _block_check([out_shape], [("classification", False, False)])
     for batch in batches:
         if batch.num_rows == 0:
             continue
         keys = np.asarray(batch.column(key_col).to_numpy(zero_copy_only=False), dtype=np.int64)
-        x = _inputs(batch.column(input_col), shape, input_col).astype(sampler.input_dtype, copy=False)
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"Column {input_col!r} holds NaN or infinite values.")
-        samples, used = sample(sampler, x, n_samples, batch_size, memory_budget, seed, False, tolerance=tolerance,
-                               min_samples=min_samples, check=_check_classifier_block, keys=keys)
+        xs = []
+        for col, (shape, dtype) in zip(input_cols, sampler.input_specs):
+            x = _inputs(batch.column(col), tuple(shape[1:]), col).astype(dtype, copy=False)
+            if not np.all(np.isfinite(x)):
+                raise ValueError(f"Column {col!r} holds NaN or infinite values.")
+            xs.append(x)
+        samples, used = sample(sampler, xs, n_samples, batch_size, memory_budget, seed, False, tolerance=tolerance,
+                               min_samples=min_samples, check=check, keys=keys)
+        samples = samples.reshape((len(keys), *out_shape, samples.shape[-1]), order="F")  # (rows, *dims, classes, S)
         summary = summary_batch(samples, keys, keep_samples, n_used=used)
         columns, names = [batch.column(key_col)], [key_col]
         for name in keep:
@@ -161,17 +178,74 @@ def _predict_batches(batches, *, model_path, input_col, key_col, keep, n_samples
             if name == "samples":
                 col = col.cast(pa.list_(pa.list_(pa.float32())))
             elif pa.types.is_fixed_size_list(col.type):
-                col = col.cast(pa.list_(pa.float32()))
+                col = col.cast(pa.list_(col.type.value_type))
             columns.append(col)
             names.append(name)
         yield pa.RecordBatch.from_arrays(columns, names=names)
+
+
+def _input_columns(input_col, names: list[str], fields: dict) -> list[str]:
+    """`input_col` as one column name per model input (in its input order).
+
+    Raises:
+        ValueError: a count or names that do not match the model's inputs,
+            a column `df` lacks, or one that is not an array column.
+    """
+    from collections.abc import Mapping
+
+    from pyspark.sql import types as T
+
+    listed = ", ".join(repr(n) for n in names)
+    if isinstance(input_col, str):
+        cols = [input_col]
+        if len(names) > 1:
+            raise ValueError(
+                f"Invalid value received for argument `input_col`. The model has {len(names)} inputs "
+                f"({listed}): pass a list of {len(names)} columns in that order, or a dict "
+                f"{{input name: column}}. Received: input_col={input_col!r}"
+            )
+    elif isinstance(input_col, Mapping):
+        missing = [n for n in names if n not in input_col]
+        unknown = [k for k in input_col if k not in names]
+        if missing or unknown:
+            raise ValueError(
+                "Invalid value received for argument `input_col`. Expected a dict with one column "
+                f"per model input ({listed}). Received: "
+                + "; ".join(p for p in (missing and f"missing {missing}", unknown and f"unknown {unknown}") if p)
+            )
+        cols = [input_col[n] for n in names]
+    elif isinstance(input_col, Sequence) and len(input_col) == len(names):
+        cols = list(input_col)
+    else:
+        got = f"{len(input_col)} columns" if isinstance(input_col, Sequence) else type(input_col).__name__
+        raise ValueError(
+            f"Invalid value received for argument `input_col`. The model has {len(names)} input(s) "
+            f"({listed}): pass one column name, a list of {len(names)} in the model's input order, "
+            f"or a dict {{input name: column}}. Received: {got}"
+        )
+    for name in cols:
+        if not isinstance(name, str) or name not in fields:
+            raise ValueError(
+                f"Invalid value received for argument `input_col`. Expected columns of `df` "
+                f"({', '.join(fields)}). Received: {name!r}"
+            )
+        if not isinstance(fields[name].dataType, T.ArrayType):
+            raise ValueError(
+                "Invalid value received for argument `input_col`. Expected array<float> columns. "
+                f"Received: {name!r} of type {fields[name].dataType.simpleString()}"
+            )
+    if len(set(cols)) != len(cols):
+        raise ValueError(
+            f"Invalid value received for argument `input_col`. Expected one column per input. Received: {cols}"
+        )
+    return cols
 
 
 def mc_predict_spark(
     df,
     model_path: str | os.PathLike,
     *,
-    input_col: str,
+    input_col: str | Sequence[str] | dict[str, str],
     key_col: str,
     n_samples: int = 50,
     seed: int | None = None,
@@ -186,17 +260,22 @@ def mc_predict_spark(
 
     Args:
         df: A `pyspark.sql.DataFrame` with an input column and a key column.
-        model_path: A saved `.keras` classifier with dropout, readable at this
-            path by every Spark worker (local mode, or a shared file system).
+        model_path: A saved `.keras` classifier with dropout and one output
+            `(batch, *dims, classes)`, readable at this path by every Spark
+            worker (local mode, or a shared file system).
         input_col: Column of `array<float>` (or `array<double>`): each input
-            flattened in C order, reshaped to the model's input shape.
+            flattened in C order, reshaped to the model's input shape. For a
+            model with several inputs, a list of columns in the model's input
+            order, or a dict `{input name: column}` (the names of its
+            `keras.Input(name=...)`).
         key_col: Integer column of unique keys: with a seed, an input's
             samples depend only on the seed and its key (as input `i` of
             `mc_predict` has key `i`).
         n_samples: MC samples per input.
         seed: Non-negative integer, or None (one random seed drawn here, on
             the driver, for the whole job).
-        keep_samples: Add `samples` (`array<array<float>>`, classes x samples).
+        keep_samples: Add `samples` (`array<array<float>>`, one list of
+            samples per class; per position and class for a dense output).
         batch_size: At most this many inputs per compiled call. Rows reach
             the workers in Arrow batches of `spark.sql.execution.arrow.maxRecordsPerBatch`.
         keep_columns: Also return the other columns of `df` (True), the
@@ -209,20 +288,27 @@ def mc_predict_spark(
         A lazy DataFrame: `key_col`, the kept columns, `prediction` (int),
         `mean`, `variance` (`array<float>`, one per class),
         `predictive_entropy`, `mutual_information`, `variation_ratio` (float)
-        and, with `keep_samples`, `samples`.
+        and, with `keep_samples`, `samples`. For a dense output `(batch,
+        *dims, classes)`, each row holds its maps flattened in C order:
+        `prediction` (`array<int>`) and the three measures (`array<float>`)
+        one value per position, `mean` and `variance` one per position and
+        class. The summary columns' field metadata hold `mcbridge.dims`
+        (`"H,W"`; `""` for a `(batch, classes)` output) and `mcbridge.classes`.
 
     With a local master and no `PYSPARK_PYTHON` set, the workers run this
     Python (see `use_this_python`); on a cluster, each worker's Python needs
     mcbridge, or the action fails with a message saying so.
 
     Raises:
-        ValueError: a bad argument, a missing column or a non-integer key
-            column (raised here); errors in the rows surface when an action runs.
+        ValueError: a bad argument, a missing column, input columns that do
+            not match the model's inputs, a non-integer key column, a model
+            with several outputs (raised here, before any job runs); errors
+            in the rows surface when an action runs.
         TypeError: an argument of the wrong type.
     """
     from pyspark.sql import types as T
 
-    from mcbridge._checks import check_seed, check_tolerance, positive_int
+    from mcbridge._checks import check_seed, check_tolerance, input_names, output_names, positive_int
     from mcbridge._predict_model import DEFAULT_MEMORY_BUDGET, _sampler_for
     from mcbridge.models import load_model
 
@@ -239,57 +325,71 @@ def mc_predict_spark(
             f"False. Received: keep_samples={keep_samples!r}"
         )
     fields = {f.name: f for f in df.schema.fields}
-    for arg, name in (("input_col", input_col), ("key_col", key_col)):
-        if name not in fields:
-            raise ValueError(
-                f"Invalid value received for argument `{arg}`. Expected a column of `df` "
-                f"({', '.join(fields)}). Received: {arg}={name!r}"
-            )
+    if not isinstance(key_col, str) or key_col not in fields:
+        raise ValueError(
+            f"Invalid value received for argument `key_col`. Expected a column of `df` "
+            f"({', '.join(fields)}). Received: key_col={key_col!r}"
+        )
     if not isinstance(fields[key_col].dataType, (T.ByteType, T.ShortType, T.IntegerType, T.LongType)):
         raise ValueError(
             "Invalid value received for argument `key_col`. Expected an integer column. "
             f"Received: {key_col!r} of type {fields[key_col].dataType.simpleString()}"
         )
-    if not isinstance(fields[input_col].dataType, T.ArrayType):
+    model_path = os.path.abspath(os.fspath(model_path))
+    # Read the model once here: a bad file or a model without dropout fails now, not in a task.
+    model = load_model(model_path, compile=False)
+    sampler = _sampler_for(model, any_shape=True)
+    if len(sampler.output_shapes) != 1:
         raise ValueError(
-            "Invalid value received for argument `input_col`. Expected an array<float> column. "
-            f"Received: {input_col!r} of type {fields[input_col].dataType.simpleString()}"
+            f"Model {model.name!r} has {len(sampler.output_shapes)} outputs ({', '.join(output_names(model))}); "
+            "mc_predict_spark writes one output's summaries per row. Save one model per output you "
+            "need, keras.Model(model.inputs, model.outputs[i]).save(...), and run one job on each "
+            "(or use mcbridge.mc_predict, which takes several outputs)."
+        )
+    out_shape = sampler.output_shapes[0]
+    input_cols = _input_columns(input_col, input_names(model), fields)
+    if key_col in input_cols:
+        raise ValueError(
+            f"Invalid value received for argument `key_col`. Expected a column other than the inputs. "
+            f"Received: key_col={key_col!r}"
         )
     if keep_columns is True:
-        keep = [n for n in fields if n not in (key_col, input_col)]
+        keep = [n for n in fields if n != key_col and n not in input_cols]
     elif keep_columns is False:
         keep = []
     else:
         keep = list(keep_columns)
-        missing = [n for n in keep if n not in fields or n == key_col]
+        missing = [n for n in keep if n not in fields or n == key_col or n in input_cols]
         if missing:
             raise ValueError(
                 "Invalid value received for argument `keep_columns`. Expected other columns "
                 f"of `df`. Received: {missing}"
             )
-    model_path = os.path.abspath(os.fspath(model_path))
-    # Read the model once here: a bad file or a model without dropout fails now, not in a task.
-    _sampler_for(load_model(model_path, compile=False))
-
     floats = T.ArrayType(T.FloatType(), containsNull=False)
+    dense = len(out_shape) > 1  # per position: a list per row
+
+    def per_position(t):
+        return T.ArrayType(t, containsNull=False) if dense else t
+
+    meta = {"mcbridge.dims": ",".join(map(str, out_shape[:-1])), "mcbridge.classes": str(out_shape[-1])}
     out = [fields[key_col], *(fields[n] for n in keep)]
     out += [
-        T.StructField("prediction", T.IntegerType(), False),
-        T.StructField("mean", floats, False),
-        T.StructField("variance", floats, False),
-        T.StructField("predictive_entropy", T.FloatType(), False),
-        T.StructField("mutual_information", T.FloatType(), False),
-        T.StructField("variation_ratio", T.FloatType(), False),
+        T.StructField("prediction", per_position(T.IntegerType()), False, meta),
+        T.StructField("mean", floats, False, meta),
+        T.StructField("variance", floats, False, meta),
+        T.StructField("predictive_entropy", per_position(T.FloatType()), False, meta),
+        T.StructField("mutual_information", per_position(T.FloatType()), False, meta),
+        T.StructField("variation_ratio", per_position(T.FloatType()), False, meta),
     ]
     if tolerance is not None:
         out.append(T.StructField("n_used", T.IntegerType(), False))
     if keep_samples:
-        out.append(T.StructField("samples", T.ArrayType(floats, containsNull=False), False))
-    options = dict(model_path=model_path, input_col=input_col, key_col=key_col, keep=keep,
+        out.append(T.StructField("samples", T.ArrayType(floats, containsNull=False), False, meta))
+    options = dict(model_path=model_path, input_cols=input_cols, key_col=key_col, keep=keep,
                    n_samples=n_samples, seed=seed, keep_samples=bool(keep_samples),
                    batch_size=batch_size, memory_budget=memory_budget, tolerance=tolerance,
                    min_samples=min_samples)
 
     use_this_python(df.sparkSession)
     run = _worker_function(options, _NO_MCBRIDGE)
-    return df.select(key_col, input_col, *keep).mapInArrow(run, T.StructType(out))
+    return df.select(key_col, *input_cols, *keep).mapInArrow(run, T.StructType(out))

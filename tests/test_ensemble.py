@@ -336,3 +336,148 @@ def test_deterministic_members_share_one_compiled_forward_and_match_predict(data
         with mcbridge.mc_dropout(member, False):
             np.testing.assert_allclose(result.samples[:, :, j], member.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
         assert mcbridge.mc_dropout_enabled(member)
+
+
+# --------------------------------------------------------------------------
+# members with several inputs, dense outputs and several outputs
+
+
+def two_heads(dropout=0.5):
+    """An image and a table in, a class head `(batch, 3)` and a regression head `(batch, 2)` out."""
+    img, tab = keras.Input((4, 4, 1), name="img"), keras.Input((3,), name="tab")
+    h = keras.layers.Concatenate()([keras.layers.Flatten()(img), tab])
+    h = keras.layers.Dense(8, activation="relu")(h)
+    if dropout:
+        h = keras.layers.Dropout(dropout)(h)
+    cls = keras.layers.Dense(3, activation="softmax", name="cls")(h)
+    return keras.Model([img, tab], [cls, keras.layers.Dense(2, name="reg")(h)])
+
+
+def segmenter(logits=False):
+    """A per-pixel classifier: `(batch, 4, 4, 1)` in, `(batch, 4, 4, 3)` out."""
+    return keras.Sequential([
+        keras.Input((4, 4, 1)), keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+        keras.layers.SpatialDropout2D(0.5), keras.layers.Conv2D(3, 1, activation=None if logits else "softmax"),
+    ])  # fmt: skip
+
+
+@pytest.fixture
+def xs():
+    rng = np.random.default_rng(1)
+    return [rng.random((6, 4, 4, 1), dtype=np.float32), rng.normal(size=(6, 3)).astype(np.float32)]
+
+
+def test_several_inputs_and_outputs_one_deterministic_prediction_per_member(xs):
+    ens = Ensemble([two_heads(), two_heads()])
+    tasks = ["classification", "regression"]
+    cls, reg = mcbridge.mc_predict(ens, xs, task=tasks)
+    assert cls.task == "classification" and cls.samples.shape == (6, 3, 2)
+    assert reg.task == "regression" and reg.samples.shape == (6, 2, 2)
+    for j, member in enumerate(ens):
+        want = member.predict(xs, verbose=0)
+        np.testing.assert_allclose(cls.samples[..., j], want[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(reg.samples[..., j], want[1], rtol=1e-5, atol=1e-6)
+    by_name = mcbridge.mc_predict(ens, {"tab": xs[1], "img": xs[0]}, task=tasks)
+    assert all(a.samples.tobytes() == b.samples.tobytes() for a, b in zip(by_name, (cls, reg)))
+
+
+def test_several_outputs_with_mc_dropout_give_each_members_seeded_bits(xs):
+    tasks = ["classification", "regression"]
+    member = two_heads()
+    alone = mcbridge.mc_predict(member, xs, n_samples=3, seed=5, task=tasks)
+    ens = mcbridge.mc_predict(Ensemble([member]), xs, n_samples=3, seed=5, task=tasks)
+    assert ens[0].samples.shape == (6, 3, 3)
+    seeded = mcbridge.mc_predict(member, xs, n_samples=3, seed=_member_seeds(5, 1)[0], task=tasks)
+    for got, want in zip(ens, seeded):
+        assert got.samples.tobytes() == want.samples.tobytes()
+    assert not np.array_equal(alone[0].samples, ens[0].samples)  # (member j's seed is drawn from `seed`)
+    two = Ensemble([member, two_heads()])
+    first = mcbridge.mc_predict(two, xs, n_samples=3, seed=5, task=tasks)
+    again = mcbridge.mc_predict(two, xs, n_samples=3, seed=5, task=tasks)
+    assert [r.samples.shape for r in first] == [(6, 3, 6), (6, 2, 6)]
+    assert all(a.samples.tobytes() == b.samples.tobytes() for a, b in zip(first, again))
+    np.testing.assert_array_equal(first[1].samples[..., :3], seeded[1].samples)  # member-major
+    assert first[0].variance.min() > 0
+
+
+def test_members_are_matched_by_input_and_output_names():
+    """A member built with its inputs and outputs in another order predicts the same heads from the same arrays."""
+    a = two_heads()
+    b = keras.Model([a.inputs[1], a.inputs[0]], [a.outputs[1], a.outputs[0]])  # the same layers, reordered
+    rng = np.random.default_rng(3)
+    xs = [rng.random((5, 4, 4, 1), dtype=np.float32), rng.normal(size=(5, 3)).astype(np.float32)]
+    cls, reg = mcbridge.mc_predict(Ensemble([a, b]), xs, task=["classification", "regression"])
+    np.testing.assert_array_equal(cls.samples[..., 0], cls.samples[..., 1])
+    np.testing.assert_array_equal(reg.samples[..., 0], reg.samples[..., 1])
+    by_name = {"img": xs[0], "tab": xs[1]}  # (a list would follow the first member's order: tab, img)
+    hetero = mcbridge.mc_predict(Ensemble([b, a]), by_name, n_samples=2, seed=1,
+                                 task=["regression", "classification"], heteroscedastic=[True, False])
+    assert hetero[0].samples.shape == hetero[0].noise_variance.shape == (5, 1, 4)
+    assert hetero[1].samples.shape == (5, 3, 4)
+
+
+def test_dense_outputs_keep_their_maps_and_order_members(xs):
+    x = xs[0]
+    ens = Ensemble([segmenter(), segmenter()])
+    det = mcbridge.mc_predict(ens, x)
+    assert det.samples.shape == (6, 4, 4, 3, 2) and det.predictive_entropy().shape == (6, 4, 4)
+    np.testing.assert_allclose(det.samples[..., 1], ens[1].predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    mc = mcbridge.mc_predict(ens, x, n_samples=4, seed=2, batch_size=4)
+    assert mc.samples.shape == (6, 4, 4, 3, 8) and mc.mean.shape == (6, 4, 4, 3)
+    seeds = _member_seeds(2, 2)
+    for j, member in enumerate(ens):
+        alone = mcbridge.mc_predict(member, x, n_samples=4, seed=seeds[j], batch_size=4)
+        assert mc.samples[..., 4 * j : 4 * j + 4].tobytes() == alone.samples.tobytes()
+    logits = Ensemble([segmenter(logits=True)])
+    probs = mcbridge.mc_predict(logits, x, from_logits=True).samples[..., 0]
+    z = logits[0].predict(x, verbose=0).astype(np.float64)
+    np.testing.assert_allclose(probs, np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True), rtol=1e-5)
+    with pytest.raises(ValueError, match="Member 1 .* not probabilities"):
+        mcbridge.mc_predict(logits, x)
+
+
+def test_train_ensemble_of_a_two_input_two_output_model(xs):
+    def build():
+        model = two_heads()
+        model.compile(optimizer="adam", loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"})
+        return model
+
+    y = {"cls": np.arange(6) % 3, "reg": np.zeros((6, 2), np.float32)}
+    ens = mcbridge.train_ensemble(build, xs, y, k=2, seed=4, progress=False)
+    cls, reg = mcbridge.mc_predict(ens, xs, task=["classification", "regression"])
+    assert cls.samples.shape == (6, 3, 2) and reg.samples.shape == (6, 2, 2)
+
+
+def test_members_that_disagree_or_bad_inputs_are_refused_before_predicting(xs, monkeypatch):
+    from mcbridge import ensemble as ens_module
+
+    with pytest.raises(ValueError, match=r"Member 2 .* 1 input\(s\) and 1 output\(s\) against 2 and 2"):
+        Ensemble([two_heads(), segmenter()])
+    with pytest.raises(ValueError, match="Member 2 .* differ in their output shapes"):
+        Ensemble([segmenter(), keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 1)])])
+    with pytest.raises(ValueError, match="Member 2 .* differ in their inputs"):
+        Ensemble([segmenter(), keras.Sequential([keras.Input((5, 4, 1)), keras.layers.Conv2D(3, 1)])])
+    with pytest.raises(ValueError, match="unknown size"):
+        Ensemble([keras.Sequential([keras.Input((None, 1)), keras.layers.Dense(3)])])
+
+    def never(*args, **kwargs):
+        raise AssertionError("a member predicted before the arguments were checked")
+
+    monkeypatch.setattr(ens_module, "deterministic_outputs", never)
+    monkeypatch.setattr(ens_module, "mc_predict_model", never)
+    ens = Ensemble([two_heads(), two_heads()])
+    for x, kwargs, message in [
+        (xs[0], {}, r"2 inputs \('img', 'tab'\): pass a list of 2 arrays"),
+        ([xs[0], xs[1][:4]], {}, "same number of rows"),
+        ({"img": xs[0]}, {}, r"missing \['tab'\]"),
+        ([xs[0], xs[1][:, :2]], {}, r"x\['tab'\].*\(n, 3\)"),
+        (xs, dict(task=["regression"]), "a list of 2"),
+        (xs, dict(task="regression", heteroscedastic=[True, False]), "'cls'.*even number"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            mcbridge.mc_predict(ens, x, n_samples=2, **kwargs)
+    a = two_heads()  # the same inputs under other names: a list only
+    img, tab = keras.Input((4, 4, 1), name="image"), keras.Input((3,), name="table")
+    renamed = keras.Model([img, tab], a([img, tab]))
+    with pytest.raises(ValueError, match="name their inputs differently.*list of 2 arrays"):
+        mcbridge.mc_predict(Ensemble([a, renamed]), {"img": xs[0], "tab": xs[1]})

@@ -530,3 +530,29 @@ def test_cli_export_several_outputs(tmp_path, capsys):
     assert "not an output of the model (its outputs: label, price)" in capsys.readouterr().err
     assert cli.main([*argv[:-4], "--overwrite"]) == 1  # price as classification: not probabilities
     assert "Output 'price'" in capsys.readouterr().err
+
+
+def test_ensembles_export_cannot_serve_are_refused_with_what_to_do(tmp_path):
+    """mc_predict takes these ensembles; export says which it cannot serve, before building anything."""
+    import keras
+
+    from mcbridge.ensemble import Ensemble
+
+    img, tab = keras.Input((4,), name="img"), keras.Input((3,), name="tab")
+    h = keras.layers.Dropout(0.5)(keras.layers.Dense(4)(keras.layers.Concatenate()([img, tab])))
+    two_in = keras.Model([img, tab], keras.layers.Dense(3, activation="softmax")(h))
+    f = keras.Input((3,), name="f")
+    h = keras.layers.Dropout(0.5)(keras.layers.Dense(4)(f))
+    two_out = keras.Model(f, [keras.layers.Dense(3, activation="softmax", name="c")(h),
+                              keras.layers.Dense(1, name="r")(h)])
+    dense = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 1), keras.layers.SpatialDropout2D(0.5),
+                              keras.layers.Conv2D(3, 1, activation="softmax")])
+    for ens, kwargs, message in [
+        (Ensemble([two_in]), {}, "have 2 inputs"),
+        (Ensemble([two_out]), dict(task=["classification", "regression"], n_samples=1),
+         "have 2 outputs and predict once"),
+        (Ensemble([dense]), dict(n_samples=1), r"output of shape \(batch, 4, 4, 3\) and predict once"),
+    ]:
+        with pytest.raises(ValueError, match=message + ".*mc_predict\\(ensemble, x\\) takes them all"):
+            mcbridge.export(ens, tmp_path / "served", **kwargs)
+        assert not (tmp_path / "served").exists()

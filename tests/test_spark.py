@@ -180,3 +180,41 @@ def test_adaptive_sampling_gives_the_counts_of_mc_predict(spark, saved):
     rows = sorted(out.collect(), key=lambda r: r["id"])
     assert [r["n_used"] for r in rows] == ref.n_used.tolist()
     np.testing.assert_allclose([r["mutual_information"] for r in rows], ref.mutual_information(), atol=1e-4)
+
+
+def test_several_inputs_by_name_and_a_dense_output(spark, tmp_path):
+    """Two input columns (a dict from input name to column), an output (batch, 5, 3): per-position maps."""
+    import keras
+
+    from mcbridge.spark import mc_predict_spark
+
+    seq, tab = keras.Input((5, 2), name="seq"), keras.Input((3,), name="tab")
+    h = keras.layers.RepeatVector(5)(keras.layers.Dense(2)(tab))
+    h = keras.layers.Dropout(0.5)(keras.layers.Dense(8, activation="relu")(keras.layers.Concatenate()([seq, h])))
+    model = keras.Model([seq, tab], keras.layers.Dense(3, activation="softmax", name="tags")(h))
+    path = tmp_path / "tagger.keras"
+    model.save(path)
+    rng = np.random.default_rng(4)
+    xa, xb = rng.random((7, 5, 2), dtype=np.float32), rng.random((7, 3), dtype=np.float32)
+    rows = [(i, xa[i].reshape(-1).tolist(), xb[i].tolist()) for i in range(7)]
+    df = spark.createDataFrame(rows, "id long, a array<float>, b array<float>")
+    out = mc_predict_spark(df, path, input_col={"tab": "b", "seq": "a"}, key_col="id", n_samples=4, seed=2,
+                           keep_samples=True, batch_size=2)
+    assert out.schema["mean"].metadata == {"mcbridge.dims": "5", "mcbridge.classes": "3"}
+    got = sorted(out.collect(), key=lambda r: r["id"])
+    ref = mcbridge.mc_predict(mcbridge.load_model(path), [xa, xb], n_samples=4, seed=2)
+    np.testing.assert_allclose(np.array([r["samples"] for r in got]).reshape(7, 5, 3, 4), ref.samples, **CLOSE)
+    np.testing.assert_allclose(np.array([r["mean"] for r in got]).reshape(7, 5, 3), ref.mean, **CLOSE)
+    np.testing.assert_allclose(np.array([r["mutual_information"] for r in got]), ref.mutual_information(), atol=1e-4)
+    assert np.array_equal(np.array([r["prediction"] for r in got]), ref.predicted_class)
+
+    # driver-side errors, before any job: columns that do not match the inputs, several outputs
+    for bad, message in [("a", r"2 inputs \('seq', 'tab'\): pass a list of 2 columns"),
+                         ({"seq": "a"}, r"missing \['tab'\]"), (["a", "id"], "array<float> columns"),
+                         (["a", "b", "a"], "pass one column name, a list of 2")]:
+        with pytest.raises(ValueError, match=message):
+            mc_predict_spark(df, path, input_col=bad, key_col="id")
+    two = keras.Model(model.inputs, [model.outputs[0], keras.layers.Dense(1, name="score")(h)])
+    two.save(tmp_path / "two.keras")
+    with pytest.raises(ValueError, match=r"2 outputs \(tags, score\).*one model per output"):
+        mc_predict_spark(df, tmp_path / "two.keras", input_col=["a", "b"], key_col="id")

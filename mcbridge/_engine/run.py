@@ -634,6 +634,40 @@ def deterministic_forward(model: keras.Model, x: np.ndarray, batch_size: int) ->
     return np.concatenate(blocks) if blocks else np.zeros((0, *model.outputs[0].shape[1:]), np.float32)
 
 
+def deterministic_outputs(model: keras.Model, xs: list, batch_size: int) -> list[np.ndarray]:
+    """`deterministic_forward` of a model with any inputs and outputs.
+
+    Args:
+        xs: One array `(n, *input_shape)` per model input, in its input order.
+
+    Returns:
+        One float32 array `(n, *dims, classes)` per model output, in its output order.
+    """
+    if len(xs) == 1 and len(model.outputs) == 1:  # (a chain shares one trace per structure)
+        return [deterministic_forward(model, xs[0], batch_size)]
+    from mcbridge.layers import is_switchable
+
+    variables = list(model.variables)
+    switches = {id(layer.mc_switch) for layer in iter_layers(model) if is_switchable(layer) and layer.mc_switch is not None}
+
+    def forward(xb):
+        out = model(list(xb) if len(xs) > 1 else xb[0], training=False)
+        return [keras.ops.cast(o, "float32") for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+    fn = _compile(_on_values(variables, forward))
+    values = [keras.ops.zeros((), "bool") if id(v) in switches else keras.ops.convert_to_tensor(v) for v in variables]
+    n = xs[0].shape[0]
+    k = max(1, min(batch_size, n))
+    blocks = [
+        [keras.ops.convert_to_numpy(o)[: min(k, n - i0)] for o in fn([_padded(a[i0 : i0 + k], k) for a in xs], values)]
+        for i0 in range(0, n, k)
+    ]
+    return [
+        np.concatenate([b[o] for b in blocks]) if blocks else np.zeros((0, *t.shape[1:]), np.float32)
+        for o, t in enumerate(model.outputs)
+    ]
+
+
 def sample(
     sampler: Sampler,
     x,

@@ -165,3 +165,39 @@ for (bf16_cpu in c(FALSE, TRUE)) {
     }
   })
 }
+
+test_that("an ensemble of two-input, two-output members: x a list by input name, results named by output, Python's bits", {
+  skip_if_no_engine()
+  reticulate::py_run_string(paste(
+    "import keras, mcbridge",
+    "from keras import layers",
+    "def _ens_two_heads(seed):",
+    "    keras.utils.set_random_seed(seed)",
+    "    a, t = keras.Input((4, 4, 1), name='image'), keras.Input((3,), name='table')",
+    "    h = layers.Concatenate()([layers.Flatten()(a), t])",
+    "    h = layers.Dropout(0.5)(layers.Dense(8, activation='relu')(h))",
+    "    label = layers.Dense(3, activation='softmax', name='label')(h)",
+    "    return keras.Model([a, t], [label, layers.Dense(2, name='value')(h)])",
+    "_ens_two = mcbridge.Ensemble([_ens_two_heads(1), _ens_two_heads(2)])",
+    sep = "\n"))
+  f <- file.path(withr::local_tempdir(), "two.ensemble")
+  reticulate::import_main(convert = FALSE)$`_ens_two`$save(f)
+  ens <- mc_load_ensemble(f)
+  image <- array((seq_len(4 * 16) %% 16) / 16, c(4, 4, 4, 1))
+  table <- matrix((seq_len(12) %% 8) / 8, 4, 3)
+  tasks <- c("classification", "regression")
+  res <- mc_predict(ens, list(table = table, image = image), n_samples = 3, seed = 5, task = tasks)
+  expect_named(res, c("label", "value"))
+  expect_identical(dim(res$label$all_samples), c(4L, 3L, 6L))
+  expect_identical(dim(res$value$all_samples), c(4L, 2L, 6L))
+  expect_identical(mc_predict(ens, list(image, table), n_samples = 3, seed = 5, task = tasks), res)
+  mcb <- reticulate::import("mcbridge", convert = FALSE)
+  xs <- reticulate::dict(image = mcbridge:::.r_to_py(image), table = mcbridge:::.r_to_py(table))
+  py <- mcb$mc_predict(mcb$load_ensemble(f), xs, n_samples = 3L, seed = 5L, task = as.list(tasks))
+  for (i in 1:2) {
+    expect_identical(res[[i]]$all_samples,
+                     mcbridge:::.py_to_r(reticulate::py_get_item(py, as.integer(i - 1))$samples))
+  }
+  one <- mc_predict(ens, list(image = image, table = table), task = tasks)   # one sample per member
+  expect_identical(dim(one$value$all_samples), c(4L, 2L, 2L))
+})
