@@ -84,6 +84,9 @@ def parse(argv):
     p.add_argument("--test-size", type=int, default=10000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rows-only", action="store_true", help="print the table from what is saved; train nothing")
+    p.add_argument("--curve", action="store_true",
+                   help="train the deterministic member's recipe (plain member 0's seed) once more, printing test "
+                        "NLL and accuracy after every epoch; saves nothing")
     args = p.parse_args(argv)
     if args.quick:
         args.epochs, args.members, args.samples = 2, 3, 6
@@ -152,6 +155,26 @@ def EpochLog(label: str):
                   flush=True)
 
     return _EpochLog()
+
+
+def curve(args, data, test) -> None:
+    """Test NLL and accuracy after every epoch of plain member 0's recipe (the same seed, data and steps)."""
+    import keras
+    import numpy as np
+
+    import mcbridge
+
+    x_te, y_te = test
+
+    class _Curve(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            p = np.clip(self.model.predict(x_te, batch_size=1024, verbose=0).astype(np.float64), 1e-12, 1)
+            nll = -np.mean(np.log(p[np.arange(len(y_te)), y_te]))
+            print(f"    epoch {epoch + 1:2d} ({(epoch + 1) * -(-len(data[0]) // 256)} steps): test NLL {nll:.4f}, "
+                  f"accuracy {np.mean(p.argmax(1) == y_te):.4f}, train loss {logs['loss']:.4f}", flush=True)
+
+    mcbridge.train_ensemble(lambda: build("plain"), *data, k=1, epochs=args.epochs, batch_size=256,
+                            seed=member_seed(args.seed, "plain", 0), progress=False, callbacks=[_Curve()])
 
 
 def member_seed(base: int, kind: str, j: int) -> int:
@@ -311,6 +334,9 @@ def main(argv=None) -> None:
           f"output in {out}", flush=True)
 
     (x_tr, y_tr), (x_val, y_val), (x_te, y_te), ood = load_data(args)
+    if args.curve:
+        curve(args, (x_tr, y_tr), (x_te, y_te))
+        return
     sets = {"val": x_val, "test": x_te, **ood}
     data = (x_tr, y_tr)
     k, s = args.members, args.samples
