@@ -9,8 +9,10 @@ Each figure is the median wall time of fresh processes, interleaved:
 
 - `mcbridge --help`, `mcbridge predict --help` and a usage error (goal < 0.5 s:
   they import no TensorFlow);
-- `python -c "import tensorflow"`, and one process that loads the model
-  and times its second (warm) `mc_predict` call;
+- `python -c "import tensorflow"`, `import keras`, Keras imported as the
+  command line imports it (without its optional scikit-learn, pandas and
+  matplotlib imports), and one process that loads the model and times its
+  second (warm) `mc_predict` call;
 - `mcbridge predict MODEL --input X.npy --output OUT.npz` on the same model
   and inputs (goal: at most 1 s beyond `import tensorflow` plus the warm call).
 """
@@ -93,6 +95,9 @@ def main() -> int:
             "mcbridge predict --help": lambda: wall([*CLI, "predict", "--help"]),
             "usage error (predict, no --output)": lambda: wall([*CLI, "predict", str(model_path)], ok=(2,)),
             "python -c 'import tensorflow'": lambda: wall([sys.executable, "-c", "import tensorflow"]),
+            "python -c 'import keras'": lambda: wall([sys.executable, "-c", "import keras"]),
+            "import keras as the command line does": lambda: wall(
+                [sys.executable, "-c", "from mcbridge.cli import _import_keras_lean; _import_keras_lean()"]),
             "warm in-process mc_predict": lambda: warm_call(model_path, x_path, args.n_samples),
             "mcbridge predict (whole command)": lambda: wall(predict),
         }

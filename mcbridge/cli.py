@@ -589,6 +589,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What Keras imports at start-up, if installed, for features no command here
+# uses (scikit-learn wrappers, pandas DataFrames as inputs, matplotlib image
+# galleries): about 1 s of every command's start-up (`python -X importtime`).
+_KERAS_OPTIONAL = ("sklearn", "pandas", "matplotlib")
+
+
+def _import_keras_lean() -> None:
+    """Imports Keras with `_KERAS_OPTIONAL` looking absent to it; later imports of them work as usual.
+
+    A `None` in `sys.modules` makes `import` raise ImportError, which Keras
+    catches (it treats the package as not installed); the entries are then
+    removed, so mcbridge (scikit-learn's digits, the report's pictures) and
+    a model's own code import them normally.
+    """
+    if "keras" in sys.modules:
+        return
+    hidden = [name for name in _KERAS_OPTIONAL if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        import keras  # noqa: F401
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit status.
 
@@ -599,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
+        _import_keras_lean()  # (after parsing: help and usage errors import no TensorFlow)
         return args.func(args)
     except KeyboardInterrupt:
         if args.debug:
