@@ -8,7 +8,7 @@ Why per sample, not on the MC mean: MC dropout's information is in the spread
 of the samples (mutual information, variation ratio, the conformal scores
 that look at each sample). Rescaling the mean alone would return one
 probability vector per input and throw that spread away; rescaling each
-sample keeps an `(n, classes, samples)` cube, so every measure of
+sample keeps an `(n[, *dims], classes, samples)` cube, so every measure of
 `MCResult` still applies after calibration, and the temperature is chosen
 for what users report: the NLL of the MC mean of the rescaled samples.
 Each sample keeps its ranking of the classes; the MC mean's top class can
@@ -24,7 +24,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from mcbridge._checks import check_bool, check_labels, check_number
-from mcbridge.result import MCResult
+from mcbridge.metrics._common import pooled
+from mcbridge.result import MCResult, _unrows
 
 __all__ = ["TemperatureScaler", "apply_temperature"]
 
@@ -35,8 +36,8 @@ _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 _BLOCK_ELEMENTS = 1 << 22
 
 
-def _cube(result, arg: str = "result") -> tuple[np.ndarray, MCResult | None]:
-    """Returns the samples as a float64 `(n, classes, samples)` array."""
+def _samples(result, arg: str = "result") -> np.ndarray:
+    """Checks `result` (type, task, shape) and returns its samples as they are, `(n[, *dims], classes, samples)`."""
     res = result if isinstance(result, MCResult) else None
     if res is not None and res.task != "classification":
         raise ValueError(
@@ -51,16 +52,21 @@ def _cube(result, arg: str = "result") -> tuple[np.ndarray, MCResult | None]:
     if x is None or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
         raise TypeError(
             f"Invalid value received for argument `{arg}`. Expected an MCResult "
-            f"or a numeric array of shape (n, classes, samples). Received: "
-            f"{arg} of type {type(result).__name__}"
+            f"or a numeric array of shape (n, classes, samples) or (n, *dims, classes, samples). "
+            f"Received: {arg} of type {type(result).__name__}"
         )
-    if x.ndim != 3 or x.size == 0 or x.shape[1] < 2:
+    if x.ndim < 3 or x.size == 0 or x.shape[-2] < 2:
         raise ValueError(
             f"Invalid value received for argument `{arg}`. Expected a non-empty "
-            f"array of shape (n, classes, samples) with at least 2 classes. "
-            f"Received: shape={x.shape}"
+            f"array of shape (n, classes, samples) or (n, *dims, classes, samples) with at "
+            f"least 2 classes. Received: shape={x.shape}"
         )
-    return x.astype(np.float64), res
+    return x
+
+
+def _cube(result, arg: str = "result") -> tuple[np.ndarray, MCResult | None]:
+    """Returns the samples as a float64 array `(n[, *dims], classes, samples)`, checked (`_samples`)."""
+    return _samples(result, arg).astype(np.float64), result if isinstance(result, MCResult) else None
 
 
 def _log_probs(x: np.ndarray, from_logits: bool, arg: str = "result") -> np.ndarray:
@@ -77,10 +83,10 @@ def _log_probs(x: np.ndarray, from_logits: bool, arg: str = "result") -> np.ndar
             f"Invalid value received for argument `{arg}`. Expected "
             "probabilities in [0, 1]. If these are logits, pass from_logits=True."
         )
-    if np.max(np.abs(x.sum(axis=1) - 1.0)) > 1e-3:
+    if np.max(np.abs(x.sum(axis=-2) - 1.0)) > 1e-3:
         raise ValueError(
             f"Invalid value received for argument `{arg}`. Expected "
-            "probabilities that sum to 1 over axis 1 (classes)."
+            "probabilities that sum to 1 over the classes axis (the last but one)."
         )
     with np.errstate(divide="ignore"):
         return np.log(np.clip(x, 0.0, 1.0))  # exact zeros stay zero: 0**(1/T) = 0
@@ -99,14 +105,15 @@ def apply_temperature(
     """Divides each sample's log-probabilities (or logits) by `temperature`.
 
     Args:
-        samples: `(n, classes, samples)` probabilities (or logits with
-            `from_logits=True`), or an `MCResult`.
+        samples: `(n, classes, samples)` or `(n, *dims, classes, samples)`
+            probabilities (or logits with `from_logits=True`), or an
+            `MCResult`.
         temperature: Positive number; above 1 softens, below 1 sharpens.
         from_logits: Whether `samples` are logits.
 
     Returns:
-        `float64` probabilities of shape `(n, classes, samples)`, each sample
-        `softmax(log p_s / temperature)` over axis 1.
+        `float64` probabilities of the shape of `samples`, each sample
+        `softmax(log p_s / temperature)` over the classes axis.
 
     Raises:
         TypeError: `samples` is not numeric.
@@ -114,7 +121,8 @@ def apply_temperature(
     """
     t = check_number("temperature", temperature, minimum=0, min_open=True)
     x, _ = _cube(samples, "samples")
-    return _softmax(_log_probs(x, from_logits, "samples"), t)
+    rows, _ = pooled(x, None)  # a dense output's positions as rows
+    return _unrows(_softmax(_log_probs(rows, from_logits, "samples"), t), x.shape[:-2])
 
 
 def _row_blocks(shape: tuple[int, ...]):
@@ -187,22 +195,35 @@ class TemperatureScaler:
     def __init__(self, from_logits: bool = False):
         self.from_logits = check_bool("from_logits", from_logits)
 
-    def fit(self, result: MCResult | ArrayLike, y: ArrayLike) -> TemperatureScaler:
+    def fit(self, result: MCResult | ArrayLike, y: ArrayLike, ignore=None) -> TemperatureScaler:
         """Finds the temperature on labelled data.
+
+        A dense output `(n, *dims, classes, samples)` with labels `(n, *dims)`
+        is fitted on its positions pooled as rows (Fortran order, as R's
+        `mc_temperature_scaling()`; `mcbridge.metrics._common.pooled`).
 
         Args:
             result: An `MCResult` (classification) or an array of shape
-                `(n, classes, samples)`.
-            y: Class labels of shape `(n,)`: integer codes `0..classes-1`.
+                `(n, classes, samples)` or `(n, *dims, classes, samples)`.
+            y: Class labels of shape `(n,)`, or `(n, *dims)` for a dense
+                output: integer codes `0..classes-1` (or class names).
+            ignore: Labels left out of the fit: a label value (a void label
+                such as 255 or `"void"`, compared with `y` as given), a list
+                of them, or a boolean array shaped like `y`, True where to
+                ignore (padding). None: none.
 
         Returns:
             `self`, with `temperature_`, `nll_before_` and `nll_after_` set.
 
         Raises:
             TypeError: `result` or `y` has the wrong type.
-            ValueError: bad shapes or values.
+            ValueError: bad shapes or values: labels not `(n,)` or
+                `(n, *dims)`, or an `ignore` of another shape than `y` or
+                that leaves out every label.
         """
-        x, _ = _cube(result)
+        _samples(result)  # checks `result` before the labels
+        rows, y = pooled(result, y, ignore)
+        x, _ = _cube(rows)
         logp = _log_probs(x, self.from_logits)
         y = check_labels(y, x.shape[0], x.shape[1], class_names=getattr(result, "class_names", None))
         f = lambda log_t: _mean_nll(logp, y, log_t)  # noqa: E731
@@ -216,12 +237,13 @@ class TemperatureScaler:
         """Returns the calibrated samples as a new `MCResult` of the same shape.
 
         Args:
-            result: An `MCResult` or array `(n, classes, samples)`, holding
-                probabilities (or logits if `from_logits`).
+            result: An `MCResult` or array `(n, classes, samples)` or
+                `(n, *dims, classes, samples)`, holding probabilities (or
+                logits if `from_logits`).
 
         Returns:
-            An `MCResult` of `float32` probabilities, shape
-            `(n, classes, samples)`, with the input's class names.
+            An `MCResult` of `float32` probabilities of the shape of
+            `result`, with the input's class names.
 
         Raises:
             ValueError: called before `fit`, or bad input.
@@ -229,16 +251,17 @@ class TemperatureScaler:
         if not hasattr(self, "temperature_"):
             raise ValueError("This TemperatureScaler is not fitted yet. Call `fit(result, y)` first.")
         x, res = _cube(result)
-        logp = _log_probs(x, self.from_logits)
-        out = np.empty(x.shape, dtype=np.float32, order="F")  # the layout R uses
-        for rows in _row_blocks(x.shape):
-            out[rows] = _softmax(logp[rows], self.temperature_)
+        rows, _ = pooled(x, None)  # a dense output's positions as rows
+        logp = _log_probs(rows, self.from_logits)
+        out = np.empty(rows.shape, dtype=np.float32, order="F")  # the layout R uses
+        for block in _row_blocks(rows.shape):
+            out[block] = _softmax(logp[block], self.temperature_)
         names = res.class_names if res is not None else None
-        return MCResult(out, class_names=names)
+        return MCResult(_unrows(out, x.shape[:-2]), class_names=names)
 
-    def fit_transform(self, result: MCResult | ArrayLike, y: ArrayLike) -> MCResult:
-        """`fit(result, y)`, then `transform(result)`."""
-        return self.fit(result, y).transform(result)
+    def fit_transform(self, result: MCResult | ArrayLike, y: ArrayLike, ignore=None) -> MCResult:
+        """`fit(result, y, ignore)`, then `transform(result)` (every position, the ignored ones too)."""
+        return self.fit(result, y, ignore).transform(result)
 
     def __repr__(self) -> str:
         t = f"{self.temperature_:.4g}" if hasattr(self, "temperature_") else "unfitted"

@@ -4,7 +4,10 @@ Classification: `ConformalClassifier` turns class probabilities into
 prediction sets that contain the true label with probability at least
 `1 - alpha` (over the draw of calibration and test data, assuming they are
 exchangeable). Regression: `ConformalRegressor` gives intervals whose width
-follows the MC standard deviation. Importing this module imports no
+follows the MC standard deviation. A dense output `(n, *dims, classes,
+samples)` is calibrated on its positions pooled as rows (as R and
+`mcbridge.evaluate`, `mcbridge.metrics._common.pooled`) and gets a set or
+interval per input and position. Importing this module imports no
 TensorFlow or Keras.
 
 Split conformal recipe: compute a score `s(x, y)` (large when `y` looks
@@ -21,7 +24,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from mcbridge._checks import check_bool, check_choice, check_int, check_labels, check_number, check_seed
-from mcbridge.result import MCResult
+from mcbridge.metrics._common import pooled
+from mcbridge.result import MCResult, _unrows
 
 __all__ = [
     "METHODS",
@@ -42,7 +46,8 @@ def _check_alpha(alpha) -> float:
     return check_number("alpha", alpha, minimum=0, maximum=1, min_open=True, max_open=True)
 
 
-def _cube(result, task: str, arg: str = "result") -> np.ndarray:
+def _array(result, task: str, arg: str = "result") -> np.ndarray:
+    """Checks `result` (type, task, shape); its samples as they are, `(n[, *dims], classes, samples)`."""
     if isinstance(result, MCResult):
         if result.task != task:
             raise ValueError(
@@ -54,27 +59,33 @@ def _cube(result, task: str, arg: str = "result") -> np.ndarray:
         x = np.asarray(result)
     except Exception:  # noqa: BLE001
         x = None
+    what = "classes" if task == "classification" else "outputs"
     if x is None or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
         raise TypeError(
             f"Invalid value received for argument `{arg}`. Expected an MCResult "
-            f"or a numeric array of shape (n, classes, samples). Received: "
-            f"{arg} of type {type(result).__name__}"
+            f"or a numeric array of shape (n, {what}, samples) or (n, *dims, {what}, samples). "
+            f"Received: {arg} of type {type(result).__name__}"
         )
-    if x.ndim != 3 or x.size == 0:
+    if x.ndim < 3 or x.size == 0:
         raise ValueError(
             f"Invalid value received for argument `{arg}`. Expected a non-empty "
-            f"array of shape (n, {'classes' if task == 'classification' else 'outputs'}, "
-            f"samples). Received: shape={x.shape}"
+            f"array of shape (n, {what}, samples) or (n, *dims, {what}, samples). "
+            f"Received: shape={x.shape}"
         )
-    x = x.astype(np.float64)
+    return x
+
+
+def _cube(result, task: str, arg: str = "result") -> np.ndarray:
+    """The samples as checked float64, `(n[, *dims], classes, samples)` (probabilities for classification)."""
+    x = _array(result, task, arg).astype(np.float64)
     if not np.all(np.isfinite(x)):
         raise ValueError(f"Invalid value received for argument `{arg}`. Expected finite values.")
     if task == "classification":
-        if x.min() < -1e-6 or x.max() > 1 + 1e-6 or np.max(np.abs(x.sum(axis=1) - 1)) > 1e-3:
+        if x.min() < -1e-6 or x.max() > 1 + 1e-6 or np.max(np.abs(x.sum(axis=-2) - 1)) > 1e-3:
             raise ValueError(
                 f"Invalid value received for argument `{arg}`. Expected "
-                "probabilities of shape (n, classes, samples) that sum to 1 over "
-                "axis 1 (classes)."
+                "probabilities of shape (n, classes, samples) or (n, *dims, classes, samples) "
+                "that sum to 1 over the classes axis (the last but one)."
             )
         x = np.clip(x, 0.0, 1.0)
     return x
@@ -193,7 +204,7 @@ class ConformalClassifier:
 
     Example:
         >>> cp = ConformalClassifier(method="aps", alpha=0.1).fit(res_cal, y_cal)
-        >>> sets = cp.predict_sets(res_test)      # bool (n, classes)
+        >>> sets = cp.predict_sets(res_test)      # bool (n[, *dims], classes)
         >>> coverage(sets, y_test), set_size(sets).mean()
     """
 
@@ -227,15 +238,23 @@ class ConformalClassifier:
         """Score of every class for every input.
 
         Args:
-            result: An `MCResult` or probabilities `(n, classes, samples)`.
-            u: Optional `(n, 1)` weights of the own-class probability
-                (APS/RAPS); ones (the deterministic score) when omitted.
+            result: An `MCResult` or probabilities `(n, classes, samples)`
+                or `(n, *dims, classes, samples)`.
+            u: Optional weights of the own-class probability (APS/RAPS), one
+                per input (per position of a dense output, pooled in Fortran
+                order); ones (the deterministic score) when omitted.
 
         Returns:
-            `float64` array of shape `(n, classes)`; with `include_top`, the
-            top class of each input's MC mean (ties: the lower class) scores 0.
+            `float64` array of shape `(n, classes)` (`(n, *dims, classes)`
+            for a dense output); with `include_top`, the top class of each
+            input's MC mean (ties: the lower class) scores 0.
         """
         x = _cube(result, "classification")
+        rows, _ = pooled(x, None)  # a dense output's positions as rows
+        return _unrows(self._row_scores(rows, u), x.shape[:-2])
+
+    def _row_scores(self, x: np.ndarray, u) -> np.ndarray:
+        """`scores` of checked probabilities `(rows, classes, samples)`."""
         n = x.shape[0]
         u = np.ones((n, 1)) if u is None else np.asarray(u, dtype=np.float64).reshape(n, 1)
         mean = _sample_mean(x)
@@ -250,25 +269,41 @@ class ConformalClassifier:
             scores[np.arange(n), mean.argmax(axis=1)] = 0.0
         return scores
 
-    def fit(self, result: MCResult | ArrayLike, y: ArrayLike) -> ConformalClassifier:
+    def fit(self, result: MCResult | ArrayLike, y: ArrayLike, ignore=None) -> ConformalClassifier:
         """Calibrates the threshold on labelled calibration data.
+
+        A dense output `(n, *dims, classes, samples)` with labels `(n, *dims)`
+        is calibrated on its positions pooled as rows (Fortran order, as R's
+        `mc_conformal()`; `mcbridge.metrics._common.pooled`). Positions of one
+        input are not exchangeable with each other, so coverage then holds
+        over positions only approximately.
 
         Args:
             result: An `MCResult` (classification) or probabilities
-                `(n, classes, samples)`, for calibration inputs only (not the
-                data the model was trained on).
-            y: Class labels `(n,)`: integer codes `0..classes-1`.
+                `(n, classes, samples)` or `(n, *dims, classes, samples)`,
+                for calibration inputs only (not the data the model was
+                trained on).
+            y: Class labels `(n,)`, or `(n, *dims)` for a dense output:
+                integer codes `0..classes-1` (or class names).
+            ignore: Labels left out: a label value (a void label such as 255
+                or `"void"`, compared with `y` as given), a list of them, or
+                a boolean array shaped like `y`, True where to ignore. None:
+                none.
 
         Returns:
-            `self`, with `qhat_` and `n_calibration_` set.
+            `self`, with `qhat_` and `n_calibration_` (rows used) set.
 
         Raises:
             TypeError: `result` or `y` has the wrong type.
-            ValueError: bad shapes or values.
+            ValueError: bad shapes or values: labels not `(n,)` or
+                `(n, *dims)`, or an `ignore` of another shape than `y` or
+                that leaves out every label.
         """
-        x = _cube(result, "classification")
+        _array(result, "classification")  # checks `result` before the labels
+        rows, y = pooled(result, y, ignore)
+        x = _cube(rows, "classification")
         y = check_labels(y, x.shape[0], x.shape[1], class_names=getattr(result, "class_names", None))
-        s = self.scores(x, self._u(x.shape[0], 0))
+        s = self._row_scores(x, self._u(x.shape[0], 0))
         self.qhat_ = conformal_quantile(s[np.arange(len(y)), y], self.alpha)
         self.n_calibration_ = len(y)
         self.n_classes_ = x.shape[1]
@@ -278,11 +313,14 @@ class ConformalClassifier:
         """Prediction sets for new inputs.
 
         Args:
-            result: An `MCResult` or probabilities `(n, classes, samples)`.
+            result: An `MCResult` or probabilities `(n, classes, samples)` or
+                `(n, *dims, classes, samples)`.
 
         Returns:
-            `bool` array of shape `(n, classes)`; `[i, c]` is whether class
-            `c` is in the set of input `i`.
+            `bool` array of shape `(n, classes)`, or `(n, *dims, classes)`
+            for a dense output; `[i, ..., c]` is whether class `c` is in the
+            set of input `i` (at that position). The randomised score draws
+            one uniform per pooled row (Fortran order), as R.
 
         Raises:
             ValueError: called before `fit`, or the number of classes differs.
@@ -290,12 +328,14 @@ class ConformalClassifier:
         if not hasattr(self, "qhat_"):
             raise ValueError("This ConformalClassifier is not fitted yet. Call `fit(result, y)` first.")
         x = _cube(result, "classification")
-        if x.shape[1] != self.n_classes_:
+        if x.shape[-2] != self.n_classes_:
             raise ValueError(
                 "Invalid value received for argument `result`. Expected "
-                f"{self.n_classes_} classes (as in fit). Received: {x.shape[1]}"
+                f"{self.n_classes_} classes (as in fit). Received: {x.shape[-2]}"
             )
-        return self.scores(x, self._u(x.shape[0], 1)) <= self.qhat_
+        rows, _ = pooled(x, None)
+        sets = self._row_scores(rows, self._u(rows.shape[0], 1)) <= self.qhat_
+        return _unrows(sets, x.shape[:-2])
 
     def __repr__(self) -> str:
         q = f" qhat={self.qhat_:.4g}" if hasattr(self, "qhat_") else ""
@@ -356,24 +396,35 @@ def uniforms(seed: int, stream: int, n: int) -> np.ndarray:
     return (h.astype(np.float64) + 0.5) / 2.0**32
 
 
-def coverage(sets: ArrayLike, y: ArrayLike) -> float:
+def coverage(sets: ArrayLike, y: ArrayLike, ignore=None) -> float:
     """Fraction of inputs whose prediction set contains the true label.
 
     Args:
-        sets: `bool` array `(n, classes)` (from `predict_sets`).
-        y: Class labels `(n,)`: integer codes `0..classes-1`.
+        sets: `bool` array `(n, classes)`, or `(n, *dims, classes)` for a
+            dense output (from `predict_sets`), whose positions count as
+            inputs.
+        y: Class labels `(n,)`, or `(n, *dims)`: integer codes
+            `0..classes-1`.
+        ignore: Labels left out: a label value, a list of them, or a boolean
+            array shaped like `y`, True where to ignore. None: none.
 
     Returns:
         A float in `[0, 1]`.
+
+    Raises:
+        TypeError: `sets` is not boolean, or `y` not integer codes.
+        ValueError: the shapes do not match, or a bad `ignore`.
     """
     s = _sets(sets)
-    y = check_labels(y, s.shape[0], s.shape[1])
-    return float(s[np.arange(len(y)), y].mean())
+    rows, y = pooled(s[..., None], y, ignore)  # a samples axis of one: positions as rows
+    rows = rows[..., 0]
+    y = check_labels(y, rows.shape[0], rows.shape[1])
+    return float(rows[np.arange(len(y)), y].mean())
 
 
 def set_size(sets: ArrayLike) -> np.ndarray:
-    """Number of classes in each prediction set: `int64` array `(n,)`."""
-    return _sets(sets).sum(axis=1, dtype=np.int64)
+    """Number of classes in each prediction set: `int64` array `(n,)`, or `(n, *dims)` for dense sets."""
+    return _sets(sets).sum(axis=-1, dtype=np.int64)
 
 
 def _sets(sets) -> np.ndarray:
@@ -381,12 +432,12 @@ def _sets(sets) -> np.ndarray:
     if s.dtype != np.bool_:
         raise TypeError(
             "Invalid value received for argument `sets`. Expected a boolean "
-            f"array of shape (n, classes). Received: sets of dtype {s.dtype}"
+            f"array of shape (n, classes) or (n, *dims, classes). Received: sets of dtype {s.dtype}"
         )
-    if s.ndim != 2 or s.shape[0] == 0:
+    if s.ndim < 2 or s.shape[0] == 0:
         raise ValueError(
             "Invalid value received for argument `sets`. Expected a non-empty "
-            f"array of shape (n, classes). Received: shape={s.shape}"
+            f"array of shape (n, classes) or (n, *dims, classes). Received: shape={s.shape}"
         )
     return s
 
@@ -410,7 +461,7 @@ class ConformalRegressor:
 
     Example:
         >>> cr = ConformalRegressor(alpha=0.1).fit(res_cal, y_cal)
-        >>> lower, upper = cr.predict_interval(res_test)  # (n, outputs) each
+        >>> lower, upper = cr.predict_interval(res_test)  # (n[, *dims], outputs) each
     """
 
     def __init__(self, alpha: float = 0.1, eps: float = 1e-6):
@@ -418,7 +469,8 @@ class ConformalRegressor:
         self.eps = check_number("eps", eps, minimum=0)
 
     def _mean_scale(self, result):
-        x = _cube(result, "regression")
+        """MC mean and `std + eps`, `(rows, outputs)` each: a dense output's positions as rows."""
+        x, _ = pooled(_cube(result, "regression"), None)
         if x.shape[2] < 2:
             raise ValueError(
                 "Invalid value received for argument `result`. Expected at least "
@@ -426,24 +478,37 @@ class ConformalRegressor:
             )
         return x.mean(axis=2), x.std(axis=2, ddof=1) + self.eps
 
-    def fit(self, result: MCResult | ArrayLike, y: ArrayLike) -> ConformalRegressor:
+    def fit(self, result: MCResult | ArrayLike, y: ArrayLike, ignore=None) -> ConformalRegressor:
         """Calibrates on labelled calibration data.
+
+        A dense output `(n, *dims, outputs, samples)` is calibrated on its
+        positions pooled as rows (Fortran order, as R's
+        `mc_conformal_interval()`; one threshold per output). Positions of
+        one input are not exchangeable, so coverage over positions is then
+        approximate.
 
         Args:
             result: An `MCResult` with `task="regression"` or an array
-                `(n, outputs, samples)`.
-            y: Targets `(n,)` (one output) or `(n, outputs)`.
+                `(n, outputs, samples)` or `(n, *dims, outputs, samples)`.
+            y: Targets `(n,)` (one output) or `(n, outputs)`; for a dense
+                output `(n, *dims, outputs)` (or `(n, *dims)` for one output).
+            ignore: None, or a boolean array `(n,)` (`(n, *dims)` for a dense
+                output), True where to leave the target out (padding).
 
         Returns:
             `self`, with `qhat_` set.
 
         Raises:
             TypeError: `y` is not numeric.
-            ValueError: bad shapes or values, or `eps == 0` with a zero
+            ValueError: bad shapes or values (the targets of a dense output
+                not `(n, *dims[, outputs])`), an `ignore` that is not such a
+                mask or leaves out every target, or `eps == 0` with a zero
                 standard deviation.
         """
-        mean, scale = self._mean_scale(result)
-        y_arr = np.asarray(y)
+        _array(result, "regression")  # checks `result` before the targets
+        rows, y_rows = pooled(result, y, ignore, targets=True)
+        mean, scale = self._mean_scale(rows)
+        y_arr = np.asarray(y_rows)
         if not (np.issubdtype(y_arr.dtype, np.floating) or np.issubdtype(y_arr.dtype, np.integer)):
             raise TypeError(
                 "Invalid value received for argument `y`. Expected numeric "
@@ -469,17 +534,20 @@ class ConformalRegressor:
         """Intervals for new inputs.
 
         Args:
-            result: An `MCResult` (regression) or array `(n, outputs, samples)`.
+            result: An `MCResult` (regression) or array `(n, outputs, samples)`
+                or `(n, *dims, outputs, samples)`.
 
         Returns:
-            `(lower, upper)`, `float64` arrays of shape `(n, outputs)`
-            (infinite when there were too few calibration inputs for `alpha`).
+            `(lower, upper)`, `float64` arrays of shape `(n, outputs)`, or
+            `(n, *dims, outputs)` for a dense output (infinite when there
+            were too few calibration inputs for `alpha`).
 
         Raises:
             ValueError: called before `fit`, or the number of outputs differs.
         """
         if not hasattr(self, "qhat_"):
             raise ValueError("This ConformalRegressor is not fitted yet. Call `fit(result, y)` first.")
+        lead = _array(result, "regression").shape[:-2]
         mean, scale = self._mean_scale(result)
         if mean.shape[1] != len(self.qhat_):
             raise ValueError(
@@ -487,7 +555,7 @@ class ConformalRegressor:
                 f"{len(self.qhat_)} outputs (as in fit). Received: {mean.shape[1]}"
             )
         half = self.qhat_[None, :] * scale
-        return mean - half, mean + half
+        return _unrows(mean - half, lead), _unrows(mean + half, lead)
 
     def __repr__(self) -> str:
         return f"<ConformalRegressor alpha={self.alpha} eps={self.eps}>"

@@ -11,7 +11,7 @@ import numpy as np
 
 from mcbridge._checks import INT64_MAX, check_int
 from mcbridge.metrics import calibration, detection
-from mcbridge.metrics._common import _mean_probs_and_labels, _probs, pooled
+from mcbridge.metrics._common import _adaptive, _mean_probs_and_labels, _probs, pooled
 from mcbridge.metrics.uncertainty import SCORES, uncertainty_score
 
 __all__ = ["evaluate", "select_uncertain"]
@@ -27,8 +27,9 @@ def evaluate(result, y, n_bins: int = 15, ignore=None) -> dict[str, float]:
         y: `(n,)` integer labels from 0; `(n, *dims)` for a dense output.
         n_bins: Bins of the calibration errors.
         ignore: Positions left out: a label value (a void label such as
-            255) or a boolean array shaped like `y`, True where to ignore
-            (padding). None: none.
+            255, or a name such as `"void"`, compared with `y` as given), a
+            list of them, or a boolean array shaped like `y`, True where to
+            ignore (padding). None: none.
 
     Returns:
         A dict of floats, in this order: `accuracy`, `nll` (nats), `brier`,
@@ -40,18 +41,11 @@ def evaluate(result, y, n_bins: int = 15, ignore=None) -> dict[str, float]:
     Raises:
         TypeError: labels that are not integer class codes.
         ValueError: the samples are not probabilities `(n, classes, samples)`
-            or the labels do not match them.
+            or `(n, *dims, classes, samples)`, the labels do not match them, or
+            `ignore` is of another shape than `y` or leaves out every label.
     """
-    if getattr(result, "n_used", None) is not None:  # adaptive sampling: the result's own counts
-        if result.dims or ignore is not None:
-            raise ValueError(
-                "Invalid value received for argument `result`: evaluate takes a result of adaptive "
-                "sampling (n_used) for (n, classes, samples) outputs and no `ignore`. Predict a dense "
-                "output with a fixed n_samples (tolerance=None)."
-            )
-        samples = result
-    else:
-        samples, y = pooled(result, y, ignore)
+    samples, y = pooled(result, y, ignore)  # an adaptive result comes back itself: its own counts
+    if not _adaptive(samples):
         samples = _probs(samples)
     p, y = _mean_probs_and_labels(samples, y)
     out = {

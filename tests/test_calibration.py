@@ -135,3 +135,69 @@ def test_lazy_exports_and_no_tensorflow():
         "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- dense outputs: (n, *dims, classes, samples) with labels (n, *dims) ------
+
+
+def _rows(a, k=2):
+    """Positions as rows, written out: the last dim slowest, the input fastest (R's and Fortran's order)."""
+    d = a.ndim - k
+    return a.transpose(*range(d - 1, -1, -1), *range(d, a.ndim)).reshape(-1, *a.shape[d:])
+
+
+def _dense_logits(n=30, dims=(4, 5), k=3, s=4, factor=2.0, seed=0):
+    logits, y = overconfident(factor, n=n * int(np.prod(dims)), k=k, s=s, seed=seed)
+    # rows -> (n, *dims, ...) in Fortran order, so _rows() gives them back
+    return logits.reshape((n, *dims, k, s), order="F"), y.reshape((n, *dims), order="F")
+
+
+def test_a_dense_output_is_fitted_on_its_pooled_positions_and_keeps_its_shape():
+    logits, y = _dense_logits()
+    p = _softmax_last2(logits)
+    dense = TemperatureScaler().fit(p, y)
+    flat = TemperatureScaler().fit(_rows(p), _rows(y, 0))
+    assert dense.temperature_ == flat.temperature_ and dense.nll_after_ == flat.nll_after_
+    assert dense.temperature_ == pytest.approx(2.0, rel=0.15)
+    res = mcbridge.MCResult(p, class_names=["a", "b", "c"])
+    out = dense.transform(res)
+    assert out.samples.shape == p.shape and list(out.class_names) == ["a", "b", "c"]
+    np.testing.assert_array_equal(_rows(out.samples), flat.transform(_rows(res.samples)).samples)
+    np.testing.assert_allclose(apply_temperature(p, 2.0), _softmax_last2(logits / 2.0), atol=1e-12)
+    t_logits = TemperatureScaler(from_logits=True).fit(logits, y).temperature_
+    assert t_logits == TemperatureScaler(from_logits=True).fit(_rows(logits), _rows(y, 0)).temperature_
+
+
+def _softmax_last2(z):
+    e = np.exp(z - z.max(axis=-2, keepdims=True))
+    return e / e.sum(axis=-2, keepdims=True)
+
+
+def test_ignore_by_value_name_and_mask():
+    logits, y = _dense_logits(seed=1)
+    p = _softmax_last2(logits)
+    void = np.zeros(y.shape, bool)
+    void[:, 0, :] = True  # a void border row
+    keep = _rows(~void, 0)
+    expected = TemperatureScaler().fit(_rows(p)[keep], _rows(y, 0)[keep]).temperature_
+    assert TemperatureScaler().fit(p, y, ignore=void).temperature_ == expected
+    assert TemperatureScaler().fit(p, np.where(void, 255, y), ignore=255).temperature_ == expected
+    names = np.array(["road", "car", "sky"])
+    res = mcbridge.MCResult(p, class_names=list(names))
+    labels = np.where(void, "void", names[y])
+    assert TemperatureScaler().fit(res, labels, ignore="void").temperature_ == pytest.approx(
+        TemperatureScaler().fit(res.samples, y, ignore=void).temperature_)
+    assert TemperatureScaler().fit_transform(p, y, ignore=void).samples.shape == p.shape  # every position
+
+
+def test_dense_label_errors():
+    logits, y = _dense_logits(n=3)
+    p = _softmax_last2(logits)
+    with pytest.raises(ValueError, match=r"labels of shape \(3, 4, 5\) \(n, \*dims\).*y.shape=\(3, 4\)"):
+        TemperatureScaler().fit(p, y[:, :, 0])
+    with pytest.raises(ValueError, match=r"one-hot encoded: pass y.argmax\(axis=-1\)"):
+        TemperatureScaler().fit(p, np.eye(3)[y])
+    with pytest.raises(ValueError, match=r"`ignore`. Expected a label value or a boolean array of shape \(3, 4, 5\)"):
+        TemperatureScaler().fit(p, y, ignore=np.zeros(3, bool))
+    with pytest.raises(ValueError, match=r"\(n, \*dims, classes, samples\) with at least 2 classes"):
+        TemperatureScaler().fit(p[..., :1, :], y)

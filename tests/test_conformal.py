@@ -315,3 +315,102 @@ def test_notebook_summaries_say_the_promise_and_the_threshold():
     samples = rng.normal(size=(30, 2, 5))
     html = reg.fit(mcbridge.MCResult(samples, task="regression"), rng.normal(size=(30, 2)))._repr_html_()
     assert "80% of true values" in html and "<script" not in html
+
+
+# -- dense outputs: (n, *dims, classes, samples) with labels (n, *dims) ------
+
+
+def _rows(a, k=2):
+    """Positions as rows, written out: the last dim slowest, the input fastest (R's and Fortran's order)."""
+    d = a.ndim - k
+    return a.transpose(*range(d - 1, -1, -1), *range(d, a.ndim)).reshape(-1, *a.shape[d:])
+
+
+def _dense(n=20, dims=(3, 4), k=6, s=5, seed=0):
+    p, y = known_probabilities(n=n * int(np.prod(dims)), k=k, s=s, seed=seed)
+    return p.reshape((n, *dims, k, s), order="F"), y.reshape((n, *dims), order="F")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(method="lac"), dict(method="aps"), dict(method="raps", mc_score="average"),
+     dict(method="aps", randomized=True, seed=7)],
+)  # fmt: skip
+def test_dense_calibration_pools_positions_and_sets_keep_the_shape(kwargs):
+    p_cal, y_cal = _dense()
+    p_test, y_test = _dense(n=10, seed=1)
+    dense = ConformalClassifier(alpha=0.1, **kwargs).fit(mcbridge.MCResult(p_cal), y_cal)
+    flat = ConformalClassifier(alpha=0.1, **kwargs).fit(_rows(mcbridge.MCResult(p_cal).samples), _rows(y_cal, 0))
+    assert dense.qhat_ == flat.qhat_ and dense.n_calibration_ == 240
+    sets = dense.predict_sets(p_test)
+    assert sets.shape == (10, 3, 4, 6) and sets.dtype == bool
+    # the randomised score's uniforms go by pooled row, as R's
+    np.testing.assert_array_equal(_rows(sets, 1), flat.predict_sets(_rows(p_test)))
+    np.testing.assert_array_equal(_rows(dense.scores(p_test), 1), flat.scores(_rows(p_test)))
+    assert set_size(sets).shape == (10, 3, 4)
+    assert coverage(sets, y_test) == coverage(_rows(sets, 1), _rows(y_test, 0))
+
+
+def test_dense_calibration_ignores_by_value_and_by_mask():
+    p, y = _dense()
+    void = np.zeros(y.shape, bool)
+    void[:5] = True
+    void[:, 2, 3] = True
+    keep = _rows(~void, 0)
+    expected = ConformalClassifier(alpha=0.1).fit(_rows(p)[keep], _rows(y, 0)[keep]).qhat_
+    assert ConformalClassifier(alpha=0.1).fit(p, y, ignore=void).qhat_ == expected
+    assert ConformalClassifier(alpha=0.1).fit(p, np.where(void, 255, y), ignore=255).qhat_ == expected
+    sets = ConformalClassifier(alpha=0.1).fit(p, y, ignore=void).predict_sets(p)
+    assert coverage(sets, np.where(void, 255, y), ignore=255) == coverage(_rows(sets, 1)[keep], _rows(y, 0)[keep])
+
+
+def test_dense_label_errors():
+    p, y = _dense(n=2)
+    cp = ConformalClassifier()
+    with pytest.raises(ValueError, match=r"labels of shape \(2, 3, 4\) \(n, \*dims\).*y.shape=\(2, 3\)"):
+        cp.fit(p, y[:, :, 0])
+    with pytest.raises(ValueError, match=r"pass y.reshape\(\(2, 3, 4\)\)"):
+        cp.fit(p, y.ravel())
+    with pytest.raises(ValueError, match=r"boolean array of shape \(2, 3, 4\)"):
+        cp.fit(p, y, ignore=np.zeros(2, bool))
+    with pytest.raises(ValueError, match=r"Expected 6 classes \(as in fit\). Received: 5"):
+        cp.fit(p, y).predict_sets(p[..., :5, :] / p[..., :5, :].sum(axis=-2, keepdims=True))
+
+
+def _dense_regression(n=40, dims=(3, 2), outputs=2, s=10, seed=0):
+    rng = np.random.default_rng(seed)
+    sigma = rng.uniform(0.2, 2, size=(n, *dims, outputs, 1))
+    samples = rng.normal(size=(n, *dims, outputs, 1)) + sigma * rng.normal(size=(n, *dims, outputs, s))
+    y = samples.mean(axis=-1) + sigma[..., 0] * rng.normal(size=(n, *dims, outputs))
+    return samples, y
+
+
+def test_dense_regression_pools_positions_and_intervals_keep_the_shape():
+    s, y = _dense_regression()
+    res = mcbridge.MCResult(s, task="regression")
+    dense = ConformalRegressor(alpha=0.1).fit(res, y)
+    flat = ConformalRegressor(alpha=0.1).fit(_rows(res.samples), _rows(y, 1))
+    # NumPy sums the mean in another order for another memory layout: float64 rounding
+    np.testing.assert_allclose(dense.qhat_, flat.qhat_, rtol=1e-12)
+    lo, hi = dense.predict_interval(res)
+    assert lo.shape == hi.shape == (40, 3, 2, 2)
+    flat_lo, flat_hi = flat.predict_interval(_rows(res.samples))
+    np.testing.assert_allclose(_rows(lo, 1), flat_lo, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_rows(hi, 1), flat_hi, rtol=1e-12, atol=1e-12)
+    one = ConformalRegressor(alpha=0.1).fit(res.samples[..., :1, :], y[..., 0])  # one output: y (n, *dims)
+    np.testing.assert_allclose(one.qhat_, dense.qhat_[:1], rtol=1e-12)
+
+
+def test_dense_regression_ignore_and_errors():
+    s, y = _dense_regression()
+    pad = np.zeros(y.shape[:-1], bool)
+    pad[:, 0] = True
+    keep = _rows(~pad, 0)
+    expected = ConformalRegressor().fit(_rows(s)[keep], _rows(y, 1)[keep]).qhat_
+    np.testing.assert_allclose(ConformalRegressor().fit(s, y, ignore=pad).qhat_, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"targets of shape \(40, 3, 2\) \(n, \*dims\) or \(40, 3, 2, 2\)"):
+        ConformalRegressor().fit(s, y[:, 0])
+    with pytest.raises(ValueError, match=r"boolean array of shape \(40, 3, 2\) \(True: ignore\) for regression"):
+        ConformalRegressor().fit(s, y, ignore=0.0)
+    with pytest.raises(ValueError, match=r"targets of shape \(40, 3, 2\)"):
+        ConformalRegressor().fit(s, y[..., 0])  # two outputs need (n, *dims, outputs)

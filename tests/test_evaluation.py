@@ -100,3 +100,17 @@ def test_labels_by_name_are_matched_to_the_class_names_not_their_order():
         mcbridge.evaluate(r, ["Sandal"] + list(np.array(names)[y[1:]]))
     with pytest.raises(ValueError, match="need the result's class names"):
         mcbridge.evaluate(r.samples, np.array(names)[y])
+
+
+def test_a_void_label_given_by_name_is_left_out_before_names_become_codes():
+    rng = np.random.default_rng(4)
+    p = rng.random((3, 4, 2, 5))
+    p /= p.sum(axis=-2, keepdims=True)
+    names = np.array(["background", "object"])
+    r = mcbridge.MCResult(p, class_names=list(names))
+    y = rng.integers(0, 2, (3, 4))
+    labels = names[y].astype(object)
+    labels[:, 0] = "void"
+    expected = mcbridge.evaluate(r.samples, y, ignore=labels == "void")
+    assert mcbridge.evaluate(r, labels, ignore="void") == expected  # R: compared with y as given
+    assert mcbridge.evaluate(r, labels.astype(str), ignore=["void", "unlabelled"]) == expected

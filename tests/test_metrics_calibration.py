@@ -91,3 +91,84 @@ def test_bad_labels():
         metrics.accuracy(P, [0, 1, 2, 3, 0])
     with pytest.raises(ValueError, match="shape"):
         metrics.brier_score(P, [0, 1])
+
+
+# -- dense outputs: (n, *dims, classes, samples) with labels (n, *dims) ------
+
+
+def _dense(n=4, dims=(3, 5), c=3, s=6, seed=0):
+    rng = np.random.default_rng(seed)
+    e = np.exp(2 * rng.normal(size=(n, *dims, c, s)))
+    return e / e.sum(axis=-2, keepdims=True), rng.integers(0, c, size=(n, *dims))
+
+
+def _rows(a, k=2):
+    """Positions as rows, written out: the last dim slowest, the input fastest (R's and Fortran's order)."""
+    d = a.ndim - k
+    return a.transpose(*range(d - 1, -1, -1), *range(d, a.ndim)).reshape(-1, *a.shape[d:])
+
+
+CALIBRATION = [
+    ("accuracy", {}), ("nll", {}), ("brier_score", {}), ("expected_calibration_error", {}),
+    ("expected_calibration_error", {"adaptive": True, "n_bins": 7}), ("expected_calibration_error", {"norm": "max"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name,kwargs", CALIBRATION)
+def test_a_dense_output_pools_its_positions_as_rows(name, kwargs):
+    p, y = _dense()
+    f = getattr(metrics, name)
+    flat = f(_rows(p), _rows(y, 0), **kwargs)
+    assert f(p, y, **kwargs) == flat  # the same rows in the same order: the same bits
+    assert f(MCResult(p.astype(np.float32)), y, **kwargs) == pytest.approx(flat, abs=1e-6)
+    bins = metrics.calibration_bins(p, y, n_bins=5)
+    np.testing.assert_array_equal(bins["count"], metrics.calibration_bins(_rows(p), _rows(y, 0), n_bins=5)["count"])
+
+
+@pytest.mark.parametrize("name,kwargs", CALIBRATION)
+def test_ignore_by_value_by_list_and_by_mask(name, kwargs):
+    p, y = _dense()
+    f = getattr(metrics, name)
+    void = y.copy()
+    void[1, 2, :] = 255
+    void[3, 0, 1] = 254
+    keep = (void != 255) & (void != 254)
+    expected = f(_rows(p)[_rows(keep, 0)], _rows(y, 0)[_rows(keep, 0)], **kwargs)
+    assert f(p, void, ignore=[255, 254], **kwargs) == expected
+    assert f(p, np.where(keep, y, 255), ignore=255, **kwargs) == expected
+    assert f(p, y, ignore=~keep, **kwargs) == expected
+    flat_void = _rows(void, 0)
+    assert f(_rows(p), flat_void, ignore=[254, 255], **kwargs) == expected  # flat outputs too
+
+
+def test_ignore_compares_names_with_labels_as_given():
+    names = ("road", "car", "sky")
+    p, y = _dense()
+    res = MCResult(p, class_names=names)
+    labels = np.array(names, dtype=object)[y]
+    labels[0] = "void"  # not a class name: left out before names become codes
+    assert metrics.accuracy(res, labels, ignore="void") == metrics.accuracy(res.samples[1:], y[1:])
+    brier = metrics.brier_score(res.samples[1:], y[1:])
+    assert metrics.brier_score(res, labels.astype(str), ignore=["void"]) == brier
+    with pytest.raises(ValueError, match=r"labels 'void' are not class names"):
+        metrics.accuracy(res, labels)
+
+
+def test_dense_label_and_ignore_errors_say_what_to_do():
+    p, y = _dense()
+    with pytest.raises(ValueError, match=r"labels of shape \(4, 3, 5\) \(n, \*dims\).*y.shape=\(4, 3\)"):
+        metrics.accuracy(p, y[:, :, 0])
+    with pytest.raises(ValueError, match=r"right number of labels.*pass y.reshape\(\(4, 3, 5\)\)"):
+        metrics.nll(p, y.reshape(-1))
+    with pytest.raises(ValueError, match=r"one-hot encoded: pass y.argmax\(axis=-1\)"):
+        metrics.brier_score(p, np.eye(3)[y])
+    with pytest.raises(ValueError, match=r"boolean array of shape \(4, 3, 5\).*Received: shape=\(4, 3\)"):
+        metrics.accuracy(p, y, ignore=np.zeros((4, 3), bool))
+    with pytest.raises(ValueError, match="leaves out all 60 labels"):
+        metrics.accuracy(p, y, ignore=np.ones(y.shape, bool))
+    with pytest.raises(ValueError, match=r"NaN equals no label.*ignore=np.isnan\(y\)"):
+        metrics.accuracy(p, y.astype(float), ignore=np.nan)
+    with pytest.raises(ValueError, match=r"label value of `y` \(a number\)"):
+        metrics.accuracy(p, y, ignore="void")
+    with pytest.raises(ValueError, match=r"Expected 5 labels"):
+        metrics.accuracy(P, Y[:4], ignore=255)

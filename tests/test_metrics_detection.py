@@ -99,3 +99,77 @@ def test_perfect_and_random_rankings():
     assert metrics.misclassification_auroc(p, y, "max_probability") == 1.0
     assert metrics.aurc(p, y, "max_probability") == pytest.approx((0 + 0 + 1 / 3 + 2 / 4) / 4)
     assert metrics.augrc(p, y, "max_probability") == pytest.approx((0 + 0 + 1 / 4 + 2 / 4) / 4)
+
+
+# -- dense outputs: (n, *dims, classes, samples) with labels (n, *dims) ------
+
+
+def _dense(n=5, dims=(4, 3), c=3, s=6, seed=0):
+    rng = np.random.default_rng(seed)
+    e = np.exp(2 * rng.normal(size=(n, *dims, c, s)))
+    return e / e.sum(axis=-2, keepdims=True), rng.integers(0, c, size=(n, *dims))
+
+
+def _rows(a, k=2):
+    """Positions as rows, written out: the last dim slowest, the input fastest (R's and Fortran's order)."""
+    d = a.ndim - k
+    return a.transpose(*range(d - 1, -1, -1), *range(d, a.ndim)).reshape(-1, *a.shape[d:])
+
+
+LABELLED = ["misclassification_auroc", "aurc", "augrc"]
+
+
+@pytest.mark.parametrize("name", LABELLED)
+@pytest.mark.parametrize("score", list(uncertainty.SCORES))
+def test_a_dense_output_pools_its_positions_as_rows(name, score):
+    p, y = _dense()
+    f = getattr(metrics, name)
+    assert f(p, y, score) == f(_rows(p), _rows(y, 0), score)  # the same rows in the same order
+    assert f(MCResult(p), y, score) == pytest.approx(f(_rows(p), _rows(y, 0), score), abs=1e-6)
+
+
+def test_risk_coverage_of_a_dense_output_has_a_point_per_position():
+    p, y = _dense()
+    dense = metrics.risk_coverage(p, y)
+    flat = metrics.risk_coverage(_rows(p), _rows(y, 0))
+    assert dense["coverage"].shape == (60,)
+    for key in flat:
+        np.testing.assert_array_equal(dense[key], flat[key])
+
+
+@pytest.mark.parametrize("name", LABELLED)
+def test_ignore_by_value_and_by_mask(name):
+    p, y = _dense()
+    f = getattr(metrics, name)
+    padding = np.zeros(y.shape, bool)
+    padding[:, 3, :] = True
+    padding[0] = True
+    keep = _rows(~padding, 0)
+    expected = f(_rows(p)[keep], _rows(y, 0)[keep], "mutual_information")
+    assert f(p, y, "mutual_information", ignore=padding) == expected
+    assert f(p, np.where(padding, 255, y), "mutual_information", ignore=255) == expected
+    assert f(MCResult(p, class_names=["a", "b", "c"]), np.where(padding, "void", np.array(["a", "b", "c"])[y]),
+             "mutual_information", ignore="void") == pytest.approx(expected, abs=1e-6)  # fmt: skip
+
+
+def test_ood_measures_pool_the_positions_of_both_results():
+    p_in, _ = _dense(seed=1)
+    p_out = 0.5 * _dense(n=3, seed=2)[0] + 0.5 / 3  # flatter: more uncertain
+    for f in (metrics.ood_auroc, metrics.fpr_at_95_tpr):
+        expected = f(_rows(p_in), _rows(p_out), "predictive_entropy")
+        assert f(p_in, p_out, "predictive_entropy") == expected
+        assert f(MCResult(p_in), p_out, "predictive_entropy") == pytest.approx(expected, abs=1e-6)
+        assert f(p_in, _rows(p_out), "predictive_entropy") == expected  # a dense and a flat result
+    assert metrics.ood_auroc(p_in, p_out) > 0.8
+
+
+def test_dense_label_errors_say_what_to_do():
+    p, y = _dense()
+    with pytest.raises(ValueError, match=r"labels of shape \(5, 4, 3\) \(n, \*dims\).*y.shape=\(5,\)"):
+        metrics.misclassification_auroc(p, y[:, 0, 0])
+    with pytest.raises(ValueError, match=r"pass y.reshape\(\(5, 4, 3\)\)"):
+        metrics.aurc(p, y.ravel())
+    with pytest.raises(ValueError, match=r"`ignore`. Expected a label value or a boolean array of shape \(5, 4, 3\)"):
+        metrics.augrc(p, y, ignore=np.zeros((5, 4), bool))
+    with pytest.raises(ValueError, match="it needs the labels"):
+        metrics.risk_coverage(p, None, ignore=255)

@@ -3,7 +3,11 @@
 Every function takes `probs`, the `(n, classes)` probabilities (for MC
 dropout: the mean over samples), or `(n, classes, samples)` samples or an
 `MCResult` whose mean over samples is used, and `y`, `(n,)` integer labels
-counted from 0. Names follow torch-uncertainty where it has them.
+counted from 0 (or class names). A dense output `(n, *dims, classes,
+samples)` with labels `(n, *dims)` counts every input and position as one
+prediction (positions pooled in Fortran order, as R); `ignore` leaves some
+out (`mcbridge.metrics._common.pooled`). Names follow torch-uncertainty
+where it has them.
 """
 
 from __future__ import annotations
@@ -28,13 +32,17 @@ __all__ = [
 CALIBRATION_NORMS = ("l1", "l2", "max")
 
 
-def accuracy(probs, y) -> float:
+def accuracy(probs, y, ignore=None) -> float:
     """Fraction of inputs whose top class (first on ties) is the label.
 
     Args:
-        probs: `(n, classes)` probabilities, or `(n, classes, samples)` (an
-            `MCResult` too), whose mean over samples is used.
-        y: `(n,)` integer labels from 0.
+        probs: `(n, classes)` probabilities, or `(n, classes, samples)` or
+            `(n, *dims, classes, samples)` (an `MCResult` too), whose mean
+            over samples is used.
+        y: `(n,)` integer labels from 0; `(n, *dims)` for a dense output.
+        ignore: Labels left out: a label value (e.g. a void label 255),
+            a list of them, or a boolean array shaped like `y`, True where
+            to ignore. None: none.
 
     Returns:
         A float in `[0, 1]`.
@@ -42,13 +50,15 @@ def accuracy(probs, y) -> float:
     Raises:
         TypeError: labels that are not integer class codes (see
             `mcbridge._checks.check_labels`).
-        ValueError: the shapes do not match or a label is out of range.
+        ValueError: the shapes do not match (labels not `(n,)` or
+            `(n, *dims)`), a label is out of range, or `ignore` is of
+            another shape than `y` or leaves out every label.
     """
-    p, y = _mean_probs_and_labels(probs, y)
+    p, y = _mean_probs_and_labels(probs, y, ignore)
     return float(np.mean(p.argmax(axis=1) == y))
 
 
-def negative_log_likelihood(probs, y, eps: float = 1e-12) -> float:
+def negative_log_likelihood(probs, y, eps: float = 1e-12, ignore=None) -> float:
     """Mean negative log-likelihood of the labels, in nats.
 
     `-mean_i log(max(p[i, y_i], eps))`: the probability of the true class is
@@ -56,9 +66,13 @@ def negative_log_likelihood(probs, y, eps: float = 1e-12) -> float:
     confident mistake costs at most `-log(eps)` (27.6 nats for 1e-12).
 
     Args:
-        probs: `(n, classes)` probabilities, or `(n, classes, samples)` (an
-            `MCResult` too), whose mean over samples is used.
-        y: `(n,)` integer labels from 0.
+        probs: `(n, classes)` probabilities, or `(n, classes, samples)` or
+            `(n, *dims, classes, samples)` (an `MCResult` too), whose mean
+            over samples is used.
+        y: `(n,)` integer labels from 0; `(n, *dims)` for a dense output.
+        ignore: Labels left out: a label value (e.g. a void label 255),
+            a list of them, or a boolean array shaped like `y`, True where
+            to ignore. None: none.
         eps: Floor on the probability of the true class.
 
     Returns:
@@ -67,9 +81,11 @@ def negative_log_likelihood(probs, y, eps: float = 1e-12) -> float:
     Raises:
         TypeError: labels that are not integer class codes (see
             `mcbridge._checks.check_labels`).
-        ValueError: the shapes do not match or a label is out of range.
+        ValueError: the shapes do not match (labels not `(n,)` or
+            `(n, *dims)`), a label is out of range, or `ignore` is of
+            another shape than `y` or leaves out every label.
     """
-    p, y = _mean_probs_and_labels(probs, y)
+    p, y = _mean_probs_and_labels(probs, y, ignore)
     return float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], eps))))
 
 
@@ -77,13 +93,17 @@ def negative_log_likelihood(probs, y, eps: float = 1e-12) -> float:
 nll = negative_log_likelihood
 
 
-def brier_score(probs, y) -> float:
+def brier_score(probs, y, ignore=None) -> float:
     """Mean over inputs of the summed squared error against one-hot labels.
 
     Args:
-        probs: `(n, classes)` probabilities, or `(n, classes, samples)` (an
-            `MCResult` too), whose mean over samples is used.
-        y: `(n,)` integer labels from 0.
+        probs: `(n, classes)` probabilities, or `(n, classes, samples)` or
+            `(n, *dims, classes, samples)` (an `MCResult` too), whose mean
+            over samples is used.
+        y: `(n,)` integer labels from 0; `(n, *dims)` for a dense output.
+        ignore: Labels left out: a label value (e.g. a void label 255),
+            a list of them, or a boolean array shaped like `y`, True where
+            to ignore. None: none.
 
     Returns:
         A float in `[0, 2]`.
@@ -91,15 +111,17 @@ def brier_score(probs, y) -> float:
     Raises:
         TypeError: labels that are not integer class codes (see
             `mcbridge._checks.check_labels`).
-        ValueError: the shapes do not match or a label is out of range.
+        ValueError: the shapes do not match (labels not `(n,)` or
+            `(n, *dims)`), a label is out of range, or `ignore` is of
+            another shape than `y` or leaves out every label.
     """
-    p, y = _mean_probs_and_labels(probs, y)
+    p, y = _mean_probs_and_labels(probs, y, ignore)
     onehot = np.zeros_like(p)
     onehot[np.arange(len(y)), y] = 1.0
     return float(np.mean(np.sum((p - onehot) ** 2, axis=1)))
 
 
-def calibration_bins(probs, y, n_bins: int = 15, adaptive: bool = False):
+def calibration_bins(probs, y, n_bins: int = 15, adaptive: bool = False, ignore=None):
     """Top-label confidence and accuracy per bin (the reliability diagram's data).
 
     Equal-width bins: input `i` with confidence `c_i` (its largest probability)
@@ -108,6 +130,12 @@ def calibration_bins(probs, y, n_bins: int = 15, adaptive: bool = False):
     bins (`adaptive=True`): inputs are sorted by confidence (stably, by index
     on ties) and the one at rank `r` (from 0) falls in bin
     `floor(r * n_bins / n)`, so bins hold `n / n_bins` inputs, give or take one.
+    A dense output's positions count as inputs (see the module).
+
+    Args:
+        probs, y, ignore: As `accuracy`.
+        n_bins: Number of bins.
+        adaptive: False for equal-width bins, True for equal-mass bins.
 
     Returns:
         A dict of `float64` arrays of shape `(n_bins,)`: `count` (inputs per
@@ -115,10 +143,10 @@ def calibration_bins(probs, y, n_bins: int = 15, adaptive: bool = False):
         bin), `lower` and `upper` (the bin edges in confidence).
 
     Raises:
-        TypeError, ValueError: invalid `n_bins`, shapes or labels.
+        TypeError, ValueError: invalid `n_bins`, shapes, labels or `ignore`.
     """
     n_bins = positive_int("n_bins", n_bins)
-    p, y = _mean_probs_and_labels(probs, y)
+    p, y = _mean_probs_and_labels(probs, y, ignore)
     conf = p.max(axis=1)
     correct = (p.argmax(axis=1) == y).astype(np.float64)
     n = len(y)
@@ -142,7 +170,7 @@ def calibration_bins(probs, y, n_bins: int = 15, adaptive: bool = False):
 
 
 def expected_calibration_error(
-    probs, y, n_bins: int = 15, adaptive: bool = False, norm: str = "l1"
+    probs, y, n_bins: int = 15, adaptive: bool = False, norm: str = "l1", ignore=None
 ) -> float:
     """Top-label calibration error: the gap between confidence and accuracy.
 
@@ -154,9 +182,13 @@ def expected_calibration_error(
     torch-uncertainty's `CalibrationError`.
 
     Args:
-        probs: `(n, classes)` probabilities, or `(n, classes, samples)` (an
-            `MCResult` too), whose mean over samples is used.
-        y: `(n,)` integer labels from 0.
+        probs: `(n, classes)` probabilities, or `(n, classes, samples)` or
+            `(n, *dims, classes, samples)` (an `MCResult` too), whose mean
+            over samples is used.
+        y: `(n,)` integer labels from 0; `(n, *dims)` for a dense output.
+        ignore: Labels left out: a label value (e.g. a void label 255),
+            a list of them, or a boolean array shaped like `y`, True where
+            to ignore. None: none.
         n_bins: Number of bins.
         adaptive: False for equal-width bins, True for equal-mass bins
             (adaptive ECE).
@@ -171,7 +203,7 @@ def expected_calibration_error(
         ValueError: `n_bins` or `norm` is invalid, or the shapes or labels are.
     """
     check_choice("norm", norm, CALIBRATION_NORMS)
-    b = calibration_bins(probs, y, n_bins=n_bins, adaptive=adaptive)
+    b = calibration_bins(probs, y, n_bins=n_bins, adaptive=adaptive, ignore=ignore)
     keep = b["count"] > 0
     weight = b["count"][keep] / b["count"].sum()
     gap = np.abs(b["accuracy"][keep] - b["confidence"][keep])

@@ -3,8 +3,12 @@
 Scores are looked up by name in `mcbridge.metrics.uncertainty.SCORES`
 (larger = more uncertain): `"predictive_entropy"`, `"mutual_information"`,
 `"variation_ratio"`, `"max_probability"`. Results are `(n, classes,
-samples)` probabilities or an `MCResult`; labels are integers from 0; the
-predicted class is the top mean probability (first on ties).
+samples)` probabilities or an `MCResult`; labels are integers from 0 (or
+class names); the predicted class is the top mean probability (first on
+ties). A dense output `(n, *dims, classes, samples)` with labels
+`(n, *dims)` counts every input and position as one prediction (positions
+pooled in Fortran order, as R), less those `ignore` names
+(`mcbridge.metrics._common.pooled`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcbridge._checks import as_numeric_array, check_number
-from mcbridge.metrics._common import _mean_probs_and_labels
+from mcbridge.metrics._common import _mean_probs_and_labels, pooled
 from mcbridge.metrics.uncertainty import uncertainty_score
 
 __all__ = [
@@ -99,36 +103,48 @@ def fpr_at_tpr(scores, positives, tpr: float = 0.95) -> float:
     return float(np.mean(neg >= pos[k - 1]))
 
 
-def _wrong(result, y) -> np.ndarray:
-    p, y = _mean_probs_and_labels(result, y)
-    return p.argmax(axis=1) != y
+def _scores_and_wrong(result, y, score, ignore) -> tuple[np.ndarray, np.ndarray]:
+    """`(rows,)` scores and whether each row's prediction is wrong, positions pooled (`pooled`)."""
+    samples, y = pooled(result, y, ignore)
+    p, y = _mean_probs_and_labels(samples, y)
+    return uncertainty_score(samples, score), p.argmax(axis=1) != y
 
 
-def misclassification_auroc(result, y, score: str = "predictive_entropy") -> float:
+def misclassification_auroc(result, y, score: str = "predictive_entropy", ignore=None) -> float:
     """AUROC of an uncertainty score for flagging the wrongly predicted inputs.
 
     Args:
-        result: `(n, classes, samples)` probabilities or an `MCResult`.
-        y: `(n,)` integer labels from 0.
+        result: `(n, classes, samples)` or `(n, *dims, classes, samples)`
+            probabilities, or an `MCResult`.
+        y: `(n,)` integer labels from 0; `(n, *dims)` for a dense output.
         score: Name of an uncertainty score (see `uncertainty.SCORES`).
+        ignore: Labels left out: a label value (a void label such as 255),
+            a list of them, or a boolean array shaped like `y`, True where
+            to ignore. None: none.
 
     Returns:
         A float in `[0, 1]` (0.5 is chance); NaN when all predictions are
         right or all are wrong.
 
     Raises:
-        ValueError: unknown `score`, or invalid shapes or labels.
+        ValueError: unknown `score`, invalid shapes or labels (labels not
+            `(n,)` or `(n, *dims)`), or an `ignore` of another shape than
+            `y` or that leaves out every label.
     """
-    return auroc(uncertainty_score(result, score), _wrong(result, y))
+    return auroc(*_scores_and_wrong(result, y, score, ignore))
 
 
-def risk_coverage(result, y, score: str = "predictive_entropy"):
+def risk_coverage(result, y, score: str = "predictive_entropy", ignore=None):
     """The risk-coverage curve: keep the `k` least uncertain inputs, for every `k`.
 
     Inputs are sorted by the score (most certain first). Inputs with tied
     scores cannot be told apart, so each counts as the mean error of its tie
     group (the expected risk over orders of the ties): the curve does not
-    depend on the order of the inputs.
+    depend on the order of the inputs. A dense output's positions count as
+    inputs (`n` is then the number of positions kept).
+
+    Args:
+        result, y, score, ignore: As `aurc`.
 
     Returns:
         A dict of `float64` arrays of shape `(n,)`: `coverage` (`k / n`),
@@ -136,8 +152,8 @@ def risk_coverage(result, y, score: str = "predictive_entropy"):
         `generalized_risk` (the same errors over `n`: the joint risk of
         keeping an input and being wrong).
     """
-    s = uncertainty_score(result, score)
-    wrong = _wrong(result, y).astype(np.float64)
+    s, wrong = _scores_and_wrong(result, y, score, ignore)
+    wrong = wrong.astype(np.float64)
     order = np.argsort(s, kind="stable")
     s_sorted, w_sorted = s[order], wrong[order]
     _, inverse = np.unique(s_sorted, return_inverse=True)
@@ -148,27 +164,33 @@ def risk_coverage(result, y, score: str = "predictive_entropy"):
     return {"coverage": k / n, "risk": errors / k, "generalized_risk": errors / n}
 
 
-def aurc(result, y, score: str = "predictive_entropy") -> float:
+def aurc(result, y, score: str = "predictive_entropy", ignore=None) -> float:
     """Area under the risk-coverage curve (lower is better).
 
     The mean over `k = 1..n` of the error rate among the `k` least uncertain
     inputs (see `risk_coverage`, which also says how ties count).
 
     Args:
-        result: `(n, classes, samples)` probabilities or an `MCResult`.
-        y: `(n,)` integer labels from 0.
+        result: `(n, classes, samples)` or `(n, *dims, classes, samples)`
+            probabilities, or an `MCResult`.
+        y: `(n,)` integer labels from 0; `(n, *dims)` for a dense output.
         score: Name of an uncertainty score (see `uncertainty.SCORES`).
+        ignore: Labels left out: a label value (a void label such as 255),
+            a list of them, or a boolean array shaped like `y`, True where
+            to ignore. None: none.
 
     Returns:
         A float in `[0, 1]`.
 
     Raises:
-        ValueError: unknown `score`, or invalid shapes or labels.
+        ValueError: unknown `score`, invalid shapes or labels (labels not
+            `(n,)` or `(n, *dims)`), or an `ignore` of another shape than
+            `y` or that leaves out every label.
     """
-    return float(np.mean(risk_coverage(result, y, score)["risk"]))
+    return float(np.mean(risk_coverage(result, y, score, ignore)["risk"]))
 
 
-def augrc(result, y, score: str = "predictive_entropy") -> float:
+def augrc(result, y, score: str = "predictive_entropy", ignore=None) -> float:
     """Area under the generalized risk-coverage curve (Traub et al., 2024; lower is better).
 
     As `aurc`, but the errors among the `k` kept inputs are divided by `n`
@@ -176,22 +198,28 @@ def augrc(result, y, score: str = "predictive_entropy") -> float:
     coverage.
 
     Args:
-        result: `(n, classes, samples)` probabilities or an `MCResult`.
-        y: `(n,)` integer labels from 0.
+        result: `(n, classes, samples)` or `(n, *dims, classes, samples)`
+            probabilities, or an `MCResult`.
+        y: `(n,)` integer labels from 0; `(n, *dims)` for a dense output.
         score: Name of an uncertainty score (see `uncertainty.SCORES`).
+        ignore: Labels left out: a label value (a void label such as 255),
+            a list of them, or a boolean array shaped like `y`, True where
+            to ignore. None: none.
 
     Returns:
         A float in `[0, 0.5]`.
 
     Raises:
-        ValueError: unknown `score`, or invalid shapes or labels.
+        ValueError: unknown `score`, invalid shapes or labels (labels not
+            `(n,)` or `(n, *dims)`), or an `ignore` of another shape than
+            `y` or that leaves out every label.
     """
-    return float(np.mean(risk_coverage(result, y, score)["generalized_risk"]))
+    return float(np.mean(risk_coverage(result, y, score, ignore)["generalized_risk"]))
 
 
 def _in_out(result_in, result_out, score):
-    s_in = uncertainty_score(result_in, score)
-    s_out = uncertainty_score(result_out, score)
+    s_in = uncertainty_score(pooled(result_in, None)[0], score)
+    s_out = uncertainty_score(pooled(result_out, None)[0], score)
     positives = np.concatenate([np.zeros(s_in.size, bool), np.ones(s_out.size, bool)])
     return np.concatenate([s_in, s_out]), positives
 
@@ -200,7 +228,9 @@ def ood_auroc(result_in, result_out, score: str = "predictive_entropy") -> float
     """AUROC of an uncertainty score for telling unfamiliar inputs from familiar ones.
 
     Args:
-        result_in: Samples (or an `MCResult`) of in-distribution inputs.
+        result_in: Samples `(n, classes, samples)` (or an `MCResult`) of
+            in-distribution inputs; a dense output `(n, *dims, classes,
+            samples)` counts every position as one input.
         result_out: Samples of out-of-distribution inputs (the positives);
             the same classes, any number of inputs and samples.
         score: Name of an uncertainty score (see `uncertainty.SCORES`).
@@ -220,8 +250,10 @@ def fpr_at_95_tpr(result_in, result_out, score: str = "predictive_entropy") -> f
     `fpr_at_tpr` with the out-of-distribution inputs as positives.
 
     Args:
-        result_in: Samples (or an `MCResult`) of in-distribution inputs.
-        result_out: Samples of out-of-distribution inputs.
+        result_in: Samples `(n, classes, samples)` (or an `MCResult`) of
+            in-distribution inputs; a dense output `(n, *dims, classes,
+            samples)` counts every position as one input.
+        result_out: Samples of out-of-distribution inputs, the same way.
         score: Name of an uncertainty score (see `uncertainty.SCORES`).
 
     Returns:

@@ -83,8 +83,8 @@
 #'
 #' A dense output `c(n, ..., classes, samples)` counts every input and
 #' position as one prediction (labels `c(n, ...)`, as [mc_calibration]);
-#' Python's `mcbridge.evaluate()` pools the same way (its detection
-#' functions take `c(n, classes, samples)` only).
+#' Python's `mcbridge.evaluate()` and `mcbridge.metrics` detection
+#' functions pool the same way (the same numbers).
 #'
 #' @param x,x_in,x_out An `mc_prediction` or an array of sampled class
 #'   probabilities `c(n, classes, samples)`, or a dense output
