@@ -275,13 +275,14 @@ class _Member:
         from mcbridge._predict_model import _sampler_for
 
         self.n_samples, self.from_logits, self.deterministic = n_samples, list(from_logits), deterministic
-        if deterministic:  # (an ensemble member predicting once: its switch read as off; one output)
+        if deterministic:  # (an ensemble member predicting once: its switch read as off)
             import keras
 
             from mcbridge.layers import is_switchable
             from mcbridge.switch import iter_layers
 
-            self.shapes = [tuple(int(d) for d in model.outputs[0].shape[1:])]
+            self.shapes = [tuple(int(d) for d in t.shape[1:]) for t in model.outputs]
+            self.entries = sum(int(np.prod(shape)) for shape in self.shapes)
             self.k = max(1, batch_size)
             self.variables = list(model.variables)
             switches = {
@@ -289,9 +290,12 @@ class _Member:
                 if is_switchable(layer) and layer.mc_switch is not None
             }  # fmt: skip
             self._is_switch = [id(v) in switches for v in self.variables]
-            self._forward = _compile(
-                _stateless(self.variables, lambda xb: keras.ops.cast(model(xb, training=False), "float32"))
-            )
+
+            def forward(xb):
+                out = model(xb, training=False)
+                return [keras.ops.cast(o, "float32") for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+            self._forward = _compile(_stateless(self.variables, forward))
             return
         sampler = _sampler_for(model, True, precision, any_shape=True)
         sampler.sync_weights()  # (the bfloat16 copies' weights: the model's now)
@@ -317,14 +321,20 @@ class _Member:
             ]  # fmt: skip
 
             def forward(xb, kb, rows):
-                pred = self._forward(xb[0] if len(xb) == 1 else xb, values)[:rows]
-                if self.from_logits[0]:  # as ensemble._softmax: float64, shifted by the row's max
-                    z = tf.cast(pred, tf.float64)
-                    e = tf.exp(z - tf.reduce_max(z, axis=-1, keepdims=True))
-                    pred = tf.cast(e / tf.reduce_sum(e, axis=-1, keepdims=True), tf.float32)
-                return pred[:, None]  # (rows, 1, classes): a member's output is (batch, classes)
+                blocks = []
+                for pred, shape, logits in zip(self._forward(xb[0] if len(xb) == 1 else xb, values),
+                                               self.shapes, self.from_logits):
+                    pred = pred[:rows]
+                    if logits:  # as ensemble._softmax: float64, shifted by the row's max
+                        z = tf.cast(pred, tf.float64)
+                        e = tf.exp(z - tf.reduce_max(z, axis=-1, keepdims=True))
+                        pred = tf.cast(e / tf.reduce_sum(e, axis=-1, keepdims=True), tf.float32)
+                    r = len(shape)  # (rows, d1, .., classes) -> (rows, classes, .., d1): the engine's entry order
+                    pred = tf.transpose(pred, (0, *range(r, 0, -1)))
+                    blocks.append(tf.reshape(pred, (-1, 1, int(np.prod(shape)))))
+                return blocks[0] if len(blocks) == 1 else tf.concat(blocks, axis=2)  # (rows, 1, entries)
 
-            return _chunked(n, k, xs, keys, forward, (1, *self.shapes[0]))
+            return _chunked(n, k, xs, keys, forward, (1, self.entries))
         states = call_states(seed, self.n_generators)
         prefix_values, suffix_values = _read(self._prefix_vars), _read(self._suffix_vars)
 
@@ -815,22 +825,12 @@ def export(
     path = _check_target(path, overwrite)
     if ensemble:  # (what the exported graph computes for an ensemble; mc_predict takes more)
         io = model._io
-        why = None
-        if len(specs) != 1:
-            why = f"have {len(specs)} inputs"
-        elif n_samples == 1 and (len(shapes) != 1 or len(shapes[0]) != 1):
-            what = f"{len(shapes)} outputs"
-            if len(shapes) == 1:
-                what = f"an output of shape (batch, {', '.join(map(str, shapes[0]))})"
-            why = f"have {what} and predict once each (n_samples=1)"
-        elif any(order != list(range(len(order))) for order in io.inputs + io.outputs):
-            why = "order their inputs or outputs differently"
-        if why:
+        if any(order != list(range(len(order))) for order in io.inputs + io.outputs):
             raise ValueError(
-                f"The ensemble's members {why}; export takes ensembles whose members have one input, "
-                "the same output order and, with n_samples=1, one (batch, classes) output "
-                "(mcbridge.mc_predict(ensemble, x) takes them all). Export each member on its own, or "
-                "with n_samples > 1 for several or dense outputs."
+                "The ensemble's members order their inputs or outputs differently; export takes "
+                "ensembles whose members share one input and output order (mcbridge.mc_predict"
+                "(ensemble, x) takes them all). Export each member on its own, or rebuild the members "
+                "with the same order."
             )
     if any(h.task == "classification" and h.from_logits for h in heads):
         for m in models:

@@ -532,27 +532,47 @@ def test_cli_export_several_outputs(tmp_path, capsys):
     assert "Output 'price'" in capsys.readouterr().err
 
 
-def test_ensembles_export_cannot_serve_are_refused_with_what_to_do(tmp_path):
-    """mc_predict takes these ensembles; export says which it cannot serve, before building anything."""
+def test_ensembles_of_every_model_mc_predict_takes(tmp_path):
+    """Several inputs, several outputs, dense outputs: sampled (n_samples > 1) or predicted once (n_samples=1)."""
     import keras
 
     from mcbridge.ensemble import Ensemble
 
-    img, tab = keras.Input((4,), name="img"), keras.Input((3,), name="tab")
-    h = keras.layers.Dropout(0.5)(keras.layers.Dense(4)(keras.layers.Concatenate()([img, tab])))
-    two_in = keras.Model([img, tab], keras.layers.Dense(3, activation="softmax")(h))
-    f = keras.Input((3,), name="f")
-    h = keras.layers.Dropout(0.5)(keras.layers.Dense(4)(f))
-    two_out = keras.Model(f, [keras.layers.Dense(3, activation="softmax", name="c")(h),
-                              keras.layers.Dense(1, name="r")(h)])
-    dense = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 1), keras.layers.SpatialDropout2D(0.5),
-                              keras.layers.Conv2D(3, 1, activation="softmax")])
-    for ens, kwargs, message in [
-        (Ensemble([two_in]), {}, "have 2 inputs"),
-        (Ensemble([two_out]), dict(task=["classification", "regression"], n_samples=1),
-         "have 2 outputs and predict once"),
-        (Ensemble([dense]), dict(n_samples=1), r"output of shape \(batch, 4, 4, 3\) and predict once"),
+    def two_in(j):
+        img, tab = keras.Input((4,), name="img"), keras.Input((3,), name="tab")
+        h = keras.layers.Dropout(0.5)(keras.layers.Dense(4)(keras.layers.Concatenate()([img, tab])))
+        return keras.Model([img, tab], keras.layers.Dense(3, activation="softmax")(h), name=f"in{j}")
+
+    def two_out(j):
+        f = keras.Input((3,), name="f")
+        h = keras.layers.Dropout(0.5)(keras.layers.Dense(4)(f))
+        return keras.Model(f, [keras.layers.Dense(3, activation="softmax", name="c")(h),
+                               keras.layers.Dense(1, name="r")(h)], name=f"out{j}")
+
+    def dense(j):
+        return keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 1), keras.layers.SpatialDropout2D(0.5),
+                                 keras.layers.Conv2D(3, 1, activation="softmax")], name=f"dense{j}")
+
+    rng = np.random.default_rng(5)
+    tasks = dict(task=["classification", "regression"])
+    for make, xs, kwargs in [
+        (two_in, {"img": rng.random((6, 4)), "tab": rng.random((6, 3))}, {}),
+        (two_out, {"x": rng.random((6, 3))}, tasks),
+        (dense, {"x": rng.random((6, 4, 4, 1))}, {}),
     ]:
-        with pytest.raises(ValueError, match=message + ".*mc_predict\\(ensemble, x\\) takes them all"):
-            mcbridge.export(ens, tmp_path / "served", **kwargs)
-        assert not (tmp_path / "served").exists()
+        xs = {k: v.astype(np.float32) for k, v in xs.items()}
+        ens = Ensemble([make(0), make(1)])
+        x = xs["x"] if "x" in xs else xs
+        for n_samples in (1, 3):
+            path = mcbridge.export(ens, tmp_path / f"{make.__name__}{n_samples}", n_samples=n_samples,
+                                   include_samples=True, overwrite=True, **kwargs)
+            fn = tf.saved_model.load(path).signatures[SEEDED_SIGNATURE]
+            out = fn(seed=tf.constant(4, tf.int64), key=tf.constant(np.arange(6), tf.int64),
+                     **{k: tf.constant(v) for k, v in xs.items()})
+            out = {k: v.numpy() for k, v in out.items()}
+            refs = mcbridge.mc_predict(ens, x, n_samples=n_samples, seed=4, **kwargs)
+            refs = refs if isinstance(refs, list) else [refs]
+            prefixes = ["c/", "r/"] if len(refs) == 2 else [""]
+            for prefix, ref in zip(prefixes, refs):
+                mine = {k.removeprefix(prefix): v for k, v in out.items() if k.startswith(prefix)}
+                _assert_matches(mine, ref)
