@@ -795,9 +795,11 @@ def load_ensemble(path: str, safe_mode: bool = True, compile: bool = True) -> di
 @_entry
 def export_savedmodel(
     model, path: str, n_samples: int, precision: str, outputs, include_samples: bool, overwrite: bool,
-    task, from_logits, batch_size: int, heteroscedastic=False,
+    task, from_logits, batch_size: int, heteroscedastic=False, input_shape=None,
 ) -> str:
     """`mcbridge.export` of a Keras model or an `Ensemble` (R's `mc_export()`).
+
+    `input_shape`: None, a list of ints (one input) or a list of them.
 
     `outputs`: None, names (a str or list), or a dict from output name to
     names (an R named list); `task`, `from_logits`, `heteroscedastic`: one
@@ -825,6 +827,9 @@ def export_savedmodel(
             include_samples=bool(include_samples), overwrite=bool(overwrite), task=per_output(task),
             from_logits=per_output(from_logits), heteroscedastic=per_output(heteroscedastic),
             batch_size=int(batch_size),
+            input_shape=None if input_shape is None else [
+                tuple(int(d) for d in s) if isinstance(s, (list, tuple)) else int(s) for s in input_shape
+            ],
         )  # fmt: skip
     except OSError as e:
         raise BridgeError("io", str(e)) from None

@@ -405,7 +405,7 @@ def cmd_export(args) -> int:
     path = export(model, args.output, n_samples=args.n_samples, batch_size=args.batch_size,
                   precision=args.precision, outputs=outputs, include_samples=args.include_samples,
                   overwrite=args.overwrite, task=args.task[0] if len(args.task) == 1 else args.task,
-                  from_logits=args.from_logits, heteroscedastic=heteroscedastic)
+                  from_logits=args.from_logits, heteroscedastic=heteroscedastic, input_shape=args.input_shape)
     print(f"Exported {args.model} to {path} in {time.perf_counter() - start:.1f} s: {args.n_samples} MC samples "
           "per input; signatures serving_default (fresh masks) and seeded (seed, key); see docs/EXPORT.md")
     return 0
@@ -431,6 +431,17 @@ def positive_int(text: str) -> int:
     if value > INT32_MAX:
         raise argparse.ArgumentTypeError(f"expected a positive integer up to {INT32_MAX}, got {text}")
     return value
+
+
+def shape_list(text: str) -> tuple[int, ...]:
+    """argparse type: comma-separated positive sizes, e.g. 128,128,3."""
+    try:
+        shape = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive sizes separated by commas, e.g. 128,128,3; got {text!r}")
+    return shape
 
 
 def task_list(text: str) -> list[str]:
@@ -582,6 +593,9 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--from-logits", action="store_true",
                      help="the model outputs logits: apply a softmax to each sample")
     exp.add_argument("--precision", choices=PRECISIONS, default="float32", help="as for predict (default: float32)")
+    exp.add_argument("--input-shape", type=shape_list, metavar="D[,D...]",
+                     help="for a model built on inputs of unknown size: the size to serve, the input's shape "
+                          "without the batch axis, e.g. 128,128,3")
     exp.add_argument("--overwrite", action="store_true", help="replace an existing SavedModel directory")
     exp.add_argument("--unsafe-load", action="store_true",
                      help="load a model file that holds Python code (RUNS CODE FROM THE FILE)")

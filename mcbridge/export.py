@@ -699,6 +699,7 @@ def export(
     heteroscedastic=False,
     batch_size: int = 128,
     memory_budget: int | None = None,
+    input_shape=None,
 ) -> str:
     """Write `model` as a TensorFlow SavedModel that serves MC dropout summaries.
 
@@ -755,6 +756,10 @@ def export(
         batch_size: Inputs per compiled call (as `mc_predict`'s).
         memory_budget: Bytes of activations per compiled call (None: the
             default of `mc_predict`).
+        input_shape: For a model built on inputs of unknown size
+            (`keras.Input((None, None, 3))`): the size it serves, each
+            input's shape but the batch axis, e.g. `(128, 128, 3)` (a list
+            of them for several inputs). None: the model's own (all known).
 
     Returns:
         The absolute path of the SavedModel directory.
@@ -762,7 +767,10 @@ def export(
     Raises:
         TypeError: an argument of the wrong type, or `model` is not a Keras
             model or an `Ensemble`.
-        ValueError: a model `mc_predict` cannot sample (no dropout, random
+        ValueError: inputs of unknown size that leave an output's size
+            unknown, without `input_shape`, or an `input_shape` that does
+            not fit the model's inputs; a model
+            `mc_predict` cannot sample (no dropout, random
             layers mcbridge cannot sample, a subclassed model), a summary
             that does not apply to an output (e.g. an entropy of a regression
             output) or an unknown output name, `heteroscedastic=True` on an
@@ -792,6 +800,7 @@ def export(
     models = list(model.members) if ensemble else [model]
     for m in models:
         check_model(m)
+    models = _on_served_shape(models, *model_io(models[0], "export"), input_shape)
     specs, out_shapes = model_io(models[0], "export")
     shapes = check_output_shapes(models[0], out_shapes, "export")
     tasks = check_tasks(task, from_logits, heteroscedastic, len(shapes))
@@ -888,6 +897,43 @@ def export(
     }
     _write(module, path, manifest)
     return path
+
+
+def _on_served_shape(models: list, specs: list, out_shapes: list, input_shape) -> list:
+    """`models`, or their views on `input_shape` (`graph.on_input_shapes`) when it is given.
+
+    Raises:
+        ValueError: inputs of unknown size that leave an output's size
+            unknown, without `input_shape`; an `input_shape` of another
+            rank or with another known size.
+    """
+    unknown = any(d is None for shape, _ in specs for d in shape[1:]) and any(
+        d is None for shape in out_shapes for d in shape[1:]
+    )
+    if input_shape is None:
+        if unknown:
+            raise ValueError(
+                f"Model {models[0].name!r} has inputs of unknown size {[shape for shape, _ in specs]}; a "
+                "SavedModel serves one size: pass it, e.g. export(model, path, input_shape=(128, 128, 3)) "
+                "(a list of one shape per input for several inputs)."
+            )
+        return models
+    several = isinstance(input_shape, (list, tuple)) and len(input_shape) and isinstance(input_shape[0], (list, tuple))
+    shapes = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
+    fits = len(shapes) == len(specs) and all(
+        len(s) == len(shape) - 1 and all(isinstance(d, (int, np.integer)) and d > 0 for d in s)
+        and all(m is None or m == d for m, d in zip(shape[1:], s))
+        for s, (shape, _) in zip(shapes, specs)
+    )
+    if not fits:
+        raise ValueError(
+            "Invalid value received for argument `input_shape`. Expected the shape of each model input "
+            f"but the batch axis, positive integers that fit {[shape for shape, _ in specs]}. Received: "
+            f"input_shape={input_shape!r}"
+        )
+    from mcbridge._engine.graph import on_input_shapes
+
+    return [on_input_shapes(m, shapes) for m in models]
 
 
 def load_exportable(path, safe_mode: bool = True):

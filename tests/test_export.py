@@ -576,3 +576,30 @@ def test_ensembles_of_every_model_mc_predict_takes(tmp_path):
             for prefix, ref in zip(prefixes, refs):
                 mine = {k.removeprefix(prefix): v for k, v in out.items() if k.startswith(prefix)}
                 _assert_matches(mine, ref)
+
+
+def test_a_model_built_on_inputs_of_any_size_exports_the_size_asked_for(tmp_path, capsys):
+    keras.utils.set_random_seed(3)
+    i = keras.Input((None, None, 1))
+    h = keras.layers.Dropout(0.3)(keras.layers.Conv2D(4, 3, padding="same", activation="relu")(i))
+    model = keras.Model(i, keras.layers.Conv2D(3, 1, activation="softmax")(h))
+    with pytest.raises(ValueError, match=r"inputs of unknown size.*input_shape=\(128, 128, 3\)"):
+        mcbridge.export(model, tmp_path / "no")
+    for bad in [(8, 8), (8, 0, 1), [(8, 8, 1), (8, 8, 1)]]:
+        with pytest.raises(ValueError, match="`input_shape`"):
+            mcbridge.export(model, tmp_path / "no", input_shape=bad)
+    assert not (tmp_path / "no").exists()
+    path = mcbridge.export(model, tmp_path / "fcn", n_samples=3, input_shape=(8, 6, 1), include_samples=True)
+    x = np.random.default_rng(0).random((4, 8, 6, 1)).astype(np.float32)
+    out = _seeded(tf.saved_model.load(path), x, 7)
+    _assert_matches(out, mcbridge.mc_predict(model, x, n_samples=3, seed=7))
+    from mcbridge import cli  # the command line: --input-shape
+
+    model.save(tmp_path / "fcn.keras")
+    argv = ["export", str(tmp_path / "fcn.keras"), "-o", str(tmp_path / "cli"), "--n-samples", "3"]
+    assert cli.main(argv) == 1 and "input_shape" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        cli.main([*argv, "--input-shape", "8,x,1"])
+    assert usage.value.code == 2 and "positive sizes" in capsys.readouterr().err
+    assert cli.main([*argv, "--input-shape", "8,6,1"]) == 0
+    np.testing.assert_array_equal(_seeded(tf.saved_model.load(str(tmp_path / "cli")), x, 7)["mean"], out["mean"])

@@ -52,6 +52,10 @@
 #'   means then `d` log-variances (see [mc_predict()]); one per output, or
 #'   one for all.
 #' @param batch_size Inputs per compiled call (as in [mc_predict()]).
+#' @param input_shape For a model built on inputs of unknown size
+#'   (`keras$Input(list(NULL, NULL, 3L))`): the size the SavedModel serves,
+#'   the input's shape without the batch axis, e.g. `c(128, 128, 3)` (a list
+#'   of them for several inputs); `NULL`: the model's own.
 #' @return The SavedModel's absolute path, invisibly.
 #' @seealso [mc_predict()], [mc_save_model()]
 #' @examplesIf mcbridge_available()
@@ -63,7 +67,8 @@
 #' @export
 mc_export <- function(model, path, n_samples = 50, precision = "float32", outputs = NULL,
                       include_samples = FALSE, overwrite = FALSE, task = "classification",
-                      from_logits = FALSE, batch_size = 128, heteroscedastic = FALSE) {
+                      from_logits = FALSE, batch_size = 128, heteroscedastic = FALSE,
+                      input_shape = NULL) {
   if (inherits(model, "mc_ensemble")) {
     .check_ensemble(model, "model")
     py_model <- model$ensemble
@@ -94,6 +99,13 @@ mc_export <- function(model, path, n_samples = 50, precision = "float32", output
                           "of them named by model output, not %s."), .describe(outputs)),
            "argument", arg = "outputs")
   }
+  whole <- function(v) is.numeric(v) && length(v) && !anyNA(v) && all(v >= 1 & v == round(v))
+  if (!is.null(input_shape) && !whole(input_shape) &&
+      !(is.list(input_shape) && length(input_shape) && all(vapply(input_shape, whole, logical(1))))) {
+    .abort(sprintf(paste0("`input_shape` must be NULL, the input's shape without the batch axis ",
+                          "(positive whole numbers, e.g. c(128, 128, 3)) or a list of them, not %s."),
+                   .describe(input_shape)), "argument", arg = "input_shape")
+  }
   if (!dir.exists(dirname(path))) {
     .abort(sprintf("Cannot export to '%s': the directory '%s' does not exist; create it first.",
                    path, dirname(path)), "io", path = path)
@@ -104,6 +116,9 @@ mc_export <- function(model, path, n_samples = 50, precision = "float32", output
                       else if (is.list(outputs)) lapply(outputs, as.list)  # (a named list: a dict)
                       else as.list(outputs),
                       include_samples, overwrite, one(task), one(from_logits),
-                      as.integer(batch_size), one(heteroscedastic))
+                      as.integer(batch_size), one(heteroscedastic),
+                      if (is.null(input_shape)) NULL
+                      else if (is.list(input_shape)) lapply(input_shape, function(v) as.list(as.integer(v)))
+                      else as.list(as.integer(input_shape)))
   invisible(out)
 }

@@ -91,3 +91,24 @@ test_that("mc_export() serves each output of a two-output model as '<output>/<su
   do.call(mc_export, c(list(model, only, n_samples = 2, outputs = list(price = "predictive_std")), tasks))
   expect_true("price/predictive_std" %in% names(seeded_answer(only, x, seed = 1, input_shape = 4)))
 })
+
+test_that("a model built on inputs of any size exports the size asked for, as Python does", {
+  skip_if_no_engine()
+  reticulate::py_run_string(paste(
+    "import keras",
+    "keras.utils.set_random_seed(5)",
+    "_i = keras.Input((None, None, 1))",
+    "_h = keras.layers.Dropout(0.3)(keras.layers.Conv2D(2, 3, padding='same')(_i))",
+    "_fcn = keras.Model(_i, keras.layers.Conv2D(3, 1, activation='softmax')(_h))",
+    sep = "\n"))
+  model <- reticulate::py_eval("_fcn", convert = FALSE)
+  dir <- file.path(withr::local_tempdir(), "fcn")
+  expect_mcb_error(mc_export(model, dir), "model", "input_shape")
+  expect_mcb_error(mc_export(model, dir, input_shape = c(6, 0.5, 1)), "argument", "input_shape")
+  expect_false(dir.exists(dir))
+  mc_export(model, dir, n_samples = 3, input_shape = c(6, 5, 1))
+  x <- array((seq_len(2 * 30) %% 7) / 7, c(2, 6, 5, 1))
+  got <- seeded_answer(dir, x, seed = 2, input_shape = c(6, 5, 1))
+  expect_identical(dim(got$mean), c(2L, 6L, 5L, 3L))
+  expect_equal(got$mean, mc_predict(model, x, n_samples = 3, seed = 2)$mean, tolerance = 1e-6)
+})
