@@ -119,7 +119,7 @@ def mc_predict_model(
     tasks = check_tasks(task, from_logits, heteroscedastic, len(out_shapes))
     xs = check_inputs(x, specs, input_names(model), rescales=has_rescaling(model))
     view = _on_shapes_of(model, xs)
-    shapes = check_output_shapes(model, model_io(view)[1])
+    shapes = check_output_shapes(view, model_io(view)[1])
     check_result_size(xs[0].shape[0], sum(int(np.prod(s)) for s in shapes), n_samples, shapes=shapes)  # before allocating
     if any(t == "classification" and logits for t, logits, _ in tasks):
         warn_from_logits(model, True)
