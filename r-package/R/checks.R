@@ -291,11 +291,13 @@
 # y for training: class labels (a factor or class names become codes; the
 # model checks their range) or real-valued targets (a vector, or a matrix
 # c(n, outputs)), which the model's loss decides between in Python.
-.check_y <- function(y, n, arg = "y") {
+.check_y <- function(y, n, arg = "y", class_names = NULL) {
   if (is.data.frame(y)) {
     if (ncol(y) == 1) y <- y[[1]] else y <- as.matrix(y)
   }
-  if (is.factor(y) || is.character(y) || is.logical(y)) return(.class_codes(y, n, arg = arg))
+  if (is.factor(y) || is.character(y) || is.logical(y)) {
+    return(.class_codes(y, n, class_names = class_names, arg = arg))
+  }
   if (!is.numeric(y)) {
     .abort(sprintf("`%s` must be class codes, a factor, or numeric targets, not %s.", arg, .describe(y)),
            "input", arg = arg)

@@ -25,6 +25,11 @@
 #' `y` go over through the Arrow C data interface, as in [mc_fit()].
 #'
 #' @inheritParams mc_fit
+#' @param y One per input: class codes `0, 1, ..., classes - 1`, or a factor
+#'   (levels that are whole numbers are the codes, other levels are classes
+#'   0, 1, ... in level order; the ensemble does not keep them: name the
+#'   classes with [mc_class_names()]); for regression members, real-valued
+#'   targets.
 #' @param k Number of members.
 #' @param epochs Epochs per member.
 #' @param batch_size Mini-batch size.

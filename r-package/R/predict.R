@@ -182,7 +182,13 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
     if (heteroscedastic[i]) r$noise_variance <- .as_plain_samples(.arrow_import_c(noises[[i]]$array, noises[[i]]$schema))
     r
   })
-  if (n_out == 1) return(res[[1]])
+  if (n_out == 1) {
+    names <- if (!ensemble && task == "classification") .model_class_names(model)
+    if (!is.null(names) && length(names) == utils::tail(dim(res[[1]]$all_samples), 2)[1]) {
+      mc_class_names(res[[1]]) <- names  # (the levels mc_fit() trained on)
+    }
+    return(res[[1]])
+  }
   stats::setNames(res, unlist(info$names))
 }
 

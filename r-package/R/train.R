@@ -17,12 +17,32 @@
 # integer images look unscaled for the model, as for a NumPy integer array).
 .x_type <- function(x) if (is.integer(x)) nanoarrow::na_int32() else nanoarrow::na_float()
 
-.xy_export <- function(x, y) {
+# x and y as Arrow arrays for the bridge. Labels given as a factor or as
+# names are coded by the class names `model` was trained on from R (see
+# .model_class_names); with `record`, a factor's levels become those names
+# if the model has none yet (training calls).
+.xy_export <- function(x, y, model = NULL, record = FALSE) {
   x <- .check_x(x)
-  y <- .check_y(y, dim(x)[1])
+  names <- if (!is.null(model) && (is.factor(y) || is.character(y))) .model_class_names(model)
+  fresh <- is.null(names) && record && is.factor(y) && length(levels(y)) &&
+    !all(grepl("^[0-9]+$", levels(y)))
+  if (fresh) names <- levels(y)
+  y <- .check_y(y, dim(x)[1], class_names = names)
+  if (fresh) {
+    reticulate::py_set_attr(model, "mcbridge_class_names", reticulate::tuple(as.list(names)))
+  }
   ytype <- if (is.integer(y) || is.logical(y)) nanoarrow::na_int32() else nanoarrow::na_float()
   list(x = .arrow_export_c(x, type = .x_type(x)),
        y = .arrow_export_c(y, type = ytype))
+}
+
+# The class names `model` was trained on from R: the levels of the first
+# factor `y` given to mc_fit() or mc_train_on_batch(), kept on the Python
+# model (`mcbridge_class_names`; not saved in a .keras file). NULL if none.
+.model_class_names <- function(model) {
+  live <- inherits(model, "python.builtin.object") && is.environment(model) && !reticulate::py_is_null_xptr(model)
+  if (!live || !reticulate::py_has_attr(model, "mcbridge_class_names")) return(NULL)
+  as.character(unlist(reticulate::py_to_r(reticulate::py_get_attr(model, "mcbridge_class_names"))))
 }
 
 .format_logs <- function(logs) {
@@ -45,8 +65,12 @@
 #' @param y One per input. For a classifier (sparse categorical loss): class
 #'   codes `0, 1, ..., classes - 1`, or a factor (levels that are whole
 #'   numbers are the codes, other levels are classes 0, 1, ... in level
-#'   order). For a regression model: real-valued targets, a vector or a
-#'   matrix `c(n, outputs)`.
+#'   order). The first factor's levels are kept on the model as its class
+#'   names: later factors or character labels (here, in [mc_train_on_batch()]
+#'   and [mc_evaluate()]) are matched to them by name, whatever their level
+#'   order, and [mc_predict()] names its classes with them (kept in this R
+#'   session, not in a saved `.keras` file). For a regression model:
+#'   real-valued targets, a vector or a matrix `c(n, outputs)`.
 #' @param batch_size Mini-batch size.
 #' @param epochs Number of epochs.
 #' @param validation_split Fraction of the data held out for validation.
@@ -72,7 +96,7 @@ mc_fit <- function(model, x, y, batch_size = 128, epochs = 10, validation_split 
            "argument", arg = "validation_split")
   }
   verbose <- .verbose(verbose)
-  xy <- .xy_export(x, y)
+  xy <- .xy_export(x, y, model, record = TRUE)
   # Keras' bar in interactive sessions; otherwise R prints one line per epoch.
   on_epoch <- NULL
   if (identical(verbose, "auto")) verbose <- if (interactive()) 1L else 2L
@@ -112,7 +136,7 @@ mc_fit <- function(model, x, y, batch_size = 128, epochs = 10, validation_split 
 #' @export
 mc_train_on_batch <- function(model, x, y) {
   .check_model(model)
-  xy <- .xy_export(x, y)
+  xy <- .xy_export(x, y, model, record = TRUE)
   .loss_first(unlist(.bridge_call("train_on_batch", model, xy$x$addr, xy$y$addr)))
 }
 
@@ -134,6 +158,6 @@ mc_evaluate <- function(model, x, y, batch_size = 128, verbose = 0) {
   batch_size <- .check_count(batch_size, "batch_size")
   verbose <- .verbose(verbose)
   if (identical(verbose, "auto")) verbose <- if (interactive()) 1L else 0L
-  xy <- .xy_export(x, y)
+  xy <- .xy_export(x, y, model)
   .loss_first(unlist(.bridge_call("evaluate", model, xy$x$addr, xy$y$addr, batch_size, verbose)))
 }

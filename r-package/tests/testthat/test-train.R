@@ -154,3 +154,21 @@ test_that("tables: factor and character columns are refused, saying how to encod
   expect_mcb_error(mc_predict(m, df[0, c("a", "b")]), "input", "`x` is empty")
   expect_mcb_error(mc_predict(m, array(0, c(0, 8, 8))), "input", "`x` is empty \\(dim c\\(0, 8, 8\\)\\)")
 })
+
+test_that("a factor's levels become the model's class names: later labels match by name, predictions are named", {
+  skip_if_no_engine()
+  x <- scale(iris[1:4])
+  m <- mc_mlp(input_dim = 4, n_outputs = 3, hidden_units = 8, dropout = 0.1, seed = 1)
+  mc_fit(m, x, iris$Species, epochs = 2, batch_size = 50, verbose = 0)
+  res <- mc_predict(m, x, n_samples = 4, seed = 1)
+  expect_identical(mc_class_names(res), levels(iris$Species))
+  # the same labels with the levels in another order (or as text) are the same classes
+  other <- factor(iris$Species, levels = rev(levels(iris$Species)))
+  expect_identical(mc_evaluate(m, x, other), mc_evaluate(m, x, iris$Species))
+  expect_identical(mc_evaluate(m, x, as.character(iris$Species)), mc_evaluate(m, x, iris$Species))
+  expect_equal(mc_accuracy(res, other), mc_accuracy(res, iris$Species))
+  before <- mc_train_on_batch(m, x[1:10, ], other[1:10])  # trained by name too
+  expect_true(is.finite(before[[1]]))
+  expect_mcb_error(mc_fit(m, x[1:3, ], factor(c("setosa", "rose", "rose")), epochs = 1, verbose = 0),
+                   "input", "not class names")
+})
