@@ -57,3 +57,23 @@ def plain_keras_model(batchnorm=True, dropout_layer=None, name="plain"):
 @pytest.fixture
 def plain_model():
     return plain_keras_model()
+
+
+# -- dense outputs: (n, *dims, classes, samples) with labels (n, *dims) ------
+
+
+def positions_as_rows(a, k=2):
+    """`a` `(n, *dims, ...)` with its `k` trailing axes kept: positions as rows, written out.
+
+    The last dim slowest, the input fastest (R's and Fortran's order), without
+    `mcbridge.metrics._common.pooled`: what the tests compare it with.
+    """
+    d = a.ndim - k
+    return a.transpose(*range(d - 1, -1, -1), *range(d, a.ndim)).reshape(-1, *a.shape[d:])
+
+
+def dense_probabilities(n=4, dims=(3, 5), c=3, s=6, seed=0):
+    """Random samples `(n, *dims, c, s)` (probabilities over `c`) and labels `(n, *dims)`."""
+    rng = np.random.default_rng(seed)
+    e = np.exp(2 * rng.normal(size=(n, *dims, c, s)))
+    return e / e.sum(axis=-2, keepdims=True), rng.integers(0, c, size=(n, *dims))

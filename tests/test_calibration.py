@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import positions_as_rows as _rows
 
 import mcbridge
 from mcbridge import calibration, metrics
@@ -138,12 +139,6 @@ def test_lazy_exports_and_no_tensorflow():
 
 
 # -- dense outputs: (n, *dims, classes, samples) with labels (n, *dims) ------
-
-
-def _rows(a, k=2):
-    """Positions as rows, written out: the last dim slowest, the input fastest (R's and Fortran's order)."""
-    d = a.ndim - k
-    return a.transpose(*range(d - 1, -1, -1), *range(d, a.ndim)).reshape(-1, *a.shape[d:])
 
 
 def _dense_logits(n=30, dims=(4, 5), k=3, s=4, factor=2.0, seed=0):

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import positions_as_rows as _rows
 
 import mcbridge
 from mcbridge.conformal import (
@@ -318,12 +319,6 @@ def test_notebook_summaries_say_the_promise_and_the_threshold():
 
 
 # -- dense outputs: (n, *dims, classes, samples) with labels (n, *dims) ------
-
-
-def _rows(a, k=2):
-    """Positions as rows, written out: the last dim slowest, the input fastest (R's and Fortran's order)."""
-    d = a.ndim - k
-    return a.transpose(*range(d - 1, -1, -1), *range(d, a.ndim)).reshape(-1, *a.shape[d:])
 
 
 def _dense(n=20, dims=(3, 4), k=6, s=5, seed=0):

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from conftest import dense_probabilities
+from conftest import positions_as_rows as _rows
 from sklearn.metrics import accuracy_score, log_loss
 
 from mcbridge import MCResult, metrics
@@ -96,16 +98,7 @@ def test_bad_labels():
 # -- dense outputs: (n, *dims, classes, samples) with labels (n, *dims) ------
 
 
-def _dense(n=4, dims=(3, 5), c=3, s=6, seed=0):
-    rng = np.random.default_rng(seed)
-    e = np.exp(2 * rng.normal(size=(n, *dims, c, s)))
-    return e / e.sum(axis=-2, keepdims=True), rng.integers(0, c, size=(n, *dims))
-
-
-def _rows(a, k=2):
-    """Positions as rows, written out: the last dim slowest, the input fastest (R's and Fortran's order)."""
-    d = a.ndim - k
-    return a.transpose(*range(d - 1, -1, -1), *range(d, a.ndim)).reshape(-1, *a.shape[d:])
+_dense = dense_probabilities
 
 
 CALIBRATION = [
