@@ -144,7 +144,7 @@ REGISTRY: tuple[StochasticLayer, ...] = (
         StochasticLayer(cls, "sampled", "dropout on the attention weights: an independent Bernoulli mask per "
                         "weight (every head, query and key position), scaled by 1 / (1 - rate)",
                         active=_rates("dropout", "_dropout"))
-        for cls in _keras_classes(["Attention", "AdditiveAttention", "MultiHeadAttention", "GroupQueryAttention"])
+        for cls in sampling.ATTENTION
     ),  # fmt: skip
     # Cells used as layers on their own (outside an RNN): not sampled.
     *(
