@@ -213,6 +213,7 @@ def rebuild(
     model: keras.Model,
     copy: Callable[[keras.layers.Layer], keras.layers.Layer],
     others: Callable[[keras.layers.Layer], keras.layers.Layer] | None = None,
+    shapes: list[tuple] | None = None,
 ) -> keras.Model:
     """`model`'s graph with every sampled layer replaced by `copy(layer)`, every other by `others(layer)` (None: kept).
 
@@ -220,28 +221,27 @@ def rebuild(
     inlined: its layers join the rebuilt graph, replaced the same way (so
     the graph can be cut inside it). The result is never compiled: predicting
     needs no loss, metric or optimizer (a custom loss that Keras cannot
-    deserialise would otherwise fail here).
+    deserialise would otherwise fail here). Its inputs have the model's
+    input names and shapes, or `shapes` (each input's but the batch axis).
     """
-    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype, name=t.name) for t in model.inputs]
+    names = [t._keras_history[0].name for t in model.inputs]
+    batch_shapes = [t.shape for t in model.inputs] if shapes is None else [(None, *s) for s in shapes]
+    inputs = [
+        keras.Input(batch_shape=shape, dtype=t.dtype, name=name)
+        for t, shape, name in zip(model.inputs, batch_shapes, names)
+    ]
     inputs = inputs[0] if len(inputs) == 1 else inputs
-    return keras.Model(inputs, _run_rebuilt(model, inputs, copy, others or (lambda layer: layer)))
+    return keras.Model(inputs, _run_rebuilt(model, inputs, copy, others or (lambda layer: layer)), name=model.name)
 
 
 def on_input_shapes(model: keras.Model, shapes: list[tuple]) -> keras.Model:
     """`model`'s graph, the same layers, on inputs of `shapes` (each but the batch axis; for unknown sizes).
 
     A model built on `keras.Input((None, None, 3))` has outputs of unknown
-    size; this view of it has the sizes of the inputs it is given. Nothing
-    is copied: training the model trains the view.
+    size; this view of it (`rebuild` with every layer kept) has the sizes of
+    the inputs it is given. Nothing is copied: training the model trains the view.
     """
-    names = [t._keras_history[0].name for t in model.inputs]
-    inputs = [
-        keras.Input(batch_shape=(None, *shape), dtype=t.dtype, name=name)
-        for t, shape, name in zip(model.inputs, shapes, names)
-    ]
-    inputs = inputs[0] if len(inputs) == 1 else inputs
-    keep = lambda layer: layer  # noqa: E731
-    return keras.Model(inputs, _run_rebuilt(model, inputs, keep, keep), name=model.name)
+    return rebuild(model, lambda layer: layer, shapes=shapes)
 
 
 def _run_rebuilt(model: keras.Model, inputs, copy, others):
