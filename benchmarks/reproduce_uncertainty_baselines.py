@@ -168,10 +168,10 @@ def curve(args, data, test) -> None:
 
     class _Curve(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            p = np.clip(self.model.predict(x_te, batch_size=1024, verbose=0).astype(np.float64), 1e-12, 1)
-            nll = -np.mean(np.log(p[np.arange(len(y_te)), y_te]))
-            print(f"    epoch {epoch + 1:2d} ({(epoch + 1) * -(-len(data[0]) // 256)} steps): test NLL {nll:.4f}, "
-                  f"accuracy {np.mean(p.argmax(1) == y_te):.4f}, train loss {logs['loss']:.4f}", flush=True)
+            p = self.model.predict(x_te, batch_size=1024, verbose=0).astype(np.float64)
+            print(f"    epoch {epoch + 1:2d} ({(epoch + 1) * -(-len(data[0]) // 256)} steps): test NLL "
+                  f"{mcbridge.metrics.nll(p, y_te):.4f}, accuracy {mcbridge.metrics.accuracy(p, y_te):.4f}, "
+                  f"train loss {logs['loss']:.4f}", flush=True)
 
     mcbridge.train_ensemble(lambda: build("plain"), *data, k=1, epochs=args.epochs, batch_size=256,
                             seed=member_seed(args.seed, "plain", 0), progress=False, callbacks=[_Curve()])
