@@ -342,3 +342,20 @@ def test_predict_tolerance_samples_adaptively(trained, tmp_path):
     bad = run("predict", str(trained), "-i", str(tmp_path / "x.npy"), "--tolerance", "0.02",
               "-o", str(tmp_path / "a.arrow"), "-q", check=False)
     assert bad.returncode == 1 and "--tolerance writes .npz" in bad.stderr
+
+
+def test_keras_starts_without_the_packages_the_command_line_never_uses():
+    """Keras imports scikit-learn, pandas and matplotlib if installed; the command line leaves them out (start-up)."""
+    code = (
+        "import sys\n"
+        "from mcbridge.cli import _KERAS_OPTIONAL, _import_keras_lean\n"
+        "_import_keras_lean()\n"
+        "print(sorted(m for m in _KERAS_OPTIONAL if m in sys.modules), 'keras' in sys.modules)\n"
+        "import pandas, sklearn.datasets\n"  # (later imports work as usual)
+        "print(sklearn.datasets.load_digits().images.shape)\n"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("LD_LIBRARY_PATH", None)  # (an embedded R started by earlier tests sets it)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["[] True", "(1797, 8, 8)"]
