@@ -53,7 +53,11 @@ want="$(cat pyproject.toml | sha256sum | cut -c1-16) $extras"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! .venv/bin/python -c "import mcbridge" 2>/dev/null; then
     step "installing mcbridge and its Python dependencies into .venv (extras: $extras)"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[$extras]"
+    # pip byte-compiles on one core; compileall does it on all of them (half the time here). The .pyc
+    # files matter: where PYTHONDONTWRITEBYTECODE is set, Python never writes them itself.
+    .venv/bin/python -m pip install --quiet --no-compile -e ".[$extras]"
+    .venv/bin/python -m compileall -q -j 0 "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+        >/dev/null 2>&1 || true   # a few packages ship files that are not Python 3 (test data); pip skips them too
     # The Jupyter kernel "python3" of this venv runs this venv's Python (an absolute path, so
     # examples/quickstart.ipynb and its test use it even when started from another Jupyter).
     .venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mcbridge .venv)" >/dev/null
