@@ -6,13 +6,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 [ -x .venv/bin/python ] || { echo "error: no .venv; run: bash scripts/setup.sh" >&2; exit 1; }
 export MCBRIDGE_PYTHON="$ROOT/.venv/bin/python"
-export TF_CPP_MIN_LOG_LEVEL=3
+# pytest runs its test files in MCBRIDGE_TEST_WORKERS processes (pytest-xdist, one file per worker at a
+# time so module fixtures are built once; default: the cores, at most 4). Most tests are Python-bound on
+# tiny models, so 2 workers on 2 cores take about 0.6 of one worker's time. 1: a single process.
+workers="${MCBRIDGE_TEST_WORKERS:-$(n=$(nproc 2>/dev/null || echo 1); echo $(( n < 4 ? n : 4 )))}"
+case "$workers" in ''|*[!0-9]*|0) echo "error: MCBRIDGE_TEST_WORKERS must be a positive integer (got '$workers')" >&2; exit 2 ;; esac
+if [ "$workers" -gt 1 ]; then parallel=(-n "$workers" --dist loadfile); else parallel=(-p no:xdist); fi
 # Here R and Python are both set up: a missing side is a failure, not a skip.
 export MCBRIDGE_TESTS_REQUIRE_PYTHON=true MCBRIDGE_TESTS_REQUIRE_R=true
 
 echo "==> Python tests"
 py_log="$(mktemp)"
-.venv/bin/python -m pytest -q -p no:cacheprovider tests "$@" 2>&1 | tee "$py_log"
+.venv/bin/python -m pytest -q -p no:cacheprovider "${parallel[@]}" tests "$@" 2>&1 | tee "$py_log"
 py_rc=${PIPESTATUS[0]}
 summary="$(grep -E ' in [0-9.]+s' "$py_log" | tail -1)"
 py_passed=$(echo "$summary" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
@@ -31,7 +36,7 @@ if [ $# -eq 0 ]; then
     isa_log="$(mktemp)"
     ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell \
     NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL" \
-        .venv/bin/python -m pytest -q -p no:cacheprovider tests -m "numeric or cpu" \
+        .venv/bin/python -m pytest -q -p no:cacheprovider "${parallel[@]}" tests -m "numeric or cpu" \
         --deselect tests/test_predict.py::test_mean_matches_slow_reference_loop 2>&1 | tee "$isa_log"
     isa_rc=${PIPESTATUS[0]}
     isa_summary="$(grep -E ' in [0-9.]+s' "$isa_log" | tail -1)"
@@ -39,6 +44,19 @@ if [ $# -eq 0 ]; then
     isa_failed=$(echo "$isa_summary" | grep -Eo '[0-9]+ (failed|errors?)' | awk '{s+=$1} END {print s+0}')
     [ "$isa_rc" -ne 0 ] && [ "$isa_failed" = 0 ] && isa_failed=1
     rm -f "$isa_log"
+fi
+
+# R CMD check on the built package (its examples run on the real engine; the
+# R tests run beside it, so --no-tests; the vignettes are knitted by
+# tests/test_r_vignettes.py, so --ignore-vignettes). It runs in the background
+# while the R tests run (each keeps about one core busy) and is reported after
+# them. Errors or warnings fail; notes are printed.
+check_dir=""
+if [ -d r-package ] && [ "${MCBRIDGE_SKIP_R_CHECK:-}" != "true" ]; then
+    check_dir="$(mktemp -d)"
+    (cd "$check_dir" && R CMD build --no-build-vignettes "$ROOT/r-package" >build.log 2>&1 &&
+        R CMD check --no-manual --no-tests --ignore-vignettes mcbridge_*.tar.gz >check.log 2>&1) &
+    check_pid=$!
 fi
 
 r_rc=0; r_passed=0; r_failed=0
@@ -58,16 +76,10 @@ if [ -d r-package/tests/testthat ]; then
     rm -f "$r_out"
 fi
 
-# R CMD check on the built package (its examples run on the real engine; the
-# tests were run just above, so --no-tests; the vignettes are knitted by
-# tests/test_r_vignettes.py, so --ignore-vignettes). Errors or warnings fail; notes
-# are printed.
 check_rc=0
-if [ -d r-package ] && [ "${MCBRIDGE_SKIP_R_CHECK:-}" != "true" ]; then
+if [ -n "$check_dir" ]; then
     echo "==> R CMD check"
-    check_dir="$(mktemp -d)"
-    (cd "$check_dir" && R CMD build --no-build-vignettes "$ROOT/r-package" >build.log 2>&1 &&
-        R CMD check --no-manual --no-tests --ignore-vignettes mcbridge_*.tar.gz >check.log 2>&1) || true
+    wait "$check_pid" || true
     log="$check_dir/mcbridge.Rcheck/00check.log"
     if [ -f "$log" ]; then
         grep -E '^\* checking .*\.\.\. (NOTE|WARNING|ERROR)' -A8 "$log" || true

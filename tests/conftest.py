@@ -1,14 +1,10 @@
 """Shared tiny models and data for the Python tests."""
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import mcbridge  # first, as a user's script would: its quiet start keeps TensorFlow's start-up lines off the console
 
 import keras
 import numpy as np
 import pytest
-
-import mcbridge
 
 
 @pytest.fixture(params=[True, False], ids=["bf16-cpu", "no-bf16-cpu"])
