@@ -629,6 +629,17 @@ def build_mlp(**kwargs):
 
 
 @_entry
+def save_model(model, path: str) -> None:
+    """`model.save(path)` keeping the class names R trained it on (`mcbridge_class_names`) in the file."""
+    from mcbridge.models import save_model_with_class_names
+
+    try:
+        save_model_with_class_names(model, path)
+    except OSError as e:
+        raise BridgeError("io", f"Cannot write '{path}': {e}") from None
+
+
+@_entry
 def load_model(path: str, safe_mode: bool = True, compile: bool = True):
     """`mcbridge.load_model`; a refused or broken file is a user error."""
     from mcbridge.models import load_model as _load

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
+import warnings
+import zipfile
 from collections.abc import Sequence
 
 import keras
@@ -280,6 +284,51 @@ def _folder_message(path: str) -> str:
     return f"{path!r} is a folder, not a model file. Pass the `.keras` file written by model.save()."
 
 
+#: The attribute holding the class names a model was trained on from R (a factor's levels).
+CLASS_NAMES_ATTR = "mcbridge_class_names"
+#: The entry of a `.keras` file (a zip) that keeps them; Keras ignores entries it does not know.
+_EXTRA_ENTRY = "mcbridge.json"
+
+
+def save_model_with_class_names(model: keras.Model, path: str | os.PathLike) -> None:
+    """`model.save(path)`, with the model's `mcbridge_class_names` (if any) kept in the `.keras` file.
+
+    Written to a temporary file beside `path` and renamed when complete, so an
+    error leaves an older file at `path` untouched.
+    """
+    path = os.fspath(path)
+    names = getattr(model, CLASS_NAMES_ATTR, None)
+    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
+    try:
+        model.save(tmp)
+        if names is not None:
+            with zipfile.ZipFile(tmp, "a") as z:
+                z.writestr(_EXTRA_ENTRY, json.dumps({"class_names": [str(c) for c in names]}))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _saved_class_names(path: str) -> tuple[str, ...] | None:
+    """The class names kept in a `.keras` file by `save_model_with_class_names`, or None."""
+    if not zipfile.is_zipfile(path):
+        return None
+    with zipfile.ZipFile(path) as z:
+        if _EXTRA_ENTRY not in z.namelist():
+            return None
+        try:
+            names = json.loads(z.read(_EXTRA_ENTRY))["class_names"]
+        except (ValueError, KeyError, TypeError):
+            names = None
+    if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
+        warnings.warn(f"{path!r}: its {_EXTRA_ENTRY} holds no list of class names; they are not restored.",
+                      stacklevel=3)
+        return None
+    return tuple(names)
+
+
 def load_model(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool = True) -> keras.Model:
     """Load a saved `.keras` model, with mcbridge's layers registered.
 
@@ -291,7 +340,9 @@ def load_model(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool
         compile: Restore the training configuration too.
 
     Returns:
-        The `keras.Model`.
+        The `keras.Model`. A model trained from R on a factor and saved with
+        R's `mc_save_model()` has the factor's levels back as
+        `model.mcbridge_class_names` (a tuple of str).
 
     Raises:
         FileNotFoundError: `path` does not exist.
@@ -310,7 +361,7 @@ def load_model(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Model file {os.fspath(path)!r} does not exist.")
     try:
-        return keras.models.load_model(path, safe_mode=safe_mode, compile=compile)
+        model = keras.models.load_model(path, safe_mode=safe_mode, compile=compile)
     except ValueError as err:
         text = str(err)
         if safe_mode and ("safe_mode" in text or "unsafe" in text):
@@ -325,3 +376,7 @@ def load_model(path: str | os.PathLike, *, safe_mode: bool = True, compile: bool
                 "`.keras` files written by model.save() (and legacy `.h5`)."
             ) from None
         raise
+    names = _saved_class_names(os.fspath(path))
+    if names is not None:
+        setattr(model, CLASS_NAMES_ATTR, names)
+    return model

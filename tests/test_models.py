@@ -1,3 +1,5 @@
+import zipfile
+
 import keras
 import numpy as np
 import pytest
@@ -157,6 +159,31 @@ def test_mlp_saves_and_loads(tmp_path):
     assert back.loss.__name__ == "heteroscedastic_nll"  # the loss is restored by name
     x = np.ones((2, 3), dtype="float32")
     np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")  # never trained
+def test_class_names_are_kept_in_the_keras_file(tmp_path):
+    """R's factor levels (`mcbridge_class_names`) survive save and load; Keras itself still loads the file."""
+    from mcbridge.models import build_mlp, save_model_with_class_names
+
+    model = build_mlp(input_dim=3, n_outputs=3, seed=0)
+    save_model_with_class_names(model, tmp_path / "plain.keras")  # no names: no entry
+    assert not hasattr(mcbridge.load_model(tmp_path / "plain.keras"), "mcbridge_class_names")
+    model.mcbridge_class_names = ("setosa", "versicolor", "virginica")
+    path = tmp_path / "m.keras"
+    path.write_bytes(b"an older file")
+    save_model_with_class_names(model, path)  # replaced as a whole; no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras", "plain.keras"]
+    back = mcbridge.load_model(path)
+    assert back.mcbridge_class_names == ("setosa", "versicolor", "virginica")
+    x = np.ones((2, 3), dtype="float32")
+    np.testing.assert_array_equal(keras.models.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0))
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp_path / "broken.keras", "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, src.read(name) if name != "mcbridge.json" else b"{not json")
+    path = tmp_path / "broken.keras"
+    with pytest.warns(UserWarning, match="no list of class names"):
+        assert not hasattr(mcbridge.load_model(path), "mcbridge_class_names")
 
 
 @pytest.mark.parametrize(

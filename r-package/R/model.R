@@ -199,7 +199,10 @@ mc_dropout_enabled <- function(model) {
 #' Save and load models
 #'
 #' `.keras` files are interchangeable between R and Python: a model saved from
-#' Python with `model.save()` loads here and the other way round.
+#' Python with `model.save()` loads here and the other way round. A model
+#' trained on a factor keeps the factor's levels as its class names in the
+#' file (Python: `mcbridge.load_model(path).mcbridge_class_names`), so after
+#' loading, labels are still matched by name and predictions named.
 #' `mc_load_model()` uses Keras' safe mode by default: a file holding Python
 #' code (a `Lambda` layer) is refused and its code is not run. Pass
 #' `safe_mode = FALSE` only for files you trust: loading then runs the code
@@ -228,7 +231,7 @@ mc_save_model <- function(model, path) {
     .abort(sprintf("Cannot write '%s': the directory '%s' does not exist; create it first.",
                    path, dirname(path)), "io", path = path)
   }
-  reticulate::py_call(reticulate::py_get_attr(model, "save"), path)
+  .bridge_call("save_model", model, normalizePath(path, mustWork = FALSE))
   invisible(path)
 }
 

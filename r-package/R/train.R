@@ -38,7 +38,7 @@
 
 # The class names `model` was trained on from R: the levels of the first
 # factor `y` given to mc_fit() or mc_train_on_batch(), kept on the Python
-# model (`mcbridge_class_names`; not saved in a .keras file). NULL if none.
+# model (`mcbridge_class_names`; kept in the .keras file by mc_save_model()). NULL if none.
 .model_class_names <- function(model) {
   live <- inherits(model, "python.builtin.object") && is.environment(model) && !reticulate::py_is_null_xptr(model)
   if (!live || !reticulate::py_has_attr(model, "mcbridge_class_names")) return(NULL)
@@ -68,8 +68,8 @@
 #'   order). The first factor's levels are kept on the model as its class
 #'   names: later factors or character labels (here, in [mc_train_on_batch()]
 #'   and [mc_evaluate()]) are matched to them by name, whatever their level
-#'   order, and [mc_predict()] names its classes with them (kept in this R
-#'   session, not in a saved `.keras` file). For a regression model:
+#'   order, and [mc_predict()] names its classes with them (kept in the
+#'   `.keras` file by [mc_save_model()]). For a regression model:
 #'   real-valued targets, a vector or a matrix `c(n, outputs)`.
 #' @param batch_size Mini-batch size.
 #' @param epochs Number of epochs.

@@ -171,4 +171,11 @@ test_that("a factor's levels become the model's class names: later labels match 
   expect_true(is.finite(before[[1]]))
   expect_mcb_error(mc_fit(m, x[1:3, ], factor(c("setosa", "rose", "rose")), epochs = 1, verbose = 0),
                    "input", "not class names")
+  # saved and loaded, the model still knows its classes by name (a reversed factor is not misread)
+  f <- withr::local_tempfile(fileext = ".keras")
+  mc_save_model(m, f)
+  m2 <- mc_load_model(f)
+  expect_identical(mc_class_names(mc_predict(m2, x, n_samples = 4, seed = 1)), levels(iris$Species))
+  expect_identical(mc_evaluate(m2, x, other), mc_evaluate(m, x, iris$Species))
+  expect_mcb_error(mc_evaluate(m2, x[1:3, ], factor(c("setosa", "rose", "rose"))), "input", "not class names")
 })
