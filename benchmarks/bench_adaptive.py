@@ -42,6 +42,9 @@ parser.add_argument("--fixed", default="20,40,60,80,100,120,160", help="fixed n_
 parser.add_argument("--tolerances", default="0.02,0.01,0.007,0.005,0.003,0.002", help="tolerances to try")
 parser.add_argument("--seed", type=int, default=0, help="the candidates' seed (the reference's is 0)")
 parser.add_argument("--picture", default=None)
+parser.add_argument("--mi-precision", action="store_true",
+                    help="instead: by decile of the reference's mutual information, the spread of MI estimated from "
+                         "20 samples (10 disjoint blocks of the 200), absolute and relative to the MI")
 args = parser.parse_args()
 
 
@@ -68,6 +71,23 @@ else:
 
 print(f"# {machine()}")
 print(f"# {cpu_extensions()}")
+if args.mi_precision:
+    # Why ranking every input by MI needs about the same samples for every input: an MI estimate's
+    # relative error depends on the sample count, hardly on how large the MI is.
+    ref = mcbridge.mc_predict(model, x_test, n_samples=200, seed=0, progress=False)
+    mi = ref.mutual_information()
+    blocks = np.stack([mcbridge.MCResult(ref.samples[..., 20 * b : 20 * (b + 1)]).mutual_information()
+                       for b in range(10)], axis=1)  # (n, 10): MI from 20 samples, 10 disjoint blocks
+    spread = blocks.std(axis=1, ddof=1)
+    relative = spread / np.maximum(blocks.mean(axis=1), 1e-12)
+    edges = np.quantile(mi, np.linspace(0, 1, 11))
+    decile = np.clip(np.searchsorted(edges, mi, side="right") - 1, 0, 9)
+    print(f"# {args.n} test images, 200 samples (seed 0); MI from 20 samples, 10 disjoint blocks per input")
+    print(f"{'MI decile':>10s} {'median MI':>10s} {'sd of 20-sample MI':>19s} {'sd / MI':>8s}")
+    for d in range(10):
+        m = decile == d
+        print(f"{d + 1:>10d} {np.median(mi[m]):10.2e} {np.median(spread[m]):19.2e} {np.median(relative[m]):8.2f}")
+    sys.exit(0)
 cached = Path(args.out) / f"reference_{args.n}.npz"
 if cached.exists():
     with np.load(cached) as z:
