@@ -45,6 +45,10 @@ parser.add_argument("--picture", default=None)
 parser.add_argument("--mi-precision", action="store_true",
                     help="instead: by decile of the reference's mutual information, the spread of MI estimated from "
                          "20 samples (10 disjoint blocks of the 200), absolute and relative to the MI")
+parser.add_argument("--class-rule", action="store_true",
+                    help="instead: simulate, from the 200-sample reference, a stopping rule on the predicted class "
+                         "(stop once the top two classes' mean gap exceeds z of its MC standard errors); exact "
+                         "sample counts, since an adaptive run's samples are a fixed run's first ones; no wall time")
 args = parser.parse_args()
 
 
@@ -87,6 +91,26 @@ if args.mi_precision:
     for d in range(10):
         m = decile == d
         print(f"{d + 1:>10d} {np.median(mi[m]):10.2e} {np.median(spread[m]):19.2e} {np.median(relative[m]):8.2f}")
+    sys.exit(0)
+if args.class_rule:
+    # Not built into mc_predict (yet): how many samples a rule on the class decision would need. With keyed
+    # seeding, input i's adaptive samples are the first of its fixed-run samples, so the rule can be replayed
+    # on the reference's samples exactly, in rounds of 10 from 10 samples, capped at 200.
+    S = mcbridge.mc_predict(model, x_test, n_samples=200, seed=0, progress=False).samples  # (n, classes, 200)
+    ref_class = S.mean(-1).argmax(1)
+    print(f"# {args.n} test images; rule replayed on a 200-sample run (seed 0), rounds of 10")
+    print(f"{'z':>4s} {'samples':>10s} {'class agree':>12s}")
+    for z in (2, 3, 4, 6):
+        used, active = np.full(args.n, 200), np.ones(args.n, bool)
+        for c in range(10, 200, 10):
+            idx = np.flatnonzero(active)
+            s = S[idx, :, :c]
+            top2 = np.argsort(s.mean(-1), axis=1)[:, -2:]
+            gap = (np.take_along_axis(s, top2[:, 1:, None], 1) - np.take_along_axis(s, top2[:, :1, None], 1))[:, 0]
+            settled = gap.mean(-1) > z * np.maximum(gap.std(-1, ddof=1) / np.sqrt(c), 1e-6)
+            used[idx[settled]], active[idx[settled]] = c, False
+        pred = np.array([S[i, :, : used[i]].mean(-1).argmax() for i in range(args.n)])
+        print(f"{z:>4d} {int(used.sum()):>10,d} {np.mean(pred == ref_class):12.4f}")
     sys.exit(0)
 cached = Path(args.out) / f"reference_{args.n}.npz"
 if cached.exists():
