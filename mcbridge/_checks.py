@@ -875,3 +875,33 @@ def temp_file_error(path: Any, err: OSError) -> OSError:
         f"Cannot write {str(path)!r}: no file can be created in {str(directory)!r} "
         f"({reason}). Choose a writable directory",
     )
+
+
+def _umask() -> int:
+    """This process's umask (read from /proc where it can be, so it is never changed, even briefly)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def shareable(tmp: Any) -> None:
+    """Gives a temporary file or folder the permissions a new one gets here.
+
+    `tempfile`'s files and folders are private (`0600` / `0700`); what mcbridge
+    finishes writing gets `0666` / `0777` less the umask, as `open()` and
+    `os.mkdir()` would give it, so the rest of a team can read it.
+    """
+    os.chmod(tmp, (0o777 if os.path.isdir(tmp) else 0o666) & ~_umask())
+
+
+def publish(tmp: Any, path: Any) -> None:
+    """`os.replace(tmp, path)`, `tmp` made `shareable` first."""
+    shareable(tmp)
+    os.replace(tmp, path)

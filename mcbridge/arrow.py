@@ -56,6 +56,7 @@ from mcbridge._checks import (
     check_output_path,
     invalid,
     positive_int,
+    publish,
     temp_file_error,
 )
 
@@ -678,7 +679,7 @@ class ArrowWriter:
                 )
             self._writer.close()
             self._sink.close()
-            os.replace(self._tmp, self.path)
+            publish(self._tmp, self.path)
         except BaseException:
             self.abort()
             raise

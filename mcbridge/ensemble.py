@@ -56,6 +56,7 @@ from mcbridge._checks import (
     model_io,
     output_names,
     positive_int,
+    publish,
 )
 from mcbridge._engine.plan import resolve_precision
 from mcbridge._engine.run import deterministic_outputs
@@ -188,7 +189,7 @@ class Ensemble:
                         "keras_version": keras.__version__,
                     }
                     zf.writestr(_MANIFEST, json.dumps(manifest, indent=2))
-            os.replace(tmp, path)
+            publish(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
                 os.remove(tmp)

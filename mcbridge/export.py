@@ -69,6 +69,7 @@ from mcbridge._checks import (
     model_io,
     output_names,
     positive_int,
+    shareable,
     warn_from_logits,
 )
 
@@ -661,6 +662,7 @@ def _write(module: _ExportModule, path: str, manifest: dict) -> None:
         os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
         with open(os.path.join(tmp, "assets.extra", MANIFEST), "w") as f:
             json.dump(manifest, f, indent=2)
+        shareable(tmp)  # (mkdtemp's folder is private; a server running as another user must read it)
         if os.path.isdir(path) and os.listdir(path):  # overwrite=True (checked): swap, then remove the old one
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=parent)
             os.rename(path, os.path.join(old, "model"))

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from mcbridge._checks import check_bool, check_choice, check_int, check_seed, invalid, positive_int
+from mcbridge._checks import check_bool, check_choice, check_int, check_seed, invalid, positive_int, publish
 from mcbridge.layers import MCDropout
 
 __all__ = ["build_cnn", "build_mlp", "heteroscedastic_nll", "load_model"]
@@ -305,7 +305,7 @@ def save_model_with_class_names(model: keras.Model, path: str | os.PathLike) -> 
         if names is not None:
             with zipfile.ZipFile(tmp, "a") as z:
                 z.writestr(_EXTRA_ENTRY, json.dumps({"class_names": [str(c) for c in names]}))
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

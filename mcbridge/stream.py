@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mcbridge._checks import publish
 from mcbridge._progress import progress_bar
 from mcbridge.result import MCResult
 
@@ -175,7 +176,7 @@ class _AtomicWriter:
 
     def commit(self) -> None:
         self.writer.close()
-        os.replace(self.tmp, self.path)
+        publish(self.tmp, self.path)
 
     def abort(self) -> None:
         try:

@@ -1,5 +1,6 @@
 """Tests for mcbridge._checks: one phrasing and one rule for every argument check."""
 
+import os
 import subprocess
 import sys
 import warnings
@@ -314,3 +315,30 @@ def test_check_result_size_names_a_dense_output():
     with pytest.raises(MemoryError, match=r"\(n, \*dims, classes, samples\) = \(1000, 512, 512, 3, 50\) needs "
                                           r"157,286,400,000 bytes"):
         C.check_result_size(1000, 512 * 512 * 3, 50, available=2**30, shapes=[(512, 512, 3)])
+
+
+def test_finished_files_get_the_permissions_of_new_files(tmp_path, cnn, x_small):
+    """Arrow files, predict_to_file outputs, ensembles, saved models and exports are readable by the team.
+
+    They are written to private temporary files (`0600`, folders `0700`) and
+    renamed; the result must get what `open()` would give under the umask.
+    """
+    import keras
+
+    import mcbridge
+    from mcbridge.arrow import write_arrow
+    from mcbridge.ensemble import Ensemble
+    from mcbridge.models import save_model_with_class_names
+
+    old = os.umask(0o027)
+    try:
+        write_arrow(np.zeros((2, 3, 4), np.float32), tmp_path / "a.arrow")
+        mcbridge.predict_to_file(cnn, x_small[:4], tmp_path / "p.parquet", n_samples=2, progress=False)
+        Ensemble([cnn, keras.models.clone_model(cnn)]).save(tmp_path / "e.ensemble")
+        save_model_with_class_names(cnn, tmp_path / "m.keras")
+        mcbridge.export(cnn, tmp_path / "served", n_samples=2)
+    finally:
+        os.umask(old)
+    for name in ("a.arrow", "p.parquet", "e.ensemble", "m.keras"):
+        assert oct((tmp_path / name).stat().st_mode & 0o777) == oct(0o640), name
+    assert oct((tmp_path / "served").stat().st_mode & 0o777) == oct(0o750)

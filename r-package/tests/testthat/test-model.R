@@ -67,3 +67,12 @@ test_that("mc_mlp() builds Python's build_mlp() and checks its arguments in R", 
   expect_mcb_error(mc_mlp(3, heteroscedastic = TRUE), "argument", "needs `task = \"regression\"`")
   expect_mcb_error(mc_mlp(3, task = "ranking"), "argument", "`task`")
 })
+
+test_that("mc_save_model() writes a file the rest of the team can read (the umask's mode, not 0600)", {
+  m <- tiny_model()
+  f <- file.path(withr::local_tempdir(), "shared.keras")
+  old <- Sys.umask("027")
+  withr::defer(Sys.umask(old))
+  mc_save_model(m, f)
+  expect_identical(file.mode(f), as.octmode("640"))
+})
