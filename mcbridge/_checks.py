@@ -21,6 +21,7 @@ import math
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -387,24 +388,61 @@ def per_output(name: str, value: Any, n_outputs: int, check: Any) -> list:
     return [check(value)] * n_outputs
 
 
-def check_tolerance(tolerance: Any, min_samples: Any, n_samples: int) -> tuple[float | None, int]:
-    """`(tolerance, min_samples)` of adaptive sampling; `tolerance=None`: a fixed `n_samples`.
+def check_adaptive(
+    tolerance: Any, class_margin: Any, min_samples: Any, n_samples: int
+) -> tuple[float | None, float | None, int]:
+    """`(tolerance, class_margin, min_samples)` of adaptive sampling; both None: a fixed `n_samples`.
 
     Raises:
-        TypeError: a tolerance that is not a number, `min_samples` not an integer.
-        ValueError: a tolerance that is not positive, `min_samples` below 2 or above `n_samples`.
+        TypeError: a tolerance or margin that is not a number, `min_samples` not an integer.
+        ValueError: a tolerance or margin that is not positive, both given, `min_samples`
+            below 2 or above `n_samples`.
     """
     min_samples = check_int("min_samples", min_samples, minimum=2)
-    if tolerance is None:
-        return None, min_samples
-    tolerance = check_number("tolerance", tolerance, minimum=0, maximum=math.inf, min_open=True)
+    if tolerance is not None:
+        tolerance = check_number("tolerance", tolerance, minimum=0, maximum=math.inf, min_open=True)
+    if class_margin is not None:
+        class_margin = check_number("class_margin", class_margin, minimum=0, maximum=math.inf, min_open=True)
+    if tolerance is None and class_margin is None:
+        return None, None, min_samples
+    if tolerance is not None and class_margin is not None:
+        raise ValueError(
+            "Give one stopping rule: `tolerance` (an input stops once its mean probabilities are that precise) "
+            "or `class_margin` (once its predicted class is settled), not both. "
+            f"Received: tolerance={tolerance}, class_margin={class_margin}"
+        )
     if min_samples > n_samples:
         raise ValueError(
             "Invalid value received for argument `min_samples`. Expected at most n_samples "
             f"({n_samples}): every input gets at least min_samples samples, at most n_samples. "
             f"Received: min_samples={min_samples}"
         )
-    return tolerance, min_samples
+    return tolerance, class_margin, min_samples
+
+
+def class_groups(shapes: Sequence, tasks: Sequence[str]) -> list[tuple[int, int, int]]:
+    """Where the classes of each classification output lie among the engine's flat entries.
+
+    Returns:
+        `(start, positions, classes)` per classification output: entries
+        `start + p + positions * c` (Fortran order of `(*dims, classes)`).
+
+    Raises:
+        ValueError: no classification output, or one with fewer than 2 classes
+            (`class_margin` compares a model's two most probable classes).
+    """
+    groups, start = [], 0
+    for shape, task in zip(shapes, tasks):
+        size = int(np.prod(shape))
+        if task == "classification":
+            if shape[-1] < 2:
+                raise ValueError(f"class_margin compares the two most probable classes; an output has {shape[-1]}.")
+            groups.append((start, size // shape[-1], int(shape[-1])))
+        start += size
+    if not groups:
+        raise ValueError("class_margin needs a classification output (task='classification'); use `tolerance` "
+                         "for regression outputs.")
+    return groups
 
 
 def check_tasks(task: Any, from_logits: Any, heteroscedastic: Any, n_outputs: int) -> list[tuple[str, bool, bool]]:

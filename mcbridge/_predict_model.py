@@ -38,7 +38,8 @@ from mcbridge._checks import (
     check_seed,
     check_single_io,
     check_tasks,
-    check_tolerance,
+    check_adaptive,
+    class_groups,
     has_rescaling,
     input_names,
     model_io,
@@ -98,6 +99,7 @@ def mc_predict_model(
     precision: str = "float32",
     tolerance: float | None = None,
     min_samples: int = 10,
+    class_margin: float | None = None,
 ) -> MCResult | list[MCResult]:
     """`mcbridge.mc_predict` of one `keras.Model` (the arguments are documented there).
 
@@ -114,7 +116,7 @@ def mc_predict_model(
     if progress is not None:
         check_bool("progress", progress)
     precision = check_precision(precision)
-    tolerance, min_samples = check_tolerance(tolerance, min_samples, n_samples)
+    tolerance, class_margin, min_samples = check_adaptive(tolerance, class_margin, min_samples, n_samples)
     specs, out_shapes = model_io(model)
     tasks = check_tasks(task, from_logits, heteroscedastic, len(out_shapes))
     xs = check_inputs(x, specs, input_names(model), rescales=has_rescaling(model))
@@ -127,7 +129,7 @@ def mc_predict_model(
     return _mc_predict(
         view, xs, n_samples, batch_size, seed, [t[1] for t in tasks], progress, memory_budget,
         task=[t[0] for t in tasks], heteroscedastic=[t[2] for t in tasks], precision=precision,
-        tolerance=tolerance, min_samples=min_samples,
+        tolerance=tolerance, min_samples=min_samples, class_margin=class_margin,
     )
 
 
@@ -146,10 +148,11 @@ def _mc_predict(
     precision: str = "float32",
     tolerance: float | None = None,
     min_samples: int = 10,
+    class_margin: float | None = None,
 ) -> MCResult | list[MCResult]:
     """`mc_predict_model` on checked arguments; `split=False` replicates the whole model.
 
-    With `tolerance`, sampling is adaptive (`run.run_adaptive`, in rounds of
+    With `tolerance` or `class_margin`, sampling is adaptive (`run.run_adaptive`, in rounds of
     `min_samples`): the results carry `n_used`.
     `task`, `from_logits` and `heteroscedastic`: one value, or one per output.
     With the same seed, `split=True` and `split=False` draw the same dropout
@@ -168,9 +171,11 @@ def _mc_predict(
                 "heteroscedastic=True needs an even number of entries on its last axis: d means, "
                 "then d log-variances."
             )
+    groups = () if class_margin is None else class_groups(shapes, [t[0] for t in tasks])
     samples, used = sample(
         sampler, xs, n_samples, batch_size, memory_budget, seed, [t[1] for t in tasks],
         tolerance=tolerance, min_samples=min_samples, check=_block_check(shapes, tasks), progress=progress,
+        class_margin=class_margin, class_groups=groups,
     )
     results, start, n = [], 0, xs[0].shape[0]
     for shape, (t, _, hetero) in zip(shapes, tasks):

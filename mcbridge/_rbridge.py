@@ -340,6 +340,7 @@ def predict(
     tolerance: float | None = None,
     min_samples: int = 10,
     used_out: tuple | None = None,
+    class_margin: float | None = None,
 ) -> dict:
     """`mcbridge.mc_predict` for R: inputs in, samples out, by the C interface.
 
@@ -350,8 +351,8 @@ def predict(
         out: One `(array_addr, schema_addr)` pair of empty structs R allocated
             per model output; each output's `samples` `(n, *dims, classes,
             samples)` is exported into its pair (zero-copy).
-        n_samples, batch_size, seed, precision, tolerance, min_samples: As
-            `mc_predict`.
+        n_samples, batch_size, seed, precision, tolerance, min_samples,
+            class_margin: As `mc_predict`.
         from_logits, task, heteroscedastic: One value, or a list of one per
             output.
         memory_budget: Bytes (a whole number; R may pass a double).
@@ -359,7 +360,8 @@ def predict(
             progress bar (see `_progress_to`).
         noise_out: One pair per output for the predicted noise variance of a
             heteroscedastic output (`None` entries for the others).
-        used_out: With `tolerance`: a pair for `n_used`, `(n,)` int32.
+        used_out: With `tolerance` or `class_margin`: a pair for `n_used`,
+            `(n,)` int32.
 
     Returns:
         `{"shapes": [shape of each output's samples], "names": [output names]}`.
@@ -389,6 +391,8 @@ def predict(
     kwargs = {}
     if tolerance is not None:
         kwargs = {"tolerance": float(tolerance), "min_samples": int(min_samples)}
+    if class_margin is not None:
+        kwargs = {"class_margin": float(class_margin), "min_samples": int(min_samples)}
     with _progress_to(report) if report is not None else contextlib.nullcontext():
         res = mc_predict(
             model,
@@ -433,6 +437,7 @@ def predict_to_file(
     progress: bool | Callable[[int, int], Any],
     tolerance: float | None = None,
     min_samples: int = 10,
+    class_margin: float | None = None,
 ) -> str:
     """`mcbridge.predict_to_file` for R: one call, the file written by Python.
 
@@ -442,8 +447,8 @@ def predict_to_file(
             place), or the path of a `.npy` file (memory-mapped, read block
             by block).
         path: The output `.parquet` or `.arrow` (IPC stream) file.
-        n_samples, batch_size, seed, keep_samples, tolerance, min_samples:
-            As `predict_to_file`.
+        n_samples, batch_size, seed, keep_samples, tolerance, min_samples,
+            class_margin: As `predict_to_file`.
         memory_budget: Bytes (a whole number; R may pass a double).
         precision: As `predict_to_file`.
         progress: False, or R's function `(done, total)` (inputs written,
@@ -475,6 +480,7 @@ def predict_to_file(
         precision=str(precision),
         tolerance=None if tolerance is None else float(tolerance),
         min_samples=int(min_samples),
+        class_margin=None if class_margin is None else float(class_margin),
     )
     return str(written)
 

@@ -169,9 +169,9 @@ def cmd_predict(args) -> int:
 
         outputs = getattr(model, "outputs", None)
         y = check_labels(y, len(x), outputs[0].shape[-1] if outputs else None)
-    if args.tolerance is not None and str(args.output).endswith(".arrow"):
-        raise UserError("--tolerance writes .npz (with n_used) or .parquet (one row per input with n_used), "
-                        "not .arrow: choose another --output.")
+    if (args.tolerance is not None or args.class_margin is not None) and str(args.output).endswith(".arrow"):
+        raise UserError("--tolerance and --class-margin write .npz (with n_used) or .parquet (one row per input "
+                        "with n_used), not .arrow: choose another --output.")
     if to_parquet:
         return _predict_to_parquet(model, x, y, source, args)
     start = time.perf_counter()
@@ -186,6 +186,7 @@ def cmd_predict(args) -> int:
         precision=args.precision,
         tolerance=args.tolerance,
         min_samples=args.min_samples,
+        class_margin=args.class_margin,
     )
     seconds = time.perf_counter() - start
     _write_result(args.output, result, y)
@@ -200,7 +201,7 @@ def cmd_predict(args) -> int:
               f"in {seconds:.1f} s ({total / seconds:,.0f} samples/s)")
     else:
         print(f"MC dropout on {source}: {result.n} inputs, {result.n_used.min()} to {result.n_used.max()} "
-              f"samples each (tolerance {args.tolerance:g}; {total:,} in all) in {seconds:.1f} s "
+              f"samples each ({_stop_rule(args)}; {total:,} in all) in {seconds:.1f} s "
               f"({total / seconds:,.0f} samples/s)")
     if y is not None:
         print(f"accuracy of the MC mean:   {np.mean(result.predicted_class == y):.4f}")
@@ -235,7 +236,8 @@ def _predict_on_spark(args) -> int:
         cols = args.input_col.split(",")  # several inputs: their columns in the model's input order
         out = mc_predict_spark(df, args.model, input_col=cols[0] if len(cols) == 1 else cols, key_col=args.key_col,
                                n_samples=args.n_samples, seed=args.seed, batch_size=args.batch_size,
-                               tolerance=args.tolerance, min_samples=args.min_samples)
+                               tolerance=args.tolerance, min_samples=args.min_samples,
+                               class_margin=args.class_margin)
         out.write.mode("overwrite").parquet(args.output)
     finally:
         if running is None:
@@ -244,6 +246,13 @@ def _predict_on_spark(args) -> int:
           f"in {time.perf_counter() - start:.1f} s")
     print(f"Saved one row of summaries per input to {args.output} (a folder of Parquet files)")
     return 0
+
+
+def _stop_rule(args) -> str:
+    """The adaptive stopping rule as the report names it."""
+    if args.class_margin is not None:
+        return f"class margin {args.class_margin:g}"
+    return f"tolerance {args.tolerance:g}"
 
 
 def _predict_to_parquet(model, x, y, source: str, args) -> int:
@@ -255,7 +264,8 @@ def _predict_to_parquet(model, x, y, source: str, args) -> int:
     start = time.perf_counter()
     predict_to_file(model, x, args.output, n_samples=args.n_samples, batch_size=args.batch_size,
                     seed=args.seed, from_logits=args.from_logits, progress=not args.quiet,
-                    precision=args.precision, tolerance=args.tolerance, min_samples=args.min_samples)
+                    precision=args.precision, tolerance=args.tolerance, min_samples=args.min_samples,
+                    class_margin=args.class_margin)
     seconds = time.perf_counter() - start
     table = pq.read_table(args.output, columns=["prediction", "predictive_entropy", "mutual_information"])
     n = table.num_rows
@@ -545,8 +555,12 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--tolerance", type=float, metavar="SE",
                       help="adaptive sampling: each input stops once the MC standard error of its mean "
                            "probabilities is at most SE (at most --n-samples; .npz or .parquet output)")
+    pred.add_argument("--class-margin", type=float, metavar="Z",
+                      help="adaptive sampling (instead of --tolerance): each input stops once its two most probable "
+                           "classes are more than Z of their summed MC standard errors apart (2 is a good start)")
     pred.add_argument("--min-samples", type=positive_int, default=10,
-                      help="with --tolerance: samples every input gets, and the round size (default: 10)")
+                      help="with --tolerance or --class-margin: samples every input gets, and the round size "
+                           "(default: 10)")
     pred.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     pred.add_argument("--unsafe-load", action="store_true",
                       help="load a model file that holds Python code (Lambda layers). This "

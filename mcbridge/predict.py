@@ -94,8 +94,17 @@ def mc_predict(model, *args, **kwargs) -> MCResult:
             those. With a seed, input `i`'s samples are the first
             `n_used[i]` of a fixed-size run (the same bits for the same
             chunk shape). Not for models with DropConnect layers.
-        min_samples: With `tolerance`: the samples every input gets, and
-            the round size (2 to `n_samples`).
+        min_samples: With `tolerance` or `class_margin`: the samples every
+            input gets, and the round size (2 to `n_samples`).
+        class_margin: None, or adaptive sampling that stops an input once
+            its predicted class is settled (instead of `tolerance`): the gap
+            between its two most probable classes (mean probabilities) is
+            more than `class_margin` times the sum of their MC standard
+            errors, at every position of every classification output, or at
+            `n_samples`. 2 is a good start: on the seed CNN it kept 99.9% of
+            the classes of a 200-sample run with about 16 samples per input
+            (BENCHMARKS.md, section 9). `n_used` and the bits as with
+            `tolerance`.
 
     Returns:
         An `MCResult` for `task` whose `samples` has shape
@@ -110,7 +119,9 @@ def mc_predict(model, *args, **kwargs) -> MCResult:
         ValueError: a bad value (zero, negative), `x` of the wrong shape or
             with NaN/inf values (or a list or dict that does not match the
             model's inputs), an output with axes of unknown size, a list of
-            tasks of the wrong length, a model without dropout (or
+            tasks of the wrong length, `tolerance` and `class_margin` both
+            given (or `class_margin` without a classification output), a
+            model without dropout (or
             with random layers mcbridge cannot sample), or, for
             classification, outputs that are not probabilities while
             `from_logits=False`.

@@ -140,13 +140,14 @@ def _inputs(column, shape: tuple, name: str) -> np.ndarray:
 
 
 def _predict_batches(batches, *, model_path, input_cols, key_col, keep, n_samples, seed, keep_samples,
-                     batch_size, memory_budget, tolerance=None, min_samples=10):
+                     batch_size, memory_budget, tolerance=None, min_samples=10, class_margin=None):
     """The `mapInArrow` function: Arrow record batches in, summary batches out.
 
     `input_cols`: one column per model input, in its input order.
     """
     import pyarrow as pa
 
+    from mcbridge._checks import class_groups
     from mcbridge._engine.run import sample
     from mcbridge._predict_model import _block_check, _sampler_for
     from mcbridge.stream import summary_batch
@@ -155,6 +156,7 @@ def _predict_batches(batches, *, model_path, input_cols, key_col, keep, n_sample
     sampler = _sampler_for(model, any_shape=True)
     out_shape = sampler.output_shapes[0]  # (*dims, classes)
     check = _block_check([out_shape], [("classification", False, False)])
+    groups = () if class_margin is None else class_groups([out_shape], ["classification"])
     for batch in batches:
         if batch.num_rows == 0:
             continue
@@ -166,7 +168,8 @@ def _predict_batches(batches, *, model_path, input_cols, key_col, keep, n_sample
                 raise ValueError(f"Column {col!r} holds NaN or infinite values.")
             xs.append(x)
         samples, used = sample(sampler, xs, n_samples, batch_size, memory_budget, seed, False, tolerance=tolerance,
-                               min_samples=min_samples, check=check, keys=keys)
+                               min_samples=min_samples, check=check, keys=keys, class_margin=class_margin,
+                               class_groups=groups)
         samples = samples.reshape((len(keys), *out_shape, samples.shape[-1]), order="F")  # (rows, *dims, classes, S)
         summary = summary_batch(samples, keys, keep_samples, n_used=used)
         columns, names = [batch.column(key_col)], [key_col]
@@ -255,6 +258,7 @@ def mc_predict_spark(
     memory_budget: int | None = None,
     tolerance: float | None = None,
     min_samples: int = 10,
+    class_margin: float | None = None,
 ):
     """MC dropout prediction of every row of a Spark DataFrame, one output row per input.
 
@@ -281,7 +285,7 @@ def mc_predict_spark(
         keep_columns: Also return the other columns of `df` (True), the
             named ones, or none (False).
         memory_budget: Bytes of activations one compiled call may use.
-        tolerance, min_samples: Adaptive sampling, as in `mc_predict`; adds
+        tolerance, min_samples, class_margin: Adaptive sampling, as in `mc_predict`; adds
             the column `n_used` (int).
 
     Returns:
@@ -308,7 +312,7 @@ def mc_predict_spark(
     """
     from pyspark.sql import types as T
 
-    from mcbridge._checks import check_seed, check_tolerance, input_names, output_names, positive_int
+    from mcbridge._checks import check_adaptive, check_seed, input_names, output_names, positive_int
     from mcbridge._predict_model import DEFAULT_MEMORY_BUDGET, _sampler_for
     from mcbridge.models import load_model
 
@@ -316,7 +320,7 @@ def mc_predict_spark(
     batch_size = positive_int("batch_size", batch_size)
     memory_budget = positive_int("memory_budget", DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget)
     seed = check_seed(seed)
-    tolerance, min_samples = check_tolerance(tolerance, min_samples, n_samples)
+    tolerance, class_margin, min_samples = check_adaptive(tolerance, class_margin, min_samples, n_samples)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**63)
     if not isinstance(keep_samples, (bool, np.bool_)):
@@ -381,14 +385,14 @@ def mc_predict_spark(
         T.StructField("mutual_information", per_position(T.FloatType()), False, meta),
         T.StructField("variation_ratio", per_position(T.FloatType()), False, meta),
     ]
-    if tolerance is not None:
+    if tolerance is not None or class_margin is not None:
         out.append(T.StructField("n_used", T.IntegerType(), False))
     if keep_samples:
         out.append(T.StructField("samples", T.ArrayType(floats, containsNull=False), False, meta))
     options = dict(model_path=model_path, input_cols=input_cols, key_col=key_col, keep=keep,
                    n_samples=n_samples, seed=seed, keep_samples=bool(keep_samples),
                    batch_size=batch_size, memory_budget=memory_budget, tolerance=tolerance,
-                   min_samples=min_samples)
+                   min_samples=min_samples, class_margin=class_margin)
 
     use_this_python(df.sparkSession)
     run = _worker_function(options, _NO_MCBRIDGE)

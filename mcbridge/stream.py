@@ -203,6 +203,7 @@ def predict_to_file(
     precision: str = "float32",
     tolerance: float | None = None,
     min_samples: int = 10,
+    class_margin: float | None = None,
 ) -> Path:
     """MC dropout prediction written to a Parquet file or Arrow IPC stream, block by block.
 
@@ -230,7 +231,7 @@ def predict_to_file(
             inputs written so far after each block.
         first_index: Key of the first input (to split one job over files).
         precision: `"float32"` or `"bfloat16"`, as in `mc_predict`.
-        tolerance, min_samples: Adaptive sampling, as in `mc_predict`: each
+        tolerance, min_samples, class_margin: Adaptive sampling, as in `mc_predict`: each
             input's summaries use its own samples, and the column `n_used`
             says how many it got.
 
@@ -253,8 +254,9 @@ def predict_to_file(
         check_precision,
         check_seed,
         check_single_io,
-        check_tolerance,
+        check_adaptive,
         check_x,
+        class_groups,
         positive_int,
     )
     from mcbridge._engine.plan import resolve_precision
@@ -272,7 +274,7 @@ def predict_to_file(
     first_index = check_int("first_index", first_index, minimum=0, maximum=INT64_MAX)
     keep_samples = check_bool("keep_samples", keep_samples)
     from_logits = check_bool("from_logits", from_logits)
-    tolerance, min_samples = check_tolerance(tolerance, min_samples, n_samples)
+    tolerance, class_margin, min_samples = check_adaptive(tolerance, class_margin, min_samples, n_samples)
     if seed is None:  # one random seed for the whole file: keys stay distinct streams
         seed = int(np.random.SeedSequence().entropy % 2**63)
         shown_seed = ""
@@ -286,9 +288,11 @@ def predict_to_file(
     per_input = sampler.n_outputs * n_samples * 4 * (2 if keep_samples else 1)
     block_rows = max(batch_size, (_BLOCK_BYTES // per_input) // batch_size * batch_size)
     check = _block_check([shape], [("classification", from_logits, False)])
+    groups = () if class_margin is None else class_groups([shape], ["classification"])
     metadata = {
         "mcbridge.n_samples": str(n_samples),
         "mcbridge.tolerance": "" if tolerance is None else repr(tolerance),
+        "mcbridge.class_margin": "" if class_margin is None else repr(class_margin),
         "mcbridge.seed": shown_seed,
         "mcbridge.classes": str(classes),
         "mcbridge.dims": ",".join(map(str, shape[:-1])),
@@ -307,7 +311,8 @@ def predict_to_file(
             x = check_x(block, sampler.input_shape, sampler.input_dtype)
             keys = np.arange(first_index + done, first_index + done + len(x), dtype=np.int64)
             samples, used = sample(sampler, x, n_samples, batch_size, memory_budget, seed, from_logits,
-                                   tolerance=tolerance, min_samples=min_samples, check=check, progress=False, keys=keys)
+                                   tolerance=tolerance, min_samples=min_samples, check=check, progress=False, keys=keys,
+                                   class_margin=class_margin, class_groups=groups)
             samples = samples.reshape((len(x), *shape, samples.shape[-1]), order="F")  # (rows, *dims, classes, S)
             writer.write(summary_batch(samples, keys, keep_samples, n_used=used))
             done += len(x)

@@ -97,3 +97,59 @@ def test_predict_to_file_samples_adaptively_with_the_counts_of_mc_predict(model,
     np.testing.assert_array_equal(table["n_used"].to_numpy(), r.n_used)
     np.testing.assert_allclose(table["mutual_information"].to_numpy(), r.mutual_information(), rtol=1e-4, atol=1e-6)
     assert table.schema.metadata[b"mcbridge.tolerance"] == repr(tol).encode()
+
+
+def _settled(samples, margin):
+    """Independent check of the class rule on one input's `(classes, count)` samples."""
+    samples = samples.astype(np.float64)
+    mean = samples.mean(axis=-1)
+    error = samples.std(axis=-1, ddof=1) / np.sqrt(samples.shape[-1])
+    first, second = np.argsort(mean)[::-1][:2]
+    return mean[first] - mean[second] > margin * (error[first] + error[second])
+
+
+@pytest.mark.numeric  # (bits across row positions: rerun with the kernels capped at AVX2)
+def test_class_margin_stops_each_input_once_its_class_is_settled(model, x, tmp_path):
+    fixed = run_chunks(_sampler_for(model), ChunkPlan(40, 60, 16, 10), x, 4, False)  # the same chunk shape
+    r = mcbridge.mc_predict(model, x, n_samples=60, seed=4, class_margin=2, min_samples=10, batch_size=16)
+    assert len(np.unique(r.n_used)) > 2  # the inputs got different counts
+    for i, used in enumerate(r.n_used):
+        np.testing.assert_array_equal(r.samples[i, :, :used], fixed[i, :, :used])  # a fixed run's first samples
+        assert np.isnan(r.samples[i, :, used:]).all()
+        if used < 60:
+            assert _settled(r.samples[i, :, :used], 2)  # stopped: settled
+        if used > 10:
+            assert not _settled(r.samples[i, :, : used - 10], 2)  # and not a round earlier
+    # the same counts from predict_to_file, with the rule in the file's metadata
+    import pyarrow.parquet as pq
+
+    path = mcbridge.predict_to_file(model, x, tmp_path / "c.parquet", n_samples=60, seed=4, class_margin=2,
+                                    batch_size=16, progress=False)
+    table = pq.read_table(path)
+    np.testing.assert_array_equal(table["n_used"].to_numpy(), r.n_used)
+    assert table.schema.metadata[b"mcbridge.class_margin"] == b"2.0"
+
+
+def test_class_margin_arguments_are_checked(model, x):
+    with pytest.raises(ValueError, match="`class_margin`"):
+        mcbridge.mc_predict(model, x, n_samples=20, class_margin=-1)
+    with pytest.raises(TypeError, match="`class_margin`"):
+        mcbridge.mc_predict(model, x, n_samples=20, class_margin="2")
+    with pytest.raises(ValueError, match="Give one stopping rule"):
+        mcbridge.mc_predict(model, x, n_samples=20, tolerance=0.01, class_margin=2)
+    with pytest.raises(ValueError, match="class_margin needs a classification output"):
+        mcbridge.mc_predict(model, x, n_samples=20, class_margin=2, task="regression")
+
+
+def test_class_margin_on_a_dense_output_waits_for_every_position():
+    """A segmentation-like output: an input stops only when the class of each of its positions is settled."""
+    model = keras.Sequential([keras.Input((3, 4, 2)), keras.layers.Conv2D(6, 1, activation="relu"),
+                              keras.layers.SpatialDropout2D(0.5), keras.layers.Conv2D(3, 1, activation="softmax")])
+    x = np.random.default_rng(1).normal(size=(12, 3, 4, 2)).astype("float32")
+    r = mcbridge.mc_predict(model, x, n_samples=40, seed=6, class_margin=2, min_samples=8, batch_size=4)
+    assert r.samples.shape == (12, 3, 4, 3, 40) and len(np.unique(r.n_used)) > 1
+    for i, used in enumerate(r.n_used):
+        if used < 40:
+            assert all(_settled(r.samples[i, a, b, :, :used], 2) for a in range(3) for b in range(4))
+        if used > 8:
+            assert not all(_settled(r.samples[i, a, b, :, : used - 8], 2) for a in range(3) for b in range(4))

@@ -341,7 +341,13 @@ def test_predict_tolerance_samples_adaptively(trained, tmp_path):
         np.testing.assert_array_equal(z["n_used"], ref.n_used)
     bad = run("predict", str(trained), "-i", str(tmp_path / "x.npy"), "--tolerance", "0.02",
               "-o", str(tmp_path / "a.arrow"), "-q", check=False)
-    assert bad.returncode == 1 and "--tolerance writes .npz" in bad.stderr
+    assert bad.returncode == 1 and "--tolerance and --class-margin write .npz" in bad.stderr
+    out = run("predict", str(trained), "-i", str(tmp_path / "x.npy"), "--n-samples", "40", "--seed", "3",
+              "--class-margin", "2", "--min-samples", "5", "-o", str(tmp_path / "c.npz"), "-q")
+    assert "class margin 2" in out.stdout
+    ref = mcbridge.mc_predict(mcbridge.load_model(trained), x, n_samples=40, seed=3, class_margin=2, min_samples=5)
+    with np.load(tmp_path / "c.npz") as z:
+        np.testing.assert_array_equal(z["n_used"], ref.n_used)
 
 
 def test_keras_starts_without_the_packages_the_command_line_never_uses():

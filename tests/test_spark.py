@@ -180,6 +180,10 @@ def test_adaptive_sampling_gives_the_counts_of_mc_predict(spark, saved):
     rows = sorted(out.collect(), key=lambda r: r["id"])
     assert [r["n_used"] for r in rows] == ref.n_used.tolist()
     np.testing.assert_allclose([r["mutual_information"] for r in rows], ref.mutual_information(), atol=1e-4)
+    ref = mcbridge.mc_predict(model, x, n_samples=20, seed=3, class_margin=2, min_samples=5, batch_size=2)
+    out = mc_predict_spark(_frame(spark, x, range(len(x))), path, input_col="features", key_col="id",
+                           n_samples=20, seed=3, batch_size=2, class_margin=2, min_samples=5)
+    assert [r["n_used"] for r in sorted(out.collect(), key=lambda r: r["id"])] == ref.n_used.tolist()
 
 
 def test_several_inputs_by_name_and_a_dense_output(spark, tmp_path):

@@ -25,7 +25,7 @@ import dataclasses
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
@@ -682,8 +682,13 @@ def sample(
     check: Callable[[np.ndarray], None] | None = None,
     progress: bool | None = None,
     keys: np.ndarray | None = None,
+    class_margin: float | None = None,
+    class_groups: Sequence[tuple[int, int, int]] = (),
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The samples of `x` as `(samples, n_used)`: `run_chunks` (`n_used` None), or with `tolerance` `run_adaptive`.
+    """The samples of `x` as `(samples, n_used)`: `run_chunks` (`n_used` None), or `run_adaptive`.
+
+    Adaptive with `tolerance` or with `class_margin` (and the `class_groups`
+    of `_checks.class_groups`).
 
     Adaptive rounds draw `min_samples` replicas per call (chunked within
     `memory_budget`), up to `n_samples`.
@@ -693,18 +698,18 @@ def sample(
             weight mask per sample index, shared by all inputs of a call).
     """
     n = (x[0] if isinstance(x, (list, tuple)) else x).shape[0]
-    if tolerance is None:
+    if tolerance is None and class_margin is None:
         chunks = chunk_plan(n, n_samples, batch_size, sampler.row_bytes, memory_budget)
         return run_chunks(sampler, chunks, x, seed, from_logits, check=check, progress=progress, keys=keys), None
     if sampler.layout.per_replica:
         raise ValueError(
             "The model has DropConnect layers, whose weight masks are drawn per sample index and shared "
-            "by all inputs, so inputs cannot stop at different counts: use tolerance=None."
+            "by all inputs, so inputs cannot stop at different counts: use tolerance=None and class_margin=None."
         )
     plan = chunk_plan(n, min(min_samples, n_samples), batch_size, sampler.row_bytes, memory_budget)
     chunks = dataclasses.replace(plan, n_samples=n_samples)  # rounds of m samples, up to n_samples
     return run_adaptive(sampler, chunks, x, seed, from_logits, tolerance, min_samples, check=check,
-                        progress=progress, keys=keys)
+                        progress=progress, keys=keys, class_margin=class_margin, class_groups=class_groups)
 
 
 def _run_setup(sampler: Sampler, chunks: ChunkPlan, x, seed: int | None, from_logits, keys) -> tuple:
@@ -768,13 +773,21 @@ def run_adaptive(
     x,
     seed: int | None,
     from_logits,
-    tolerance: float,
+    tolerance: float | None,
     min_samples: int,
     check: Callable[[np.ndarray], None] | None = None,
     progress: bool | None = None,
     keys: np.ndarray | None = None,
+    class_margin: float | None = None,
+    class_groups: Sequence[tuple[int, int, int]] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Adaptive sampling: each input sampled until its MC standard error is at most `tolerance`.
+
+    Or, with `class_margin` instead: until its predicted class is settled,
+    at every position of every classification output (`class_groups`):
+    the gap between the two largest mean probabilities exceeds
+    `class_margin` times the sum of their standard errors (a bound on the
+    gap's own standard error that needs no covariances).
 
     `k` slots each hold an input; every compiled call draws the next `m`
     samples of each slot's input (slot inputs may be at different sample
@@ -844,10 +857,33 @@ def run_adaptive(
         count = used[inputs][:, None].astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             variance = np.maximum(squares[inputs] - sums[inputs] ** 2 / count, 0) / (count - 1)
-            error = np.sqrt(variance / count).max(axis=1)
-        stop = (used[inputs] >= n_samples) | ((used[inputs] >= min_samples) & (error <= tolerance))
+            error = np.sqrt(variance / count)
+        if class_margin is None:
+            settled = error.max(axis=1) <= tolerance
+        else:
+            settled = _classes_settled(sums[inputs] / count, error, class_margin, class_groups)
+        stop = (used[inputs] >= n_samples) | ((used[inputs] >= min_samples) & settled)
         slots[busy[stop]] = -1
         done += int(stop.sum())
         if bar is not None:
             bar.update(done)
     return out.transpose(2, 1, 0), used
+
+
+def _classes_settled(mean: np.ndarray, error: np.ndarray, margin: float, groups) -> np.ndarray:
+    """`(b,)`: whether each row's top class beats its second by `margin` times their summed standard errors.
+
+    `mean`, `error`: `(b, f)`; `groups`: `(start, positions, classes)`, entries
+    `start + p + positions * c`; every position of every group must be settled.
+    """
+    settled = np.ones(mean.shape[0], dtype=bool)
+    for start, positions, classes in groups:
+        block = slice(start, start + positions * classes)
+        m = mean[:, block].reshape(-1, classes, positions)
+        e = error[:, block].reshape(-1, classes, positions)
+        order = np.argsort(m, axis=1)
+        first, second = order[:, -1:], order[:, -2:-1]
+        gap = np.take_along_axis(m, first, 1) - np.take_along_axis(m, second, 1)
+        bound = np.take_along_axis(e, first, 1) + np.take_along_axis(e, second, 1)
+        settled &= (gap > margin * bound).all(axis=(1, 2))
+    return settled

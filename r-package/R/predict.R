@@ -32,7 +32,10 @@
 #' is at most `tolerance`, or at `n_samples`. The result's `n_used` says how
 #' many samples each input got; `all_samples[i, , ]` holds them first and NaN
 #' after, and every R measure uses exactly each input's own samples. With a
-#' seed they are the first `n_used[i]` samples of a fixed-size run.
+#' seed they are the first `n_used[i]` samples of a fixed-size run. With
+#' `class_margin` instead, an input stops once its predicted class is settled:
+#' its two most probable classes are more than `class_margin` times the sum
+#' of their MC standard errors apart (at every position of a dense output).
 #'
 #' @param model A Keras model (from [mc_cnn()], [mc_load_model()], keras3 or
 #'   `reticulate::import("keras")`) whose outputs are `(batch, *dims,
@@ -70,8 +73,11 @@
 #'   float32; elsewhere a warning and float32).
 #' @param tolerance `NULL` (every input gets `n_samples`), or a number > 0:
 #'   adaptive sampling (see Details).
-#' @param min_samples With `tolerance`: the samples every input gets, and the
-#'   round size (2 to `n_samples`).
+#' @param min_samples With `tolerance` or `class_margin`: the samples every
+#'   input gets, and the round size (2 to `n_samples`).
+#' @param class_margin `NULL`, or a number > 0 (2 is a good start): adaptive
+#'   sampling that stops each input once its class is settled (see Details);
+#'   instead of `tolerance`, for classification outputs.
 #' @param progress Show a progress bar while Python works (default: in
 #'   interactive sessions): cli's if installed, else [utils::txtProgressBar()];
 #'   updated at most 5 times a second. Ctrl-C stops the prediction cleanly.
@@ -100,7 +106,7 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
                        from_logits = FALSE, memory_budget = 256 * 2^20,
                        task = "classification", heteroscedastic = FALSE,
                        precision = "float32", tolerance = NULL, min_samples = 10,
-                       progress = interactive()) {
+                       class_margin = NULL, progress = interactive()) {
   ensemble <- inherits(model, "mc_ensemble")
   if (ensemble) {
     .check_ensemble(model, "model")
@@ -117,10 +123,12 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
   task <- .per_output(task, "task", function(v, a) .check_string(v, a, c("classification", "regression")))
   from_logits <- .per_output(from_logits, "from_logits", .check_flag)
   heteroscedastic <- .per_output(heteroscedastic, "heteroscedastic", .check_flag)
-  min_samples <- .check_tolerance(tolerance, min_samples, n_samples)
-  if (!is.null(tolerance) && ensemble) {
-    .abort("`tolerance` is not available for an mc_ensemble; use `tolerance = NULL`.", "argument",
-           arg = "tolerance")
+  min_samples <- .check_adaptive(tolerance, class_margin, min_samples, n_samples)
+  adaptive <- !is.null(tolerance) || !is.null(class_margin)
+  if (adaptive && ensemble) {
+    arg <- if (is.null(tolerance)) "class_margin" else "tolerance"
+    .abort(sprintf("`%s` is not available for an mc_ensemble; use `%s = NULL`.", arg, arg), "argument",
+           arg = arg)
   }
   inputs <- .check_inputs(x)
   # The outputs, counted in Python (an attribute, not a bridge call): R
@@ -157,7 +165,7 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
   }
   outs <- lapply(seq_len(n_out), function(i) .arrow_alloc_c())
   noises <- lapply(seq_len(n_out), function(i) if (heteroscedastic[i]) .arrow_alloc_c())
-  used <- if (!is.null(tolerance)) .arrow_alloc_c()
+  used <- if (adaptive) .arrow_alloc_c()
   report <- FALSE
   if (progress) {
     bar <- .progress_bar("MC dropout")
@@ -170,7 +178,8 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
                        memory_budget, one(task), one(heteroscedastic), precision, report,
                        if (any(heteroscedastic)) lapply(noises, function(o) if (!is.null(o)) o$addr),
                        if (is.null(tolerance)) NULL else as.numeric(tolerance), min_samples,
-                       if (!is.null(used)) used$addr)
+                       if (!is.null(used)) used$addr,
+                       if (is.null(class_margin)) NULL else as.numeric(class_margin))
   n_used <- if (!is.null(used)) as.integer(.arrow_import_c(used$array, used$schema))
   res <- lapply(seq_len(n_out), function(i) {
     s <- .arrow_import_c(outs[[i]]$array, outs[[i]]$schema)
@@ -192,20 +201,23 @@ mc_predict <- function(model, x, n_samples = 50, batch_size = 128, seed = NULL,
   stats::setNames(res, unlist(info$names))
 }
 
-# tolerance: NULL or a number > 0; min_samples: 2 to n_samples (returned as
-# an integer).
-.check_tolerance <- function(tolerance, min_samples, n_samples) {
-  if (!is.null(tolerance)) {
-    ok <- is.numeric(tolerance) && length(tolerance) == 1 && !is.na(tolerance) &&
-      is.finite(tolerance) && tolerance > 0
-    if (!ok) {
-      .abort(sprintf(paste0("`tolerance` must be NULL (every input gets `n_samples`) or a single ",
-                            "number > 0 (e.g. 0.01), not %s."), .describe(tolerance)),
-             "argument", arg = "tolerance")
+# tolerance, class_margin: NULL or a number > 0, not both; min_samples: 2 to
+# n_samples (returned as an integer).
+.check_adaptive <- function(tolerance, class_margin, min_samples, n_samples) {
+  for (arg in c("tolerance", "class_margin")) {
+    v <- get(arg)
+    if (!is.null(v) && !(is.numeric(v) && length(v) == 1 && !is.na(v) && is.finite(v) && v > 0)) {
+      .abort(sprintf("`%s` must be NULL (every input gets `n_samples`) or a single number > 0 (e.g. %s), not %s.",
+                     arg, if (arg == "tolerance") "0.01" else "2", .describe(v)), "argument", arg = arg)
     }
   }
+  if (!is.null(tolerance) && !is.null(class_margin)) {
+    .abort(paste0("Give one stopping rule: `tolerance` (an input stops once its mean probabilities are ",
+                  "that precise) or `class_margin` (once its predicted class is settled), not both."),
+           "argument", arg = "class_margin")
+  }
   min_samples <- .check_count(min_samples, "min_samples", min = 2)
-  if (!is.null(tolerance) && min_samples > n_samples) {
+  if ((!is.null(tolerance) || !is.null(class_margin)) && min_samples > n_samples) {
     .abort(sprintf(paste0("`min_samples` (%d) must be at most `n_samples` (%d): every input gets ",
                           "`min_samples` samples, and at most `n_samples`."), min_samples, n_samples),
            "argument", arg = "min_samples")

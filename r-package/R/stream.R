@@ -49,7 +49,7 @@
 mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128, seed = NULL,
                                keep_samples = FALSE, memory_budget = 256 * 2^20,
                                precision = "float32", tolerance = NULL, min_samples = 10,
-                               progress = interactive()) {
+                               class_margin = NULL, progress = interactive()) {
   .check_model(model)
   path <- .check_path(path)
   if (!.stream_ext(path) %in% c(".parquet", ".arrow")) {
@@ -66,7 +66,7 @@ mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128,
   keep_samples <- .check_flag(keep_samples, "keep_samples")
   memory_budget <- .check_bytes(memory_budget, "memory_budget")
   precision <- .check_string(precision, "precision", c("float32", "bfloat16"))
-  min_samples <- .check_tolerance(tolerance, min_samples, n_samples)
+  min_samples <- .check_adaptive(tolerance, class_margin, min_samples, n_samples)
   progress <- .check_flag(progress, "progress")
   if (is.character(x)) {
     x_arg <- .check_path(x, "x", exists = TRUE)
@@ -88,7 +88,8 @@ mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128,
   }
   .bridge_call("predict_to_file", model, x_arg, path, n_samples, batch_size, seed, keep_samples,
                memory_budget, precision, report,
-               if (is.null(tolerance)) NULL else as.numeric(tolerance), min_samples)
+               if (is.null(tolerance)) NULL else as.numeric(tolerance), min_samples,
+               if (is.null(class_margin)) NULL else as.numeric(class_margin))
   invisible(path)
 }
 
@@ -127,8 +128,8 @@ mc_predict_to_file <- function(model, x, path, n_samples = 50, batch_size = 128,
 #'   from 0), `prediction` (class code, from 0), `mean` and `variance`
 #'   (matrix columns `n x classes`), `predictive_entropy`,
 #'   `mutual_information` and `variation_ratio`; `n_used` (samples each input
-#'   got) when written with `tolerance`. Attributes `n_samples`,
-#'   `seed` (`NULL` when none was given) and, when the file holds them,
+#'   got) when written with `tolerance` or `class_margin`. Attributes
+#'   `n_samples`, `seed` (`NULL` when none was given) and, when the file holds them,
 #'   `samples` (an array `c(n, classes, samples)`, as [mc_predict()]'s
 #'   `all_samples`).
 #' @family prediction

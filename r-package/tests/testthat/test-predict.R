@@ -380,3 +380,25 @@ test_that("adaptive sampling: n_used and every measure as Python's; the padding 
                    "at most `n_samples`")
   expect_mcb_error(mc_write_arrow(res, tempfile()), "input", "adaptive")
 })
+
+test_that("adaptive sampling by class_margin: the counts and bits of Python's; one rule at a time", {
+  m <- tiny_model()
+  x <- scaled_digits(1:12)
+  res <- mc_predict(m, x, n_samples = 40, seed = 9, class_margin = 2, min_samples = 5)
+  py <- py_predict(m, array(x, c(dim(x), 1)), n_samples = 40L, seed = 9L, class_margin = 2,
+                   min_samples = 5L)
+  expect_identical(res$n_used, as.integer(py_array(py$n_used)))
+  expect_true(length(unique(res$n_used)) > 1)
+  expect_identical(res$all_samples, py_array(py$samples))
+  # where an input stopped early, its top two classes are more than 2 summed standard errors apart
+  se <- mc_standard_error(res)
+  for (i in which(res$n_used < 40)) {
+    top <- order(res$mean[i, ], decreasing = TRUE)[1:2]
+    expect_gt(diff(rev(res$mean[i, top])), 2 * sum(se[i, top]))
+  }
+  expect_mcb_error(mc_predict(m, x, class_margin = 0), "argument", "class_margin")
+  expect_mcb_error(mc_predict(m, x, tolerance = 0.01, class_margin = 2), "argument", "one stopping rule")
+  f <- tempfile(fileext = ".arrow")
+  mc_predict_to_file(m, x, f, n_samples = 40, seed = 9, class_margin = 2, min_samples = 5)
+  expect_identical(mc_read_predictions(f)$n_used, res$n_used)
+})
