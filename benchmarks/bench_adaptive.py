@@ -9,10 +9,11 @@ scores it against an independent run) and is scored by its agreement with the
 reference: the share of inputs with the same predicted
 class (goal >= 99.5%) and the Spearman correlation of the mutual information
 (goal >= 0.98). Printed side by side: fixed `n_samples` and adaptive runs
-(`n_samples=200`, `min_samples=10`, a list of tolerances), each with its
-forward samples (n x samples, or the sum of `n_used`) and wall time, then the
-cheapest of each kind that meets both goals and the ratios (goal: at least 3x
-fewer samples and 2x less time). `--picture` draws the per-input sample count
+(`n_samples=200`, `min_samples=10`, a list of tolerances and a list of class
+margins), each with its forward samples (n x samples, or the sum of `n_used`)
+and wall time, then the cheapest of each kind that meets both goals, and the
+cheapest of each adaptive kind at the class goal alone, with the ratios (goal:
+at least 3x fewer samples and 2x less time). `--picture` draws the per-input sample count
 against the reference's mutual information.
 
 Run: .venv/bin/python benchmarks/bench_adaptive.py [--n 10000] [--picture adaptive.png]
@@ -45,10 +46,8 @@ parser.add_argument("--picture", default=None)
 parser.add_argument("--mi-precision", action="store_true",
                     help="instead: by decile of the reference's mutual information, the spread of MI estimated from "
                          "20 samples (10 disjoint blocks of the 200), absolute and relative to the MI")
-parser.add_argument("--class-rule", action="store_true",
-                    help="instead: simulate, from the 200-sample reference, a stopping rule on the predicted class "
-                         "(stop once the top two classes' mean gap exceeds z of its MC standard errors); exact "
-                         "sample counts, since an adaptive run's samples are a fixed run's first ones; no wall time")
+parser.add_argument("--class-margins", default="1.5,2,3",
+                    help="class_margin values to try (adaptive sampling that stops once the class is settled)")
 args = parser.parse_args()
 
 
@@ -92,26 +91,6 @@ if args.mi_precision:
         m = decile == d
         print(f"{d + 1:>10d} {np.median(mi[m]):10.2e} {np.median(spread[m]):19.2e} {np.median(relative[m]):8.2f}")
     sys.exit(0)
-if args.class_rule:
-    # Not built into mc_predict (yet): how many samples a rule on the class decision would need. With keyed
-    # seeding, input i's adaptive samples are the first of its fixed-run samples, so the rule can be replayed
-    # on the reference's samples exactly, in rounds of 10 from 10 samples, capped at 200.
-    S = mcbridge.mc_predict(model, x_test, n_samples=200, seed=0, progress=False).samples  # (n, classes, 200)
-    ref_class = S.mean(-1).argmax(1)
-    print(f"# {args.n} test images; rule replayed on a 200-sample run (seed 0), rounds of 10")
-    print(f"{'z':>4s} {'samples':>10s} {'class agree':>12s}")
-    for z in (2, 3, 4, 6):
-        used, active = np.full(args.n, 200), np.ones(args.n, bool)
-        for c in range(10, 200, 10):
-            idx = np.flatnonzero(active)
-            s = S[idx, :, :c]
-            top2 = np.argsort(s.mean(-1), axis=1)[:, -2:]
-            gap = (np.take_along_axis(s, top2[:, 1:, None], 1) - np.take_along_axis(s, top2[:, :1, None], 1))[:, 0]
-            settled = gap.mean(-1) > z * np.maximum(gap.std(-1, ddof=1) / np.sqrt(c), 1e-6)
-            used[idx[settled]], active[idx[settled]] = c, False
-        pred = np.array([S[i, :, : used[i]].mean(-1).argmax() for i in range(args.n)])
-        print(f"{z:>4d} {int(used.sum()):>10,d} {np.mean(pred == ref_class):12.4f}")
-    sys.exit(0)
 cached = Path(args.out) / f"reference_{args.n}.npz"
 if cached.exists():
     with np.load(cached) as z:
@@ -127,9 +106,12 @@ print(f"# candidates with seed {args.seed}")
 
 rows = []
 print(f"{'run':>22s} {'samples':>10s} {'time s':>8s} {'class agree':>12s} {'MI spearman':>12s}")
-for kind, values in (("fixed", args.fixed), ("tolerance", args.tolerances)):
-    for v in values.split(","):
-        kw = {"n_samples": int(v)} if kind == "fixed" else {"n_samples": 200, "tolerance": float(v), "min_samples": 10}
+for kind, values in (("fixed", args.fixed), ("tolerance", args.tolerances), ("class margin", args.class_margins)):
+    for v in filter(None, values.split(",")):
+        if kind == "fixed":
+            kw = {"n_samples": int(v)}
+        else:
+            kw = {"n_samples": 200, "min_samples": 10, ("tolerance" if kind == "tolerance" else "class_margin"): float(v)}
         t = time.perf_counter()
         r = mcbridge.mc_predict(model, x_test, seed=args.seed, progress=False, **kw)
         wall = time.perf_counter() - t
@@ -141,7 +123,15 @@ for kind, values in (("fixed", args.fixed), ("tolerance", args.tolerances)):
 
 ok = [row for row in rows if row[4] >= 0.995 and row[5] >= 0.98]
 best = {kind: min((row for row in ok if row[0] == kind), key=lambda row: row[2], default=None)
-        for kind in ("fixed", "tolerance")}
+        for kind in ("fixed", "tolerance", "class margin")}
+class_ok = [row for row in rows if row[4] >= 0.995]  # the class-agreement goal alone
+for kind in ("tolerance", "class margin"):
+    f = min((row for row in class_ok if row[0] == "fixed"), key=lambda row: row[2], default=None)
+    a = min((row for row in class_ok if row[0] == kind), key=lambda row: row[2], default=None)
+    if f and a:
+        print(f"class agreement >= 99.5% alone: fixed n_samples={f[1]} ({f[2]:,} samples, {f[3]:.1f} s); "
+              f"{kind} {a[1]} ({a[2]:,} samples, {a[3]:.1f} s): {f[2] / a[2]:.2f}x fewer samples, "
+              f"{f[3] / a[3]:.2f}x less time")
 if best["fixed"] and best["tolerance"]:
     f, a = best["fixed"], best["tolerance"]
     print(f"cheapest meeting both goals: fixed n_samples={f[1]} ({f[2]:,} samples, {f[3]:.1f} s); "
