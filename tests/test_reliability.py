@@ -316,6 +316,13 @@ ROWS = [
         lambda m, t: _predict(m, model=m.two_inputs, x={"left": np.zeros((2, 4))})),
     Row("tolerance-zero", "mc_predict", "tolerance=0", ValueError, f"{IVA} `tolerance`",
         lambda m, t: _predict(m, tolerance=0)),
+    Row("class-margin-and-tolerance", "mc_predict", "tolerance and class_margin both", ValueError,
+        "Give one stopping rule: `tolerance` (an input stops once its mean probabilities are that precise) or "
+        "`class_margin` (once its predicted class is settled), not both",
+        lambda m, t: _predict(m, tolerance=0.01, class_margin=2)),
+    Row("class-margin-regression", "mc_predict", "class_margin for a regression output", ValueError,
+        "class_margin needs a classification output (task='classification')",
+        lambda m, t: _predict(m, class_margin=2, min_samples=2, task="regression")),
     Row("min-samples-above", "mc_predict", "min_samples above n_samples", ValueError,
         f"{IVA} `min_samples`. Expected at most n_samples (3)",
         lambda m, t: _predict(m, tolerance=0.01, min_samples=5)),
