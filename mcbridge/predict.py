@@ -120,7 +120,8 @@ def mc_predict(model, *args, **kwargs) -> MCResult:
             with NaN/inf values (or a list or dict that does not match the
             model's inputs), an output with axes of unknown size, a list of
             tasks of the wrong length, `tolerance` and `class_margin` both
-            given (or `class_margin` without a classification output), a
+            given (or `class_margin` without a classification output, or
+            either for an `Ensemble`), a
             model without dropout (or
             with random layers mcbridge cannot sample), or, for
             classification, outputs that are not probabilities while
@@ -137,6 +138,12 @@ def mc_predict(model, *args, **kwargs) -> MCResult:
             instructions (float32 is computed).
     """
     if isinstance(model, Ensemble):  # only the arguments given: the ensemble's own defaults apply
+        for name in ("tolerance", "class_margin"):
+            if kwargs.get(name) is not None:
+                raise ValueError(
+                    f"`{name}` (adaptive sampling) is not available for an Ensemble yet. Use {name}=None, "
+                    "or call mc_predict on each member."
+                )
         return mc_predict_ensemble(model, *args, **kwargs)
     return mc_predict_model(model, *args, **kwargs)
 

@@ -149,6 +149,9 @@ def test_mc_predict_ensemble_argument_errors(ens, data, cpu_bf16):
         mcbridge.mc_predict(ens, np.array([["a"] * 4]))
     with pytest.raises(TypeError, match="unexpected keyword"):
         mcbridge.mc_predict(ens, x, bogus=1)
+    for rule in ({"tolerance": 0.01}, {"class_margin": 2}):
+        with pytest.raises(ValueError, match="not available for an Ensemble"):
+            mcbridge.mc_predict(ens, x, n_samples=4, **rule)
     with pytest.raises(ValueError, match="precision='bfloat16' applies to MC sampling"):
         mcbridge.mc_predict(ens, x, precision="bfloat16")
     with pytest.raises(ValueError, match="Received: precision='half'"):
