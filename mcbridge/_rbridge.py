@@ -388,11 +388,11 @@ def predict(
     def one_or_list(v, kind):
         return [kind(e) for e in v] if isinstance(v, (list, tuple)) else kind(v)
 
-    kwargs = {}
-    if tolerance is not None:
-        kwargs = {"tolerance": float(tolerance), "min_samples": int(min_samples)}
-    if class_margin is not None:
-        kwargs = {"class_margin": float(class_margin), "min_samples": int(min_samples)}
+    kwargs = {}  # (adaptive arguments only when asked for: an Ensemble takes none of them)
+    if tolerance is not None or class_margin is not None:
+        kwargs = {"tolerance": None if tolerance is None else float(tolerance),
+                  "class_margin": None if class_margin is None else float(class_margin),
+                  "min_samples": int(min_samples)}
     with _progress_to(report) if report is not None else contextlib.nullcontext():
         res = mc_predict(
             model,
